@@ -1,0 +1,175 @@
+// Package caddymodule is the only package of loginguard that knows Caddy: the
+// loginguard app (shared state and event sinks), the loginguard HTTP handler, their
+// Caddyfile syntax and their metrics.
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// App is the loginguard app: it holds what every loginguard handler of a config
+// shares, the lockout state and the event pipeline. Configure it with the
+// `loginguard` global option; without one it runs with the defaults.
+type App struct {
+	// State is where counters, locks and sessions live, a module of the
+	// loginguard.state namespace. Default: memory (this process only).
+	StateRaw json.RawMessage `json:"state,omitempty" caddy:"namespace=loginguard.state inline_key=backend"`
+
+	// Sinks receive every event, modules of the loginguard.sinks namespace
+	// (file, log). Default: none; events are then only counted in metrics.
+	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.sinks inline_key=sink"`
+
+	// QueueSize is how many events may wait for each sink before new ones are
+	// dropped (and counted). Default: 10000.
+	QueueSize int `json:"queue_size,omitempty"`
+
+	// FlushInterval is the longest an event waits for its batch to fill.
+	// Default: 200ms.
+	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
+
+	store      state.Store
+	storeKey   string
+	dispatcher *connectors.Dispatcher
+	logger     *slog.Logger
+	metrics    *metrics
+	health     stateHealth
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "loginguard",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// statePool keeps state stores across config reloads: a reload with the same state
+// settings keeps every counter, lock and session.
+var statePool = caddy.NewUsagePool()
+
+type pooledStore struct{ state.Store }
+
+func (p pooledStore) Destruct() error { return p.Close() }
+
+// Provision sets up the app.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Slogger()
+	m, err := registerMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	a.metrics = m
+
+	if a.StateRaw == nil {
+		a.StateRaw = json.RawMessage(`{"backend":"memory"}`)
+	}
+	mod, err := ctx.LoadModule(a, "StateRaw")
+	if err != nil {
+		return fmt.Errorf("loading state: %w", err)
+	}
+	backend := mod.(StateBackend)
+	a.storeKey = "state:" + backend.PoolKey()
+	val, _, err := statePool.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		s, err := backend.Open()
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{s}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	a.store = val.(pooledStore).Store
+
+	if a.QueueSize < 0 {
+		return fmt.Errorf("queue_size: must not be negative, got %d", a.QueueSize)
+	}
+	if a.FlushInterval < 0 {
+		return fmt.Errorf("flush_interval: must not be negative")
+	}
+	mods, err := ctx.LoadModule(a, "SinksRaw")
+	if err != nil {
+		return fmt.Errorf("loading sinks: %w", err)
+	}
+	var named []connectors.Named
+	for i, s := range mods.([]any) {
+		sink := s.(Sink)
+		named = append(named, connectors.Named{Name: fmt.Sprintf("%s#%d", sink.SinkName(), i), Connector: sink})
+	}
+	a.dispatcher = connectors.NewDispatcher(connectors.Options{
+		QueueSize:     a.QueueSize,
+		FlushInterval: time.Duration(a.FlushInterval),
+		Logger:        a.logger,
+		Observer:      a.metrics,
+	}, named...)
+	return nil
+}
+
+// Start starts the app.
+func (a *App) Start() error { return nil }
+
+// Stop stops the app. Events are drained in Cleanup, after the HTTP servers of
+// the old config have finished their requests.
+func (a *App) Stop() error { return nil }
+
+// Cleanup delivers the queued events and releases the app's share of the state.
+func (a *App) Cleanup() error {
+	if a.dispatcher != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.dispatcher.Close(ctx); err != nil {
+			a.logger.Warn("events not delivered before shutdown", "error", err)
+		}
+		cancel()
+	}
+	if a.storeKey != "" {
+		if _, err := statePool.Delete(a.storeKey); err != nil {
+			return fmt.Errorf("closing state: %w", err)
+		}
+	}
+	return nil
+}
+
+// Emit hands an event to every sink without blocking.
+func (a *App) Emit(ev event.Event) { a.dispatcher.Emit(ev) }
+
+// Store returns the lockout state store.
+func (a *App) Store() state.Store { return a.store }
+
+// Dispatcher returns the event pipeline (for its statistics).
+func (a *App) Dispatcher() *connectors.Dispatcher { return a.dispatcher }
+
+// Interface guards.
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)
+
+// stateError counts a failed state call and warns once per outage.
+func (a *App) stateError(op string, err error) {
+	a.metrics.stateErrors.WithLabelValues(op).Inc()
+	if a.health.down.CompareAndSwap(false, true) {
+		a.logger.Warn("state store unavailable: login attempts go through uncounted until it is back", "op", op, "error", err)
+	}
+}
+
+// stateOK notes a successful state call, ending an outage.
+func (a *App) stateOK() {
+	if a.health.down.Load() && a.health.down.CompareAndSwap(true, false) {
+		a.logger.Info("state store available again")
+	}
+}

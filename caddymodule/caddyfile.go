@@ -1,0 +1,398 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/loginguard/loginguard/policy"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("loginguard", parseHandler)
+	httpcaddyfile.RegisterDirectiveOrder("loginguard", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterGlobalOption("loginguard", parseApp)
+}
+
+func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	loginguard [<matcher>] [login|logout] {
+//	    source      portal|manager
+//	    portal_id   <id>
+//	    realm       <name>
+//	    principal   json <pointer>
+//	    principal   form <field>
+//	    methods     <method...>
+//	    rule success|failure [<REASON>] {
+//	        status   <code|class|range...>
+//	        header   <name> <regexp>
+//	        cookie   <name>
+//	        location <regexp>
+//	        body     <regexp>
+//	        json     <pointer> [<regexp>]
+//	        reasons {
+//	            <value> <REASON>
+//	        }
+//	    }
+//	    account_id     <pointer>
+//	    display_name   <pointer>
+//	    session_cookie <name>
+//	    session_ttl    <duration>
+//	    lockout off
+//	    lockout {
+//	        max_failures     <n>
+//	        window           <duration>
+//	        duration         <duration>|permanent
+//	        backoff          [<max duration>]
+//	        count            <REASON...>
+//	        response         <status> [<body>]
+//	        content_type     <type>
+//	        remaining_header [<name>]
+//	        slot_ttl         <duration>
+//	        admission_wait   <duration>
+//	    }
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		h.Action = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "source", "portal_id", "realm", "account_id", "display_name", "session_cookie", "action":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			switch opt {
+			case "source":
+				h.Source = v
+			case "portal_id":
+				h.PortalID = v
+			case "realm":
+				h.Realm = v
+			case "account_id":
+				h.AccountID = v
+			case "display_name":
+				h.DisplayName = v
+			case "session_cookie":
+				h.SessionCookie = v
+			case "action":
+				h.Action = v
+			}
+		case "session_ttl":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.SessionTTL = v
+		case "principal":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("principal: want `principal json <pointer>` or `principal form <field>`")
+			}
+			if h.Principal == nil {
+				h.Principal = new(policy.PrincipalSpec)
+			}
+			switch args[0] {
+			case "json":
+				h.Principal.JSONPointer = args[1]
+			case "form":
+				h.Principal.FormField = args[1]
+			default:
+				return d.Errf("principal: want json or form, got %q", args[0])
+			}
+		case "methods":
+			h.Methods = d.RemainingArgs()
+			if len(h.Methods) == 0 {
+				return d.ArgErr()
+			}
+		case "rule":
+			r, err := parseRule(d)
+			if err != nil {
+				return err
+			}
+			h.Rules = append(h.Rules, r)
+		case "lockout":
+			if err := h.parseLockout(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("loginguard: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+func parseRule(d *caddyfile.Dispenser) (policy.Rule, error) {
+	var r policy.Rule
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return r, d.Errf("rule: want `rule success|failure [<REASON>] { ... }`")
+	}
+	r.Outcome = args[0]
+	if len(args) == 2 {
+		r.Reason = args[1]
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "status":
+			r.Status = append(r.Status, d.RemainingArgs()...)
+			if len(r.Status) == 0 {
+				return r, d.ArgErr()
+			}
+		case "header":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return r, d.Errf("rule header: want `header <name> <regexp>`")
+			}
+			if r.Header == nil {
+				r.Header = map[string]string{}
+			}
+			r.Header[args[0]] = args[1]
+		case "cookie", "location", "body":
+			opt := d.Val()
+			v, err := oneArg(d)
+			if err != nil {
+				return r, err
+			}
+			switch opt {
+			case "cookie":
+				r.Cookie = v
+			case "location":
+				r.Location = v
+			case "body":
+				r.Body = v
+			}
+		case "json":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return r, d.Errf("rule json: want `json <pointer> [<regexp>]`")
+			}
+			r.JSON = args[0]
+			if len(args) == 2 {
+				r.JSONMatch = args[1]
+			}
+		case "reasons":
+			if d.NextArg() {
+				return r, d.ArgErr()
+			}
+			if r.Reasons == nil {
+				r.Reasons = map[string]string{}
+			}
+			for n := d.Nesting(); d.NextBlock(n); {
+				value := d.Val()
+				reason, err := oneArg(d)
+				if err != nil {
+					return r, err
+				}
+				r.Reasons[value] = reason
+			}
+		default:
+			return r, d.Errf("rule: unknown condition %q", d.Val())
+		}
+	}
+	return r, nil
+}
+
+func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
+	if h.Lockout == nil {
+		h.Lockout = new(Lockout)
+	}
+	l := h.Lockout
+	if d.NextArg() {
+		if d.Val() != "off" || d.NextArg() {
+			return d.Errf("lockout: want `lockout off` or a block")
+		}
+		l.Off = true
+		return nil
+	}
+	for n := d.Nesting(); d.NextBlock(n); {
+		opt := d.Val()
+		switch opt {
+		case "max_failures":
+			v, err := intArg(d)
+			if err != nil {
+				return err
+			}
+			l.MaxFailures = v
+		case "window", "slot_ttl", "admission_wait":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			switch opt {
+			case "window":
+				l.Window = v
+			case "slot_ttl":
+				l.SlotTTL = v
+			case "admission_wait":
+				l.AdmissionWait = v
+			}
+		case "duration":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if d.Val() == "permanent" {
+				l.Permanent = true
+			} else {
+				v, err := caddy.ParseDuration(d.Val())
+				if err != nil {
+					return d.Errf("lockout duration: %v", err)
+				}
+				l.Duration = caddy.Duration(v)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "backoff":
+			l.Backoff = true
+			if d.NextArg() {
+				v, err := caddy.ParseDuration(d.Val())
+				if err != nil {
+					return d.Errf("lockout backoff: %v", err)
+				}
+				l.MaxDuration = caddy.Duration(v)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "count":
+			l.Count = d.RemainingArgs()
+			if len(l.Count) == 0 {
+				return d.ArgErr()
+			}
+		case "response":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Errf("lockout response: want `response <status> [<body>]`")
+			}
+			st, err := strconv.Atoi(args[0])
+			if err != nil {
+				return d.Errf("lockout response: status %q is not a number", args[0])
+			}
+			l.Status = st
+			if len(args) == 2 {
+				body := args[1]
+				l.Body = &body
+			}
+		case "content_type":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			l.ContentType = v
+		case "remaining_header":
+			l.RemainingHeader = "X-Remaining-Attempts"
+			if d.NextArg() {
+				l.RemainingHeader = d.Val()
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("lockout: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// parseApp sets up the loginguard app from the global option:
+//
+//	loginguard {
+//	    state memory [{ max_accounts <n>; max_sessions <n> }]
+//	    sink  file <path> [{ fsync }]
+//	    sink  log [<level>]
+//	    queue_size     <n>
+//	    flush_interval <duration>
+//	}
+func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next() // "loginguard"
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		switch opt {
+		case "state", "sink":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			name := d.Val()
+			ns := "loginguard.state"
+			key := "backend"
+			if opt == "sink" {
+				ns, key = "loginguard.sinks", "sink"
+			}
+			mod, err := caddyfile.UnmarshalModule(d, ns+"."+name)
+			if err != nil {
+				return nil, err
+			}
+			raw := caddyconfig.JSONModuleObject(mod, key, name, nil)
+			if opt == "state" {
+				app.StateRaw = raw
+			} else {
+				app.SinksRaw = append(app.SinksRaw, raw)
+			}
+		case "queue_size":
+			v, err := intArg(d)
+			if err != nil {
+				return nil, err
+			}
+			app.QueueSize = v
+		case "flush_interval":
+			v, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			app.FlushInterval = v
+		default:
+			return nil, d.Errf("loginguard: unknown global option %q", opt)
+		}
+	}
+	return httpcaddyfile.App{Name: "loginguard", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	name := d.Val()
+	if !d.NextArg() {
+		return "", d.Errf("%s: missing value", name)
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.Errf("%s: want one value, got more", name)
+	}
+	return v, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur <= 0 {
+		return 0, d.Errf("%s: want a positive duration like 15m, got %q", name, v)
+	}
+	return caddy.Duration(dur), nil
+}
+
+var (
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+)

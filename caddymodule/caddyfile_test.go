@@ -1,0 +1,116 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of TestAdaptGolden")
+
+// adapt runs `caddy adapt` on a Caddyfile, in process.
+func adapt(t *testing.T, name string, body []byte) ([]byte, error) {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": name})
+	if err != nil {
+		return nil, err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, out, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	pretty.WriteByte('\n')
+	return pretty.Bytes(), nil
+}
+
+// TestAdaptGolden adapts every testdata/*.caddyfile (and Caddyfile.example) and
+// compares the JSON with the golden .json next to it. Run with -update to rewrite.
+func TestAdaptGolden(t *testing.T) {
+	for _, env := range []string{"LOGINGUARD_PORT", "PORTAL_UPSTREAM", "CADDY_ADMIN", "LOGINGUARD_EVENTS", "LOGINGUARD_REDIS_URL", "LOGINGUARD_ADMIN_PORT", "LOGINGUARD_ADMIN_TOKEN", "LOGINGUARD_READ_TOKEN", "LOGINGUARD_DB"} {
+		t.Setenv(env, "")
+		os.Unsetenv(env)
+	}
+	files, err := filepath.Glob("testdata/*.caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "../Caddyfile.example")
+	if len(files) < 3 {
+		t.Fatalf("want golden Caddyfiles in testdata, found %v", files)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			in, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := adapt(t, f, in)
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			golden := filepath.Join("testdata", strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))+".json")
+			if filepath.Base(f) == "Caddyfile.example" {
+				golden = filepath.Join("testdata", "Caddyfile.example.json")
+			}
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestAdaptGolden -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("adapted JSON differs from %s:\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestCaddyfileErrors checks that bad Caddyfiles fail to adapt with a message
+// that names the offending option.
+func TestCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"loginguard /login {\n bogus 1\n}", `unknown option "bogus"`},
+		{"loginguard /login {\n principal yaml /x\n}", "principal: want json or form"},
+		{"loginguard /login {\n principal json\n}", "principal: want"},
+		{"loginguard /login {\n rule success {\n  color red\n }\n}", `rule: unknown condition "color"`},
+		{"loginguard /login {\n rule\n}", "rule: want"},
+		{"loginguard /login {\n rule failure {\n  header X-Err\n }\n}", "rule header: want"},
+		{"loginguard /login {\n lockout {\n  max_failures zero\n }\n}", "max_failures: want a positive integer"},
+		{"loginguard /login {\n lockout {\n  window soon\n }\n}", "window: want a positive duration"},
+		{"loginguard /login {\n lockout {\n  duration forever\n }\n}", "lockout duration:"},
+		{"loginguard /login {\n lockout {\n  response teapot\n }\n}", "lockout response: status"},
+		{"loginguard /login {\n lockout maybe\n}", "lockout: want `lockout off`"},
+		{"loginguard /login {\n session_ttl -1s\n}", "session_ttl: want a positive duration"},
+		{"loginguard /login {\n source\n}", "source: missing value"},
+	} {
+		body := ":8080 {\n" + tc.body + "\nreverse_proxy 127.0.0.1:9\n}\n"
+		_, err := adapt(t, "Caddyfile", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.body, err, tc.want)
+		}
+	}
+	for _, tc := range []struct{ global, want string }{
+		{"loginguard {\n colour blue\n}", `unknown global option "colour"`},
+		{"loginguard {\n sink carrier-pigeon\n}", "loginguard.sinks.carrier-pigeon"},
+		{"loginguard {\n sink file\n}", "sink file: path: required"},
+		{"loginguard {\n state memory {\n  max_accounts -3\n }\n}", "max_accounts: want a positive integer"},
+		{"loginguard {\n queue_size lots\n}", "queue_size: want a positive integer"},
+	} {
+		body := "{\n" + tc.global + "\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
+		_, err := adapt(t, "Caddyfile", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.global, err, tc.want)
+		}
+	}
+}

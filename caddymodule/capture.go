@@ -1,0 +1,119 @@
+package caddymodule
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/loginguard/loginguard/policy"
+)
+
+// readPrefix reads at most policy.MaxBody bytes of r's body and puts them back in
+// front of the rest, so the upstream receives the body byte for byte as sent.
+// complete reports whether the prefix is the whole body.
+func readPrefix(r *http.Request) (prefix []byte, complete bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, true
+	}
+	size := 512
+	if r.ContentLength >= 0 && r.ContentLength <= policy.MaxBody {
+		size = int(r.ContentLength) + 1 // one more byte sees the end without growing
+	}
+	buf := make([]byte, 0, size)
+	orig := r.Body
+	var err error
+	for len(buf) <= policy.MaxBody {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		limit := min(cap(buf), policy.MaxBody+1)
+		var n int
+		n, err = orig.Read(buf[len(buf):limit])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break
+		}
+	}
+	switch {
+	case err == io.EOF && len(buf) <= policy.MaxBody:
+		r.Body = bodyReader{bytes.NewReader(buf), orig}
+		return buf, true
+	case err != nil && err != io.EOF:
+		// Hand the upstream what was read, then the same error.
+		r.Body = bodyReader{io.MultiReader(bytes.NewReader(buf), errReader{err}), orig}
+		return buf[:min(len(buf), policy.MaxBody)], false
+	default:
+		r.Body = bodyReader{io.MultiReader(bytes.NewReader(buf), orig), orig}
+		return buf[:policy.MaxBody], false
+	}
+}
+
+type bodyReader struct {
+	io.Reader
+	io.Closer
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// recorder passes a response through unchanged while it notes the status and
+// keeps a copy of the first policy.MaxBody bytes of the body for classification.
+// It never holds anything back.
+type recorder struct {
+	caddyhttp.ResponseWriterWrapper
+	status  int
+	capture bool
+	body    []byte
+
+	// remainingHeader, when set, is written with remaining before the head.
+	remainingHeader string
+	remaining       int
+}
+
+func (rc *recorder) WriteHeader(code int) {
+	if rc.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		rc.status = code
+		if rc.remainingHeader != "" {
+			rc.Header().Set(rc.remainingHeader, strconv.Itoa(rc.remaining))
+		}
+	}
+	rc.ResponseWriter.WriteHeader(code)
+}
+
+func (rc *recorder) Write(p []byte) (int, error) {
+	if rc.status == 0 {
+		rc.WriteHeader(http.StatusOK)
+	}
+	rc.keep(p)
+	return rc.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps the underlying writer's fast path (reverse_proxy copies with it)
+// and still sees the bytes that go by.
+func (rc *recorder) ReadFrom(r io.Reader) (int64, error) {
+	if rc.status == 0 {
+		rc.WriteHeader(http.StatusOK)
+	}
+	if rc.capture {
+		r = io.TeeReader(r, keeper{rc})
+	}
+	return rc.ResponseWriterWrapper.ReadFrom(r)
+}
+
+func (rc *recorder) keep(p []byte) {
+	if !rc.capture || len(rc.body) >= policy.MaxBody {
+		return
+	}
+	rc.body = append(rc.body, p[:min(len(p), policy.MaxBody-len(rc.body))]...)
+}
+
+type keeper struct{ rc *recorder }
+
+func (k keeper) Write(p []byte) (int, error) {
+	k.rc.keep(p)
+	return len(p), nil
+}

@@ -1,0 +1,355 @@
+package caddymodule
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/policy"
+	"github.com/loginguard/loginguard/state"
+)
+
+func init() {
+	caddy.RegisterModule(new(Handler))
+}
+
+// Handler watches one login or logout route of a portal. Place it in front of
+// the reverse_proxy that reaches the portal: it reads who is logging in from the
+// request, refuses locked accounts, lets the attempt through, judges the portal's
+// response, counts failures and emits one event per attempt.
+type Handler struct {
+	// Action is "login" (default) or "logout".
+	Action string `json:"action,omitempty"`
+
+	// Source is "portal" (default; events carry email and portalId) or
+	// "manager" (events carry the username as principal).
+	Source string `json:"source,omitempty"`
+
+	// PortalID is the portalId of this route's events (portal source only).
+	PortalID string `json:"portal_id,omitempty"`
+
+	// Realm scopes lockout counters: routes with the same realm (default: "",
+	// all routes of the app) share one counter per account, so an account's
+	// failures on one login form count on the others too.
+	Realm string `json:"realm,omitempty"`
+
+	// Principal says where the login request carries the username or email.
+	// Default: JSON pointer /email and form field email for portal routes,
+	// /username and username for manager routes.
+	Principal *policy.PrincipalSpec `json:"principal,omitempty"`
+
+	// Methods are the request methods that are login attempts; requests with
+	// other methods pass through untouched and emit nothing. Default: every
+	// method but GET, HEAD and OPTIONS.
+	Methods []string `json:"methods,omitempty"`
+
+	// Rules decide from the portal's response whether the login succeeded and
+	// why not; the first rule whose conditions all hold decides. Default (no
+	// rules): 2xx success, 401 BAD_CREDENTIALS, 5xx UPSTREAM_ERROR, else UNKNOWN.
+	Rules []policy.Rule `json:"rules,omitempty"`
+
+	// AccountID is a JSON pointer into a successful login's response body whose
+	// value becomes the event's accountId. Default: none.
+	AccountID string `json:"account_id,omitempty"`
+
+	// DisplayName is a JSON pointer into a successful login's response body whose
+	// value becomes the event's displayName. Default: none.
+	DisplayName string `json:"display_name,omitempty"`
+
+	// SessionCookie is the name of the cookie the portal sets on a successful
+	// login. Login routes remember a hash of its value; logout routes find the
+	// principal by it. Default: none (logout events then have no principal).
+	SessionCookie string `json:"session_cookie,omitempty"`
+
+	// SessionTTL is how long a session hash is remembered. Default: 12h.
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+
+	// Lockout configures counting failures and locking accounts.
+	Lockout *Lockout `json:"lockout,omitempty"`
+
+	app        *App
+	logger     *slog.Logger
+	classifier *policy.Classifier
+	captureRsp bool
+	source     event.Source
+	statePol   state.Policy
+	counted    [16]bool // by reasonIndex
+	lockBody   []byte
+}
+
+// Lockout configures how failures are counted and accounts locked.
+type Lockout struct {
+	// Off turns lockout off for the route: failures are still reported.
+	Off bool `json:"off,omitempty"`
+	// MaxFailures counted failures within Window lock the account. Default: 5.
+	MaxFailures int `json:"max_failures,omitempty"`
+	// Window is how long a counted failure is remembered. Default: 15m.
+	Window caddy.Duration `json:"window,omitempty"`
+	// Duration of a lock. Default: 15m. Ignored when Permanent is set.
+	Duration caddy.Duration `json:"duration,omitempty"`
+	// Permanent locks last until an admin unlocks the account. Default: off.
+	Permanent bool `json:"permanent,omitempty"`
+	// Backoff doubles the duration of each new lock of an account, up to
+	// MaxDuration; the level is forgotten 24h after the last lock ends.
+	// Default: off.
+	Backoff bool `json:"backoff,omitempty"`
+	// MaxDuration caps a doubled lock. Default: 24h.
+	MaxDuration caddy.Duration `json:"max_duration,omitempty"`
+	// Count lists the reasons that count as failures. Default: [BAD_CREDENTIALS].
+	Count []string `json:"count,omitempty"`
+	// Status of the gateway's answer to a locked account's attempt. Default: 401.
+	Status int `json:"status,omitempty"`
+	// Body of that answer. Default: {"code":"AUTHENTICATION_FAILED","message":"Authentication failed"}.
+	// It is the same for every account, existing or not.
+	Body *string `json:"body,omitempty"`
+	// ContentType of that answer. Default: application/json.
+	ContentType string `json:"content_type,omitempty"`
+	// RemainingHeader, when set, names a response header that tells how many
+	// more counted failures the account may have before it is locked, assuming
+	// this attempt failed (e.g. X-Remaining-Attempts). Default: none.
+	RemainingHeader string `json:"remaining_header,omitempty"`
+	// SlotTTL is how long an attempt may stay in flight before its slot is
+	// given back (set it above the upstream's timeout). Default: 30s.
+	SlotTTL caddy.Duration `json:"slot_ttl,omitempty"`
+	// AdmissionWait is how long an attempt waits for a slot while as many
+	// attempts as the account has failures left are already in flight; then it
+	// is answered 429. Default: 2s.
+	AdmissionWait caddy.Duration `json:"admission_wait,omitempty"`
+}
+
+const defaultLockBody = `{"code":"AUTHENTICATION_FAILED","message":"Authentication failed"}`
+
+// CaddyModule returns the Caddy module information.
+func (*Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.loginguard",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision fills defaults and connects the handler to the loginguard app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Slogger()
+	if h.Action == "" {
+		h.Action = "login"
+	}
+	if h.Source == "" {
+		h.Source = "portal"
+	}
+	switch h.Source {
+	case "portal":
+		h.source = event.SourcePortal
+	case "manager":
+		h.source = event.SourceManager
+	}
+	if h.Principal == nil {
+		h.Principal = &policy.PrincipalSpec{JSONPointer: "/email", FormField: "email"}
+		if h.Source == "manager" {
+			h.Principal = &policy.PrincipalSpec{JSONPointer: "/username", FormField: "username"}
+		}
+	}
+	// A principal read from only one body format could be dodged by sending the
+	// other: fill the missing half from a one-segment pointer or a field name.
+	if ps := h.Principal; ps.FormField == "" && strings.Count(ps.JSONPointer, "/") == 1 && !strings.Contains(ps.JSONPointer, "~") {
+		ps.FormField = ps.JSONPointer[1:]
+	} else if ps.JSONPointer == "" && ps.FormField != "" {
+		ps.JSONPointer = "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(ps.FormField)
+	}
+	if h.SessionTTL == 0 {
+		h.SessionTTL = caddy.Duration(12 * time.Hour)
+	}
+	for i, m := range h.Methods {
+		h.Methods[i] = strings.ToUpper(m)
+	}
+	if h.Lockout == nil {
+		h.Lockout = new(Lockout)
+	}
+	l := h.Lockout
+	if l.MaxFailures == 0 {
+		l.MaxFailures = 5
+	}
+	if l.Window == 0 {
+		l.Window = caddy.Duration(15 * time.Minute)
+	}
+	if l.Duration == 0 {
+		l.Duration = caddy.Duration(15 * time.Minute)
+	}
+	if l.MaxDuration == 0 {
+		l.MaxDuration = caddy.Duration(24 * time.Hour)
+	}
+	if len(l.Count) == 0 {
+		l.Count = []string{string(event.BadCredentials)}
+	}
+	if l.Status == 0 {
+		l.Status = http.StatusUnauthorized
+	}
+	if l.Body == nil {
+		b := defaultLockBody
+		l.Body = &b
+	}
+	if l.ContentType == "" {
+		l.ContentType = "application/json"
+	}
+	if l.SlotTTL == 0 {
+		l.SlotTTL = caddy.Duration(30 * time.Second)
+	}
+	if l.AdmissionWait == 0 {
+		l.AdmissionWait = caddy.Duration(2 * time.Second)
+	}
+	h.lockBody = []byte(*l.Body)
+	for _, name := range l.Count {
+		if r, ok := event.ParseReason(name); ok {
+			h.counted[reasonIndex(r)] = true
+		}
+	}
+
+	c, err := policy.Compile(h.Rules)
+	if err != nil {
+		return err
+	}
+	h.classifier = c
+	h.captureRsp = c.NeedsBody() || h.AccountID != "" || h.DisplayName != ""
+
+	h.statePol = state.Policy{
+		MaxFailures:     l.MaxFailures,
+		Window:          time.Duration(l.Window),
+		LockDuration:    time.Duration(l.Duration),
+		Backoff:         l.Backoff,
+		MaxLockDuration: time.Duration(l.MaxDuration),
+		LockMemory:      24 * time.Hour,
+		SlotTTL:         time.Duration(l.SlotTTL),
+	}
+	if l.Permanent {
+		h.statePol.LockDuration = 0
+	}
+
+	appIface, err := ctx.App("loginguard")
+	if err != nil {
+		return fmt.Errorf("loading loginguard app: %w", err)
+	}
+	h.app = appIface.(*App)
+	return nil
+}
+
+// Validate rejects bad configuration, naming the field.
+func (h *Handler) Validate() error {
+	if h.Action != "login" && h.Action != "logout" {
+		return fmt.Errorf("action: must be \"login\" or \"logout\", got %q", h.Action)
+	}
+	if h.Source != "portal" && h.Source != "manager" {
+		return fmt.Errorf("source: must be \"portal\" or \"manager\", got %q", h.Source)
+	}
+	if h.PortalID != "" && h.Source != "portal" {
+		return fmt.Errorf("portal_id: only for portal routes (source is %q)", h.Source)
+	}
+	if h.Principal.JSONPointer == "" && h.Principal.FormField == "" {
+		return fmt.Errorf("principal: needs a JSON pointer or a form field")
+	}
+	for name, p := range map[string]string{"principal json": h.Principal.JSONPointer, "account_id": h.AccountID, "display_name": h.DisplayName} {
+		if p == "" {
+			continue
+		}
+		if err := policy.ValidPointer(p); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	for i, m := range h.Methods {
+		if m == "" || strings.ContainsAny(m, " \t/") {
+			return fmt.Errorf("methods[%d]: %q is not a method", i, m)
+		}
+	}
+	if h.SessionCookie != "" && !validCookieName(h.SessionCookie) {
+		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
+	}
+	if h.SessionTTL < 0 {
+		return fmt.Errorf("session_ttl: must be positive")
+	}
+	if h.Action == "logout" && h.SessionCookie == "" {
+		h.logger.Warn("logout route without session_cookie: its LOGOUT events will have no principal")
+	}
+	l := h.Lockout
+	switch {
+	case l.MaxFailures < 0:
+		return fmt.Errorf("lockout max_failures: must be positive, got %d", l.MaxFailures)
+	case l.Window < 0:
+		return fmt.Errorf("lockout window: must be positive")
+	case l.Duration < 0:
+		return fmt.Errorf("lockout duration: must be positive")
+	case l.MaxDuration < 0:
+		return fmt.Errorf("lockout max_duration: must be positive")
+	case l.Backoff && l.Permanent:
+		return fmt.Errorf("lockout backoff: has no meaning with a permanent lock")
+	case l.Status < 200 || l.Status > 599:
+		return fmt.Errorf("lockout status: %d is not an HTTP status", l.Status)
+	case l.SlotTTL < 0:
+		return fmt.Errorf("lockout slot_ttl: must be positive")
+	case l.AdmissionWait < 0:
+		return fmt.Errorf("lockout admission_wait: must be positive")
+	}
+	if l.RemainingHeader != "" && !validHeaderName(l.RemainingHeader) {
+		return fmt.Errorf("lockout remaining_header: %q is not a header name", l.RemainingHeader)
+	}
+	for i, name := range l.Count {
+		r, ok := event.ParseReason(name)
+		if !ok {
+			return fmt.Errorf("lockout count[%d]: unknown reason %q (want one of %s)", i, name, reasonList())
+		}
+		if r == event.Locked || r == event.RateLimited {
+			return fmt.Errorf("lockout count[%d]: %s is the gateway's own refusal and cannot be counted", i, r)
+		}
+	}
+	return nil
+}
+
+// isAttempt reports whether a request with this method is a login attempt.
+func (h *Handler) isAttempt(method string) bool {
+	if len(h.Methods) > 0 {
+		return slices.Contains(h.Methods, method)
+	}
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+func reasonIndex(r event.Reason) int {
+	for i, x := range event.Reasons {
+		if x == r {
+			return i
+		}
+	}
+	return len(event.Reasons) - 1
+}
+
+func reasonList() string {
+	s := make([]string, len(event.Reasons))
+	for i, r := range event.Reasons {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+func validCookieName(s string) bool {
+	c := &http.Cookie{Name: s, Value: "x"}
+	return c.Valid() == nil
+}
+
+func validHeaderName(s string) bool {
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,106 @@
+package caddymodule
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// metrics are loginguard's Prometheus collectors. They carry no per-user or
+// per-IP labels: those belong in events, not in time series.
+type metrics struct {
+	attempts    *prometheus.CounterVec
+	refusals    *prometheus.CounterVec
+	locks       prometheus.Counter
+	logouts     *prometheus.CounterVec
+	stateErrors *prometheus.CounterVec
+	delivered   *prometheus.CounterVec
+	failed      *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+}
+
+var (
+	metricsOnce sync.Once
+	theMetrics  *metrics
+)
+
+func newMetrics() *metrics {
+	const ns = "loginguard"
+	return &metrics{
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "login_attempts_total",
+			Help: "Login attempts by source, outcome (success, failure) and failure reason.",
+		}, []string{"source", "outcome", "reason"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "gateway_refusals_total",
+			Help: "Login attempts the gateway answered itself without reaching the portal, by reason.",
+		}, []string{"reason"}),
+		locks: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "account_locks_total",
+			Help: "Accounts locked by the gateway after too many failures.",
+		}),
+		logouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "logouts_total",
+			Help: "Logouts by source.",
+		}, []string{"source"}),
+		stateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "state_errors_total",
+			Help: "Failed calls to the state store, by operation.",
+		}, []string{"op"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "events_delivered_total",
+			Help: "Events delivered, by sink.",
+		}, []string{"sink"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "events_failed_total",
+			Help: "Events a sink failed to take after every retry, by sink.",
+		}, []string{"sink"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "events_dropped_total",
+			Help: "Events dropped because a sink's queue was full, by sink.",
+		}, []string{"sink"}),
+	}
+}
+
+// registerMetrics registers loginguard's collectors with the registry of this
+// config load (Caddy gives every load a new one).
+func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	if reg == nil {
+		return theMetrics, nil
+	}
+	m := theMetrics
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
+	if success {
+		m.attempts.WithLabelValues(string(src), "success", "").Inc()
+		return
+	}
+	m.attempts.WithLabelValues(string(src), "failure", string(reason)).Inc()
+}
+
+func (m *metrics) refusal(reason event.Reason) { m.refusals.WithLabelValues(string(reason)).Inc() }
+func (m *metrics) lock()                       { m.locks.Inc() }
+func (m *metrics) logout(src event.Source)     { m.logouts.WithLabelValues(string(src)).Inc() }
+
+// Delivered, Failed and Dropped observe the event pipeline.
+func (m *metrics) Delivered(sink string, n int) { m.delivered.WithLabelValues(sink).Add(float64(n)) }
+func (m *metrics) Failed(sink string, n int)    { m.failed.WithLabelValues(sink).Add(float64(n)) }
+func (m *metrics) Dropped(sink string, n int)   { m.dropped.WithLabelValues(sink).Add(float64(n)) }
+
+// stateHealth reports a state store outage once, not once per request.
+type stateHealth struct{ down atomic.Bool }

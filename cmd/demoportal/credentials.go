@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// maxLoginBody bounds the size of a login request body.
+const maxLoginBody = 64 << 10
+
+// errMissingFields is returned by readCredentials when a field is absent or empty.
+var errMissingFields = errors.New("missing fields")
+
+// readCredentials reads the two named fields of a login request from a JSON object
+// or, when the Content-Type says so, from an urlencoded or multipart form.
+//
+// principal is returned whenever it could be read, even with an error (a missing
+// password), so that the request can still be counted against it.
+func readCredentials(w http.ResponseWriter, r *http.Request, userField, passField string) (principal, password string, err error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mediaType {
+	case "application/x-www-form-urlencoded", "multipart/form-data":
+		if mediaType == "multipart/form-data" {
+			err = r.ParseMultipartForm(maxLoginBody)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("reading form: %w", err)
+		}
+		principal, password = r.PostForm.Get(userField), r.PostForm.Get(passField)
+	default:
+		principal, password, err = readJSONCredentials(r.Body, userField, passField)
+		if err != nil {
+			return principal, "", err
+		}
+	}
+	if principal == "" || password == "" {
+		return principal, "", errMissingFields
+	}
+	return principal, password, nil
+}
+
+// readJSONCredentials decodes exactly one JSON object and takes the two named string
+// fields from it; other fields are ignored.
+func readJSONCredentials(body io.Reader, userField, passField string) (principal, password string, err error) {
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return "", "", fmt.Errorf("reading body: %w", err)
+	}
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&obj); err != nil {
+		return "", "", fmt.Errorf("decoding JSON: %w", err)
+	}
+	if obj == nil {
+		return "", "", errors.New("decoding JSON: body is not an object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", "", errors.New("decoding JSON: data after the object")
+	}
+	principal, err = stringField(obj, userField)
+	if err != nil {
+		return "", "", err
+	}
+	password, err = stringField(obj, passField)
+	if err != nil {
+		return principal, "", err
+	}
+	return principal, password, nil
+}
+
+// stringField returns the string value of obj[name], "" when it is absent or null.
+func stringField(obj map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := obj[name]
+	if !ok || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("decoding JSON: field %q is not a string", name)
+	}
+	return s, nil
+}

@@ -1,0 +1,303 @@
+// Package e2e drives a real Caddy process, built from ./cmd/caddy once per test
+// run, in front of the real demo portal.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+var (
+	bin      string // directory of the built binaries
+	repoRoot string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	repoRoot = filepath.Dir(wd)
+	bin, err = os.MkdirTemp("", "loginguard-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	for _, pkg := range []string{"./cmd/caddy", "./cmd/demoportal"} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = repoRoot
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// proc is a process started by a test and stopped when the test ends.
+type proc struct {
+	cmd *exec.Cmd
+	log string
+}
+
+func start(t testing.TB, dir, name string, env []string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(dir, filepath.Base(name)+fmt.Sprintf("-%d.log", time.Now().UnixNano()))
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, log: logPath}
+	t.Cleanup(func() {
+		p.stop()
+		f.Close()
+	})
+	return p
+}
+
+func (p *proc) stop() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// stack is the demo portal with a Caddy in front of it.
+type stack struct {
+	t        testing.TB
+	dir      string
+	portal   string // portal base URL
+	url      string // loginguard base URL
+	admin    string // Caddy admin address
+	events   string // events file
+	caddy    *proc
+	caddyEnv []string
+}
+
+type stackOptions struct {
+	// Caddyfile to run; "" runs Caddyfile.example.
+	Caddyfile string
+	// Upstream overrides the demo portal (then none is started).
+	Upstream string
+	// Env is added to Caddy's environment.
+	Env []string
+}
+
+func newStack(t testing.TB, o stackOptions) *stack {
+	t.Helper()
+	dir := t.TempDir()
+	s := &stack{t: t, dir: dir, events: filepath.Join(dir, "events.jsonl")}
+	upstream := o.Upstream
+	if upstream == "" {
+		upstream = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		start(t, dir, "demoportal", nil, "-addr", upstream)
+		waitHTTP(t, "http://"+upstream+"/api/_received")
+	}
+	s.portal = "http://" + upstream
+	port := freePort(t)
+	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := filepath.Join(repoRoot, "Caddyfile.example")
+	if o.Caddyfile != "" {
+		cfg = filepath.Join(dir, "Caddyfile")
+		if err := os.WriteFile(cfg, []byte(o.Caddyfile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.caddyEnv = append([]string{
+		fmt.Sprintf("LOGINGUARD_PORT=%d", port),
+		"PORTAL_UPSTREAM=" + upstream,
+		"CADDY_ADMIN=" + s.admin,
+		"LOGINGUARD_EVENTS=" + s.events,
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"HOME=" + dir,
+	}, o.Env...)
+	s.caddy = start(t, dir, "caddy", s.caddyEnv, "run", "--config", cfg, "--adapter", "caddyfile")
+	waitHTTP(t, "http://"+s.admin+"/config/")
+	return s
+}
+
+// waitHTTP waits until url answers at all.
+func waitHTTP(t testing.TB, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer within 30s", url)
+}
+
+var client = &http.Client{
+	Timeout:       10 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// login posts a JSON login to path and returns the response (body read).
+func (s *stack) post(path, contentType, body string, hdr ...string) (*http.Response, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return s.do(req)
+}
+
+func (s *stack) do(req *http.Request) (*http.Response, string) {
+	s.t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+func (s *stack) login(email, password string) (*http.Response, string) {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	return s.post("/api/login", "application/json", string(b))
+}
+
+// received returns how many login requests the demo portal received per principal.
+func (s *stack) received() map[string]int {
+	s.t.Helper()
+	resp, err := http.Get(s.portal + "/api/_received")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m := map[string]int{}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		s.t.Fatal(err)
+	}
+	return m
+}
+
+// waitEvents waits until the events file holds at least n events and returns them.
+func (s *stack) waitEvents(n int) []event.Event {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var evs []event.Event
+	for time.Now().Before(deadline) {
+		evs = s.readEvents()
+		if len(evs) >= n {
+			return evs
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("want %d events, have %d: %+v", n, len(evs), evs)
+	return nil
+}
+
+func (s *stack) readEvents() []event.Event {
+	s.t.Helper()
+	f, err := os.Open(s.events)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []event.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev event.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			s.t.Fatalf("events file line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// reload loads a Caddyfile into the running Caddy through its admin API.
+func (s *stack) reload(caddyfile []byte) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.admin+"/load", bytes.NewReader(caddyfile))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	req.Header.Set("Cache-Control", "must-revalidate") // reload even when unchanged
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("reload: %s: %s", resp.Status, b)
+	}
+}
+
+// caddyLog returns what Caddy wrote to stdout and stderr so far.
+func (s *stack) caddyLog() string {
+	b, err := os.ReadFile(s.caddy.log)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,208 @@
+package policy
+
+import (
+	"mime"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// PrincipalSpec says where a login request carries the principal.
+//
+// An empty JSONPointer means JSON bodies carry no principal and an empty FormField
+// means form bodies carry none: when a portal accepts both kinds of body on a login
+// route, set both, or clients can dodge the lockout by switching formats.
+type PrincipalSpec struct {
+	// JSONPointer is an RFC 6901 pointer into a JSON body, e.g. "/email" or "/user/name".
+	JSONPointer string `json:"json,omitempty"`
+	// FormField is a field of an urlencoded or multipart form body, e.g. "email".
+	FormField string `json:"form,omitempty"`
+}
+
+// MaxPrincipalRunes is the length to which Clean cuts a principal.
+const MaxPrincipalRunes = 256
+
+// Extract returns the principal carried by a request body. body holds at most MaxBody
+// bytes of the body as sent; complete reports whether that is the whole body.
+// ok is false when nothing could be read (no principal, malformed body, wrong type...).
+//
+// The media type of contentType selects the format: application/json and */*+json are
+// JSON (the value at spec.JSONPointer must be a string, number or boolean, and the last
+// of duplicate members counts); application/x-www-form-urlencoded and multipart/form-data
+// are forms (spec.FormField; file parts are not fields). A missing or other media type
+// is read as JSON when the body starts with "{", else, or when that gives nothing, as
+// an urlencoded form: clients must not dodge the lockout by omitting the Content-Type.
+//
+// A form field given more than once with different values is ambiguous (portals differ
+// on which one they use), so it gives ok=false. When the body is incomplete, a form field
+// counts if it is wholly inside the prefix; JSON gives ok=false.
+//
+// contentEncoding gzip or deflate is undone for extraction only, to at most MaxBody
+// decoded bytes; any other coding gives ok=false.
+//
+// The principal is cleaned by Clean and is a new string: nothing else from the body (the
+// password lives there) is kept or returned.
+func Extract(spec PrincipalSpec, contentType, contentEncoding string, body []byte, complete bool) (principal string, ok bool) {
+	body, complete, ok = decodeBody(contentEncoding, body, complete)
+	if !ok {
+		return "", false
+	}
+	var v string
+	switch mediaKind(contentType) {
+	case mediaJSON:
+		v, ok = extractJSON(spec.JSONPointer, body, complete)
+	case mediaForm:
+		v, ok = extractForm(spec.FormField, body, complete)
+	case mediaMultipart:
+		v, ok = extractMultipart(spec.FormField, contentType, body, complete)
+	default:
+		ok = false
+		if startsWithBrace(body) {
+			v, ok = extractJSON(spec.JSONPointer, body, complete)
+		}
+		if !ok {
+			v, ok = extractForm(spec.FormField, body, complete)
+		}
+	}
+	if !ok {
+		return "", false
+	}
+	return principalOf(v)
+}
+
+// principalOf cleans v, a string copied from the body, into a principal that shares no
+// memory with more of the body than it shows.
+func principalOf(v string) (string, bool) {
+	c := Clean(v)
+	if c == "" {
+		return "", false
+	}
+	if len(c) < len(v) {
+		c = strings.Clone(c)
+	}
+	return c, true
+}
+
+func extractJSON(pointer string, body []byte, complete bool) (string, bool) {
+	if pointer == "" || !complete {
+		return "", false
+	}
+	var arr [8]string
+	tokens, err := pointerTokens(pointer, arr[:0])
+	if err != nil {
+		return "", false
+	}
+	v, ok := lookupJSON(body, tokens, true)
+	if !ok {
+		return "", false
+	}
+	return v.text()
+}
+
+// startsWithBrace reports whether b starts with "{" after white space (and a UTF-8
+// byte order mark).
+func startsWithBrace(b []byte) bool {
+	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
+		b = b[3:]
+	}
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// media is the kind of a request body, by its media type.
+type media uint8
+
+const (
+	mediaUnknown media = iota
+	mediaJSON
+	mediaForm
+	mediaMultipart
+)
+
+// mediaKind classifies a Content-Type value without allocating.
+func mediaKind(ct string) media {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	typ, sub, ok := strings.Cut(mt, "/")
+	if !ok || typ == "" || sub == "" {
+		return mediaUnknown
+	}
+	switch {
+	case strings.EqualFold(typ, "application") && strings.EqualFold(sub, "json"):
+		return mediaJSON
+	case len(sub) > len("+json") && strings.EqualFold(sub[len(sub)-len("+json"):], "+json"):
+		return mediaJSON
+	case strings.EqualFold(typ, "application") && strings.EqualFold(sub, "x-www-form-urlencoded"):
+		return mediaForm
+	case strings.EqualFold(typ, "multipart") && strings.EqualFold(sub, "form-data"):
+		return mediaMultipart
+	}
+	return mediaUnknown
+}
+
+// boundary returns the boundary parameter of a multipart Content-Type.
+func boundary(ct string) string {
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return params["boundary"]
+}
+
+// Clean makes a principal safe for logs and keys: trims surrounding white space, replaces
+// control characters (C0, C1, DEL, U+2028/2029) and invalid UTF-8 with U+FFFD, and cuts it
+// to 256 runes.
+//
+// White space left at the end by the cut is trimmed too, so Clean(Clean(s)) == Clean(s).
+// A string that needs no change is returned as is, without allocating.
+func Clean(s string) string {
+	s = strings.TrimSpace(s)
+	n := 0
+	for i := 0; i < len(s); n++ {
+		if n == MaxPrincipalRunes {
+			return cleanSlow(s)
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return cleanSlow(s)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || isControl(r) {
+			return cleanSlow(s)
+		}
+		i += size
+	}
+	return s
+}
+
+func cleanSlow(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), MaxPrincipalRunes*utf8.UTFMax))
+	for i, n := 0, 0; i < len(s) && n < MaxPrincipalRunes; n++ {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || isControl(r) {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return strings.TrimRightFunc(b.String(), unicode.IsSpace)
+}
+
+// isControl reports C0 and C1 controls, DEL and the line and paragraph separators.
+func isControl(r rune) bool {
+	return r < 0x20 || (0x7f <= r && r <= 0x9f) || r == 0x2028 || r == 0x2029
+}

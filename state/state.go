@@ -1,0 +1,150 @@
+// Package state holds the counters behind lockout: failures per account, locks,
+// in-flight attempt slots and the session hashes that logout needs. Store is the
+// interface; NewMemory is the embedded implementation and the Redis one lives in
+// state/redisstate. Every implementation runs the suite in state/statetest.
+//
+// Times are the Store's clock (Options.Now); key expiry is only garbage
+// collection, never the source of truth, so the suite can drive time by hand.
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Policy parameterises the lockout of one account. The caller fills defaults.
+type Policy struct {
+	// MaxFailures counted failures within Window lock the account.
+	MaxFailures int
+	// Window is how far back counted failures are remembered.
+	Window time.Duration
+	// LockDuration is how long the first lock lasts. Zero means permanent: until an
+	// admin unlocks the account.
+	LockDuration time.Duration
+	// Backoff doubles the lock duration for each new lock while earlier locks are
+	// remembered (LockMemory), capped at MaxLockDuration.
+	Backoff bool
+	// MaxLockDuration caps a doubled lock; zero means no cap.
+	MaxLockDuration time.Duration
+	// LockMemory is how long the number of earlier locks (the backoff level) is
+	// remembered after the last lock ends.
+	LockMemory time.Duration
+	// SlotTTL is how long an in-flight slot lives when its attempt never finishes
+	// (a crashed instance, a hung upstream).
+	SlotTTL time.Duration
+}
+
+// Admission is the answer to Admit.
+type Admission struct {
+	// Allowed: a slot was taken; forward the attempt and call Finish with Slot.
+	Allowed bool
+	// Slot identifies the taken slot.
+	Slot string
+	// Locked: the account is locked; refuse the attempt.
+	Locked bool
+	// LockedUntil is when the lock ends; zero for a permanent lock.
+	LockedUntil time.Time
+	// Failures counted in the window before this attempt.
+	Failures int
+	// InFlight attempts, not counting this one.
+	InFlight int
+}
+
+// Busy reports that the account is not locked but every slot under its limit is
+// taken by attempts still in flight: the caller may wait and try again.
+func (a Admission) Busy() bool { return !a.Allowed && !a.Locked }
+
+// Outcome is what the portal said about an admitted attempt.
+type Outcome int
+
+// Outcomes.
+const (
+	// Uncounted failures (or unknown outcomes) only release the slot.
+	Uncounted Outcome = iota
+	// Success releases the slot and resets the failure count.
+	Success
+	// CountedFailure releases the slot and counts a failure.
+	CountedFailure
+)
+
+// Result is the answer to Finish.
+type Result struct {
+	// Failures counted in the window after this outcome (0 after a success).
+	Failures int
+	// Locked: the account is locked now.
+	Locked bool
+	// NewlyLocked: this outcome locked it.
+	NewlyLocked bool
+	// LockedUntil is when the lock ends; zero for a permanent lock.
+	LockedUntil time.Time
+}
+
+// Session is what a login left behind for its logout to find.
+type Session struct {
+	Account   string `json:"account"`
+	Source    string `json:"source"`
+	Principal string `json:"principal"`
+	PortalID  string `json:"portalId,omitempty"`
+}
+
+// AccountStatus is one account's state, for the admin operations.
+type AccountStatus struct {
+	Account     string    `json:"account"`
+	Failures    int       `json:"failures"`
+	InFlight    int       `json:"inFlight"`
+	Locked      bool      `json:"locked"`
+	Permanent   bool      `json:"permanent"`
+	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+	LockLevel   int       `json:"lockLevel"`
+}
+
+// Store keeps the lockout state. Implementations are safe for concurrent use, and
+// every method is one atomic step: no interleaving of calls for the same account
+// can let more than MaxFailures counted failures through in a window.
+type Store interface {
+	// Admit decides whether an attempt on account may be forwarded and, if so,
+	// takes an in-flight slot: failures plus in-flight attempts never exceed
+	// MaxFailures.
+	Admit(ctx context.Context, account string, p Policy) (Admission, error)
+	// Finish releases slot and records the outcome. A slot that expired or is
+	// unknown is not an error: the outcome is still recorded.
+	Finish(ctx context.Context, account, slot string, o Outcome, p Policy) (Result, error)
+
+	// PutSession remembers the session behind a cookie hash for ttl.
+	PutSession(ctx context.Context, hash string, s Session, ttl time.Duration) error
+	// TakeSession returns and forgets the session behind a cookie hash.
+	TakeSession(ctx context.Context, hash string) (Session, bool, error)
+
+	// Lock locks account for d; d <= 0 locks it until Unlock.
+	Lock(ctx context.Context, account string, d time.Duration) error
+	// Unlock lifts a lock and clears the failure count and backoff level; it
+	// reports whether the account was locked.
+	Unlock(ctx context.Context, account string) (bool, error)
+	// Reset clears the failure count (not a lock).
+	Reset(ctx context.Context, account string) error
+	// Status returns one account's state (zero counts for an unknown account).
+	Status(ctx context.Context, account string) (AccountStatus, error)
+	// LockedAccounts lists the accounts locked now, in account order.
+	LockedAccounts(ctx context.Context) ([]AccountStatus, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Options configure a store.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Clock returns o.Now, or time.Now when it is nil.
+func (o Options) Clock() func() time.Time {
+	if o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
+
+// ErrUnavailable wraps errors of a store that cannot be reached.
+var ErrUnavailable = errors.New("state store unavailable")
