@@ -76,7 +76,10 @@ for port in $portal_port $bare_port $lg_port; do
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
-# One in four logins succeeds (active@example.com); the rest are unknown accounts.
+# One login in 32 succeeds (active@example.com); the rest are 5,000 unknown accounts.
+# One account sees about one attempt at a time, as real users do: many attempts at once
+# on one account are deliberately serialised by the admission slots (at most
+# max_failures in flight), which would measure waiting, not the gateway.
 cat > "$work/login.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -84,7 +87,7 @@ local n = 0
 request = function()
 	n = n + 1
 	local body
-	if n % 4 == 0 then
+	if n % 32 == 0 then
 		body = '{"email":"active@example.com","password":"correct-horse"}'
 	else
 		body = '{"email":"user' .. (n % 5000) .. '@example.org","password":"guess-' .. n .. '"}'

@@ -230,11 +230,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.statePol.LockDuration = 0
 	}
 
-	appIface, err := ctx.App("loginguard")
-	if err != nil {
-		return fmt.Errorf("loading loginguard app: %w", err)
+	if h.app == nil { // set already by tests that run a handler without Caddy
+		appIface, err := ctx.App("loginguard")
+		if err != nil {
+			return fmt.Errorf("loading loginguard app: %w", err)
+		}
+		h.app = appIface.(*App)
 	}
-	h.app = appIface.(*App)
 	return nil
 }
 

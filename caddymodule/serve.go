@@ -101,7 +101,7 @@ func (h *Handler) admit(ctx context.Context, account string) (state.Admission, e
 		return adm, err
 	}
 	deadline := time.Now().Add(time.Duration(h.Lockout.AdmissionWait))
-	pause := 5 * time.Millisecond
+	pause := 2 * time.Millisecond
 	for time.Now().Before(deadline) {
 		t := time.NewTimer(pause)
 		select {
@@ -114,7 +114,7 @@ func (h *Handler) admit(ctx context.Context, account string) (state.Admission, e
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
-		pause = min(2*pause, 100*time.Millisecond)
+		pause = min(2*pause, 20*time.Millisecond)
 	}
 	return adm, nil
 }

@@ -129,6 +129,8 @@ type stackOptions struct {
 	Upstream string
 	// Env is added to Caddy's environment.
 	Env []string
+	// PortalArgs are added to the demo portal's command line.
+	PortalArgs []string
 }
 
 func newStack(t testing.TB, o stackOptions) *stack {
@@ -138,7 +140,7 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	upstream := o.Upstream
 	if upstream == "" {
 		upstream = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		start(t, dir, "demoportal", nil, "-addr", upstream)
+		start(t, dir, "demoportal", nil, append([]string{"-addr", upstream}, o.PortalArgs...)...)
 		waitHTTP(t, "http://"+upstream+"/api/_received")
 	}
 	s.portal = "http://" + upstream

@@ -1,0 +1,175 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/state"
+)
+
+// validate provisions and validates a JSON config without starting it.
+func validate(t testing.TB, handler string, app string) error {
+	t.Helper()
+	cfg := `{"admin":{"disabled":true},"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[` + handler + `]}]}}}`
+	if app != "" {
+		cfg += `,"loginguard":` + app
+	}
+	cfg += `}}`
+	var c caddy.Config
+	if err := json.Unmarshal([]byte(cfg), &c); err != nil {
+		t.Fatalf("bad test config %s: %v", cfg, err)
+	}
+	return caddy.Validate(&c)
+}
+
+// TestJSONConfigErrors: bad JSON config is refused with a message naming the field.
+func TestJSONConfigErrors(t *testing.T) {
+	if err := validate(t, `{"handler":"loginguard"}`, ""); err != nil {
+		t.Fatalf("the default config is refused: %v", err)
+	}
+	for _, tc := range []struct{ handler, app, want string }{
+		{`{"handler":"loginguard","action":"signin"}`, "", `action: must be "login" or "logout"`},
+		{`{"handler":"loginguard","source":"intranet"}`, "", `source: must be "portal" or "manager"`},
+		{`{"handler":"loginguard","source":"manager","portal_id":"p"}`, "", "portal_id: only for portal routes"},
+		{`{"handler":"loginguard","principal":{"json":"email"}}`, "", "principal json:"},
+		{`{"handler":"loginguard","account_id":"id"}`, "", "account_id:"},
+		{`{"handler":"loginguard","methods":["PO ST"]}`, "", "methods[0]:"},
+		{`{"handler":"loginguard","session_cookie":"a b"}`, "", "session_cookie:"},
+		{`{"handler":"loginguard","rules":[{"outcome":"maybe"}]}`, "", "rules[0].outcome"},
+		{`{"handler":"loginguard","rules":[{"outcome":"failure","reason":"SLEEPY"}]}`, "", "rules[0].reason"},
+		{`{"handler":"loginguard","rules":[{"outcome":"success"},{"outcome":"failure","body":"("}]}`, "", "rules[1].body"},
+		{`{"handler":"loginguard","rules":[{"outcome":"failure","status":["6xx"]}]}`, "", "rules[0].status"},
+		{`{"handler":"loginguard","lockout":{"max_failures":-1}}`, "", "lockout max_failures"},
+		{`{"handler":"loginguard","lockout":{"count":["TIRED"]}}`, "", `lockout count[0]: unknown reason "TIRED"`},
+		{`{"handler":"loginguard","lockout":{"count":["LOCKED"]}}`, "", "lockout count[0]: LOCKED is the gateway's own refusal"},
+		{`{"handler":"loginguard","lockout":{"status":99}}`, "", "lockout status: 99"},
+		{`{"handler":"loginguard","lockout":{"permanent":true,"backoff":true}}`, "", "lockout backoff"},
+		{`{"handler":"loginguard","lockout":{"remaining_header":"X Left"}}`, "", "lockout remaining_header"},
+		{`{"handler":"loginguard"}`, `{"queue_size":-1}`, "queue_size: must not be negative"},
+		{`{"handler":"loginguard"}`, `{"sinks":[{"sink":"file"}]}`, "sinks file: path: required"},
+		{`{"handler":"loginguard"}`, `{"sinks":[{"sink":"log","level":"loud"}]}`, "sinks log: level"},
+		{`{"handler":"loginguard"}`, `{"state":{"backend":"memory","max_accounts":-5}}`, "max_accounts: must be positive"},
+	} {
+		err := validate(t, tc.handler, tc.app)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: error %v, want it to contain %q", tc.handler, tc.app, err, tc.want)
+		}
+	}
+}
+
+// TestPrincipalSpecCompleted: configuring one body format fills the other, so a
+// client cannot dodge lockout by switching from JSON to a form.
+func TestPrincipalSpecCompleted(t *testing.T) {
+	h := provisioned(t, `{"principal":{"json":"/login"}}`)
+	if h.Principal.FormField != "login" {
+		t.Errorf("form field %q, want login", h.Principal.FormField)
+	}
+	h = provisioned(t, `{"principal":{"form":"user"}}`)
+	if h.Principal.JSONPointer != "/user" {
+		t.Errorf("pointer %q, want /user", h.Principal.JSONPointer)
+	}
+	h = provisioned(t, `{"principal":{"json":"/a/b"}}`)
+	if h.Principal.FormField != "" {
+		t.Errorf("a nested pointer has no form twin, got %q", h.Principal.FormField)
+	}
+}
+
+// provisioned returns a provisioned and validated handler with its own app.
+func provisioned(t testing.TB, cfg string) *Handler {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	m, _ := registerMetrics(nil)
+	app := &App{store: state.NewMemory(state.MemoryOptions{}), logger: slog.Default(), metrics: m}
+	app.dispatcher = connectors.NewDispatcher(connectors.Options{})
+	t.Cleanup(func() { app.dispatcher.Close(context.Background()); app.store.Close() })
+	h := &Handler{app: app}
+	if err := json.Unmarshal([]byte(cfg), h); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// portalStub answers like the demo portal's /api/login.
+type portalStub struct{ ok bool }
+
+func (p portalStub) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	if p.ok {
+		w.Header().Add("Set-Cookie", "portal_session=0123456789abcdef0123456789abcdef; Path=/; HttpOnly")
+		w.WriteHeader(200)
+		_, err := w.Write([]byte(`{"status":"ACTIVE","account":{"id":"acc-active","displayName":"Active User"}}`))
+		return err
+	}
+	w.WriteHeader(401)
+	_, err := w.Write([]byte(`{"code":"USER_NOT_FOUND","message":"No user registered with this email address was found."}`))
+	return err
+}
+
+const benchConfig = `{
+	"portal_id": "bench",
+	"rules": [
+		{"outcome": "success", "status": ["200"], "cookie": "portal_session"},
+		{"outcome": "failure", "status": ["4xx"], "json": "/code",
+		 "reasons": {"BAD_CREDENTIALS": "BAD_CREDENTIALS", "USER_NOT_FOUND": "ACCOUNT_NOT_FOUND"}}
+	],
+	"account_id": "/account/id",
+	"display_name": "/account/displayName",
+	"session_cookie": "portal_session"
+}`
+
+// BenchmarkHandlerLogin measures the handler's whole hot path for one login
+// attempt (read the body, admit, forward to a stub, classify, record, emit) with
+// the in-memory state and no sink. Compare with BenchmarkHandlerBaseline, the
+// same request served by the stub alone.
+func BenchmarkHandlerLogin(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{{"success", true}, {"unknown-account", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := provisioned(b, benchConfig)
+			benchServe(b, tc.ok, func(w http.ResponseWriter, r *http.Request) error {
+				return h.ServeHTTP(w, r, portalStub{tc.ok})
+			})
+		})
+	}
+}
+
+// BenchmarkHandlerBaseline is the stub portal alone: the floor of BenchmarkHandlerLogin.
+func BenchmarkHandlerBaseline(b *testing.B) {
+	benchServe(b, true, portalStub{true}.ServeHTTP)
+}
+
+func benchServe(b *testing.B, ok bool, serve func(http.ResponseWriter, *http.Request) error) {
+	body := `{"email":"user@example.org","password":"correct-horse"}`
+	if ok {
+		body = `{"email":"active@example.com","password":"correct-horse"}`
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		ctx := context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{caddyhttp.ClientIPVarKey: "192.0.2.10"})
+		w := httptest.NewRecorder()
+		if err := serve(w, r.WithContext(ctx)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// TestConcurrentWrongPasswords: 200 wrong passwords at once for one account; the
+// portal (slowed so that they overlap) sees at most max_failures of them.
+func TestConcurrentWrongPasswords(t *testing.T) {
+	s := newStack(t, stackOptions{PortalArgs: []string{"-slow", "30ms"}})
+	var wg sync.WaitGroup
+	statuses := make(chan int, 200)
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			b, _ := json.Marshal(map[string]string{"email": "active@example.com", "password": fmt.Sprint("guess-", i)})
+			resp, err := http.Post(s.url+"/api/login", "application/json", strings.NewReader(string(b)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}(i)
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for st := range statuses {
+		counts[st]++
+	}
+	if got := s.received()["active@example.com"]; got > 5 || got == 0 {
+		t.Fatalf("portal received %d wrong passwords, want at most 5 (statuses %v)", got, counts)
+	}
+	if counts[http.StatusInternalServerError]+counts[http.StatusBadGateway] > 0 {
+		t.Fatalf("5xx answers: %v", counts)
+	}
+	evs := s.waitEvents(201)
+	if n := len(byType(evs, event.AccountLocked)); n != 1 {
+		t.Fatalf("%d lock events, want 1", n)
+	}
+}
+
+// TestConcurrentLegitimateLogins: many correct logins to one account at once all
+// get through (they wait for a slot rather than being refused).
+func TestConcurrentLegitimateLogins(t *testing.T) {
+	s := newStack(t, stackOptions{PortalArgs: []string{"-slow", "20ms"}})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(s.url+"/api/login", "application/json", strings.NewReader(`{"email":"active@example.com","password":"correct-horse"}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[200] != 20 {
+		t.Fatalf("statuses %v, want 20 × 200", codes)
+	}
+	if got := s.received()["active@example.com"]; got != 20 {
+		t.Fatalf("portal received %d, want 20", got)
+	}
+}
+
+// TestRemainingHeaderTraceAndMetrics: the optional remaining-attempts header, the
+// trace id taken from traceparent, and the Prometheus metrics.
+func TestRemainingHeaderTraceAndMetrics(t *testing.T) {
+	cf := `{
+	admin {$CADDY_ADMIN}
+	metrics
+	loginguard {
+		sink file {$LOGINGUARD_EVENTS}
+	}
+}
+http://127.0.0.1:{$LOGINGUARD_PORT} {
+	loginguard /api/login {
+		rule success {
+			status 200
+		}
+		rule failure BAD_CREDENTIALS {
+			status 401
+			json /code ^BAD_CREDENTIALS$
+		}
+		lockout {
+			max_failures 3
+			remaining_header
+			response 403 "{\"code\":\"DISABLED\",\"message\":\"Authentication failed -> DISABLED\"}"
+		}
+	}
+	reverse_proxy {$PORTAL_UPSTREAM}
+}
+`
+	s := newStack(t, stackOptions{Caddyfile: cf})
+	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	var left []string
+	for i := 0; i < 4; i++ {
+		resp, body := s.post("/api/login", "application/json", `{"email":"active@example.com","password":"bad"}`, "Traceparent", tp)
+		left = append(left, resp.Header.Get("X-Remaining-Attempts"))
+		if i == 3 && (resp.StatusCode != 403 || !strings.Contains(body, "Authentication failed -> DISABLED")) {
+			t.Fatalf("locked answer: %d %s", resp.StatusCode, body)
+		}
+	}
+	if strings.Join(left, ",") != "2,1,0,0" {
+		t.Errorf("X-Remaining-Attempts %v, want 2,1,0,0", left)
+	}
+	evs := s.waitEvents(4)
+	if evs[0].TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("traceId %q", evs[0].TraceID)
+	}
+	resp, err := http.Get("http://" + s.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`loginguard_login_attempts_total{outcome="failure",reason="BAD_CREDENTIALS",source="API_PORTAL"} 3`,
+		`loginguard_gateway_refusals_total{reason="LOCKED"} 1`,
+		`loginguard_account_locks_total 1`,
+		`loginguard_events_delivered_total{sink="file#0"}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestListModules: the built Caddy lists the plugin's modules.
+func TestListModules(t *testing.T) {
+	out, err := exec.Command(filepath.Join(bin, "caddy"), "list-modules").CombinedOutput()
+	if err != nil {
+		t.Fatal(err, string(out))
+	}
+	for _, m := range []string{"loginguard", "http.handlers.loginguard", "loginguard.state.memory", "loginguard.sinks.file", "loginguard.sinks.log"} {
+		if !strings.Contains("\n"+string(out), "\n"+m+"\n") {
+			t.Errorf("list-modules lacks %s", m)
+		}
+	}
+}
