@@ -6,13 +6,13 @@
 # no lockout or rate limit answers in place of the portal.
 # Prints throughput and p99 of each, the ratios, and last one line:
 #   login_ratio=<b/a on /api/login> passthrough_ratio=<b/a on a route without the handler>
-# Environment: DURATION (per run, default 8s), CONNS (default 32), ROUNDS (default 2).
+# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-DURATION=${DURATION:-8s}
+DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-4}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -112,28 +112,31 @@ run() {
 	p99=$(echo "$out" | awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}')
 	echo "$rps $p99"
 }
-best() { # keeps the best throughput of the rounds: the least disturbed by the noisy machine
-	local best_rps=0 best_p99=0 r
+# pair <path> [lua]: runs bare and loginguard alternately ROUNDS times (so that the
+# noise of a shared machine falls on both alike) and keeps each one's best round.
+# Prints "<bare req/s> <bare p99> <lg req/s> <lg p99>".
+pair() {
+	local b_rps=0 b_p99=0 l_rps=0 l_p99=0 r
 	for _ in $(seq "$ROUNDS"); do
-		r=$(run "$@")
-		if awk -v a="${r% *}" -v b="$best_rps" 'BEGIN{exit !(a>b)}'; then best_rps=${r% *}; best_p99=${r#* }; fi
+		r=$(run "$bare_port" "$@")
+		if awk -v a="${r% *}" -v b="$b_rps" 'BEGIN{exit !(a>b)}'; then b_rps=${r% *}; b_p99=${r#* }; fi
+		r=$(run "$lg_port" "$@")
+		if awk -v a="${r% *}" -v b="$l_rps" 'BEGIN{exit !(a>b)}'; then l_rps=${r% *}; l_p99=${r#* }; fi
 	done
-	echo "$best_rps $best_p99"
+	echo "$b_rps $b_p99 $l_rps $l_p99"
 }
 
 run "$bare_port" /api/login "$work/login.lua" >/dev/null # warm-up
 run "$lg_port" /api/login "$work/login.lua" >/dev/null
-bare_login=$(best "$bare_port" /api/login "$work/login.lua")
-lg_login=$(best "$lg_port" /api/login "$work/login.lua")
-bare_pass=$(best "$bare_port" /)
-lg_pass=$(best "$lg_port" /)
+read -r bl_rps bl_p99 ll_rps ll_p99 < <(pair /api/login "$work/login.lua")
+read -r bp_rps bp_p99 lp_rps lp_p99 < <(pair /)
 
 events=$(wc -l <"$work/events.jsonl")
 printf '%-34s %12s %10s\n' "" "req/s" "p99 ms"
-printf '%-34s %12s %10s\n' "bare reverse_proxy  /api/login" ${bare_login}
-printf '%-34s %12s %10s\n' "loginguard (memory) /api/login" ${lg_login}
-printf '%-34s %12s %10s\n' "bare reverse_proxy  / (no handler)" ${bare_pass}
-printf '%-34s %12s %10s\n' "loginguard config   / (no handler)" ${lg_pass}
+printf '%-34s %12s %10s\n' "bare reverse_proxy  /api/login" "$bl_rps" "$bl_p99"
+printf '%-34s %12s %10s\n' "loginguard (memory) /api/login" "$ll_rps" "$ll_p99"
+printf '%-34s %12s %10s\n' "bare reverse_proxy  / (no handler)" "$bp_rps" "$bp_p99"
+printf '%-34s %12s %10s\n' "loginguard config   / (no handler)" "$lp_rps" "$lp_p99"
 echo "events written by loginguard: $events"
-awk -v a="${lg_login% *}" -v b="${bare_login% *}" -v c="${lg_pass% *}" -v d="${bare_pass% *}" \
+awk -v a="$ll_rps" -v b="$bl_rps" -v c="$lp_rps" -v d="$bp_rps" \
 	'BEGIN { printf "login_ratio=%.3f passthrough_ratio=%.3f\n", a/b, c/d }'

@@ -7,12 +7,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -172,4 +175,64 @@ func benchServe(b *testing.B, ok bool, serve func(http.ResponseWriter, *http.Req
 			b.Fatal(err)
 		}
 	}
+}
+
+// captured is a connector that keeps what it is given.
+type captured struct {
+	mu  sync.Mutex
+	evs []event.Event
+}
+
+func (c *captured) Deliver(_ context.Context, b []event.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evs = append(c.evs, b...)
+	return nil
+}
+func (c *captured) Close() error { return nil }
+
+// TestAdminLockUnlockEvents: an admin's lock and unlock change the state and are
+// events; unlocking an account that is not locked emits nothing.
+func TestAdminLockUnlockEvents(t *testing.T) {
+	h := provisioned(t, `{"lockout":{"max_failures":2}}`)
+	sink := new(captured)
+	h.app.dispatcher = connectors.NewDispatcher(connectors.Options{FlushInterval: time.Millisecond}, connectors.Named{Name: "c", Connector: sink})
+	ctx := context.Background()
+	if err := h.app.LockAccount(ctx, "Eve@Example.com", time.Hour, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := h.app.store.Status(ctx, "eve@example.com"); !st.Locked {
+		t.Fatal("not locked")
+	}
+	if was, err := h.app.UnlockAccount(ctx, "eve@example.com", "admin"); !was || err != nil {
+		t.Fatalf("unlock: %v %v", was, err)
+	}
+	if was, _ := h.app.UnlockAccount(ctx, "eve@example.com", "admin"); was {
+		t.Fatal("unlocked twice")
+	}
+	if err := h.app.LockAccount(ctx, "ops", 0, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.app.LockAccount(ctx, " ", 0, "admin"); err == nil {
+		t.Fatal("empty account accepted")
+	}
+	h.app.dispatcher.Close(ctx)
+	if len(sink.evs) != 3 {
+		t.Fatalf("%d events: %+v", len(sink.evs), sink.evs)
+	}
+	e := sink.evs[1]
+	if e.EventType != event.AccountUnlocked || str(e.Email) != "eve@example.com" || e.Source != event.SourcePortal || str(e.Message) != "Account eve@example.com unlocked by admin" {
+		t.Errorf("unlock event %+v", e)
+	}
+	e = sink.evs[2]
+	if e.EventType != event.AccountLocked || str(e.Principal) != "ops" || e.Source != event.SourceManager || str(e.Message) != "Account ops locked by admin until unlocked by an admin" {
+		t.Errorf("lock event %+v message %s", e, str(e.Message))
+	}
+}
+
+func str(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
 }
