@@ -60,4 +60,3 @@ func accountEvent(account string, t event.Type, msg string) event.Event {
 	}
 	return ev
 }
-

@@ -4,8 +4,9 @@
 package event
 
 import (
-	"encoding/json"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -95,13 +96,112 @@ type Event struct {
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
 const DateLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// MarshalJSON writes eventDate in UTC with millisecond precision.
+// MarshalJSON writes the event with its fields in the seed's order, eventDate in
+// UTC with millisecond precision, and no HTML escaping (messages keep their "->").
 func (e Event) MarshalJSON() ([]byte, error) {
-	type plain Event
-	return json.Marshal(struct {
-		plain
-		EventDate string `json:"eventDate"`
-	}{plain(e), e.EventDate.UTC().Format(DateLayout)})
+	return e.AppendJSON(make([]byte, 0, 512)), nil
+}
+
+// AppendJSON appends the event's JSON to b.
+func (e *Event) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = appendString(b, e.ID)
+	b = append(b, `,"source":`...)
+	b = appendString(b, string(e.Source))
+	b = append(b, `,"principal":`...)
+	b = appendNullable(b, e.Principal)
+	b = append(b, `,"email":`...)
+	b = appendNullable(b, e.Email)
+	b = append(b, `,"displayName":`...)
+	b = appendNullable(b, e.DisplayName)
+	b = append(b, `,"eventDate":"`...)
+	b = e.EventDate.UTC().AppendFormat(b, DateLayout)
+	b = append(b, `","eventType":`...)
+	b = appendString(b, string(e.EventType))
+	b = append(b, `,"remoteAddress":`...)
+	b = appendString(b, e.RemoteAddress)
+	b = append(b, `,"message":`...)
+	b = appendNullable(b, e.Message)
+	b = append(b, `,"errorType":`...)
+	b = appendNullable(b, e.ErrorType)
+	b = append(b, `,"portalId":`...)
+	b = appendNullable(b, e.PortalID)
+	b = append(b, `,"accountId":`...)
+	b = appendNullable(b, e.AccountID)
+	if e.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendString(b, string(e.Reason))
+	}
+	if e.FailureCount != 0 {
+		b = append(b, `,"failureCount":`...)
+		b = strconv.AppendInt(b, int64(e.FailureCount), 10)
+	}
+	for _, f := range [...]struct{ name, v string }{{`,"userAgent":`, e.UserAgent}, {`,"host":`, e.Host}, {`,"path":`, e.Path}, {`,"traceId":`, e.TraceID}} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = appendString(b, f.v)
+		}
+	}
+	return append(b, '}')
+}
+
+func appendNullable(b []byte, p *string) []byte {
+	if p == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *p)
+}
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped
+// so that the line stays one line for every reader.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // NewID returns a unique, time-ordered event id (a UUIDv7).

@@ -100,8 +100,8 @@ func TestSeedShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"id":"0195f0b6-8c2e-7d4a-9b1e-3f2a1c0d4e5f","source":"API_MANAGER","principal":"username",` +
-		`"email":null,"displayName":null,"eventType":"LOGIN_SUCCESS","remoteAddress":"1.2.3.4",` +
-		`"message":null,"errorType":null,"portalId":null,"accountId":null,"eventDate":"2026-03-31T10:00:00.000Z"}` + "\n"
+		`"email":null,"displayName":null,"eventDate":"2026-03-31T10:00:00.000Z","eventType":"LOGIN_SUCCESS","remoteAddress":"1.2.3.4",` +
+		`"message":null,"errorType":null,"portalId":null,"accountId":null}` + "\n"
 	if string(data) != want {
 		t.Errorf("file holds\n%s\nwant\n%s", data, want)
 	}

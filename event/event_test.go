@@ -1,0 +1,69 @@
+package event
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMarshalSeedShape(t *testing.T) {
+	ev := Event{
+		ID: "01a2", Source: SourceManager, Principal: Str("username"),
+		EventDate: time.Date(2026, 3, 31, 12, 0, 0, 0, time.FixedZone("x", 2*3600)),
+		EventType: LoginSuccess, RemoteAddress: "1.2.3.4",
+	}
+	got, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"01a2","source":"API_MANAGER","principal":"username","email":null,"displayName":null,"eventDate":"2026-03-31T10:00:00.000Z","eventType":"LOGIN_SUCCESS","remoteAddress":"1.2.3.4","message":null,"errorType":null,"portalId":null,"accountId":null}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	ev.Message, ev.Reason, ev.FailureCount, ev.TraceID = Str("Authentication failed -> DISABLED"), Disabled, 3, "abc"
+	got = ev.AppendJSON(nil)
+	if !strings.Contains(string(got), `"message":"Authentication failed -> DISABLED"`) || !strings.HasSuffix(string(got), `,"reason":"DISABLED","failureCount":3,"traceId":"abc"}`) {
+		t.Fatalf("extensions: %s", got)
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	for _, s := range []string{"plain", "quote\" back\\slash", "new\nline\r\ttab\x00\x1f\x7f", "ünïcødé 😀", "bad \xff utf8", "line\u2028sep\u2029", "<html>&amp;"} {
+		ev := Event{ID: s, Email: Str(s), UserAgent: s, EventDate: time.UnixMilli(1700000000123).UTC(), EventType: LoginFailure, Reason: Unknown}
+		b, _ := json.Marshal(ev)
+		if strings.ContainsAny(string(b), "\n\r\u2028\u2029") {
+			t.Errorf("%q: raw line break in %s", s, b)
+		}
+		var back Event
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q: %v in %s", s, err, b)
+		}
+		want := string([]rune(s))
+		if back.ID != want || *back.Email != want || back.UserAgent != want || !back.EventDate.Equal(ev.EventDate) {
+			t.Errorf("%q: round trip gave %+v", s, back)
+		}
+	}
+}
+
+func FuzzMarshal(f *testing.F) {
+	f.Add("x", "a@b", 3)
+	f.Add("\x00\"\\\u2028", "\xff", -1)
+	f.Fuzz(func(t *testing.T, s, email string, n int) {
+		ev := Event{ID: s, Email: Str(email), Message: Str(s), FailureCount: n, Path: s, EventType: Logout}
+		b, _ := json.Marshal(ev)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("invalid JSON %s: %v", b, err)
+		}
+		var back Event
+		json.Unmarshal(b, &back)
+		if back.ID != string([]rune(s)) || back.FailureCount != n {
+			t.Fatalf("round trip %q → %q", s, back.ID)
+		}
+		if !reflect.DeepEqual(back.EventType, Logout) {
+			t.Fatal("eventType lost")
+		}
+	})
+}
