@@ -52,6 +52,7 @@ type Memory struct {
 	now      func() time.Time
 	accounts *accountTable
 	sessions *sessionTable
+	blocks   blockTable
 	nextSlot atomic.Uint64
 	closed   atomic.Bool
 }
@@ -338,6 +339,7 @@ func (m *Memory) Close() error {
 	}
 	m.accounts.clear()
 	m.sessions.clear()
+	m.blocks.clear()
 	return nil
 }
 

@@ -128,6 +128,18 @@ type Store interface {
 	// LockedAccounts lists the accounts locked now, in account order.
 	LockedAccounts(ctx context.Context) ([]AccountStatus, error)
 
+	// Block blocks an IP range (an address or CIDR prefix, see ParseIPRange)
+	// for d; d <= 0 blocks it until Unblock. It replaces an earlier block of the
+	// same range. Blocks are only stored and listed here: enforcing them is the
+	// caller's business.
+	Block(ctx context.Context, cidr string, d time.Duration) error
+	// Unblock lifts the block of exactly that range; it reports whether the
+	// range was blocked.
+	Unblock(ctx context.Context, cidr string) (bool, error)
+	// BlockedIPs lists the blocks in force now, in address order (netip.Prefix
+	// order).
+	BlockedIPs(ctx context.Context) ([]IPBlock, error)
+
 	// Close releases the store's resources.
 	Close() error
 }

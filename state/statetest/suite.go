@@ -12,6 +12,10 @@
 //     lasts LockDuration doubled n-1 times, each doubling capped at MaxLockDuration.
 //   - A session put with ttl is gone once ttl has passed on the store's clock.
 //   - During a lock, Status and Admission still report the failures in the window.
+//   - An IP block lasts while now < Until; Block and Unblock take an address or a
+//     CIDR prefix and work on its canonical form (state.ParseIPRange), so
+//     "10.0.0.7/24" and "10.0.0.0/24" are one range; Unblock lifts only that exact
+//     range, and reports false for a block that already ended.
 package statetest
 
 import (
@@ -84,6 +88,7 @@ var cases = []struct {
 	{"Reset", testReset},
 	{"Sessions", testSessions},
 	{"OpaqueAccounts", testOpaqueAccounts},
+	{"IPBlocks", testIPBlocks},
 }
 
 // policy is the suite's default: 3 failures in 10m lock for 15m.

@@ -1,0 +1,176 @@
+package redisstate_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/loginguard/loginguard/state"
+	"github.com/loginguard/loginguard/state/redisstate"
+	"github.com/loginguard/loginguard/state/redisstate/redistest"
+)
+
+// roundTrips is a go-redis hook that counts what goes over the wire: one per
+// command, one per pipeline.
+type roundTrips struct{ n atomic.Int64 }
+
+func (*roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// attempt admits one attempt on account and finishes it with o; it reports
+// whether the attempt was admitted.
+func attempt(tb testing.TB, s state.Store, account string, o state.Outcome) bool {
+	ctx := context.Background()
+	adm, err := s.Admit(ctx, account, testPolicy)
+	if err != nil {
+		tb.Fatalf("Admit: %v", err)
+	}
+	if !adm.Allowed {
+		return false
+	}
+	if _, err := s.Finish(ctx, account, adm.Slot, o, testPolicy); err != nil {
+		tb.Fatalf("Finish: %v", err)
+	}
+	return true
+}
+
+// cmdStat is one line of INFO commandstats.
+type cmdStat struct{ calls, usec int64 }
+
+// commandStats returns INFO commandstats by command.
+func commandStats(t *testing.T, c *redis.Client) map[string]cmdStat {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatalf("INFO commandstats: %v", err)
+	}
+	out := map[string]cmdStat{}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		name, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		var st cmdStat
+		for field := range strings.SplitSeq(rest, ",") {
+			k, v, _ := strings.Cut(field, "=")
+			var err error
+			switch k {
+			case "calls":
+				st.calls, err = strconv.ParseInt(v, 10, 64)
+			case "usec":
+				st.usec, err = strconv.ParseInt(v, 10, 64)
+			}
+			if err != nil {
+				t.Fatalf("INFO commandstats: %q", line)
+			}
+		}
+		out[name] = st
+	}
+	return out
+}
+
+// TestRoundTrips: a login attempt costs exactly two round trips (Admit, Finish)
+// once the scripts are cached; the Redis commands they run are logged.
+func TestRoundTrips(t *testing.T) {
+	srv := redistest.StartServer(t)
+	s := open(t, redisstate.Options{URL: "redis://" + srv.Addr})
+	hook := &roundTrips{}
+	s.AddHook(hook)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})
+	defer c.Close()
+
+	// Warm up: load the scripts (EVALSHA fails once, then EVAL).
+	attempt(t, s, "warm", state.CountedFailure)
+	attempt(t, s, "warm", state.Success)
+
+	const n = 1000
+	outcomes := []state.Outcome{state.Success, state.CountedFailure, state.Uncounted, state.Success}
+	hook.n.Store(0)
+	before := commandStats(t, c)
+	for i := range n {
+		account := "user-" + strconv.Itoa(i%50)
+		if !attempt(t, s, account, outcomes[i%len(outcomes)]) {
+			t.Fatalf("attempt %d on %s refused", i, account)
+		}
+	}
+	after := commandStats(t, c)
+	if got := hook.n.Load(); got != 2*n {
+		t.Fatalf("%d attempts took %d round trips, want %d", n, got, 2*n)
+	}
+	var total int64
+	var parts []string
+	for name, st := range after {
+		d := st.calls - before[name].calls
+		if name == "info" || d == 0 {
+			continue
+		}
+		total += d
+		parts = append(parts, name+"="+strconv.FormatFloat(float64(d)/n, 'f', 2, 64))
+	}
+	sort.Strings(parts)
+	evalsha := after["evalsha"].calls - before["evalsha"].calls
+	usec := after["evalsha"].usec - before["evalsha"].usec
+	t.Logf("per attempt: 2 round trips, %.2f Redis commands (INFO commandstats: %s), %.1fµs of Redis time",
+		float64(total)/n, strings.Join(parts, " "), float64(usec)/n)
+	if evalsha != 2*n {
+		t.Fatalf("EVALSHA calls = %d, want %d", evalsha, 2*n)
+	}
+}
+
+// BenchmarkRedisAdmitFinish runs Admit + Finish on the shared Redis, from
+// parallel goroutines over 65,536 accounts, a quarter of the attempts failing.
+func BenchmarkRedisAdmitFinish(b *testing.B) {
+	requireShared(b)
+	prefix := randomPrefix(b)
+	dropPrefix(b, prefix)
+	s := open(b, redisstate.Options{URL: "redis://" + sharedAddr, Prefix: prefix})
+	hook := &roundTrips{}
+	s.AddHook(hook)
+	const accounts = 1 << 16
+	names := make([]string, accounts)
+	for i := range names {
+		names[i] = "user-" + strconv.Itoa(i)
+	}
+	attempt(b, s, "warm", state.Success) // load the scripts
+	var seed, attempts atomic.Uint64
+	hook.n.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 7))
+		for pb.Next() {
+			r := rng.Uint64()
+			o := state.Success
+			if r>>32%4 == 0 {
+				o = state.CountedFailure
+			}
+			if attempt(b, s, names[r%accounts], o) {
+				attempts.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if a := attempts.Load(); a > 0 {
+		b.ReportMetric(float64(hook.n.Load())/float64(a), "roundtrips/attempt")
+	}
+}

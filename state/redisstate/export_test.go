@@ -1,0 +1,12 @@
+package redisstate
+
+import "github.com/redis/go-redis/v9"
+
+// AddHook adds a go-redis hook to the store's client, for tests that count
+// round trips.
+func (s *Store) AddHook(h redis.Hook) { s.client.AddHook(h) }
+
+// Keys returns the keys that hold account's state and its bucket's index.
+func (s *Store) Keys(account string) (state, index string) {
+	return s.accountKey(account), s.indexKey(account)
+}

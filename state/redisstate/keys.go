@@ -1,0 +1,52 @@
+package redisstate
+
+import (
+	"hash/crc32"
+	"strconv"
+)
+
+// Buckets is the number of hash-tag buckets the accounts are spread over. It is
+// part of the key format: changing it moves every account to other keys.
+const Buckets = 1024
+
+// Key layout, for a prefix P (default "loginguard:"):
+//
+//	P{bN}:a:<account>   one account's state (a string, see lua/account.lua), N = crc32(account) mod Buckets
+//	P{bN}:locked        the accounts of bucket N that are locked (a sorted set,
+//	                    scored by the end of the lock, +inf for permanent locks)
+//	Psession:<hash>     a login session behind a cookie hash (a string)
+//	Pblocks             blocked IP ranges (a hash), see Block
+//
+// The hash tag is the bucket, not the account name: an account's state and its
+// bucket's index of locked accounts share a Redis Cluster slot, so the script
+// that locks an account also files it in the index in the same atomic step. The
+// account name follows the tag, so no name, whatever braces it holds, can move
+// the tag: Redis Cluster hashes only what is between the first "{" and the
+// first "}" after it, and the prefix may not contain braces.
+
+// bucket returns the hash tag of account, braces included.
+func bucket(account string) string {
+	return "{b" + strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(account))%Buckets), 10) + "}"
+}
+
+func (s *Store) accountKey(account string) string {
+	return s.prefix + bucket(account) + ":a:" + account
+}
+
+// indexKey is the index of locked accounts of the bucket that account is in.
+func (s *Store) indexKey(account string) string {
+	return s.prefix + bucket(account) + ":locked"
+}
+
+// indexKeys returns the index keys of every bucket.
+func (s *Store) indexKeys() []string {
+	keys := make([]string, Buckets)
+	for i := range keys {
+		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:locked"
+	}
+	return keys
+}
+
+func (s *Store) sessionKey(hash string) string {
+	return s.prefix + "session:" + hash
+}

@@ -1,0 +1,15 @@
+-- lock.lua: an admin lock, for a duration or (duration <= 0) until unlocked.
+-- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, duration, account name.
+local now, d = tonumber(ARGV[1]), tonumber(ARGV[2])
+local a = load(KEYS[1])
+refresh(a, now)
+a.lk = true
+a.un = 0
+if d > 0 then
+  a.un = now + d
+end
+a.dirty = true
+save(KEYS[1], a, now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
+redis.call('ZADD', KEYS[2], indexScore(a), ARGV[3])
+return {1}

@@ -1,0 +1,11 @@
+-- reset.lua: clear the failure count (not a lock).
+-- KEYS[1] the account. ARGV: now.
+local now = tonumber(ARGV[1])
+local a = load(KEYS[1])
+refresh(a, now)
+if #a.f > 0 then
+  a.f = {}
+  a.dirty = true
+end
+save(KEYS[1], a, now)
+return {1}

@@ -1,0 +1,16 @@
+-- unlock.lua: lift a lock, clear the failures and the backoff level.
+-- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, account name.
+-- Returns 1 if the account was locked.
+local now = tonumber(ARGV[1])
+local a = load(KEYS[1])
+refresh(a, now)
+local was = a.lk
+a.lk = false
+a.un = 0
+a.f = {}
+a.lv = 0
+a.lu = 0
+a.dirty = true
+save(KEYS[1], a, now)
+redis.call('ZREM', KEYS[2], ARGV[2])
+return {flag(was)}
