@@ -33,6 +33,12 @@ type App struct {
 	// (file, log). Default: none; events are then only counted in metrics.
 	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.sinks inline_key=sink"`
 
+	// OnStateError says what happens to a login attempt while the state store
+	// cannot be reached: "fail_open" (default: the attempt goes to the portal
+	// uncounted, and a warning is logged once per outage) or "fail_closed" (the
+	// gateway answers 503 with Retry-After and the portal never sees it).
+	OnStateError string `json:"on_state_error,omitempty"`
+
 	// QueueSize is how many events may wait for each sink before new ones are
 	// dropped (and counted). Default: 10000.
 	QueueSize int `json:"queue_size,omitempty"`
@@ -95,6 +101,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = val.(pooledStore).Store
 
+	switch a.OnStateError {
+	case "":
+		a.OnStateError = "fail_open"
+	case "fail_open", "fail_closed":
+	default:
+		return fmt.Errorf("on_state_error: must be \"fail_open\" or \"fail_closed\", got %q", a.OnStateError)
+	}
 	if a.QueueSize < 0 {
 		return fmt.Errorf("queue_size: must not be negative, got %d", a.QueueSize)
 	}
@@ -162,14 +175,26 @@ var (
 // stateError counts a failed state call and warns once per outage.
 func (a *App) stateError(op string, err error) {
 	a.metrics.stateErrors.WithLabelValues(op).Inc()
+	a.health.lastError.Store(time.Now().UnixNano())
 	if a.health.down.CompareAndSwap(false, true) {
-		a.logger.Warn("state store unavailable: login attempts go through uncounted until it is back", "op", op, "error", err)
+		if a.OnStateError == "fail_closed" {
+			a.logger.Warn("state store unavailable: login attempts are refused (503) until it is back", "op", op, "error", err)
+		} else {
+			a.logger.Warn("state store unavailable: login attempts go through uncounted until it is back", "op", op, "error", err)
+		}
 	}
 }
 
-// stateOK notes a successful state call, ending an outage.
+// stateOK notes a successful state call. An outage ends when calls have
+// succeeded for outageSettle after the last error, so that a store that flaps
+// while it comes back is one outage, with one warning.
 func (a *App) stateOK() {
-	if a.health.down.Load() && a.health.down.CompareAndSwap(true, false) {
+	if !a.health.down.Load() || time.Since(time.Unix(0, a.health.lastError.Load())) < outageSettle {
+		return
+	}
+	if a.health.down.CompareAndSwap(true, false) {
 		a.logger.Info("state store available again")
 	}
 }
+
+const outageSettle = 2 * time.Second

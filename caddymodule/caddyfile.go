@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -48,6 +50,16 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    display_name   <pointer>
 //	    session_cookie <name>
 //	    session_ttl    <duration>
+//	    allow          <ip|cidr...>
+//	    deny           <ip|cidr...>
+//	    rate_limit {
+//	        ip      <rate>
+//	        account <rate>
+//	        route   <rate>
+//	        ipv4_prefix <bits>
+//	        ipv6_prefix <bits>
+//	        sample_interval <duration>
+//	    }
 //	    lockout off
 //	    lockout {
 //	        max_failures     <n>
@@ -60,6 +72,10 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	        remaining_header [<name>]
 //	        slot_ttl         <duration>
 //	        admission_wait   <duration>
+//	        per_ip_max_failures <n>
+//	        known_ips        [<duration>]
+//	        ipv4_prefix      <bits>
+//	        ipv6_prefix      <bits>
 //	    }
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -130,6 +146,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "lockout":
 			if err := h.parseLockout(d); err != nil {
 				return err
+			}
+		case "rate_limit":
+			if err := h.parseRateLimit(d); err != nil {
+				return err
+			}
+		case "allow", "deny":
+			list := d.RemainingArgs()
+			if len(list) == 0 {
+				return d.Errf("%s: want one or more IPs or CIDRs", opt)
+			}
+			if opt == "allow" {
+				h.Allow = append(h.Allow, list...)
+			} else {
+				h.Deny = append(h.Deny, list...)
 			}
 		default:
 			return d.Errf("loginguard: unknown option %q", opt)
@@ -230,6 +260,31 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 				return err
 			}
 			l.MaxFailures = v
+		case "per_ip_max_failures", "ipv4_prefix", "ipv6_prefix":
+			v, err := intArg(d)
+			if err != nil {
+				return err
+			}
+			switch opt {
+			case "per_ip_max_failures":
+				l.PerIPMaxFailures = v
+			case "ipv4_prefix":
+				l.IPv4Prefix = v
+			case "ipv6_prefix":
+				l.IPv6Prefix = v
+			}
+		case "known_ips":
+			l.KnownIPs = caddy.Duration(30 * 24 * time.Hour)
+			if d.NextArg() {
+				v, err := caddy.ParseDuration(d.Val())
+				if err != nil || v <= 0 {
+					return d.Errf("lockout known_ips: want a positive duration like 30d, got %q", d.Val())
+				}
+				l.KnownIPs = caddy.Duration(v)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "window", "slot_ttl", "admission_wait":
 			v, err := durationArg(d)
 			if err != nil {
@@ -315,6 +370,9 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //
 //	loginguard {
 //	    state memory [{ max_accounts <n>; max_sessions <n> }]
+//	    state redis <url> [{ prefix <p>; dial_timeout <d>; read_timeout <d>; pool_size <n> }]
+//	    state <url>
+//	    on_state_error fail_open|fail_closed
 //	    sink  file <path> [{ fsync }]
 //	    sink  log [<level>]
 //	    queue_size     <n>
@@ -334,6 +392,14 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, d.ArgErr()
 			}
 			name := d.Val()
+			if opt == "state" && strings.Contains(name, "://") {
+				// state <url>: Redis at that URL.
+				if d.NextArg() || d.NextBlock(d.Nesting()) {
+					return nil, d.Errf("state <url> takes no more arguments; use `state redis <url> { ... }` for options")
+				}
+				app.StateRaw = caddyconfig.JSONModuleObject(&RedisState{URL: name}, "backend", "redis", nil)
+				continue
+			}
 			ns := "loginguard.state"
 			key := "backend"
 			if opt == "sink" {
@@ -349,6 +415,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			} else {
 				app.SinksRaw = append(app.SinksRaw, raw)
 			}
+		case "on_state_error":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			app.OnStateError = v
 		case "queue_size":
 			v, err := intArg(d)
 			if err != nil {

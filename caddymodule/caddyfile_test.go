@@ -106,6 +106,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"loginguard {\n sink file\n}", "sink file: path: required"},
 		{"loginguard {\n state memory {\n  max_accounts -3\n }\n}", "max_accounts: want a positive integer"},
 		{"loginguard {\n queue_size lots\n}", "queue_size: want a positive integer"},
+		{"loginguard {\n state redis\n}", "state redis: url: required"},
+		{"loginguard {\n state redis://x {\n  prefix p\n }\n}", "state <url> takes no more arguments"},
+		{"loginguard {\n state redis redis://x {\n  pool_size many\n }\n}", "pool_size: want a positive integer"},
+		{"loginguard {\n on_state_error\n}", "on_state_error: missing value"},
 	} {
 		body := "{\n" + tc.global + "\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
 		_, err := adapt(t, "Caddyfile", []byte(body))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
+	"github.com/loginguard/loginguard/ratelimit"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -74,6 +75,18 @@ type Handler struct {
 	// Lockout configures counting failures and locking accounts.
 	Lockout *Lockout `json:"lockout,omitempty"`
 
+	// RateLimit limits attempts per client IP, per account and per route.
+	// Default: no limits.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
+	// Allow lists client IPs or CIDRs that skip the rate limits (not the
+	// lockout of accounts). Default: none.
+	Allow []string `json:"allow,omitempty"`
+
+	// Deny lists client IPs or CIDRs whose attempts are refused with 403 and
+	// never reach the portal. Default: none.
+	Deny []string `json:"deny,omitempty"`
+
 	app        *App
 	logger     *slog.Logger
 	classifier *policy.Classifier
@@ -82,6 +95,9 @@ type Handler struct {
 	statePol   state.Policy
 	counted    [16]bool // by reasonIndex
 	lockBody   []byte
+	limiter    *ratelimit.Limiter
+	limiterKey string
+	sampler    *ratelimit.Sampler
 }
 
 // Lockout configures how failures are counted and accounts locked.
@@ -118,6 +134,21 @@ type Lockout struct {
 	// SlotTTL is how long an attempt may stay in flight before its slot is
 	// given back (set it above the upstream's timeout). Default: 30s.
 	SlotTTL caddy.Duration `json:"slot_ttl,omitempty"`
+	// PerIPMaxFailures, when set, counts failures per (account, client IP
+	// prefix) too: that many from one prefix lock the account for that prefix
+	// only, and MaxFailures becomes the ceiling that locks it for everyone. An
+	// attacker then cannot lock a victim out from elsewhere before the ceiling.
+	// Default: 0, off.
+	PerIPMaxFailures int `json:"per_ip_max_failures,omitempty"`
+	// KnownIPs, when set, remembers for that long every IP prefix an account
+	// logged in from successfully; from a known prefix the account keeps access
+	// while it is locked by failures from elsewhere (not when an admin locked
+	// it). The Caddyfile's `known_ips` alone means 30 days. Default: off.
+	KnownIPs caddy.Duration `json:"known_ips,omitempty"`
+	// IPv4Prefix and IPv6Prefix are the prefix lengths that make one client
+	// for per_ip_max_failures and known_ips. Default: 32 and 64.
+	IPv4Prefix int `json:"ipv4_prefix,omitempty"`
+	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
 	// AdmissionWait is how long an attempt waits for a slot while as many
 	// attempts as the account has failures left are already in flight; then it
 	// is answered 429. Default: 2s.
@@ -203,6 +234,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if l.AdmissionWait == 0 {
 		l.AdmissionWait = caddy.Duration(2 * time.Second)
 	}
+	if l.IPv4Prefix == 0 {
+		l.IPv4Prefix = 32
+	}
+	if l.IPv6Prefix == 0 {
+		l.IPv6Prefix = 64
+	}
 	h.lockBody = []byte(*l.Body)
 	for _, name := range l.Count {
 		if r, ok := event.ParseReason(name); ok {
@@ -225,6 +262,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxLockDuration: time.Duration(l.MaxDuration),
 		LockMemory:      24 * time.Hour,
 		SlotTTL:         time.Duration(l.SlotTTL),
+
+		PerPrefixMaxFailures: l.PerIPMaxFailures,
+		KnownPrefixTTL:       time.Duration(l.KnownIPs),
 	}
 	if l.Permanent {
 		h.statePol.LockDuration = 0
@@ -237,7 +277,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.app = appIface.(*App)
 	}
-	return nil
+	return h.provisionLimits()
 }
 
 // Validate rejects bad configuration, naming the field.
@@ -294,6 +334,16 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("lockout slot_ttl: must be positive")
 	case l.AdmissionWait < 0:
 		return fmt.Errorf("lockout admission_wait: must be positive")
+	case l.PerIPMaxFailures < 0:
+		return fmt.Errorf("lockout per_ip_max_failures: must be positive, got %d", l.PerIPMaxFailures)
+	case l.PerIPMaxFailures > l.MaxFailures:
+		return fmt.Errorf("lockout per_ip_max_failures: %d is above max_failures %d, the account's ceiling", l.PerIPMaxFailures, l.MaxFailures)
+	case l.KnownIPs < 0:
+		return fmt.Errorf("lockout known_ips: must be positive")
+	case l.IPv4Prefix < 1 || l.IPv4Prefix > 32:
+		return fmt.Errorf("lockout ipv4_prefix: want 1 to 32, got %d", l.IPv4Prefix)
+	case l.IPv6Prefix < 1 || l.IPv6Prefix > 128:
+		return fmt.Errorf("lockout ipv6_prefix: want 1 to 128, got %d", l.IPv6Prefix)
 	}
 	if l.RemainingHeader != "" && !validHeaderName(l.RemainingHeader) {
 		return fmt.Errorf("lockout remaining_header: %q is not a header name", l.RemainingHeader)

@@ -103,4 +103,7 @@ func (m *metrics) Failed(sink string, n int)    { m.failed.WithLabelValues(sink)
 func (m *metrics) Dropped(sink string, n int)   { m.dropped.WithLabelValues(sink).Add(float64(n)) }
 
 // stateHealth reports a state store outage once, not once per request.
-type stateHealth struct{ down atomic.Bool }
+type stateHealth struct {
+	down      atomic.Bool
+	lastError atomic.Int64 // unix nanoseconds
+}

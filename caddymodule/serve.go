@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 type attempt struct {
 	ev       event.Event
 	account  string // lockout key; "" when no principal was read
+	prefix   string // client IP prefix, when per-IP counting or known IPs are on
 	identity string // email (portal) or username (manager)
 	adm      state.Admission
 	admitted bool
@@ -45,12 +47,24 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		h.setIdentity(a, p)
 	}
 
+	if h.limiter != nil {
+		if answered, err := h.checkLimits(w, r, a); answered {
+			return err
+		}
+	}
 	if a.account != "" && !h.Lockout.Off {
-		adm, err := h.admit(r.Context(), a.account)
+		if h.statePol.PerPrefixMaxFailures > 0 || h.statePol.KnownPrefixTTL > 0 {
+			a.prefix = ipPrefix(a.ev.RemoteAddress, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix)
+		}
+		adm, err := h.admit(r.Context(), state.Attempt{Account: a.account, Prefix: a.prefix})
 		switch {
 		case err != nil:
-			// fail open: the attempt goes through and is reported as usual.
 			h.app.stateError("admit", err)
+			if h.app.OnStateError == "fail_closed" {
+				w.Header().Set("Retry-After", "5")
+				return h.refuse(w, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
+			}
+			// fail open: the attempt goes through uncounted and is reported as usual.
 		case adm.Locked:
 			h.app.stateOK()
 			return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
@@ -71,6 +85,10 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		rec.remaining = max(0, h.Lockout.MaxFailures-a.adm.Failures-1)
 	}
 	err := next.ServeHTTP(rec, r)
+	if err == nil {
+		// The client has its answer before the state and event work below.
+		_ = http.NewResponseController(rec).Flush()
+	}
 
 	status := rec.status
 	if err != nil {
@@ -94,9 +112,9 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 
 // admit takes a slot for account, waiting up to AdmissionWait while the account
 // is busy with attempts in flight.
-func (h *Handler) admit(ctx context.Context, account string) (state.Admission, error) {
+func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission, error) {
 	store := h.app.Store()
-	adm, err := store.Admit(ctx, account, h.statePol)
+	adm, err := store.Admit(ctx, at, h.statePol)
 	if err != nil || !adm.Busy() {
 		return adm, err
 	}
@@ -110,7 +128,7 @@ func (h *Handler) admit(ctx context.Context, account string) (state.Admission, e
 			return adm, nil
 		case <-t.C:
 		}
-		adm, err = store.Admit(ctx, account, h.statePol)
+		adm, err = store.Admit(ctx, at, h.statePol)
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
@@ -127,7 +145,7 @@ func (h *Handler) release(a *attempt) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := h.app.Store().Finish(ctx, a.account, a.adm.Slot, state.Uncounted, h.statePol); err != nil {
+	if _, err := h.app.Store().Finish(ctx, state.Attempt{Account: a.account, Prefix: a.prefix}, a.adm.Slot, state.Uncounted, h.statePol); err != nil {
 		h.app.stateError("finish", err)
 	}
 }
@@ -167,7 +185,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		a.finished = true
 		var err error
 		// A client that hangs up must not keep its failure from being counted.
-		res, err = h.app.Store().Finish(context.WithoutCancel(ctx), a.account, a.adm.Slot, outcome, h.statePol)
+		res, err = h.app.Store().Finish(context.WithoutCancel(ctx), state.Attempt{Account: a.account, Prefix: a.prefix}, a.adm.Slot, outcome, h.statePol)
 		if err != nil {
 			h.app.stateError("finish", err)
 		} else {
@@ -324,6 +342,25 @@ func clientIP(r *http.Request) string {
 		return ip
 	}
 	return ""
+}
+
+// ipPrefix returns the prefix of ip that makes one client ("" when ip is not an
+// address): IPv4 (also IPv4-mapped IPv6) to v4 bits, IPv6 to v6 bits.
+func ipPrefix(ip string, v4, v6 int) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ""
+	}
+	addr = addr.Unmap().WithZone("")
+	bits := v6
+	if addr.Is4() {
+		bits = v4
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
 }
 
 // traceID returns the trace id of a W3C traceparent header, or "".

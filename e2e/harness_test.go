@@ -120,6 +120,10 @@ type stack struct {
 	events   string // events file
 	caddy    *proc
 	caddyEnv []string
+	cfg      string   // the Caddyfile every instance runs
+	upstream string   // the portal's address
+	env      []string // added to every instance's environment
+	n        int      // instances started
 }
 
 type stackOptions struct {
@@ -136,7 +140,7 @@ type stackOptions struct {
 func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	dir := t.TempDir()
-	s := &stack{t: t, dir: dir, events: filepath.Join(dir, "events.jsonl")}
+	s := &stack{t: t, dir: dir}
 	upstream := o.Upstream
 	if upstream == "" {
 		upstream = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -144,28 +148,53 @@ func newStack(t testing.TB, o stackOptions) *stack {
 		waitHTTP(t, "http://"+upstream+"/api/_received")
 	}
 	s.portal = "http://" + upstream
-	port := freePort(t)
-	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	s.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cfg := filepath.Join(repoRoot, "Caddyfile.example")
+	s.cfg = filepath.Join(repoRoot, "Caddyfile.example")
 	if o.Caddyfile != "" {
-		cfg = filepath.Join(dir, "Caddyfile")
-		if err := os.WriteFile(cfg, []byte(o.Caddyfile), 0o600); err != nil {
+		s.cfg = filepath.Join(dir, "Caddyfile")
+		if err := os.WriteFile(s.cfg, []byte(o.Caddyfile), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.caddyEnv = append([]string{
-		fmt.Sprintf("LOGINGUARD_PORT=%d", port),
-		"PORTAL_UPSTREAM=" + upstream,
-		"CADDY_ADMIN=" + s.admin,
-		"LOGINGUARD_EVENTS=" + s.events,
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"HOME=" + dir,
-	}, o.Env...)
-	s.caddy = start(t, dir, "caddy", s.caddyEnv, "run", "--config", cfg, "--adapter", "caddyfile")
-	waitHTTP(t, "http://"+s.admin+"/config/")
+	s.upstream, s.env = upstream, o.Env
+	first := s.addInstance()
+	s.url, s.admin, s.events, s.caddy, s.caddyEnv = first.url, first.admin, first.events, first.proc, first.env
 	return s
+}
+
+// instance is one Caddy process of a stack.
+type instance struct {
+	url, admin, events string
+	proc               *proc
+	env                []string
+}
+
+// addInstance starts one more Caddy with the stack's config, on its own ports
+// and with its own events file, sharing the stack's portal (and its state, when
+// that is Redis).
+func (s *stack) addInstance(env ...string) *instance {
+	s.t.Helper()
+	s.n++
+	port := freePort(s.t)
+	in := &instance{
+		url:    fmt.Sprintf("http://127.0.0.1:%d", port),
+		admin:  fmt.Sprintf("127.0.0.1:%d", freePort(s.t)),
+		events: filepath.Join(s.dir, fmt.Sprintf("events-%d.jsonl", s.n)),
+	}
+	if s.n == 1 {
+		in.events = filepath.Join(s.dir, "events.jsonl")
+	}
+	in.env = append(append([]string{
+		fmt.Sprintf("LOGINGUARD_PORT=%d", port),
+		"PORTAL_UPSTREAM=" + s.upstream,
+		"CADDY_ADMIN=" + in.admin,
+		"LOGINGUARD_EVENTS=" + in.events,
+		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(s.dir, "config"),
+		"HOME=" + s.dir,
+	}, s.env...), env...)
+	in.proc = start(s.t, s.dir, "caddy", in.env, "run", "--config", s.cfg, "--adapter", "caddyfile")
+	waitHTTP(s.t, "http://"+in.admin+"/config/")
+	return in
 }
 
 // waitHTTP waits until url answers at all.
@@ -255,12 +284,18 @@ func (s *stack) waitEvents(n int) []event.Event {
 
 func (s *stack) readEvents() []event.Event {
 	s.t.Helper()
-	f, err := os.Open(s.events)
+	return readEventsFrom(s.t, s.events)
+}
+
+// readEventsFrom reads an events file (none yet: no events).
+func readEventsFrom(t testing.TB, path string) []event.Event {
+	t.Helper()
+	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var evs []event.Event
@@ -269,7 +304,7 @@ func (s *stack) readEvents() []event.Event {
 	for sc.Scan() {
 		var ev event.Event
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			s.t.Fatalf("events file line %q: %v", sc.Text(), err)
+			t.Fatalf("events file line %q: %v", sc.Text(), err)
 		}
 		evs = append(evs, ev)
 	}

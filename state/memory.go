@@ -31,11 +31,12 @@ type MemoryOptions struct {
 // NewMemory makes one; the zero value is not usable.
 //
 // Memory is bounded. Accounts that hold nothing (no failures in the window, no
-// slots, no lock, no remembered backoff level) are dropped when an operation leaves
-// them so or, lazily, a few at a time as new accounts arrive; expired sessions are
-// dropped as new sessions arrive. When MaxAccounts accounts are tracked, a new
-// account evicts the least recently active account that is not locked, so a flood
-// of made-up names can make the store forget failures but never lifts a lock. When
+// slots, no lock, no remembered backoff level, no pair, no known prefix) are
+// dropped when an operation leaves them so or, lazily, a few at a time as new
+// accounts arrive; expired sessions are dropped as new sessions arrive. When
+// MaxAccounts accounts are tracked, a new account evicts the least recently active
+// account that is not locked, so a flood of made-up names can make the store
+// forget failures, pair locks and known prefixes but never lifts an account lock. When
 // every tracked account is locked, a new account is not tracked: Admit still allows
 // its attempt, Finish does not count its failure and Lock returns an error. A full
 // session table drops the session that would expire first.
@@ -119,9 +120,17 @@ func lockDuration(p Policy, level int) time.Duration {
 }
 
 // Admit implements Store.
-func (m *Memory) Admit(_ context.Context, account string, p Policy) (Admission, error) {
+func (m *Memory) Admit(_ context.Context, at Attempt, p Policy) (Admission, error) {
 	if m.closed.Load() {
 		return Admission{}, errClosed
+	}
+	prefix, err := CanonicalPrefix(at.Prefix)
+	if err != nil {
+		return Admission{}, fmt.Errorf("admit: %w", err)
+	}
+	pairLimit := 0
+	if prefix != "" {
+		pairLimit = PrefixLimit(p)
 	}
 	t := m.accounts
 	t.mu.Lock()
@@ -129,43 +138,75 @@ func (m *Memory) Admit(_ context.Context, account string, p Policy) (Admission, 
 	now := m.now()
 
 	var adm Admission
-	a := t.byName[account]
+	a := t.byName[at.Account]
 	if a != nil {
 		a.window = p.Window
 		a.refresh(now)
 		adm.Failures, adm.InFlight = len(a.failures), len(a.slots)
-		if a.locked || adm.Failures+adm.InFlight >= maxFailures(p) {
-			adm.Locked, adm.LockedUntil = a.locked, a.until
+		known := p.KnownPrefixTTL > 0 && pairLimit > 0 && a.isKnown(prefix)
+		adm.KnownPrefix = known
+		var pr *memPair
+		if pairLimit > 0 {
+			if pr = a.pair(prefix); pr != nil {
+				adm.PrefixFailures = len(pr.failures)
+			}
+			adm.PrefixInFlight = a.inFlightFrom(prefix)
+		}
+		refused := true
+		switch {
+		case a.locked && (a.admin || !known):
+			adm.Locked, adm.LockedUntil = true, a.until
+		case pr != nil && pr.locked:
+			adm.Locked, adm.PrefixLocked, adm.LockedUntil = true, true, pr.until
+		case !known && adm.Failures+adm.InFlight >= maxFailures(p):
+		case pairLimit > 0 && adm.PrefixFailures+adm.PrefixInFlight >= pairLimit:
+		default:
+			refused = false
+		}
+		if refused {
 			t.settle(a)
 			return adm, nil
 		}
-	} else if a = t.create(account, now); a == nil {
+	} else if a = t.create(at.Account, now); a == nil {
 		// Every tracked account is locked: let the attempt through untracked.
 		return Admission{Allowed: true, Slot: m.newSlot()}, nil
 	}
 	a.window = p.Window
 	adm.Allowed, adm.Slot = true, m.newSlot()
-	a.slots = append(a.slots, memSlot{id: adm.Slot, expires: now.Add(slotTTL(p))})
+	slot := memSlot{id: adm.Slot, expires: now.Add(slotTTL(p))}
+	if pairLimit > 0 {
+		slot.prefix = prefix
+	}
+	a.slots = append(a.slots, slot)
 	t.settle(a)
 	return adm, nil
 }
 
 // Finish implements Store.
-func (m *Memory) Finish(_ context.Context, account, slot string, o Outcome, p Policy) (Result, error) {
+func (m *Memory) Finish(_ context.Context, at Attempt, slot string, o Outcome, p Policy) (Result, error) {
 	if m.closed.Load() {
 		return Result{}, errClosed
 	}
+	prefix, err := CanonicalPrefix(at.Prefix)
+	if err != nil {
+		return Result{}, fmt.Errorf("finish: %w", err)
+	}
+	pairLimit := 0
+	if prefix != "" {
+		pairLimit = PrefixLimit(p)
+	}
+	learn := o == Success && prefix != "" && p.KnownPrefixTTL > 0
 	t := m.accounts
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := m.now()
 
-	a := t.byName[account]
+	a := t.byName[at.Account]
 	if a == nil {
-		if o != CountedFailure {
+		if o != CountedFailure && !learn {
 			return Result{}, nil
 		}
-		if a = t.create(account, now); a == nil {
+		if a = t.create(at.Account, now); a == nil {
 			return Result{}, nil // every tracked account is locked
 		}
 	}
@@ -174,15 +215,26 @@ func (m *Memory) Finish(_ context.Context, account, slot string, o Outcome, p Po
 	a.release(slot)
 
 	var r Result
+	var pr *memPair
+	if pairLimit > 0 {
+		pr = a.pair(prefix)
+	}
 	switch o {
 	case Success:
 		a.failures = a.failures[:0]
+		if pr != nil {
+			pr.failures = pr.failures[:0]
+		}
+		if learn {
+			a.addKnown(prefix, now.Add(p.KnownPrefixTTL))
+		}
 	case CountedFailure:
 		limit := maxFailures(p)
 		a.addFailure(now, limit)
 		if !a.locked && len(a.failures) >= limit {
 			a.level++
 			a.locked = true
+			a.admin = false
 			a.lockMemory = p.LockMemory
 			a.levelUntil = time.Time{}
 			a.until = time.Time{}
@@ -191,8 +243,26 @@ func (m *Memory) Finish(_ context.Context, account, slot string, o Outcome, p Po
 			}
 			r.NewlyLocked = true
 		}
+		if pairLimit > 0 {
+			pr = a.addPair(prefix)
+			pr.failures = addFailure(pr.failures, now, pairLimit)
+			if !pr.locked && len(pr.failures) >= pairLimit {
+				pr.locked = true
+				pr.until = time.Time{}
+				if p.LockDuration > 0 {
+					pr.until = now.Add(p.LockDuration)
+				}
+				r.PrefixNewlyLocked = true
+			}
+		}
 	}
 	r.Failures, r.Locked, r.LockedUntil = len(a.failures), a.locked, a.until
+	if pr != nil {
+		r.PrefixFailures, r.PrefixLocked, r.PrefixLockedUntil = len(pr.failures), pr.locked, pr.until
+		if !pr.locked && len(pr.failures) == 0 {
+			a.refresh(now) // drops the emptied pair
+		}
+	}
 	t.settle(a)
 	return r, nil
 }
@@ -239,6 +309,7 @@ func (m *Memory) Lock(_ context.Context, account string, d time.Duration) error 
 		}
 	}
 	a.locked = true
+	a.admin = true
 	a.until = time.Time{}
 	if d > 0 {
 		a.until = now.Add(d)
@@ -262,10 +333,13 @@ func (m *Memory) Unlock(_ context.Context, account string) (bool, error) {
 	}
 	was := a.locked
 	a.locked = false
+	a.admin = false
 	a.until = time.Time{}
 	a.failures = a.failures[:0]
 	a.level = 0
 	a.levelUntil = time.Time{}
+	clear(a.pairs)
+	a.pairs = a.pairs[:0]
 	t.settle(a)
 	return was, nil
 }
@@ -281,6 +355,10 @@ func (m *Memory) Reset(_ context.Context, account string) error {
 
 	if a := t.get(account, m.now()); a != nil {
 		a.failures = a.failures[:0]
+		for i := range a.pairs {
+			a.pairs[i].failures = a.pairs[i].failures[:0]
+		}
+		a.refresh(m.now()) // drops the pairs left with nothing
 		t.settle(a)
 	}
 	return nil

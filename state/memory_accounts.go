@@ -29,6 +29,14 @@ type memAccount struct {
 	levelUntil time.Time
 	// lockMemory is the Policy.LockMemory of the last automatic lock.
 	lockMemory time.Duration
+	// admin: the lock is an admin's, which known prefixes do not pass.
+	admin bool
+
+	// pairs are the (account, prefix) pairs that hold failures or a lock, at
+	// most MaxPrefixCounters of them.
+	pairs []memPair
+	// known are the known prefixes, at most MaxKnownPrefixes of them.
+	known []memKnown
 
 	// prev and next link the account into its table's list of unlocked accounts,
 	// most recently active first; nil while the account is locked.
@@ -41,6 +49,25 @@ type memAccount struct {
 type memSlot struct {
 	id      string
 	expires time.Time
+	// prefix is the attempt's prefix; "" when it had none or pairs were off.
+	prefix string
+}
+
+// memPair is the state of one (account, prefix) pair.
+type memPair struct {
+	prefix string
+	// failures are the times of the pair's counted failures, oldest first; never
+	// more than the pair limit of them are kept.
+	failures []time.Time
+	locked   bool
+	// until is when the lock ends; zero while locked means permanent.
+	until time.Time
+}
+
+// memKnown is a known prefix.
+type memKnown struct {
+	prefix string
+	until  time.Time
 }
 
 // refresh forgets what time has ended: a lock that ran out (and with it the failure
@@ -49,7 +76,11 @@ type memSlot struct {
 func (a *memAccount) refresh(now time.Time) {
 	if a.locked && !a.until.IsZero() && !now.Before(a.until) {
 		a.locked = false
+		a.admin = false
 		a.failures = a.failures[:0]
+		for i := range a.pairs {
+			a.pairs[i].failures = a.pairs[i].failures[:0]
+		}
 		a.levelUntil = a.until.Add(a.lockMemory)
 		a.until = time.Time{}
 	}
@@ -57,14 +88,32 @@ func (a *memAccount) refresh(now time.Time) {
 		a.level = 0
 		a.levelUntil = time.Time{}
 	}
-	if a.window > 0 {
-		n := 0
-		for n < len(a.failures) && now.Sub(a.failures[n]) >= a.window {
-			n++
+	a.failures = age(a.failures, now, a.window)
+	if len(a.pairs) > 0 {
+		keep := a.pairs[:0]
+		for _, pr := range a.pairs {
+			if pr.locked && !pr.until.IsZero() && !now.Before(pr.until) {
+				pr.locked = false
+				pr.until = time.Time{}
+				pr.failures = pr.failures[:0]
+			}
+			pr.failures = age(pr.failures, now, a.window)
+			if pr.locked || len(pr.failures) > 0 {
+				keep = append(keep, pr)
+			}
 		}
-		if n > 0 {
-			a.failures = a.failures[:copy(a.failures, a.failures[n:])]
+		clear(a.pairs[len(keep):])
+		a.pairs = keep
+	}
+	if len(a.known) > 0 {
+		keep := a.known[:0]
+		for _, k := range a.known {
+			if now.Before(k.until) {
+				keep = append(keep, k)
+			}
 		}
+		clear(a.known[len(keep):])
+		a.known = keep
 	}
 	live := a.slots[:0]
 	for _, s := range a.slots {
@@ -76,17 +125,135 @@ func (a *memAccount) refresh(now time.Time) {
 	a.slots = live
 }
 
+// age drops the failures that left a window; a window that is not positive keeps
+// them all.
+func age(failures []time.Time, now time.Time, window time.Duration) []time.Time {
+	if window <= 0 {
+		return failures
+	}
+	n := 0
+	for n < len(failures) && now.Sub(failures[n]) >= window {
+		n++
+	}
+	if n == 0 {
+		return failures
+	}
+	return failures[:copy(failures, failures[n:])]
+}
+
 // empty reports whether the account holds nothing worth remembering.
 func (a *memAccount) empty() bool {
-	return len(a.failures) == 0 && len(a.slots) == 0 && !a.locked && a.level == 0
+	return len(a.failures) == 0 && len(a.slots) == 0 && !a.locked && a.level == 0 &&
+		len(a.pairs) == 0 && len(a.known) == 0
 }
 
 // addFailure records a counted failure at now, keeping at most max failures.
 func (a *memAccount) addFailure(now time.Time, max int) {
-	if n := len(a.failures) - (max - 1); n > 0 {
-		a.failures = a.failures[:copy(a.failures, a.failures[n:])]
+	a.failures = addFailure(a.failures, now, max)
+}
+
+func addFailure(failures []time.Time, now time.Time, max int) []time.Time {
+	if n := len(failures) - (max - 1); n > 0 {
+		failures = failures[:copy(failures, failures[n:])]
 	}
-	a.failures = append(a.failures, now)
+	return append(failures, now)
+}
+
+// pair returns the pair of prefix, or nil.
+func (a *memAccount) pair(prefix string) *memPair {
+	for i := range a.pairs {
+		if a.pairs[i].prefix == prefix {
+			return &a.pairs[i]
+		}
+	}
+	return nil
+}
+
+// addPair returns the pair of prefix, adding it when the account has none; past
+// MaxPrefixCounters the new pair takes the place of the unlocked pair whose last
+// failure is oldest or, when every pair is locked, of the pair whose lock ends
+// first.
+func (a *memAccount) addPair(prefix string) *memPair {
+	if pr := a.pair(prefix); pr != nil {
+		return pr
+	}
+	if len(a.pairs) < MaxPrefixCounters {
+		a.pairs = append(a.pairs, memPair{prefix: prefix})
+		return &a.pairs[len(a.pairs)-1]
+	}
+	victim := 0
+	for i := 1; i < len(a.pairs); i++ {
+		if pairBefore(&a.pairs[i], &a.pairs[victim]) {
+			victim = i
+		}
+	}
+	pr := &a.pairs[victim]
+	*pr = memPair{prefix: prefix, failures: pr.failures[:0]}
+	return pr
+}
+
+// pairBefore reports whether x goes before y when a pair must make room.
+func pairBefore(x, y *memPair) bool {
+	if x.locked != y.locked {
+		return !x.locked
+	}
+	if !x.locked {
+		return lastOf(x.failures).Before(lastOf(y.failures))
+	}
+	if x.until.IsZero() {
+		return false
+	}
+	return y.until.IsZero() || x.until.Before(y.until)
+}
+
+func lastOf(ts []time.Time) time.Time {
+	if len(ts) == 0 {
+		return time.Time{}
+	}
+	return ts[len(ts)-1]
+}
+
+// inFlightFrom counts the slots taken by attempts from prefix.
+func (a *memAccount) inFlightFrom(prefix string) int {
+	n := 0
+	for _, s := range a.slots {
+		if s.prefix == prefix {
+			n++
+		}
+	}
+	return n
+}
+
+// isKnown reports whether prefix is a known prefix; call refresh first.
+func (a *memAccount) isKnown(prefix string) bool {
+	for _, k := range a.known {
+		if k.prefix == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// addKnown makes prefix known until until; past MaxKnownPrefixes it drops the
+// prefix that would expire first.
+func (a *memAccount) addKnown(prefix string, until time.Time) {
+	for i := range a.known {
+		if a.known[i].prefix == prefix {
+			a.known[i].until = until
+			return
+		}
+	}
+	if len(a.known) < MaxKnownPrefixes {
+		a.known = append(a.known, memKnown{prefix: prefix, until: until})
+		return
+	}
+	first := 0
+	for i := 1; i < len(a.known); i++ {
+		if a.known[i].until.Before(a.known[first].until) {
+			first = i
+		}
+	}
+	a.known[first] = memKnown{prefix: prefix, until: until}
 }
 
 // release drops the slot id, if the account holds it.
@@ -104,7 +271,7 @@ func (a *memAccount) release(id string) {
 
 // status describes the account; call refresh first.
 func (a *memAccount) status() AccountStatus {
-	return AccountStatus{
+	st := AccountStatus{
 		Account:     a.name,
 		Failures:    len(a.failures),
 		InFlight:    len(a.slots),
@@ -112,7 +279,23 @@ func (a *memAccount) status() AccountStatus {
 		Permanent:   a.locked && a.until.IsZero(),
 		LockedUntil: a.until,
 		LockLevel:   a.level,
+		AdminLock:   a.locked && a.admin,
 	}
+	for _, pr := range a.pairs {
+		st.Prefixes = append(st.Prefixes, PrefixStatus{
+			Prefix:      pr.prefix,
+			Failures:    len(pr.failures),
+			InFlight:    a.inFlightFrom(pr.prefix),
+			Locked:      pr.locked,
+			Permanent:   pr.locked && pr.until.IsZero(),
+			LockedUntil: pr.until,
+		})
+	}
+	for _, k := range a.known {
+		st.KnownPrefixes = append(st.KnownPrefixes, KnownPrefix{Prefix: k.prefix, Until: k.until})
+	}
+	SortStatus(&st)
+	return st
 }
 
 // accountTable is a bounded set of accounts under one mutex. Unlocked accounts sit
@@ -245,6 +428,7 @@ func (t *accountTable) remove(a *memAccount) {
 	if len(t.free) < maxFree {
 		clear(a.slots)
 		*a = memAccount{failures: a.failures[:0], slots: a.slots[:0], heapIndex: -1}
+		// pairs and known hold strings: they are not kept for reuse.
 		t.free = append(t.free, a)
 	}
 }

@@ -44,14 +44,14 @@ func newTestMemory(t testing.TB, o state.MemoryOptions) (*state.Memory, *statete
 func fail(t testing.TB, m *state.Memory, account string, p state.Policy) (state.Result, bool) {
 	t.Helper()
 	ctx := context.Background()
-	adm, err := m.Admit(ctx, account, p)
+	adm, err := m.Admit(ctx, state.Attempt{Account: account}, p)
 	if err != nil {
 		t.Fatalf("Admit(%q): %v", account, err)
 	}
 	if !adm.Allowed {
 		return state.Result{}, false
 	}
-	r, err := m.Finish(ctx, account, adm.Slot, state.CountedFailure, p)
+	r, err := m.Finish(ctx, state.Attempt{Account: account}, adm.Slot, state.CountedFailure, p)
 	if err != nil {
 		t.Fatalf("Finish(%q): %v", account, err)
 	}
@@ -98,7 +98,7 @@ func TestMemoryFloodKeepsLocks(t *testing.T) {
 	if err != nil || !st.Locked || st.Failures != testPolicy.MaxFailures {
 		t.Fatalf("victim after the flood: %+v, %v; want still locked with its failures", st, err)
 	}
-	if adm, _ := m.Admit(ctx, "victim", testPolicy); !adm.Locked {
+	if adm, _ := m.Admit(ctx, state.Attempt{Account: "victim"}, testPolicy); !adm.Locked {
 		t.Fatalf("Admit(victim) after the flood = %+v, want locked", adm)
 	}
 	if st, _ := m.Status(ctx, "bystander"); st.Failures != 0 {
@@ -157,11 +157,11 @@ func TestMemoryDropsIdleEntries(t *testing.T) {
 	ctx := context.Background()
 	p := testPolicy
 
-	adm, _ := m.Admit(ctx, "alice", p)
+	adm, _ := m.Admit(ctx, state.Attempt{Account: "alice"}, p)
 	if n, _ := m.Len(); n != 1 {
 		t.Fatalf("Len with one attempt in flight = %d, want 1", n)
 	}
-	m.Finish(ctx, "alice", adm.Slot, state.Success, p)
+	m.Finish(ctx, state.Attempt{Account: "alice"}, adm.Slot, state.Success, p)
 	if n, _ := m.Len(); n != 0 {
 		t.Fatalf("Len after a success = %d, want 0", n)
 	}
@@ -170,12 +170,12 @@ func TestMemoryDropsIdleEntries(t *testing.T) {
 	// accounts arrive.
 	for i := range 100 {
 		fail(t, m, fmt.Sprintf("old-%d", i), p)
-		m.Admit(ctx, fmt.Sprintf("hung-%d", i), p)
+		m.Admit(ctx, state.Attempt{Account: fmt.Sprintf("hung-%d", i)}, p)
 	}
 	clock.Advance(p.Window)
 	for i := range 100 {
-		adm, _ := m.Admit(ctx, fmt.Sprintf("new-%d", i), p)
-		m.Finish(ctx, fmt.Sprintf("new-%d", i), adm.Slot, state.Uncounted, p)
+		adm, _ := m.Admit(ctx, state.Attempt{Account: fmt.Sprintf("new-%d", i)}, p)
+		m.Finish(ctx, state.Attempt{Account: fmt.Sprintf("new-%d", i)}, adm.Slot, state.Uncounted, p)
 	}
 	if n, _ := m.Len(); n != 0 {
 		t.Fatalf("Len after everything ran out = %d, want 0", n)
@@ -246,7 +246,7 @@ func TestMemoryFailuresBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 1000 {
-		r, err := m.Finish(ctx, "eve", "gone", state.CountedFailure, p)
+		r, err := m.Finish(ctx, state.Attempt{Account: "eve"}, "gone", state.CountedFailure, p)
 		if err != nil || r.Failures > p.MaxFailures || !r.Locked || r.NewlyLocked {
 			t.Fatalf("Finish = %+v, %v", r, err)
 		}
@@ -294,7 +294,7 @@ func TestMemoryClose(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := m.Admit(ctx, "a", testPolicy); err == nil {
+	if _, err := m.Admit(ctx, state.Attempt{Account: "a"}, testPolicy); err == nil {
 		t.Fatal("Admit after Close succeeded")
 	}
 	if _, _, err := m.TakeSession(ctx, "x"); err == nil {
@@ -322,7 +322,7 @@ func BenchmarkMemoryAdmitFinish(b *testing.B) {
 		for pb.Next() {
 			n := rng.Uint64()
 			account := names[n%accounts]
-			adm, err := m.Admit(ctx, account, testPolicy)
+			adm, err := m.Admit(ctx, state.Attempt{Account: account}, testPolicy)
 			if err != nil {
 				b.Error(err)
 				return
@@ -334,7 +334,55 @@ func BenchmarkMemoryAdmitFinish(b *testing.B) {
 			if n>>32%4 == 0 {
 				o = state.CountedFailure
 			}
-			if _, err := m.Finish(ctx, account, adm.Slot, o, testPolicy); err != nil {
+			if _, err := m.Finish(ctx, state.Attempt{Account: account}, adm.Slot, o, testPolicy); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkMemoryAdmitFinishPrefixes is BenchmarkMemoryAdmitFinish with
+// per-prefix counting and known prefixes on, each attempt from one of 256
+// prefixes.
+func BenchmarkMemoryAdmitFinishPrefixes(b *testing.B) {
+	const accounts = 1 << 16
+	m := state.NewMemory(state.MemoryOptions{})
+	b.Cleanup(func() { m.Close() })
+	names := make([]string, accounts)
+	for i := range names {
+		names[i] = "user-" + strconv.Itoa(i)
+	}
+	prefixes := make([]string, 256)
+	for i := range prefixes {
+		prefixes[i] = fmt.Sprintf("198.%d.%d.0/24", i%8, i)
+	}
+	p := testPolicy
+	p.MaxFailures = 10
+	p.PerPrefixMaxFailures = 5
+	p.KnownPrefixTTL = 30 * 24 * time.Hour
+	ctx := context.Background()
+	var seed atomic.Uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(seed.Add(1), 7))
+		for pb.Next() {
+			n := rng.Uint64()
+			at := state.Attempt{Account: names[n%accounts], Prefix: prefixes[n>>16%uint64(len(prefixes))]}
+			adm, err := m.Admit(ctx, at, p)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if !adm.Allowed {
+				continue
+			}
+			o := state.Success
+			if n>>32%4 == 0 {
+				o = state.CountedFailure
+			}
+			if _, err := m.Finish(ctx, at, adm.Slot, o, p); err != nil {
 				b.Error(err)
 				return
 			}

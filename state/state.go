@@ -33,6 +33,30 @@ type Policy struct {
 	// SlotTTL is how long an in-flight slot lives when its attempt never finishes
 	// (a crashed instance, a hung upstream).
 	SlotTTL time.Duration
+	// PerPrefixMaxFailures, when positive, also counts failures per (account, IP
+	// prefix): that many counted failures from one prefix within Window lock
+	// that pair only (for LockDuration, without backoff; permanent when
+	// LockDuration is zero), while MaxFailures becomes the ceiling that locks
+	// the account for every prefix. Zero turns per-prefix counting off.
+	PerPrefixMaxFailures int
+	// KnownPrefixTTL, when positive, remembers for that long each prefix from
+	// which the account logged in successfully; an attempt from a known prefix
+	// is admitted while the account is locked by failures (or its slots are
+	// full), subject only to the limit of its own pair. An admin lock applies to
+	// known prefixes too. Zero turns known prefixes off. With
+	// PerPrefixMaxFailures zero, the pair limit is MaxFailures.
+	KnownPrefixTTL time.Duration
+}
+
+// Attempt names what an attempt is counted against.
+type Attempt struct {
+	// Account is the account the attempt logs in to.
+	Account string
+	// Prefix is the client IP's prefix, e.g. "203.0.113.0/24" or
+	// "2001:db8:1:2::/64" (an address counts as its /32 or /128; host bits are
+	// ignored); "" for none, which counts against the account only. Anything
+	// else is an error.
+	Prefix string
 }
 
 // Admission is the answer to Admit.
@@ -41,7 +65,8 @@ type Admission struct {
 	Allowed bool
 	// Slot identifies the taken slot.
 	Slot string
-	// Locked: the account is locked; refuse the attempt.
+	// Locked: the account (or, with PrefixLocked, the pair) is locked; refuse
+	// the attempt.
 	Locked bool
 	// LockedUntil is when the lock ends; zero for a permanent lock.
 	LockedUntil time.Time
@@ -49,6 +74,17 @@ type Admission struct {
 	Failures int
 	// InFlight attempts, not counting this one.
 	InFlight int
+	// PrefixLocked: Locked is the lock of the (account, prefix) pair only; other
+	// prefixes may still get in.
+	PrefixLocked bool
+	// PrefixFailures counted from the attempt's prefix in the window before this
+	// attempt (0 when per-prefix counting is off or Prefix is "").
+	PrefixFailures int
+	// PrefixInFlight attempts from the attempt's prefix, not counting this one.
+	PrefixInFlight int
+	// KnownPrefix: the account logged in successfully from this prefix within
+	// KnownPrefixTTL, so an automatic lock of the account does not refuse it.
+	KnownPrefix bool
 }
 
 // Busy reports that the account is not locked but every slot under its limit is
@@ -78,6 +114,14 @@ type Result struct {
 	NewlyLocked bool
 	// LockedUntil is when the lock ends; zero for a permanent lock.
 	LockedUntil time.Time
+	// PrefixFailures counted from the attempt's prefix after this outcome.
+	PrefixFailures int
+	// PrefixLocked: the (account, prefix) pair is locked now.
+	PrefixLocked bool
+	// PrefixNewlyLocked: this outcome locked the pair.
+	PrefixNewlyLocked bool
+	// PrefixLockedUntil is when the pair's lock ends; zero for a permanent lock.
+	PrefixLockedUntil time.Time
 }
 
 // Session is what a login left behind for its logout to find.
@@ -97,19 +141,46 @@ type AccountStatus struct {
 	Permanent   bool      `json:"permanent"`
 	LockedUntil time.Time `json:"lockedUntil,omitzero"`
 	LockLevel   int       `json:"lockLevel"`
+	// AdminLock: the lock is an admin's (Lock), which known prefixes do not pass.
+	AdminLock bool `json:"adminLock,omitempty"`
+	// Prefixes are the (account, prefix) pairs that hold failures or a lock,
+	// sorted by Prefix (as strings).
+	Prefixes []PrefixStatus `json:"prefixes,omitempty"`
+	// KnownPrefixes are the prefixes the account logged in from, sorted by Prefix.
+	KnownPrefixes []KnownPrefix `json:"knownPrefixes,omitempty"`
+}
+
+// PrefixStatus is the state of one (account, prefix) pair.
+type PrefixStatus struct {
+	Prefix      string    `json:"prefix"`
+	Failures    int       `json:"failures"`
+	InFlight    int       `json:"inFlight"`
+	Locked      bool      `json:"locked"`
+	Permanent   bool      `json:"permanent"`
+	LockedUntil time.Time `json:"lockedUntil,omitzero"`
+}
+
+// KnownPrefix is a prefix an account logged in from, known until Until.
+type KnownPrefix struct {
+	Prefix string    `json:"prefix"`
+	Until  time.Time `json:"until"`
 }
 
 // Store keeps the lockout state. Implementations are safe for concurrent use, and
 // every method is one atomic step: no interleaving of calls for the same account
-// can let more than MaxFailures counted failures through in a window.
+// can let more than MaxFailures counted failures through in a window (nor, with
+// PerPrefixMaxFailures, more than that many from one prefix; known prefixes pass
+// the account's limit, not their pair's).
 type Store interface {
-	// Admit decides whether an attempt on account may be forwarded and, if so,
-	// takes an in-flight slot: failures plus in-flight attempts never exceed
-	// MaxFailures.
-	Admit(ctx context.Context, account string, p Policy) (Admission, error)
-	// Finish releases slot and records the outcome. A slot that expired or is
+	// Admit decides whether an attempt may be forwarded and, if so, takes an
+	// in-flight slot: failures plus in-flight attempts never exceed MaxFailures
+	// for the account (unless the prefix is known) nor the pair limit for the
+	// (account, prefix) pair.
+	Admit(ctx context.Context, a Attempt, p Policy) (Admission, error)
+	// Finish releases slot and records the outcome against the account and the
+	// pair; a Success also makes the prefix known. A slot that expired or is
 	// unknown is not an error: the outcome is still recorded.
-	Finish(ctx context.Context, account, slot string, o Outcome, p Policy) (Result, error)
+	Finish(ctx context.Context, a Attempt, slot string, o Outcome, p Policy) (Result, error)
 
 	// PutSession remembers the session behind a cookie hash for ttl.
 	PutSession(ctx context.Context, hash string, s Session, ttl time.Duration) error
@@ -118,10 +189,11 @@ type Store interface {
 
 	// Lock locks account for d; d <= 0 locks it until Unlock.
 	Lock(ctx context.Context, account string, d time.Duration) error
-	// Unlock lifts a lock and clears the failure count and backoff level; it
-	// reports whether the account was locked.
+	// Unlock lifts a lock and the locks of its pairs, and clears the failure
+	// counts and backoff level (not the known prefixes); it reports whether the
+	// account itself was locked.
 	Unlock(ctx context.Context, account string) (bool, error)
-	// Reset clears the failure count (not a lock).
+	// Reset clears the failure counts of the account and its pairs (not a lock).
 	Reset(ctx context.Context, account string) error
 	// Status returns one account's state (zero counts for an unknown account).
 	Status(ctx context.Context, account string) (AccountStatus, error)

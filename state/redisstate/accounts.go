@@ -21,24 +21,29 @@ const defaultSlotTTL = time.Minute
 // policyArgs are a Policy's numbers as the scripts take them. MaxFailures below
 // 1 counts as 1, a SlotTTL that is not positive as one minute.
 type policyArgs struct {
-	max, window, slotTTL, lock, maxLock, memory int64
-	backoff                                     int
+	max, window, slotTTL, lock, maxLock, memory, pairLimit, knownTTL int64
+	backoff, known                                                   int
 }
 
 func argsOf(p state.Policy) policyArgs {
 	a := policyArgs{
-		max:     int64(max(p.MaxFailures, 1)),
-		window:  ms(p.Window),
-		slotTTL: ms(p.SlotTTL),
-		lock:    ms(p.LockDuration),
-		maxLock: ms(p.MaxLockDuration),
-		memory:  ms(p.LockMemory),
+		max:       int64(max(p.MaxFailures, 1)),
+		window:    ms(p.Window),
+		slotTTL:   ms(p.SlotTTL),
+		lock:      ms(p.LockDuration),
+		maxLock:   ms(p.MaxLockDuration),
+		memory:    ms(p.LockMemory),
+		pairLimit: int64(state.PrefixLimit(p)),
+		knownTTL:  ms(p.KnownPrefixTTL),
 	}
 	if a.slotTTL == 0 {
 		a.slotTTL = ms(defaultSlotTTL)
 	}
 	if p.Backoff {
 		a.backoff = 1
+	}
+	if a.knownTTL > 0 {
+		a.known = 1
 	}
 	return a
 }
@@ -62,23 +67,31 @@ func until(t int64) time.Time {
 }
 
 // Admit implements state.Store with one script call.
-func (s *Store) Admit(ctx context.Context, account string, p state.Policy) (state.Admission, error) {
+func (s *Store) Admit(ctx context.Context, at state.Attempt, p state.Policy) (state.Admission, error) {
+	prefix, err := state.CanonicalPrefix(at.Prefix)
+	if err != nil {
+		return state.Admission{}, fmt.Errorf("redis state: admit: %w", err)
+	}
 	pa := argsOf(p)
 	slot := newSlot()
-	v, err := s.run(ctx, "admit", scripts.admit, []string{s.accountKey(account)},
-		s.nowMS(), pa.max, pa.window, pa.slotTTL, slot)
+	v, err := s.run(ctx, "admit", scripts.admit, []string{s.accountKey(at.Account)},
+		s.nowMS(), pa.max, pa.window, pa.slotTTL, slot, prefix, pa.pairLimit, pa.known)
 	if err != nil {
 		return state.Admission{}, err
 	}
-	if err := want("admit", v, 5); err != nil {
+	if err := want("admit", v, 9); err != nil {
 		return state.Admission{}, err
 	}
 	adm := state.Admission{
-		Allowed:     v[0] == 1,
-		Locked:      v[1] == 1,
-		LockedUntil: until(v[2]),
-		Failures:    int(v[3]),
-		InFlight:    int(v[4]),
+		Allowed:        v[0] == 1,
+		Locked:         v[1] == 1,
+		LockedUntil:    until(v[2]),
+		Failures:       int(v[3]),
+		InFlight:       int(v[4]),
+		PrefixLocked:   v[5] == 1,
+		PrefixFailures: int(v[6]),
+		PrefixInFlight: int(v[7]),
+		KnownPrefix:    v[8] == 1,
 	}
 	if adm.Allowed {
 		adm.Slot = slot
@@ -87,21 +100,30 @@ func (s *Store) Admit(ctx context.Context, account string, p state.Policy) (stat
 }
 
 // Finish implements state.Store with one script call.
-func (s *Store) Finish(ctx context.Context, account, slot string, o state.Outcome, p state.Policy) (state.Result, error) {
+func (s *Store) Finish(ctx context.Context, at state.Attempt, slot string, o state.Outcome, p state.Policy) (state.Result, error) {
+	prefix, err := state.CanonicalPrefix(at.Prefix)
+	if err != nil {
+		return state.Result{}, fmt.Errorf("redis state: finish: %w", err)
+	}
 	pa := argsOf(p)
-	v, err := s.run(ctx, "finish", scripts.finish, []string{s.accountKey(account), s.indexKey(account)},
-		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, account)
+	v, err := s.run(ctx, "finish", scripts.finish, []string{s.accountKey(at.Account), s.indexKey(at.Account)},
+		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, at.Account,
+		prefix, pa.pairLimit, pa.knownTTL)
 	if err != nil {
 		return state.Result{}, err
 	}
-	if err := want("finish", v, 4); err != nil {
+	if err := want("finish", v, 8); err != nil {
 		return state.Result{}, err
 	}
 	return state.Result{
-		Failures:    int(v[0]),
-		Locked:      v[1] == 1,
-		NewlyLocked: v[2] == 1,
-		LockedUntil: until(v[3]),
+		Failures:          int(v[0]),
+		Locked:            v[1] == 1,
+		NewlyLocked:       v[2] == 1,
+		LockedUntil:       until(v[3]),
+		PrefixFailures:    int(v[4]),
+		PrefixLocked:      v[5] == 1,
+		PrefixNewlyLocked: v[6] == 1,
+		PrefixLockedUntil: until(v[7]),
 	}, nil
 }
 
@@ -133,26 +155,102 @@ func (s *Store) Reset(ctx context.Context, account string) error {
 
 // Status implements state.Store with one script call, which changes nothing.
 func (s *Store) Status(ctx context.Context, account string) (state.AccountStatus, error) {
-	v, err := s.run(ctx, "status", scripts.status, []string{s.accountKey(account)}, s.nowMS())
-	if err != nil {
+	if err := s.check(); err != nil {
 		return state.AccountStatus{}, err
+	}
+	v, err := scripts.status.Run(ctx, s.client, []string{s.accountKey(account)}, s.nowMS()).Slice()
+	if err != nil {
+		return state.AccountStatus{}, s.wrap("status", err)
 	}
 	return statusOf("status", account, v)
 }
 
-func statusOf(op, account string, v []int64) (state.AccountStatus, error) {
-	if err := want(op, v, 5); err != nil {
-		return state.AccountStatus{}, err
+// reply reads the status script's mixed reply of integers and strings.
+type reply struct {
+	v   []any
+	err error
+}
+
+func (r *reply) int() int64 {
+	if r.err != nil {
+		return 0
 	}
+	if len(r.v) == 0 {
+		r.err = errReply
+		return 0
+	}
+	n, ok := r.v[0].(int64)
+	if !ok {
+		r.err = errReply
+	}
+	r.v = r.v[1:]
+	return n
+}
+
+func (r *reply) str() string {
+	if r.err != nil {
+		return ""
+	}
+	if len(r.v) == 0 {
+		r.err = errReply
+		return ""
+	}
+	s, ok := r.v[0].(string)
+	if !ok {
+		r.err = errReply
+	}
+	r.v = r.v[1:]
+	return s
+}
+
+// count reads a list length, which may not exceed bound.
+func (r *reply) count(bound int) int {
+	n := r.int()
+	if n < 0 || n > int64(bound) {
+		r.err = errReply
+		return 0
+	}
+	return int(n)
+}
+
+func statusOf(op, account string, v []any) (state.AccountStatus, error) {
+	r := &reply{v: v}
 	st := state.AccountStatus{
 		Account:     account,
-		Failures:    int(v[0]),
-		InFlight:    int(v[1]),
-		Locked:      v[2] == 1,
-		LockedUntil: until(v[3]),
-		LockLevel:   int(v[4]),
+		Failures:    int(r.int()),
+		InFlight:    int(r.int()),
+		Locked:      r.int() == 1,
+		LockedUntil: until(r.int()),
+		LockLevel:   int(r.int()),
+		AdminLock:   r.int() == 1,
 	}
 	st.Permanent = st.Locked && st.LockedUntil.IsZero()
+	if n := r.count(state.MaxPrefixCounters); n > 0 {
+		st.Prefixes = make([]state.PrefixStatus, n)
+		for i := range st.Prefixes {
+			ps := &st.Prefixes[i]
+			ps.Prefix = r.str()
+			ps.Failures = int(r.int())
+			ps.InFlight = int(r.int())
+			ps.Locked = r.int() == 1
+			ps.LockedUntil = until(r.int())
+			ps.Permanent = ps.Locked && ps.LockedUntil.IsZero()
+		}
+	}
+	if n := r.count(state.MaxKnownPrefixes); n > 0 {
+		st.KnownPrefixes = make([]state.KnownPrefix, n)
+		for i := range st.KnownPrefixes {
+			st.KnownPrefixes[i].Prefix = r.str()
+			st.KnownPrefixes[i].Until = until(r.int())
+		}
+	}
+	if r.err == nil && len(r.v) != 0 {
+		r.err = errReply
+	}
+	if r.err != nil {
+		return state.AccountStatus{}, fmt.Errorf("redis state: %s: %w", op, r.err)
+	}
+	state.SortStatus(&st)
 	return st, nil
 }
 
@@ -206,7 +304,7 @@ func (s *Store) LockedAccounts(ctx context.Context) ([]state.AccountStatus, erro
 
 // statuses runs the status script for each account in one pipeline, with
 // EVALSHA or, when eval is set, EVAL.
-func (s *Store) statuses(ctx context.Context, accounts []string, now int64, eval bool) ([][]int64, error) {
+func (s *Store) statuses(ctx context.Context, accounts []string, now int64, eval bool) ([][]any, error) {
 	cmds := make([]*redis.Cmd, len(accounts))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, a := range accounts {
@@ -222,9 +320,9 @@ func (s *Store) statuses(ctx context.Context, accounts []string, now int64, eval
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]int64, len(cmds))
+	out := make([][]any, len(cmds))
 	for i, c := range cmds {
-		if out[i], err = c.Int64Slice(); err != nil {
+		if out[i], err = c.Slice(); err != nil {
 			return nil, err
 		}
 	}

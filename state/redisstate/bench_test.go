@@ -40,14 +40,14 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // whether the attempt was admitted.
 func attempt(tb testing.TB, s state.Store, account string, o state.Outcome) bool {
 	ctx := context.Background()
-	adm, err := s.Admit(ctx, account, testPolicy)
+	adm, err := s.Admit(ctx, state.Attempt{Account: account}, testPolicy)
 	if err != nil {
 		tb.Fatalf("Admit: %v", err)
 	}
 	if !adm.Allowed {
 		return false
 	}
-	if _, err := s.Finish(ctx, account, adm.Slot, o, testPolicy); err != nil {
+	if _, err := s.Finish(ctx, state.Attempt{Account: account}, adm.Slot, o, testPolicy); err != nil {
 		tb.Fatalf("Finish: %v", err)
 	}
 	return true

@@ -99,7 +99,7 @@ func raceThreeInstances(t *testing.T, url string) {
 		s := stores[i%len(stores)]
 		wg.Go(func() {
 			<-gate
-			adm, err := s.Admit(ctx, account, p)
+			adm, err := s.Admit(ctx, state.Attempt{Account: account}, p)
 			if err != nil {
 				errs <- fmt.Errorf("admit: %w", err)
 				return
@@ -111,7 +111,7 @@ func raceThreeInstances(t *testing.T, url string) {
 				return
 			}
 			admitted.Add(1)
-			r, err := s.Finish(ctx, account, adm.Slot, state.CountedFailure, p)
+			r, err := s.Finish(ctx, state.Attempt{Account: account}, adm.Slot, state.CountedFailure, p)
 			if err != nil {
 				errs <- fmt.Errorf("finish: %w", err)
 				return

@@ -26,9 +26,12 @@ const promptly = time.Second
 func calls(s *redisstate.Store) map[string]func(context.Context) error {
 	p := testPolicy
 	return map[string]func(context.Context) error{
-		"Admit": func(ctx context.Context) error { _, err := s.Admit(ctx, "alice", p); return err },
+		"Admit": func(ctx context.Context) error {
+			_, err := s.Admit(ctx, state.Attempt{Account: "alice"}, p)
+			return err
+		},
 		"Finish": func(ctx context.Context) error {
-			_, err := s.Finish(ctx, "alice", "x", state.CountedFailure, p)
+			_, err := s.Finish(ctx, state.Attempt{Account: "alice"}, "x", state.CountedFailure, p)
 			return err
 		},
 		"PutSession": func(ctx context.Context) error {
@@ -102,14 +105,14 @@ func TestOutage(t *testing.T) {
 
 	srv.Restart() // an empty server: no scripts cached, NOSCRIPT on EVALSHA
 	waitWorking(t, s, "Redis restarted")
-	adm, err := s.Admit(context.Background(), "carol", testPolicy)
+	adm, err := s.Admit(context.Background(), state.Attempt{Account: "carol"}, testPolicy)
 	if err != nil || !adm.Allowed {
 		t.Fatalf("Admit after restart = %+v, %v", adm, err)
 	}
 
 	srv.Pause()
 	start := time.Now()
-	_, err = s.Admit(context.Background(), "carol", testPolicy)
+	_, err = s.Admit(context.Background(), state.Attempt{Account: "carol"}, testPolicy)
 	if took := time.Since(start); !errors.Is(err, state.ErrUnavailable) || took > promptly {
 		t.Fatalf("Admit on a hung Redis = %v after %v; want state.ErrUnavailable within %v", err, took, promptly)
 	}
@@ -198,7 +201,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	wg.Wait()
 	srv.Kill()
 	for range 30 { // more failed dials than the pool has connections
-		_, _ = s.Admit(context.Background(), "erin", testPolicy)
+		_, _ = s.Admit(context.Background(), state.Attempt{Account: "erin"}, testPolicy)
 	}
 	srv.Restart()
 	waitWorking(t, s, "restarted")
@@ -208,7 +211,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := s.Admit(context.Background(), "erin", testPolicy); !errors.Is(err, state.ErrUnavailable) {
+	if _, err := s.Admit(context.Background(), state.Attempt{Account: "erin"}, testPolicy); !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("Admit after Close = %v, want state.ErrUnavailable", err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1})

@@ -3,11 +3,15 @@ package redisstate
 import (
 	"context"
 	_ "embed"
+	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/loginguard/loginguard/state"
 )
 
-// The account scripts: each is lua/account.lua followed by its own file.
+// The account scripts: each is the bounds from package state, lua/account.lua
+// and its own file.
 var (
 	//go:embed lua/account.lua
 	accountLua string
@@ -30,12 +34,17 @@ var (
 var scripts = struct {
 	admit, finish, lock, unlock, reset, status *redis.Script
 }{
-	admit:  redis.NewScript(accountLua + admitLua),
-	finish: redis.NewScript(accountLua + finishLua),
-	lock:   redis.NewScript(accountLua + lockLua),
-	unlock: redis.NewScript(accountLua + unlockLua),
-	reset:  redis.NewScript(accountLua + resetLua),
-	status: redis.NewScript(accountLua + statusLua),
+	admit:  accountScript(admitLua),
+	finish: accountScript(finishLua),
+	lock:   accountScript(lockLua),
+	unlock: accountScript(unlockLua),
+	reset:  accountScript(resetLua),
+	status: accountScript(statusLua),
+}
+
+func accountScript(src string) *redis.Script {
+	bounds := fmt.Sprintf("local MAXPAIRS, MAXKNOWN = %d, %d\n", state.MaxPrefixCounters, state.MaxKnownPrefixes)
+	return redis.NewScript(bounds + accountLua + src)
 }
 
 // run runs script with EVALSHA and, when the server does not have it (a

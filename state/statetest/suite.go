@@ -16,6 +16,19 @@
 //     CIDR prefix and work on its canonical form (state.ParseIPRange), so
 //     "10.0.0.7/24" and "10.0.0.0/24" are one range; Unblock lifts only that exact
 //     range, and reports false for a block that already ended.
+//   - With PerPrefixMaxFailures (or KnownPrefixTTL) each (account, prefix) pair
+//     counts its own failures and locks alone at its limit, for LockDuration
+//     without backoff; MaxFailures stays the ceiling for the account. Attempts
+//     without a prefix count against the account only. Prefixes are compared in
+//     canonical form (state.CanonicalPrefix); anything else is an error.
+//   - An account refuses an unknown prefix before its pair does: Admission
+//     reports PrefixLocked only when the pair's lock is what refused it.
+//   - The end of an account's lock clears every failure count, its pairs' too,
+//     but not their locks; the end of a pair's lock clears that pair's count.
+//     A success clears the account's count and its own pair's.
+//   - A known prefix passes an automatic lock and a full account (not an admin
+//     lock, not its own pair's limit); it is known while now < Until, and each
+//     success renews it. Unlock keeps known prefixes; Reset keeps pair locks.
 package statetest
 
 import (
@@ -89,6 +102,15 @@ var cases = []struct {
 	{"Sessions", testSessions},
 	{"OpaqueAccounts", testOpaqueAccounts},
 	{"IPBlocks", testIPBlocks},
+	{"PrefixesOff", testPrefixesOff},
+	{"PairLock", testPairLock},
+	{"PrefixCeiling", testPrefixCeiling},
+	{"KnownPrefix", testKnownPrefix},
+	{"KnownPrefixAdminLock", testKnownPrefixAdminLock},
+	{"KnownPrefixExpiry", testKnownPrefixExpiry},
+	{"PrefixBounds", testPrefixBounds},
+	{"PrefixConcurrent", testPrefixConcurrent},
+	{"PrefixInput", testPrefixInput},
 }
 
 // policy is the suite's default: 3 failures in 10m lock for 15m.
@@ -115,9 +137,14 @@ func (h *harness) now() time.Time { return h.clock.Now() }
 
 func (h *harness) admit(account string, p state.Policy) state.Admission {
 	h.t.Helper()
-	a, err := h.s.Admit(h.ctx, account, p)
+	return h.admitFrom(state.Attempt{Account: account}, p)
+}
+
+func (h *harness) admitFrom(at state.Attempt, p state.Policy) state.Admission {
+	h.t.Helper()
+	a, err := h.s.Admit(h.ctx, at, p)
 	if err != nil {
-		h.t.Fatalf("Admit(%q): %v", account, err)
+		h.t.Fatalf("Admit(%+v): %v", at, err)
 	}
 	return a
 }
@@ -125,18 +152,28 @@ func (h *harness) admit(account string, p state.Policy) state.Admission {
 // mustAdmit admits an attempt that must be allowed.
 func (h *harness) mustAdmit(account string, p state.Policy) state.Admission {
 	h.t.Helper()
-	a := h.admit(account, p)
+	return h.mustAdmitFrom(state.Attempt{Account: account}, p)
+}
+
+func (h *harness) mustAdmitFrom(at state.Attempt, p state.Policy) state.Admission {
+	h.t.Helper()
+	a := h.admitFrom(at, p)
 	if !a.Allowed || a.Locked || a.Slot == "" {
-		h.t.Fatalf("Admit(%q) = %+v, want allowed with a slot", account, a)
+		h.t.Fatalf("Admit(%+v) = %+v, want allowed with a slot", at, a)
 	}
 	return a
 }
 
 func (h *harness) finish(account, slot string, o state.Outcome, p state.Policy) state.Result {
 	h.t.Helper()
-	r, err := h.s.Finish(h.ctx, account, slot, o, p)
+	return h.finishFrom(state.Attempt{Account: account}, slot, o, p)
+}
+
+func (h *harness) finishFrom(at state.Attempt, slot string, o state.Outcome, p state.Policy) state.Result {
+	h.t.Helper()
+	r, err := h.s.Finish(h.ctx, at, slot, o, p)
 	if err != nil {
-		h.t.Fatalf("Finish(%q, %q, %v): %v", account, slot, o, err)
+		h.t.Fatalf("Finish(%+v, %q, %v): %v", at, slot, o, err)
 	}
 	return r
 }
@@ -144,8 +181,13 @@ func (h *harness) finish(account, slot string, o state.Outcome, p state.Policy) 
 // attempt admits one attempt, which must be allowed, and finishes it with o.
 func (h *harness) attempt(account string, o state.Outcome, p state.Policy) state.Result {
 	h.t.Helper()
-	a := h.mustAdmit(account, p)
-	return h.finish(account, a.Slot, o, p)
+	return h.attemptFrom(state.Attempt{Account: account}, o, p)
+}
+
+func (h *harness) attemptFrom(at state.Attempt, o state.Outcome, p state.Policy) state.Result {
+	h.t.Helper()
+	a := h.mustAdmitFrom(at, p)
+	return h.finishFrom(at, a.Slot, o, p)
 }
 
 func (h *harness) status(account string) state.AccountStatus {
@@ -204,12 +246,20 @@ func names(sts []state.AccountStatus) []string {
 	return out
 }
 
-// wantStatus compares the fields of a status that the suite checks.
+// wantStatus compares the fields of a status that the suite checks (a nil and an
+// empty list are the same).
 func (h *harness) wantStatus(got, want state.AccountStatus) {
 	h.t.Helper()
 	if got.Account != want.Account || got.Failures != want.Failures || got.InFlight != want.InFlight ||
 		got.Locked != want.Locked || got.Permanent != want.Permanent || got.LockLevel != want.LockLevel ||
-		!got.LockedUntil.Equal(want.LockedUntil) {
+		!got.LockedUntil.Equal(want.LockedUntil) || got.AdminLock != want.AdminLock ||
+		!slices.EqualFunc(got.Prefixes, want.Prefixes, func(a, b state.PrefixStatus) bool {
+			return a.Prefix == b.Prefix && a.Failures == b.Failures && a.InFlight == b.InFlight &&
+				a.Locked == b.Locked && a.Permanent == b.Permanent && a.LockedUntil.Equal(b.LockedUntil)
+		}) ||
+		!slices.EqualFunc(got.KnownPrefixes, want.KnownPrefixes, func(a, b state.KnownPrefix) bool {
+			return a.Prefix == b.Prefix && a.Until.Equal(b.Until)
+		}) {
 		h.t.Fatalf("status:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -468,7 +518,7 @@ func testConcurrentAttempts(h *harness) {
 	for range n {
 		wg.Go(func() {
 			<-startGate
-			adm, err := h.s.Admit(h.ctx, a, p)
+			adm, err := h.s.Admit(h.ctx, state.Attempt{Account: a}, p)
 			if err != nil {
 				h.t.Errorf("Admit: %v", err)
 				return
@@ -481,7 +531,7 @@ func testConcurrentAttempts(h *harness) {
 				mu.Unlock()
 				return
 			}
-			r, err := h.s.Finish(h.ctx, a, adm.Slot, state.CountedFailure, p)
+			r, err := h.s.Finish(h.ctx, state.Attempt{Account: a}, adm.Slot, state.CountedFailure, p)
 			mu.Lock()
 			defer mu.Unlock()
 			admitted++
@@ -517,13 +567,13 @@ func testConcurrentAccounts(h *harness) {
 		a := h.acct(string(rune('a' + i)))
 		for range perAccount {
 			wg.Go(func() {
-				adm, err := h.s.Admit(h.ctx, a, p)
+				adm, err := h.s.Admit(h.ctx, state.Attempt{Account: a}, p)
 				if err != nil {
 					h.t.Errorf("Admit: %v", err)
 					return
 				}
 				if adm.Allowed {
-					if _, err := h.s.Finish(h.ctx, a, adm.Slot, state.CountedFailure, p); err != nil {
+					if _, err := h.s.Finish(h.ctx, state.Attempt{Account: a}, adm.Slot, state.CountedFailure, p); err != nil {
 						h.t.Errorf("Finish: %v", err)
 					}
 				}
@@ -670,21 +720,21 @@ func testAdminLock(h *harness) {
 
 	h.lock(a, 30*time.Minute)
 	until := h.now().Add(30 * time.Minute)
-	h.wantStatus(h.status(a), state.AccountStatus{Account: a, Locked: true, LockedUntil: until})
+	h.wantStatus(h.status(a), state.AccountStatus{Account: a, Locked: true, LockedUntil: until, AdminLock: true})
 	if adm := h.admit(a, p); !adm.Locked || !adm.LockedUntil.Equal(until) {
 		h.t.Fatalf("Admit on an admin-locked account = %+v, want locked until %v", adm, until)
 	}
 
 	h.lock(b, 0)
-	h.wantStatus(h.status(b), state.AccountStatus{Account: b, Locked: true, Permanent: true})
+	h.wantStatus(h.status(b), state.AccountStatus{Account: b, Locked: true, Permanent: true, AdminLock: true})
 	h.lock(c, -time.Second)
-	h.wantStatus(h.status(c), state.AccountStatus{Account: c, Locked: true, Permanent: true})
+	h.wantStatus(h.status(c), state.AccountStatus{Account: c, Locked: true, Permanent: true, AdminLock: true})
 
 	// A new Lock replaces the old one, either way.
 	h.lock(c, time.Minute)
-	h.wantStatus(h.status(c), state.AccountStatus{Account: c, Locked: true, LockedUntil: h.now().Add(time.Minute)})
+	h.wantStatus(h.status(c), state.AccountStatus{Account: c, Locked: true, LockedUntil: h.now().Add(time.Minute), AdminLock: true})
 	h.lock(a, 0)
-	h.wantStatus(h.status(a), state.AccountStatus{Account: a, Locked: true, Permanent: true})
+	h.wantStatus(h.status(a), state.AccountStatus{Account: a, Locked: true, Permanent: true, AdminLock: true})
 
 	h.clock.Advance(time.Minute)
 	h.wantStatus(h.status(c), state.AccountStatus{Account: c})
@@ -718,7 +768,7 @@ func testAdminLock(h *harness) {
 		}
 	}
 	h.wantStatus(h.status(d), state.AccountStatus{
-		Account: d, Failures: p.MaxFailures, Locked: true, LockedUntil: h.now().Add(time.Hour),
+		Account: d, Failures: p.MaxFailures, Locked: true, LockedUntil: h.now().Add(time.Hour), AdminLock: true,
 	})
 	if !h.unlock(d) {
 		h.t.Fatal("Unlock of an admin-locked account reported false")
@@ -747,8 +797,8 @@ func testStatusAndLockedAccounts(h *harness) {
 	got := h.lockedAccounts()
 	want := []state.AccountStatus{
 		{Account: auto, Failures: p.MaxFailures, Locked: true, LockedUntil: autoUntil, LockLevel: 1},
-		{Account: perm, Locked: true, Permanent: true},
-		{Account: zed, Locked: true, LockedUntil: h.now().Add(2*time.Hour - time.Minute)},
+		{Account: perm, Locked: true, Permanent: true, AdminLock: true},
+		{Account: zed, Locked: true, LockedUntil: h.now().Add(2*time.Hour - time.Minute), AdminLock: true},
 	}
 	if len(got) != len(want) {
 		h.t.Fatalf("LockedAccounts = %v, want %v", names(got), names(want))

@@ -12,7 +12,16 @@
 --   lu  when the level is forgotten (only meaningful while not locked)
 --   lm  LockMemory in ms of the last automatic lock
 --   f   counted failure times, ascending, comma separated (at most MaxFailures)
---   s   in-flight slots "id:expiry" (ids are base 36), comma separated
+--   s   in-flight slots "id:expiry" or "id:expiry@prefix" (ids are base 36),
+--       comma separated
+--   ad  1 while the lock is an admin's
+--   p   (account, prefix) pairs "prefix|locked|until|f1;f2", comma separated
+--       (at most MAXPAIRS; until 0 while locked means permanent)
+--   k   known prefixes "prefix|until", comma separated (at most MAXKNOWN)
+--
+-- Prefixes come in canonical form from the Go side (hex digits, ".", ":" and
+-- "/" only), so they never hold a separator. MAXPAIRS and MAXKNOWN are
+-- defined before this file, from the Go constants.
 
 -- MAXMS caps a lock's length: math.MaxInt64 nanoseconds in milliseconds, so that
 -- every time stays an exact integer in a Lua number.
@@ -25,7 +34,8 @@ local function int(x)
 end
 
 local function load(key)
-  local a = {lk = false, un = 0, lv = 0, lu = 0, lm = 0, w = 0, f = {}, s = {}, dirty = false}
+  local a = {lk = false, ad = false, un = 0, lv = 0, lu = 0, lm = 0, w = 0, f = {}, s = {}, p = {}, k = {},
+    dirty = false}
   local v = redis.call('GET', key)
   if not v then
     return a
@@ -36,11 +46,34 @@ local function load(key)
         a.f[#a.f + 1] = tonumber(t)
       end
     elseif k == 's' then
-      for id, e in string.gmatch(x, '(%w+):(%-?%d+)') do
-        a.s[#a.s + 1] = {id, tonumber(e)}
+      for e in string.gmatch(x, '[^,]+') do
+        local id, t, pf = string.match(e, '^(%w+):(%-?%d+)@?(.*)$')
+        if id then
+          a.s[#a.s + 1] = {id, tonumber(t), pf}
+        end
+      end
+    elseif k == 'p' then
+      for e in string.gmatch(x, '[^,]+') do
+        local pf, lk, un, fs = string.match(e, '^([^|]+)|(%d)|(%-?%d+)|(.*)$')
+        if pf then
+          local pr = {pf = pf, lk = lk == '1', un = tonumber(un), f = {}}
+          for t in string.gmatch(fs, '%-?%d+') do
+            pr.f[#pr.f + 1] = tonumber(t)
+          end
+          a.p[#a.p + 1] = pr
+        end
+      end
+    elseif k == 'k' then
+      for e in string.gmatch(x, '[^,]+') do
+        local pf, u = string.match(e, '^([^|]+)|(%-?%d+)$')
+        if pf then
+          a.k[#a.k + 1] = {pf, tonumber(u)}
+        end
       end
     elseif k == 'lk' then
       a.lk = x == '1'
+    elseif k == 'ad' then
+      a.ad = x == '1'
     elseif k == 'un' or k == 'lv' or k == 'lu' or k == 'lm' or k == 'w' then
       a[k] = tonumber(x) or 0
     end
@@ -56,13 +89,52 @@ local function setWindow(a, w)
   end
 end
 
+-- age drops the times in f that left a window of w (none when w <= 0); it
+-- returns the times kept and whether any were dropped.
+local function age(f, now, w)
+  if w <= 0 then
+    return f, false
+  end
+  local n = 0
+  while n < #f and now - f[n + 1] >= w do
+    n = n + 1
+  end
+  if n == 0 then
+    return f, false
+  end
+  local keep = {}
+  for i = n + 1, #f do
+    keep[#keep + 1] = f[i]
+  end
+  return keep, true
+end
+
+-- prunePairs drops the pairs that hold neither failures nor a lock.
+local function prunePairs(a)
+  local keep = {}
+  for _, pr in ipairs(a.p) do
+    if pr.lk or #pr.f > 0 then
+      keep[#keep + 1] = pr
+    end
+  end
+  if #keep ~= #a.p then
+    a.p = keep
+    a.dirty = true
+  end
+end
+
 -- refresh forgets what time has ended: a lock that ran out (and with it the
--- failure count), a backoff level past its memory, failures that left the
--- window, slots that expired.
+-- failure counts, the account's and its pairs'), a backoff level past its
+-- memory, pair locks that ran out (and their counts), failures that left the
+-- window, slots and known prefixes that expired.
 local function refresh(a, now)
   if a.lk and a.un ~= 0 and now >= a.un then
     a.lk = false
+    a.ad = false
     a.f = {}
+    for _, pr in ipairs(a.p) do
+      pr.f = {}
+    end
     a.lu = a.un + a.lm
     a.un = 0
     a.dirty = true
@@ -72,20 +144,24 @@ local function refresh(a, now)
     a.lu = 0
     a.dirty = true
   end
-  if a.w > 0 then
-    local n = 0
-    while n < #a.f and now - a.f[n + 1] >= a.w do
-      n = n + 1
+  local changed
+  a.f, changed = age(a.f, now, a.w)
+  if changed then
+    a.dirty = true
+  end
+  for _, pr in ipairs(a.p) do
+    if pr.lk and pr.un ~= 0 and now >= pr.un then
+      pr.lk = false
+      pr.un = 0
+      pr.f = {}
+      a.dirty = true
     end
-    if n > 0 then
-      local keep = {}
-      for i = n + 1, #a.f do
-        keep[#keep + 1] = a.f[i]
-      end
-      a.f = keep
+    pr.f, changed = age(pr.f, now, a.w)
+    if changed then
       a.dirty = true
     end
   end
+  prunePairs(a)
   local live = {}
   for _, s in ipairs(a.s) do
     if now < s[2] then
@@ -94,6 +170,16 @@ local function refresh(a, now)
   end
   if #live ~= #a.s then
     a.s = live
+    a.dirty = true
+  end
+  local known = {}
+  for _, k in ipairs(a.k) do
+    if now < k[2] then
+      known[#known + 1] = k
+    end
+  end
+  if #known ~= #a.k then
+    a.k = known
     a.dirty = true
   end
 end
@@ -110,17 +196,115 @@ local function release(a, id)
   return false
 end
 
--- addFailure records a failure at t, in time order, keeping the newest max.
-local function addFailure(a, t, max)
-  local i = #a.f + 1
-  while i > 1 and a.f[i - 1] > t do
+-- insertTime adds t to the ascending times f, keeping the newest max.
+local function insertTime(f, t, max)
+  local i = #f + 1
+  while i > 1 and f[i - 1] > t do
     i = i - 1
   end
-  table.insert(a.f, i, t)
-  while #a.f > max do
-    table.remove(a.f, 1)
+  table.insert(f, i, t)
+  while #f > max do
+    table.remove(f, 1)
   end
+end
+
+-- addFailure records a failure at t, in time order, keeping the newest max.
+local function addFailure(a, t, max)
+  insertTime(a.f, t, max)
   a.dirty = true
+end
+
+-- findPair returns the pair of prefix pf, or nil.
+local function findPair(a, pf)
+  for _, pr in ipairs(a.p) do
+    if pr.pf == pf then
+      return pr
+    end
+  end
+  return nil
+end
+
+-- pairBefore reports whether pair x goes before pair y when a pair must make
+-- room: unlocked pairs first, by their last failure, then locked ones by the
+-- end of their lock, permanent ones last.
+local function pairBefore(x, y)
+  if x.lk ~= y.lk then
+    return not x.lk
+  end
+  if not x.lk then
+    return (x.f[#x.f] or -1) < (y.f[#y.f] or -1)
+  end
+  if x.un == 0 then
+    return false
+  end
+  return y.un == 0 or x.un < y.un
+end
+
+-- addPair returns the pair of pf, adding it (in place of the first pair by
+-- pairBefore when there are MAXPAIRS already) when the account has none.
+local function addPair(a, pf)
+  local pr = findPair(a, pf)
+  if pr then
+    return pr
+  end
+  pr = {pf = pf, lk = false, un = 0, f = {}}
+  a.dirty = true
+  if #a.p < MAXPAIRS then
+    a.p[#a.p + 1] = pr
+    return pr
+  end
+  local v = 1
+  for i = 2, #a.p do
+    if pairBefore(a.p[i], a.p[v]) then
+      v = i
+    end
+  end
+  a.p[v] = pr
+  return pr
+end
+
+-- inflightFrom counts the slots taken by attempts from prefix pf.
+local function inflightFrom(a, pf)
+  local n = 0
+  for _, s in ipairs(a.s) do
+    if s[3] == pf then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- isKnown reports whether pf is a known prefix; call refresh first.
+local function isKnown(a, pf)
+  for _, k in ipairs(a.k) do
+    if k[1] == pf then
+      return true
+    end
+  end
+  return false
+end
+
+-- addKnown makes pf known until u; past MAXKNOWN it drops the prefix that
+-- would expire first.
+local function addKnown(a, pf, u)
+  a.dirty = true
+  for _, k in ipairs(a.k) do
+    if k[1] == pf then
+      k[2] = u
+      return
+    end
+  end
+  if #a.k < MAXKNOWN then
+    a.k[#a.k + 1] = {pf, u}
+    return
+  end
+  local first = 1
+  for i = 2, #a.k do
+    if a.k[i][2] < a.k[first][2] then
+      first = i
+    end
+  end
+  a.k[first] = {pf, u}
 end
 
 -- lockLength is how long automatic lock number level (from 1) lasts.
@@ -153,13 +337,21 @@ local function indexScore(a)
   return int(a.un)
 end
 
+local function flag(b)
+  if b then
+    return 1
+  end
+  return 0
+end
+
 -- save writes the account back if it changed, or deletes it when it holds
 -- nothing; its time to live outlasts everything it holds.
 local function save(key, a, now)
   if not a.dirty then
     return
   end
-  if #a.f == 0 and #a.s == 0 and not a.lk and a.lv == 0 then
+  prunePairs(a)
+  if #a.f == 0 and #a.s == 0 and not a.lk and a.lv == 0 and #a.p == 0 and #a.k == 0 then
     redis.call('DEL', key)
     return
   end
@@ -167,6 +359,9 @@ local function save(key, a, now)
   local last, forever = now, false
   if a.lk then
     v[#v + 1] = 'lk=1 un=' .. int(a.un)
+    if a.ad then
+      v[#v + 1] = 'ad=1'
+    end
     if a.un == 0 then
       forever = true
     else
@@ -198,9 +393,45 @@ local function save(key, a, now)
     local ss = {}
     for i, s in ipairs(a.s) do
       ss[i] = s[1] .. ':' .. int(s[2])
+      if s[3] ~= '' then
+        ss[i] = ss[i] .. '@' .. s[3]
+      end
       last = math.max(last, s[2])
     end
     v[#v + 1] = 's=' .. table.concat(ss, ',')
+  end
+  if #a.p > 0 then
+    local ps = {}
+    for i, pr in ipairs(a.p) do
+      local fs = {}
+      for j, t in ipairs(pr.f) do
+        fs[j] = int(t)
+      end
+      ps[i] = pr.pf .. '|' .. flag(pr.lk) .. '|' .. int(pr.un) .. '|' .. table.concat(fs, ';')
+      if pr.lk then
+        if pr.un == 0 then
+          forever = true
+        else
+          last = math.max(last, pr.un)
+        end
+      end
+      if #pr.f > 0 then
+        if a.w > 0 then
+          last = math.max(last, pr.f[#pr.f] + a.w)
+        else
+          forever = true
+        end
+      end
+    end
+    v[#v + 1] = 'p=' .. table.concat(ps, ',')
+  end
+  if #a.k > 0 then
+    local ks = {}
+    for i, k in ipairs(a.k) do
+      ks[i] = k[1] .. '|' .. int(k[2])
+      last = math.max(last, k[2])
+    end
+    v[#v + 1] = 'k=' .. table.concat(ks, ',')
   end
   if forever then
     redis.call('SET', key, table.concat(v, ' '))
@@ -209,12 +440,6 @@ local function save(key, a, now)
   end
 end
 
-local function flag(b)
-  if b then
-    return 1
-  end
-  return 0
-end
 
 -- lockedUntil is the end of the lock to report: 0 when not locked or permanent.
 local function lockedUntil(a)

@@ -4,6 +4,7 @@ local now, d = tonumber(ARGV[1]), tonumber(ARGV[2])
 local a = load(KEYS[1])
 refresh(a, now)
 a.lk = true
+a.ad = true
 a.un = 0
 if d > 0 then
   a.un = now + d

@@ -1,4 +1,5 @@
--- unlock.lua: lift a lock, clear the failures and the backoff level.
+-- unlock.lua: lift a lock and the pairs' locks, clear the failures and the
+-- backoff level; the known prefixes stay.
 -- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, account name.
 -- Returns 1 if the account was locked.
 local now = tonumber(ARGV[1])
@@ -6,6 +7,8 @@ local a = load(KEYS[1])
 refresh(a, now)
 local was = a.lk
 a.lk = false
+a.ad = false
+a.p = {}
 a.un = 0
 a.f = {}
 a.lv = 0

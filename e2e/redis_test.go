@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state/redisstate/redistest"
+)
+
+// storm sends n wrong-password logins for email, spread round-robin over the
+// instances' URLs by workers goroutines, and returns the count of each status.
+func storm(t *testing.T, urls []string, email string, n, workers int) map[int]int {
+	t.Helper()
+	var next atomic.Int64
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				b, _ := json.Marshal(map[string]string{"email": email, "password": fmt.Sprint("guess-", i)})
+				resp, err := http.Post(urls[i%len(urls)]+"/api/login", "application/json", strings.NewReader(string(b)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return codes
+}
+
+// allEvents waits until the instances' events files hold at least n events.
+func allEvents(t *testing.T, ins []*instance, n int) []event.Event {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var evs []event.Event
+		for _, in := range ins {
+			evs = append(evs, readEventsFrom(t, in.events)...)
+		}
+		if len(evs) >= n || time.Now().After(deadline) {
+			if len(evs) < n {
+				t.Fatalf("%d events, want %d", len(evs), n)
+			}
+			return evs
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// raceOnRedis: 1,000 concurrent wrong passwords for one account over three Caddy
+// processes sharing one Redis: the portal receives at most max_failures.
+func raceOnRedis(t *testing.T, url string) {
+	s := newStack(t, stackOptions{Env: []string{"LOGINGUARD_REDIS_URL=" + url}, PortalArgs: []string{"-slow", "20ms"}})
+	ins := []*instance{{url: s.url, events: s.events}, s.addInstance(), s.addInstance()}
+	urls := []string{ins[0].url, ins[1].url, ins[2].url}
+	codes := storm(t, urls, "active@example.com", 1000, 150)
+	got := s.received()["active@example.com"]
+	if got > 5 || got == 0 {
+		t.Fatalf("portal received %d wrong passwords over 3 instances, want at most 5 (statuses %v)", got, codes)
+	}
+	for code, n := range codes {
+		if code >= 500 {
+			t.Fatalf("%d answers %d: %v", n, code, codes)
+		}
+	}
+	evs := allEvents(t, ins, 1001)
+	if n := len(byType(evs, event.AccountLocked)); n != 1 {
+		t.Fatalf("%d ACCOUNT_LOCKED events over the 3 instances, want 1", n)
+	}
+	// The lock holds on every instance, for the right password too.
+	for _, u := range urls {
+		resp, err := http.Post(u+"/api/login", "application/json", strings.NewReader(`{"email":"active@example.com","password":"correct-horse"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("%s: right password on the locked account: %d", u, resp.StatusCode)
+		}
+	}
+	t.Logf("portal received %d of 1000; statuses %v", got, codes)
+}
+
+func TestRedisThreeInstancesRace(t *testing.T) {
+	srv := redistest.StartServer(t)
+	raceOnRedis(t, "redis://"+srv.Addr)
+}
+
+func TestRedisClusterThreeInstancesRace(t *testing.T) {
+	nodes := redistest.StartCluster(t)
+	raceOnRedis(t, "redis+cluster://"+strings.Join(nodes, ","))
+}
+
+// TestRedisOutage: Redis killed in the middle of a load and restarted. With
+// fail_open no answer is a 5xx of the module's own and counting resumes; with
+// fail_closed attempts get 503 while Redis is gone.
+func TestRedisOutage(t *testing.T) {
+	for _, mode := range []string{"fail_open", "fail_closed"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := redistest.StartServer(t)
+			cf := `{
+	admin {$CADDY_ADMIN}
+	loginguard {
+		state redis://` + srv.Addr + `
+		on_state_error ` + mode + `
+		sink file {$LOGINGUARD_EVENTS}
+	}
+}
+http://127.0.0.1:{$LOGINGUARD_PORT} {
+	loginguard /api/login {
+		rule success {
+			status 200
+		}
+		rule failure BAD_CREDENTIALS {
+			status 401
+			json /code ^BAD_CREDENTIALS$
+		}
+	}
+	reverse_proxy {$PORTAL_UPSTREAM}
+}
+`
+			s := newStack(t, stackOptions{Caddyfile: cf})
+			done := make(chan map[int]int)
+			go func() { done <- storm(t, []string{s.url}, "nobody-in-particular@example.com", 400, 8) }()
+			time.Sleep(100 * time.Millisecond)
+			srv.Kill()
+			time.Sleep(300 * time.Millisecond)
+			down := storm(t, []string{s.url}, "active@example.com", 10, 2)
+			srv.Restart()
+			codes := <-done
+			if mode == "fail_open" {
+				if down[401] != 10 {
+					t.Fatalf("with Redis down, fail_open: %v, want every attempt to reach the portal", down)
+				}
+				for code := range codes {
+					if code >= 500 {
+						t.Fatalf("fail_open answered %d: %v", code, codes)
+					}
+				}
+			} else if down[503] != 10 {
+				t.Fatalf("with Redis down, fail_closed: %v, want 503", down)
+			}
+			// Counting resumes once Redis is back.
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(s.caddyLog(), "state store available again") {
+				if time.Now().After(deadline) {
+					t.Fatal("Redis is back but the store did not recover")
+				}
+				s.login("nobody@example.com", "x")
+				time.Sleep(100 * time.Millisecond)
+			}
+			before := s.received()["disabled@example.com"]
+			for i := 0; i < 6; i++ {
+				s.login("disabled@example.com", "wrong")
+			}
+			if got := s.received()["disabled@example.com"] - before; got != 5 {
+				t.Fatalf("after the outage the portal received %d of 6 wrong passwords, want 5", got)
+			}
+			if n := strings.Count(s.caddyLog(), `"msg":"state store unavailable`); n != 1 {
+				t.Errorf("%d outage warnings, want 1", n)
+			}
+		})
+	}
+}
