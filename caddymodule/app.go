@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -53,6 +55,9 @@ type App struct {
 	logger     *slog.Logger
 	metrics    *metrics
 	health     stateHealth
+
+	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
+	stopRefresh chan struct{}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -132,12 +137,71 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Start starts the app.
-func (a *App) Start() error { return nil }
+// Start starts the app: it keeps a copy of the admin IP blocks, refreshed every
+// blockRefresh, so that checking a client costs no round trip to the state.
+func (a *App) Start() error {
+	a.stopRefresh = make(chan struct{})
+	a.refreshBlocks()
+	go func() {
+		t := time.NewTicker(blockRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.stopRefresh:
+				return
+			case <-t.C:
+				a.refreshBlocks()
+			}
+		}
+	}()
+	return nil
+}
+
+// blockRefresh is how often the admin IP blocks are read from the state.
+const blockRefresh = 2 * time.Second
 
 // Stop stops the app. Events are drained in Cleanup, after the HTTP servers of
 // the old config have finished their requests.
-func (a *App) Stop() error { return nil }
+func (a *App) Stop() error {
+	if a.stopRefresh != nil {
+		close(a.stopRefresh)
+		a.stopRefresh = nil
+	}
+	return nil
+}
+
+// refreshBlocks reads the admin IP blocks; on an error it keeps the last copy.
+func (a *App) refreshBlocks() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	blocks, err := a.store.BlockedIPs(ctx)
+	if err != nil {
+		a.metrics.stateErrors.WithLabelValues("blocked_ips").Inc()
+		return
+	}
+	ps := make([]netip.Prefix, 0, len(blocks))
+	for _, b := range blocks {
+		if p, err := netip.ParsePrefix(b.CIDR); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	a.blocked.Store(&ps)
+}
+
+// isBlocked reports whether an admin blocked ip.
+func (a *App) isBlocked(ip netip.Addr) bool {
+	ps := a.blocked.Load()
+	if ps == nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range *ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
 
 // Cleanup delivers the queued events and releases the app's share of the state.
 func (a *App) Cleanup() error {

@@ -49,15 +49,18 @@ func (pooledLimiter) Destruct() error { return nil }
 // provisionLimits builds the route's limiter (rate limits, allow and deny lists).
 func (h *Handler) provisionLimits() error {
 	rl := h.RateLimit
+	interval := 10 * time.Second
+	if rl != nil && rl.SampleInterval != 0 {
+		interval = time.Duration(rl.SampleInterval)
+	}
+	// Every route samples its refusals (admin IP blocks too), limits or not.
+	h.sampler = ratelimit.NewSampler(interval, 0)
 	if rl == nil && len(h.Allow) == 0 && len(h.Deny) == 0 {
 		return nil
 	}
 	if rl == nil {
 		rl = new(RateLimit)
 		h.RateLimit = rl
-	}
-	if rl.SampleInterval == 0 {
-		rl.SampleInterval = caddy.Duration(10 * time.Second)
 	}
 	var client redis.UniversalClient
 	if c, ok := h.app.store.(interface{ Client() redis.UniversalClient }); ok {
@@ -90,7 +93,6 @@ func (h *Handler) provisionLimits() error {
 	}
 	h.limiter = val.(pooledLimiter).Limiter
 	h.limiterKey = key
-	h.sampler = ratelimit.NewSampler(time.Duration(rl.SampleInterval), 0)
 	return nil
 }
 
@@ -131,7 +133,7 @@ func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt
 	return false, nil
 }
 
-// refuseSampled answers a denied or rate-limited attempt. Its event is emitted
+// refuseSampled answers a denied, blocked or rate-limited attempt. Its event is emitted
 // when the sampler lets it through; the metric counts every one.
 func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.Decision, status int) error {
 	h.app.metrics.refusal(event.RateLimited)

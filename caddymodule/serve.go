@@ -15,6 +15,7 @@ import (
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
+	"github.com/loginguard/loginguard/ratelimit"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -47,6 +48,9 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		h.setIdentity(a, p)
 	}
 
+	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil && h.app.isBlocked(ip) {
+		return h.refuseSampled(w, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + ip.String()}, http.StatusForbidden)
+	}
 	if h.limiter != nil {
 		if answered, err := h.checkLimits(w, r, a); answered {
 			return err

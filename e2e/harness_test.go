@@ -328,6 +328,8 @@ func (s *stack) reload(caddyfile []byte) {
 		b, _ := io.ReadAll(resp.Body)
 		s.t.Fatalf("reload: %s: %s", resp.Status, b)
 	}
+	// The old servers close their idle connections; a POST is not retried on one.
+	client.CloseIdleConnections()
 }
 
 // caddyLog returns what Caddy wrote to stdout and stderr so far.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state/redisstate"
 	"github.com/loginguard/loginguard/state/redisstate/redistest"
 )
 
@@ -182,5 +184,56 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 				t.Errorf("%d outage warnings, want 1", n)
 			}
 		})
+	}
+}
+
+// TestRedisBlocksAndReload: an IP block written to the shared state (as the
+// admin API does) is enforced within seconds; a reload that points the app at
+// another Redis switches to it cleanly (fresh counters, no errors).
+func TestRedisBlocksAndReload(t *testing.T) {
+	first, second := redistest.StartServer(t), redistest.StartServer(t)
+	cf := perIPConfig("{$LG_STATE}")
+	s := newStack(t, stackOptions{Caddyfile: cf, Env: []string{"LG_STATE=redis://" + first.Addr}})
+	st, err := redisstate.New(context.Background(), redisstate.Options{URL: "redis://" + first.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Block(context.Background(), "198.51.100.0/24", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.loginFrom("198.51.100.44", "active@example.com", "x") != 403 {
+		if time.Now().After(deadline) {
+			t.Fatal("the block was not enforced within 5s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := s.received()["active@example.com"]; got > 3 {
+		t.Fatalf("blocked attempts reached the portal: %d", got)
+	}
+	// Three failures on the first Redis, then a reload onto the second.
+	for i := 0; i < 3; i++ {
+		s.loginFrom("203.0.113.1", "disabled@example.com", "x")
+	}
+	cfg := strings.Replace(cf, "{$LG_STATE}", "redis://"+second.Addr, 1)
+	s.reload([]byte(cfg))
+	before := s.received()["disabled@example.com"]
+	// On the first Redis this (account, IP) pair is locked after its 3 failures;
+	// on the second it starts afresh.
+	for i := 0; i < 3; i++ {
+		if st := s.loginFrom("203.0.113.1", "disabled@example.com", "x"); st != 401 {
+			t.Fatalf("after the reload: %d", st)
+		}
+	}
+	if got := s.received()["disabled@example.com"] - before; got != 3 {
+		t.Fatalf("on the second Redis the counters start afresh: the portal received %d of 3", got)
+	}
+	// And the block lived in the first Redis only.
+	if st := s.loginFrom("198.51.100.44", "active@example.com", "correct-horse"); st != 200 {
+		t.Fatalf("the second Redis has no block, yet got %d", st)
+	}
+	if strings.Contains(s.caddyLog(), `"level":"error"`) {
+		t.Errorf("errors in Caddy's log after the reload")
 	}
 }
