@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state"
 )
 
 // LockAccount locks an account by an admin's decision for d (d <= 0: until
@@ -59,4 +60,43 @@ func accountEvent(account string, t event.Type, msg string) event.Event {
 		ev.Source, ev.Principal = event.SourceManager, &identity
 	}
 	return ev
+}
+
+// BlockIP blocks an IP or CIDR for d (d <= 0: until unblocked): its login
+// attempts get 403 on every route. by names who blocked it, for the log.
+func (a *App) BlockIP(ctx context.Context, cidr string, d time.Duration, by string) error {
+	if err := a.store.Block(ctx, cidr, d); err != nil {
+		return fmt.Errorf("blocking %s: %w", cidr, err)
+	}
+	a.refreshBlocks()
+	a.logger.Info("IP blocked", "cidr", cidr, "by", by, "duration", d)
+	return nil
+}
+
+// UnblockIP lifts a block; it reports whether there was one.
+func (a *App) UnblockIP(ctx context.Context, cidr, by string) (bool, error) {
+	was, err := a.store.Unblock(ctx, cidr)
+	if err != nil {
+		return false, fmt.Errorf("unblocking %s: %w", cidr, err)
+	}
+	a.refreshBlocks()
+	if was {
+		a.logger.Info("IP unblocked", "cidr", cidr, "by", by)
+	}
+	return was, nil
+}
+
+// LockedAccounts lists the accounts locked now.
+func (a *App) LockedAccounts(ctx context.Context) ([]state.AccountStatus, error) {
+	return a.store.LockedAccounts(ctx)
+}
+
+// BlockedIPs lists the IP blocks in force.
+func (a *App) BlockedIPs(ctx context.Context) ([]state.IPBlock, error) {
+	return a.store.BlockedIPs(ctx)
+}
+
+// AccountStatus returns one account's lockout state.
+func (a *App) AccountStatus(ctx context.Context, account string) (state.AccountStatus, error) {
+	return a.store.Status(ctx, strings.ToLower(strings.TrimSpace(account)))
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -218,6 +219,24 @@ func TestAdminLockUnlockEvents(t *testing.T) {
 	}
 	if err := h.app.LockAccount(ctx, " ", 0, "admin"); err == nil {
 		t.Fatal("empty account accepted")
+	}
+	if err := h.app.BlockIP(ctx, "198.51.100.0/24", time.Hour, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if !h.app.isBlocked(netip.MustParseAddr("198.51.100.9")) || h.app.isBlocked(netip.MustParseAddr("198.51.101.9")) {
+		t.Fatal("block not in force at once")
+	}
+	if bs, _ := h.app.BlockedIPs(ctx); len(bs) != 1 || bs[0].CIDR != "198.51.100.0/24" {
+		t.Fatalf("blocked %+v", bs)
+	}
+	if was, err := h.app.UnblockIP(ctx, "198.51.100.0/24", "admin"); !was || err != nil || h.app.isBlocked(netip.MustParseAddr("198.51.100.9")) {
+		t.Fatalf("unblock: %v %v", was, err)
+	}
+	if err := h.app.BlockIP(ctx, "not-an-ip", time.Hour, "admin"); err == nil {
+		t.Fatal("a bad CIDR was accepted")
+	}
+	if locked, _ := h.app.LockedAccounts(ctx); len(locked) != 1 || locked[0].Account != "ops" {
+		t.Fatalf("locked %+v", locked)
 	}
 	h.app.dispatcher.Close(ctx)
 	if len(sink.evs) != 3 {
