@@ -94,22 +94,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			switch opt {
-			case "source":
-				h.Source = v
-			case "portal_id":
-				h.PortalID = v
-			case "realm":
-				h.Realm = v
-			case "account_id":
-				h.AccountID = v
-			case "display_name":
-				h.DisplayName = v
-			case "session_cookie":
-				h.SessionCookie = v
-			case "action":
-				h.Action = v
-			}
+			*map[string]*string{
+				"source": &h.Source, "portal_id": &h.PortalID, "realm": &h.Realm, "account_id": &h.AccountID,
+				"display_name": &h.DisplayName, "session_cookie": &h.SessionCookie, "action": &h.Action,
+			}[opt] = v
 		case "session_ttl":
 			v, err := durationArg(d)
 			if err != nil {
@@ -254,25 +242,15 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 	for n := d.Nesting(); d.NextBlock(n); {
 		opt := d.Val()
 		switch opt {
-		case "max_failures":
+		case "max_failures", "per_ip_max_failures", "ipv4_prefix", "ipv6_prefix":
 			v, err := intArg(d)
 			if err != nil {
 				return err
 			}
-			l.MaxFailures = v
-		case "per_ip_max_failures", "ipv4_prefix", "ipv6_prefix":
-			v, err := intArg(d)
-			if err != nil {
-				return err
-			}
-			switch opt {
-			case "per_ip_max_failures":
-				l.PerIPMaxFailures = v
-			case "ipv4_prefix":
-				l.IPv4Prefix = v
-			case "ipv6_prefix":
-				l.IPv6Prefix = v
-			}
+			*map[string]*int{
+				"max_failures": &l.MaxFailures, "per_ip_max_failures": &l.PerIPMaxFailures,
+				"ipv4_prefix": &l.IPv4Prefix, "ipv6_prefix": &l.IPv6Prefix,
+			}[opt] = v
 		case "known_ips":
 			l.KnownIPs = caddy.Duration(30 * 24 * time.Hour)
 			if d.NextArg() {
@@ -290,14 +268,7 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			switch opt {
-			case "window":
-				l.Window = v
-			case "slot_ttl":
-				l.SlotTTL = v
-			case "admission_wait":
-				l.AdmissionWait = v
-			}
+			*map[string]*caddy.Duration{"window": &l.Window, "slot_ttl": &l.SlotTTL, "admission_wait": &l.AdmissionWait}[opt] = v
 		case "duration":
 			if !d.NextArg() {
 				return d.ArgErr()

@@ -177,24 +177,13 @@ func (h *Handler) parseRateLimit(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			switch opt {
-			case "ip":
-				rl.IP = v
-			case "account":
-				rl.Account = v
-			case "route":
-				rl.Route = v
-			}
+			*map[string]*string{"ip": &rl.IP, "account": &rl.Account, "route": &rl.Route}[opt] = v
 		case "ipv4_prefix", "ipv6_prefix":
 			v, err := intArg(d)
 			if err != nil {
 				return err
 			}
-			if opt == "ipv4_prefix" {
-				rl.IPv4Prefix = v
-			} else {
-				rl.IPv6Prefix = v
-			}
+			*map[string]*int{"ipv4_prefix": &rl.IPv4Prefix, "ipv6_prefix": &rl.IPv6Prefix}[opt] = v
 		case "sample_interval":
 			v, err := durationArg(d)
 			if err != nil {
