@@ -340,3 +340,48 @@ func (s *stack) caddyLog() string {
 	}
 	return string(b)
 }
+
+// config is a test Caddyfile: one site in front of the portal with loginguard on
+// /api/login. The default rules take a 200 for a success and a 401 with code
+// BAD_CREDENTIALS for a wrong password.
+type config struct {
+	Global  string // more global options
+	App     string // more loginguard app options (state defaults to memory)
+	Rules   string // replaces the default rules
+	Handler string // more handler options
+}
+
+func (c config) String() string {
+	rules := c.Rules
+	if rules == "" {
+		rules = `rule success {
+			status 200
+		}
+		rule failure BAD_CREDENTIALS {
+			status 401
+			json /code ^BAD_CREDENTIALS$
+		}`
+	}
+	return `{
+	admin {$CADDY_ADMIN}
+	` + c.Global + `
+	loginguard {
+		sink file {$LOGINGUARD_EVENTS}
+		` + c.App + `
+	}
+}
+http://127.0.0.1:{$LOGINGUARD_PORT} {
+	loginguard /api/login {
+		` + rules + `
+		` + c.Handler + `
+	}
+	reverse_proxy {$PORTAL_UPSTREAM}
+}
+`
+}
+
+// trustXFF lets the tests choose each request's client IP with X-Forwarded-For.
+const trustXFF = `servers {
+		trusted_proxies static 127.0.0.1/32
+		client_ip_headers X-Forwarded-For
+	}`

@@ -10,35 +10,11 @@ import (
 // perIPConfig trusts X-Forwarded-For from the test (127.0.0.1), so that each
 // request can come from an address of its own.
 func perIPConfig(state string) string {
-	return `{
-	admin {$CADDY_ADMIN}
-	servers {
-		trusted_proxies static 127.0.0.1/32
-		client_ip_headers X-Forwarded-For
-	}
-	loginguard {
-		state ` + state + `
-		sink file {$LOGINGUARD_EVENTS}
-	}
-}
-http://127.0.0.1:{$LOGINGUARD_PORT} {
-	loginguard /api/login {
-		rule success {
-			status 200
-		}
-		rule failure BAD_CREDENTIALS {
-			status 401
-			json /code ^BAD_CREDENTIALS$
-		}
-		lockout {
+	return config{Global: trustXFF, App: "state " + state, Handler: `lockout {
 			max_failures 8
 			per_ip_max_failures 3
 			known_ips
-		}
-	}
-	reverse_proxy {$PORTAL_UPSTREAM}
-}
-`
+		}`}.String()
 }
 
 func (s *stack) loginFrom(ip, email, password string) int {

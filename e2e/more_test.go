@@ -87,31 +87,11 @@ func TestConcurrentLegitimateLogins(t *testing.T) {
 // TestRemainingHeaderTraceAndMetrics: the optional remaining-attempts header, the
 // trace id taken from traceparent, and the Prometheus metrics.
 func TestRemainingHeaderTraceAndMetrics(t *testing.T) {
-	cf := `{
-	admin {$CADDY_ADMIN}
-	metrics
-	loginguard {
-		sink file {$LOGINGUARD_EVENTS}
-	}
-}
-http://127.0.0.1:{$LOGINGUARD_PORT} {
-	loginguard /api/login {
-		rule success {
-			status 200
-		}
-		rule failure BAD_CREDENTIALS {
-			status 401
-			json /code ^BAD_CREDENTIALS$
-		}
-		lockout {
+	cf := config{Global: "metrics", Handler: `lockout {
 			max_failures 3
 			remaining_header
 			response 403 "{\"code\":\"DISABLED\",\"message\":\"Authentication failed -> DISABLED\"}"
-		}
-	}
-	reverse_proxy {$PORTAL_UPSTREAM}
-}
-`
+		}`}.String()
 	s := newStack(t, stackOptions{Caddyfile: cf})
 	tp := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	var left []string

@@ -14,21 +14,7 @@ import (
 )
 
 func rateLimitConfig(state string) string {
-	return `{
-	admin {$CADDY_ADMIN}
-	metrics
-	servers {
-		trusted_proxies static 127.0.0.1/32
-		client_ip_headers X-Forwarded-For
-	}
-	loginguard {
-		state ` + state + `
-		sink file {$LOGINGUARD_EVENTS}
-	}
-}
-http://127.0.0.1:{$LOGINGUARD_PORT} {
-	loginguard /api/login {
-		rule success {
+	return config{Global: "metrics\n\t" + trustXFF, App: "state " + state, Rules: `rule success {
 			status 200
 		}
 		rule failure {
@@ -38,16 +24,11 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 				BAD_CREDENTIALS BAD_CREDENTIALS
 				USER_NOT_FOUND ACCOUNT_NOT_FOUND
 			}
-		}
-		rate_limit {
+		}`, Handler: `rate_limit {
 			ip 3-M
 		}
 		deny 198.51.100.0/24
-		allow 203.0.113.5
-	}
-	reverse_proxy {$PORTAL_UPSTREAM}
-}
-`
+		allow 203.0.113.5`}.String()
 }
 
 // rateLimits: IPv6 addresses in one /64 share a limit, a limited request gets
@@ -134,7 +115,7 @@ func TestRateLimitsRedisCluster(t *testing.T) {
 // Caddy processes sharing one Redis: no account's portal sees more than 5.
 func TestRedisManyAccountsManyIPs(t *testing.T) {
 	srv := redistest.StartServer(t)
-	cf := strings.Replace(perIPConfig("redis://"+srv.Addr), "\t\tlockout {\n\t\t\tmax_failures 8\n\t\t\tper_ip_max_failures 3\n\t\t\tknown_ips\n\t\t}\n", "", 1)
+	cf := config{Global: trustXFF, App: "state redis://" + srv.Addr}.String()
 	s := newStack(t, stackOptions{Caddyfile: cf, PortalArgs: []string{"-slow", "10ms"}})
 	ins := []*instance{{url: s.url, events: s.events}, s.addInstance(), s.addInstance()}
 	accounts := []string{"active@example.com", "disabled@example.com", "waiting@example.com"}

@@ -122,27 +122,7 @@ func TestRedisOutage(t *testing.T) {
 	for _, mode := range []string{"fail_open", "fail_closed"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := redistest.StartServer(t)
-			cf := `{
-	admin {$CADDY_ADMIN}
-	loginguard {
-		state redis://` + srv.Addr + `
-		on_state_error ` + mode + `
-		sink file {$LOGINGUARD_EVENTS}
-	}
-}
-http://127.0.0.1:{$LOGINGUARD_PORT} {
-	loginguard /api/login {
-		rule success {
-			status 200
-		}
-		rule failure BAD_CREDENTIALS {
-			status 401
-			json /code ^BAD_CREDENTIALS$
-		}
-	}
-	reverse_proxy {$PORTAL_UPSTREAM}
-}
-`
+			cf := config{App: "state redis://" + srv.Addr + "\n\t\ton_state_error " + mode}.String()
 			s := newStack(t, stackOptions{Caddyfile: cf})
 			done := make(chan map[int]int)
 			go func() { done <- storm(t, []string{s.url}, "nobody-in-particular@example.com", 400, 8) }()
