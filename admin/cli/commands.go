@@ -1,0 +1,532 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state"
+)
+
+type runFunc = func(ctx context.Context, e *env, pos []string) error
+
+// filterFlags adds the login-log filters to fs; the returned function gives
+// their query values.
+func filterFlags(fs *flag.FlagSet) func() url.Values {
+	names := []struct{ flag, param, help string }{
+		{"from", "from", "start date, YYYY-MM-DD or RFC 3339 (default: 30 days ago)"},
+		{"to", "to", "end date, inclusive when a date"},
+		{"email", "email", "email, exact, any case"},
+		{"ip", "ip", "remote address"},
+		{"status", "status", "SUCCESS or FAILURE"},
+		{"event-type", "eventType", "comma list of event types"},
+		{"source", "source", "API_MANAGER or API_PORTAL"},
+		{"portal", "portalId", "portal id"},
+		{"reason", "reason", "failure reason, e.g. BAD_CREDENTIALS"},
+		{"principal", "principal", "manager username, exact"},
+		{"sort", "sort", "date,desc (default) or date,asc"},
+	}
+	vals := make([]*string, len(names))
+	for i, n := range names {
+		vals[i] = fs.String(n.flag, "", n.help)
+	}
+	return func() url.Values {
+		q := url.Values{}
+		for i, n := range names {
+			if v := *vals[i]; v != "" {
+				q.Set(n.param, v)
+			}
+		}
+		return q
+	}
+}
+
+// eventPage is a page of events as the API answers it.
+type eventPage struct {
+	Content       []event.Event `json:"content"`
+	Number        int           `json:"number"`
+	Size          int           `json:"size"`
+	TotalElements int64         `json:"totalElements"`
+	TotalPages    int64         `json:"totalPages"`
+}
+
+func logsCmd(fs *flag.FlagSet) runFunc {
+	filters := filterFlags(fs)
+	page := fs.Int("page", 0, "page number, from 0")
+	size := fs.Int("size", 20, "page size, at most 1000")
+	return func(ctx context.Context, e *env, _ []string) error {
+		q := filters()
+		q.Set("page", strconv.Itoa(*page))
+		q.Set("size", strconv.Itoa(*size))
+		var p eventPage
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/login-logs", q, nil, &p)
+		if err != nil {
+			return err
+		}
+		full := table{header: admin.LogCSVColumns()}
+		human := table{header: []string{"DATE (UTC)", "EVENT", "IDENTITY", "NAME", "IP", "MESSAGE"}}
+		for i := range p.Content {
+			ev := &p.Content[i]
+			full.rows = append(full.rows, admin.LogCSVRecord(nil, ev))
+			what := string(ev.EventType)
+			switch ev.EventType {
+			case event.LoginSuccess:
+				what = "SUCCESS"
+			case event.LoginFailure:
+				what = "FAILURE"
+				if ev.Reason != "" {
+					what += " " + string(ev.Reason)
+				}
+			}
+			human.rows = append(human.rows, []string{ev.EventDate.UTC().Format("2006-01-02 15:04:05"), what,
+				ev.Identity(), event.Value(ev.DisplayName), ev.RemoteAddress, truncate(event.Value(ev.Message), 80)})
+		}
+		if err := e.show(raw, full, human); err != nil {
+			return err
+		}
+		if e.output == "table" {
+			fmt.Fprintf(e.out, "\npage %d of %d (%d events, %d per page)\n", p.Number, p.TotalPages, p.TotalElements, p.Size)
+		}
+		return nil
+	}
+}
+
+// statsAnswer is the answer of /api/v1/stats.
+type statsAnswer struct {
+	Interval    string    `json:"interval"`
+	From        time.Time `json:"from"`
+	To          time.Time `json:"to"`
+	Total       int64     `json:"total"`
+	Successes   int64     `json:"successes"`
+	Failures    int64     `json:"failures"`
+	SuccessRate float64   `json:"successRate"`
+	FailureRate float64   `json:"failureRate"`
+	ByReason    []struct {
+		Reason string `json:"reason"`
+		Count  int64  `json:"count"`
+	} `json:"byReason"`
+	TopUsers []keyCount `json:"topUsers"`
+	TopIPs   []keyCount `json:"topIps"`
+	Series   []struct {
+		Start     time.Time `json:"start"`
+		Successes int64     `json:"successes"`
+		Failures  int64     `json:"failures"`
+	} `json:"series"`
+	ByHour [24]int64 `json:"byHour"`
+}
+
+type keyCount struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func statsCmd(fs *flag.FlagSet) runFunc {
+	from := fs.String("from", "", "start date, YYYY-MM-DD or RFC 3339 (default: 30 days ago)")
+	to := fs.String("to", "", "end date, inclusive when a date (default: now)")
+	interval := fs.String("interval", "", "series interval: hour or day (default: hour up to 48 hours)")
+	top := fs.Int("top", 10, "how many top users and IPs")
+	return func(ctx context.Context, e *env, _ []string) error {
+		q := url.Values{"top": {strconv.Itoa(*top)}}
+		for k, v := range map[string]string{"from": *from, "to": *to, "interval": *interval} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		var s statsAnswer
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/stats", q, nil, &s)
+		if err != nil {
+			return err
+		}
+		pct := func(r float64) string { return strconv.FormatFloat(100*r, 'f', 1, 64) + "%" }
+		long := table{header: []string{"section", "key", "value", "successes", "failures"}}
+		add := func(section, key, value, succ, fail string) {
+			long.rows = append(long.rows, []string{section, key, value, succ, fail})
+		}
+		add("summary", "from", s.From.UTC().Format(time.RFC3339), "", "")
+		add("summary", "to", s.To.UTC().Format(time.RFC3339), "", "")
+		add("summary", "total", itoa(s.Total), itoa(s.Successes), itoa(s.Failures))
+		add("summary", "successRate", strconv.FormatFloat(s.SuccessRate, 'f', 4, 64), "", "")
+		summary := table{title: fmt.Sprintf("Login attempts %s to %s (UTC)", s.From.UTC().Format("2006-01-02 15:04"), s.To.UTC().Format("2006-01-02 15:04")),
+			header: []string{"TOTAL", "SUCCESSES", "FAILURES", "SUCCESS RATE"},
+			rows:   [][]string{{itoa(s.Total), itoa(s.Successes), itoa(s.Failures), pct(s.SuccessRate)}}}
+		reasons := table{header: []string{"FAILURE REASON", "COUNT"}}
+		for _, r := range s.ByReason {
+			reasons.rows = append(reasons.rows, []string{r.Reason, itoa(r.Count)})
+			add("reason", r.Reason, itoa(r.Count), "", "")
+		}
+		users := table{header: []string{"MOST ACTIVE USER", "ATTEMPTS"}}
+		for _, u := range s.TopUsers {
+			users.rows = append(users.rows, []string{u.Key, itoa(u.Count)})
+			add("topUser", u.Key, itoa(u.Count), "", "")
+		}
+		ips := table{header: []string{"TOP FAILING IP", "FAILURES"}}
+		for _, u := range s.TopIPs {
+			ips.rows = append(ips.rows, []string{u.Key, itoa(u.Count)})
+			add("topIp", u.Key, itoa(u.Count), "", "")
+		}
+		series := table{title: "Attempts by " + s.Interval + " (empty " + s.Interval + "s left out)",
+			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES"}}
+		for _, b := range s.Series {
+			if b.Successes+b.Failures > 0 {
+				series.rows = append(series.rows, []string{b.Start.UTC().Format("2006-01-02 15:04"), itoa(b.Successes), itoa(b.Failures)})
+			}
+			add("series", b.Start.UTC().Format(time.RFC3339), itoa(b.Successes+b.Failures), itoa(b.Successes), itoa(b.Failures))
+		}
+		hours := table{header: []string{"HOUR (UTC)", "ATTEMPTS"}}
+		for h, n := range s.ByHour {
+			add("hour", fmt.Sprintf("%02d", h), itoa(n), "", "")
+			if n > 0 {
+				hours.rows = append(hours.rows, []string{fmt.Sprintf("%02d:00", h), itoa(n)})
+			}
+		}
+		return e.show(raw, long, summary, reasons, users, ips, series, hours)
+	}
+}
+
+// userView is one user of /api/v1/users.
+type userView struct {
+	Identity             string     `json:"identity"`
+	Source               string     `json:"source"`
+	DisplayName          string     `json:"displayName"`
+	Status               string     `json:"status"`
+	LastLogin            *time.Time `json:"lastLogin"`
+	LastLogout           *time.Time `json:"lastLogout"`
+	LastFailure          *time.Time `json:"lastFailure"`
+	LastIP               string     `json:"lastIp"`
+	FailuresSinceSuccess int64      `json:"failuresSinceSuccess"`
+	Locked               *bool      `json:"locked"`
+	LockedUntil          *time.Time `json:"lockedUntil"`
+}
+
+func usersCmd(fs *flag.FlagSet) runFunc {
+	search := fs.String("search", "", "part of the identity, any case")
+	page := fs.Int("page", 0, "page number, from 0")
+	size := fs.Int("size", 20, "page size, at most 1000")
+	return func(ctx context.Context, e *env, _ []string) error {
+		q := url.Values{"page": {strconv.Itoa(*page)}, "size": {strconv.Itoa(*size)}}
+		if *search != "" {
+			q.Set("search", *search)
+		}
+		var p struct {
+			Content       []userView `json:"content"`
+			Number        int        `json:"number"`
+			TotalElements int64      `json:"totalElements"`
+			TotalPages    int64      `json:"totalPages"`
+		}
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/users", q, nil, &p)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"identity", "source", "displayName", "status", "lastLogin", "lastLogout", "lastFailure",
+			"failuresSinceSuccess", "lastIp", "lockedUntil"}}
+		human := table{header: []string{"IDENTITY", "STATUS", "LAST LOGIN (UTC)", "LAST LOGOUT", "LAST FAILURE", "FAILURES", "LAST IP"}}
+		for _, u := range p.Content {
+			long.rows = append(long.rows, []string{u.Identity, u.Source, u.DisplayName, u.Status, isoTime(u.LastLogin),
+				isoTime(u.LastLogout), isoTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, isoTime(u.LockedUntil)})
+			status := u.Status
+			if u.Status == admin.StatusLocked {
+				status += " until " + humanTime(u.LockedUntil)
+				if u.LockedUntil == nil {
+					status = admin.StatusLocked + " (permanent)"
+				}
+			}
+			human.rows = append(human.rows, []string{u.Identity, status, humanTime(u.LastLogin), humanTime(u.LastLogout),
+				humanTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP})
+		}
+		if err := e.show(raw, long, human); err != nil {
+			return err
+		}
+		if e.output == "table" {
+			fmt.Fprintf(e.out, "\npage %d of %d (%d users)\n", p.Number, p.TotalPages, p.TotalElements)
+		}
+		return nil
+	}
+}
+
+type suspect struct {
+	IP       string    `json:"ip"`
+	Identity string    `json:"identity"`
+	Failures int64     `json:"failures"`
+	Accounts int64     `json:"accounts"`
+	IPs      int64     `json:"ips"`
+	Last     time.Time `json:"last"`
+}
+
+func suspiciousCmd(fs *flag.FlagSet) runFunc {
+	window := fs.String("window", "", "how far back to look, e.g. 1h (default), 24h, 7d")
+	since := fs.String("since", "", "look back to this date instead of --window")
+	minFail := fs.Int("min-ip-failures", 0, "failures that make an IP suspicious (default 10)")
+	minIPs := fs.Int("min-account-ips", 0, "distinct IPs that make an account attacked (default 3)")
+	minAccts := fs.Int("min-ip-accounts", 0, "distinct accounts that make an IP spraying (default 3)")
+	limit := fs.Int("limit", 0, "most entries per list (default 100)")
+	return func(ctx context.Context, e *env, _ []string) error {
+		q := url.Values{}
+		if *window != "" {
+			q.Set("window", *window)
+		}
+		if *since != "" {
+			q.Set("since", *since)
+		}
+		for k, v := range map[string]int{"minIpFailures": *minFail, "minAccountIps": *minIPs, "minIpAccounts": *minAccts, "limit": *limit} {
+			if v != 0 {
+				q.Set(k, strconv.Itoa(v))
+			}
+		}
+		var s struct {
+			Since            time.Time `json:"since"`
+			FailingIPs       []suspect `json:"failingIps"`
+			AttackedAccounts []suspect `json:"attackedAccounts"`
+			SprayingIPs      []suspect `json:"sprayingIps"`
+			MinIPFailures    int       `json:"minIpFailures"`
+			MinAccountIPs    int       `json:"minAccountIps"`
+			MinIPAccounts    int       `json:"minIpAccounts"`
+		}
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/suspicious", q, nil, &s)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"kind", "key", "failures", "distinct", "last"}}
+		since := s.Since.UTC().Format("2006-01-02 15:04:05")
+		failing := table{title: fmt.Sprintf("IPs with at least %d failures since %s UTC", s.MinIPFailures, since),
+			header: []string{"IP", "FAILURES", "ACCOUNTS", "LAST (UTC)"}}
+		for _, x := range s.FailingIPs {
+			failing.rows = append(failing.rows, []string{x.IP, itoa(x.Failures), itoa(x.Accounts), humanTime(&x.Last)})
+			long.rows = append(long.rows, []string{"failingIp", x.IP, itoa(x.Failures), itoa(x.Accounts), isoTime(&x.Last)})
+		}
+		attacked := table{title: fmt.Sprintf("Accounts that failed from at least %d IPs", s.MinAccountIPs),
+			header: []string{"ACCOUNT", "FAILURES", "IPS", "LAST (UTC)"}}
+		for _, x := range s.AttackedAccounts {
+			attacked.rows = append(attacked.rows, []string{x.Identity, itoa(x.Failures), itoa(x.IPs), humanTime(&x.Last)})
+			long.rows = append(long.rows, []string{"attackedAccount", x.Identity, itoa(x.Failures), itoa(x.IPs), isoTime(&x.Last)})
+		}
+		spraying := table{title: fmt.Sprintf("IPs that tried at least %d accounts", s.MinIPAccounts),
+			header: []string{"IP", "FAILURES", "ACCOUNTS", "LAST (UTC)"}}
+		for _, x := range s.SprayingIPs {
+			spraying.rows = append(spraying.rows, []string{x.IP, itoa(x.Failures), itoa(x.Accounts), humanTime(&x.Last)})
+			long.rows = append(long.rows, []string{"sprayingIp", x.IP, itoa(x.Failures), itoa(x.Accounts), isoTime(&x.Last)})
+		}
+		return e.show(raw, long, failing, attacked, spraying)
+	}
+}
+
+// until describes the end of a lock or block for a table.
+func until(permanent bool, t time.Time) string {
+	if permanent || t.IsZero() {
+		return "permanent"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func lockoutsCmd(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, _ []string) error {
+		var l struct {
+			Accounts []state.AccountStatus `json:"accounts"`
+			IPs      []state.IPBlock       `json:"ips"`
+		}
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/lockouts", nil, nil, &l)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"kind", "key", "permanent", "until", "failures"}}
+		accts := table{header: []string{"LOCKED ACCOUNT", "UNTIL (UTC)", "FAILURES", "BY"}}
+		for _, a := range l.Accounts {
+			by := "policy"
+			if a.AdminLock {
+				by = "admin"
+			}
+			accts.rows = append(accts.rows, []string{a.Account, until(a.Permanent, a.LockedUntil), strconv.Itoa(a.Failures), by})
+			long.rows = append(long.rows, []string{"account", a.Account, strconv.FormatBool(a.Permanent), isoTime(&a.LockedUntil), strconv.Itoa(a.Failures)})
+		}
+		ips := table{header: []string{"BLOCKED IP", "UNTIL (UTC)"}}
+		for _, b := range l.IPs {
+			ips.rows = append(ips.rows, []string{b.CIDR, until(b.Permanent, b.Until)})
+			long.rows = append(long.rows, []string{"ip", b.CIDR, strconv.FormatBool(b.Permanent), isoTime(&b.Until), ""})
+		}
+		return e.show(raw, long, accts, ips)
+	}
+}
+
+func lockCmd(fs *flag.FlagSet) runFunc {
+	dur := fs.String("duration", "", `how long, e.g. 15m (default), 2h, 7d, or "permanent"`)
+	return func(ctx context.Context, e *env, pos []string) error {
+		body := map[string]string{"principal": pos[0]}
+		if *dur != "" {
+			body["duration"] = *dur
+		}
+		var st state.AccountStatus
+		raw, err := e.call(ctx, http.MethodPost, "/api/v1/lockouts/accounts", nil, body, &st)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"account", "locked", "permanent", "lockedUntil"},
+			rows: [][]string{{st.Account, strconv.FormatBool(st.Locked), strconv.FormatBool(st.Permanent), isoTime(&st.LockedUntil)}}}
+		msg := table{header: []string{"LOCKED", "UNTIL (UTC)"}, rows: [][]string{{st.Account, until(st.Permanent, st.LockedUntil)}}}
+		return e.show(raw, long, msg)
+	}
+}
+
+func unlockCmd(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, pos []string) error {
+		var a struct {
+			Account   string `json:"account"`
+			WasLocked bool   `json:"wasLocked"`
+		}
+		raw, err := e.call(ctx, http.MethodDelete, "/api/v1/lockouts/accounts/"+url.PathEscape(pos[0]), nil, nil, &a)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"account", "wasLocked"}, rows: [][]string{{a.Account, strconv.FormatBool(a.WasLocked)}}}
+		result := "unlocked"
+		if !a.WasLocked {
+			result = "was not locked; failures cleared"
+		}
+		return e.show(raw, long, table{header: []string{"ACCOUNT", "RESULT"}, rows: [][]string{{a.Account, result}}})
+	}
+}
+
+func blockCmd(fs *flag.FlagSet) runFunc {
+	dur := fs.String("duration", "", `how long, e.g. 15m (default), 2h, 7d, or "permanent"`)
+	return func(ctx context.Context, e *env, pos []string) error {
+		body := map[string]string{"ip": pos[0]}
+		if strings.Contains(pos[0], "/") {
+			body = map[string]string{"cidr": pos[0]}
+		}
+		if *dur != "" {
+			body["duration"] = *dur
+		}
+		var b state.IPBlock
+		raw, err := e.call(ctx, http.MethodPost, "/api/v1/lockouts/ips", nil, body, &b)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"cidr", "permanent", "until"}, rows: [][]string{{b.CIDR, strconv.FormatBool(b.Permanent), isoTime(&b.Until)}}}
+		return e.show(raw, long, table{header: []string{"BLOCKED", "UNTIL (UTC)"}, rows: [][]string{{b.CIDR, until(b.Permanent, b.Until)}}})
+	}
+}
+
+func unblockCmd(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, pos []string) error {
+		var a struct {
+			CIDR      string `json:"cidr"`
+			Unblocked bool   `json:"unblocked"`
+		}
+		raw, err := e.call(ctx, http.MethodDelete, "/api/v1/lockouts/ips/"+url.PathEscape(pos[0]), nil, nil, &a)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"cidr", "unblocked"}, rows: [][]string{{a.CIDR, strconv.FormatBool(a.Unblocked)}}}
+		return e.show(raw, long, table{header: []string{"UNBLOCKED"}, rows: [][]string{{a.CIDR}}})
+	}
+}
+
+func exportCmd(fs *flag.FlagSet) runFunc {
+	filters := filterFlags(fs)
+	format := fs.String("format", "", "csv (default) or ndjson; ndjson (default) or csv with --subject")
+	subject := fs.String("subject", "", "export every event of this identity (a data-access request; admin token)")
+	return func(ctx context.Context, e *env, _ []string) error {
+		f := strings.ToLower(*format)
+		if f != "" && f != "csv" && f != "ndjson" {
+			return usagef("--format %q: want csv or ndjson", *format)
+		}
+		var path string
+		var q url.Values
+		if *subject != "" {
+			if len(filters()) > 0 {
+				return usagef("--subject exports every event of one identity: it takes no filters")
+			}
+			path, q = "/api/v1/privacy/export", url.Values{"principal": {*subject}}
+			if f == "" {
+				f = "ndjson"
+			}
+		} else {
+			path, q = "/api/v1/login-logs", filters()
+			if f == "" {
+				f = "csv"
+			}
+		}
+		q.Set("format", f)
+		resp, err := e.do(ctx, http.MethodGet, path, q, nil, "")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(e.out, resp.Body); err != nil {
+			return fmt.Errorf("export cut short: %w", err)
+		}
+		return nil
+	}
+}
+
+func connectorsCmd(*flag.FlagSet) runFunc {
+	return func(ctx context.Context, e *env, _ []string) error {
+		var a struct {
+			Connectors []struct {
+				Name        string     `json:"name"`
+				Active      bool       `json:"active"`
+				Queued      int        `json:"queued"`
+				Delivered   uint64     `json:"delivered"`
+				Failed      uint64     `json:"failed"`
+				Dropped     uint64     `json:"dropped"`
+				LastError   string     `json:"lastError"`
+				LastErrorAt *time.Time `json:"lastErrorAt"`
+			} `json:"connectors"`
+		}
+		raw, err := e.call(ctx, http.MethodGet, "/api/v1/connectors", nil, nil, &a)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"name", "active", "queued", "delivered", "failed", "dropped", "lastError", "lastErrorAt"}}
+		human := table{header: []string{"CONNECTOR", "QUEUED", "DELIVERED", "FAILED", "DROPPED", "LAST ERROR"}}
+		for _, c := range a.Connectors {
+			u := strconv.FormatUint
+			long.rows = append(long.rows, []string{c.Name, strconv.FormatBool(c.Active), strconv.Itoa(c.Queued), u(c.Delivered, 10),
+				u(c.Failed, 10), u(c.Dropped, 10), c.LastError, isoTime(c.LastErrorAt)})
+			last := "-"
+			if c.LastError != "" {
+				last = humanTime(c.LastErrorAt) + " " + truncate(c.LastError, 60)
+			}
+			human.rows = append(human.rows, []string{c.Name, strconv.Itoa(c.Queued), u(c.Delivered, 10), u(c.Failed, 10), u(c.Dropped, 10), last})
+		}
+		return e.show(raw, long, human)
+	}
+}
+
+func eraseCmd(fs *flag.FlagSet) runFunc {
+	pseudonym := fs.String("pseudonym", "", "replace the identity with this name instead of erasing it")
+	yes := fs.Bool("yes", false, "confirm: the erasure cannot be undone")
+	return func(ctx context.Context, e *env, pos []string) error {
+		if !*yes {
+			return usagef("erasing %q cannot be undone: add --yes to confirm", pos[0])
+		}
+		body := map[string]string{"principal": pos[0]}
+		if *pseudonym != "" {
+			body["pseudonym"] = *pseudonym
+		}
+		var a struct {
+			Principal     string `json:"principal"`
+			Pseudonymised bool   `json:"pseudonymised"`
+			Events        int64  `json:"events"`
+		}
+		raw, err := e.call(ctx, http.MethodPost, "/api/v1/privacy/erase", nil, body, &a)
+		if err != nil {
+			return err
+		}
+		long := table{header: []string{"principal", "pseudonymised", "events"},
+			rows: [][]string{{a.Principal, strconv.FormatBool(a.Pseudonymised), itoa(a.Events)}}}
+		how := "erased"
+		if a.Pseudonymised {
+			how = "pseudonymised"
+		}
+		return e.show(raw, long, table{header: []string{"IDENTITY", "RESULT", "EVENTS"}, rows: [][]string{{a.Principal, how, itoa(a.Events)}}})
+	}
+}

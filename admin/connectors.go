@@ -1,0 +1,38 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+)
+
+// connectorView is one connector of GET /api/v1/connectors.
+type connectorView struct {
+	Name string `json:"name"`
+	// Active: the dispatcher delivers to the connector (every listed one is).
+	Active      bool       `json:"active"`
+	Queued      int        `json:"queued"`
+	Delivered   uint64     `json:"delivered"`
+	Failed      uint64     `json:"failed"`
+	Dropped     uint64     `json:"dropped"`
+	LastError   string     `json:"lastError,omitempty"`
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+}
+
+// connectorsAnswer is the answer of GET /api/v1/connectors.
+type connectorsAnswer struct {
+	Connectors []connectorView `json:"connectors"`
+}
+
+// connectorList serves GET /api/v1/connectors.
+func (h *handler) connectorList(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	a := connectorsAnswer{Connectors: []connectorView{}}
+	if h.connectors != nil {
+		for _, s := range h.connectors() {
+			a.Connectors = append(a.Connectors, connectorView{Name: s.Name, Active: true, Queued: s.Queued,
+				Delivered: s.Delivered, Failed: s.Failed, Dropped: s.Dropped, LastError: s.LastError,
+				LastErrorAt: timePtr(s.LastErrorAt)})
+		}
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}

@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
+)
+
+// User statuses (seed 003).
+const (
+	StatusActive    = "ACTIVE"     // the last successful login is newer than the last logout
+	StatusLoggedOut = "LOGGED_OUT" // no session is open
+	StatusLocked    = "LOCKED"     // the account is locked now
+)
+
+// userView is one user of GET /api/v1/users: the login log's summary merged
+// with the lockout state of the account (the lower-cased identity).
+type userView struct {
+	Identity    string       `json:"identity"`
+	Source      event.Source `json:"source"`
+	DisplayName string       `json:"displayName,omitempty"`
+	// Status is LOCKED, ACTIVE or LOGGED_OUT.
+	Status      string     `json:"status"`
+	LastSeen    *time.Time `json:"lastSeen"`
+	LastLogin   *time.Time `json:"lastLogin"`
+	LastLogout  *time.Time `json:"lastLogout"`
+	LastFailure *time.Time `json:"lastFailure"`
+	LastIP      string     `json:"lastIp"`
+	// FailuresSinceSuccess counts the logged failures after the last success.
+	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
+	// SessionActive: the last successful login is newer than the last logout.
+	SessionActive bool `json:"sessionActive"`
+	// Locked is null when the lockout state is unknown (no Lockouts, or the
+	// state store failed).
+	Locked      *bool      `json:"locked"`
+	Permanent   bool       `json:"permanent,omitempty"`
+	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
+	// Failures counted by the lockout state in its window.
+	Failures *int `json:"failures,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// users serves GET /api/v1/users: search (part of the identity, any case),
+// page, size; most recently active first.
+func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
+	q := r.URL.Query()
+	search, err := text(q, "search")
+	if err != nil {
+		return err
+	}
+	p, err := parsePage(q)
+	if err != nil {
+		return err
+	}
+	if q.Get("sort") != "" {
+		return badParam("sort", "users are always sorted by last activity, newest first")
+	}
+	list, total, err := h.store.Users(r.Context(), logstore.UsersFilter{Search: search, Number: p.Number, Size: p.Size})
+	if err != nil {
+		return err
+	}
+	out := make([]userView, 0, len(list))
+	stateFailed := false
+	for _, u := range list {
+		v := userView{Identity: u.Identity, Source: u.Source, DisplayName: u.DisplayName, LastSeen: timePtr(u.LastSeen),
+			LastLogin: timePtr(u.LastLogin), LastLogout: timePtr(u.LastLogout), LastFailure: timePtr(u.LastFailure),
+			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: StatusLoggedOut}
+		if u.Active {
+			v.Status = StatusActive
+		}
+		if h.lockouts != nil && !stateFailed {
+			st, err := h.lockouts.AccountStatus(r.Context(), strings.ToLower(u.Identity))
+			if err != nil {
+				// One failure is enough to know the state is down: do not wait
+				// for it again on every user of the page.
+				stateFailed = true
+				h.log.Warn("admin users: lockout state unavailable", "error", err)
+			} else {
+				locked, failures := st.Locked, st.Failures
+				v.Locked, v.Failures = &locked, &failures
+				if locked {
+					v.Status, v.Permanent, v.LockedUntil = StatusLocked, st.Permanent, timePtr(st.LockedUntil)
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, newPage(out, p.Number, p.Size, total))
+	return nil
+}

@@ -1,0 +1,233 @@
+// Package logstore defines the login log store: where every login event is kept
+// so that the admin API can search it, export it, compute statistics and find
+// suspicious activity. A Store is also a connectors.Connector, so the dispatcher
+// feeds it like any other sink. Implementations live in the sqlite and postgres
+// sub-packages and share one conformance suite in storetest.
+package logstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/event"
+)
+
+// Store keeps login events. All methods are safe for concurrent use. Event dates
+// are kept with millisecond precision. Every filter value is bound as a query
+// parameter, never spliced into SQL.
+type Store interface {
+	// Deliver stores a batch in one transaction. Redelivery of an event id already
+	// stored is a no-op, so the dispatcher may retry a batch freely.
+	connectors.Connector
+
+	// Query returns one page of the events matching f, newest first unless p.Asc,
+	// with the number of all matching events.
+	Query(ctx context.Context, f Filter, p Page) (PageResult, error)
+	// Get returns the event with the given id and whether it exists.
+	Get(ctx context.Context, id string) (event.Event, bool, error)
+	// Each calls fn for every event matching f, in date order (ascending when asc),
+	// in constant memory. An error from fn stops the walk and is returned.
+	Each(ctx context.Context, f Filter, asc bool, fn func(event.Event) error) error
+	// Stats summarises the login attempts in [from, to).
+	Stats(ctx context.Context, from, to time.Time, interval Interval, top int) (Stats, error)
+	// Users lists per-identity login activity, most recently active first.
+	Users(ctx context.Context, f UsersFilter) ([]UserSummary, int64, error)
+	// Suspicious finds brute-force and credential-stuffing patterns since q.Since.
+	Suspicious(ctx context.Context, q SuspiciousQuery) (Suspicious, error)
+	// Principal calls fn for every event of one identity (a principal, or an
+	// email compared case-insensitively), oldest first: a data-access request.
+	Principal(ctx context.Context, identity string, fn func(event.Event) error) error
+	// Erase removes one identity from the log: with pseudonym "" the principal,
+	// email and display name of its events become null; otherwise they become
+	// pseudonym. It returns the number of events changed.
+	Erase(ctx context.Context, identity, pseudonym string) (int64, error)
+	// DeleteBefore deletes the events dated before t, batch events per
+	// transaction, and returns how many it deleted.
+	DeleteBefore(ctx context.Context, t time.Time, batch int) (int64, error)
+}
+
+// Status filters login attempts by outcome.
+type Status string
+
+// Statuses.
+const (
+	StatusSuccess Status = "SUCCESS" // eventType LOGIN_SUCCESS
+	StatusFailure Status = "FAILURE" // eventType LOGIN_FAILURE
+)
+
+// Filter selects events. Zero fields do not filter.
+type Filter struct {
+	// From and To bound eventDate to [From, To); a zero time is unbounded.
+	From, To time.Time
+	// Email matches the email exactly, ignoring case.
+	Email string
+	// IP matches remoteAddress exactly.
+	IP string
+	// Status keeps only LOGIN_SUCCESS or LOGIN_FAILURE events.
+	Status Status
+	// EventTypes keeps only events of these types.
+	EventTypes []event.Type
+	// Source, PortalID, Reason and Principal match exactly.
+	Source    event.Source
+	PortalID  string
+	Reason    event.Reason
+	Principal string
+}
+
+// Page selects one page of a result.
+type Page struct {
+	// Number is the 0-based page number.
+	Number int
+	// Size is the page size. Default (0): 20.
+	Size int
+	// Asc sorts oldest first; the default is newest first.
+	Asc bool
+}
+
+// DefaultPageSize is the page size used when Page.Size is not positive.
+const DefaultPageSize = 20
+
+// PageResult is one page of events and the number of all matching events.
+type PageResult struct {
+	Content       []event.Event
+	TotalElements int64
+}
+
+// Interval is the width of a statistics time-series bucket.
+type Interval int
+
+// Intervals.
+const (
+	Hour Interval = iota
+	Day
+)
+
+// Count is a key with a count: a user's attempts or an IP's failures.
+type Count struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+// ReasonCount is the number of failures with one reason.
+type ReasonCount struct {
+	Reason event.Reason `json:"reason"`
+	Count  int64        `json:"count"`
+}
+
+// Bucket is one time-series point.
+type Bucket struct {
+	Start     time.Time `json:"start"`
+	Successes int64     `json:"successes"`
+	Failures  int64     `json:"failures"`
+}
+
+// Stats summarises login attempts (LOGIN_SUCCESS and LOGIN_FAILURE events).
+type Stats struct {
+	From        time.Time     `json:"from"`
+	To          time.Time     `json:"to"`
+	Total       int64         `json:"total"`
+	Successes   int64         `json:"successes"`
+	Failures    int64         `json:"failures"`
+	SuccessRate float64       `json:"successRate"` // successes/total, 0 when total is 0
+	ByReason    []ReasonCount `json:"byReason"`    // failures by reason, most first
+	TopUsers    []Count       `json:"topUsers"`    // identities with most attempts
+	TopIPs      []Count       `json:"topIps"`      // remote addresses with most failures
+	Series      []Bucket      `json:"series"`      // every bucket of [From, To), UTC
+	ByHour      [24]int64     `json:"byHour"`      // attempts by UTC hour of day
+}
+
+// UsersFilter selects and pages identities.
+type UsersFilter struct {
+	// Search keeps identities containing this text, ignoring case.
+	Search string
+	// Number is the 0-based page number; Size the page size (default 20).
+	Number, Size int
+}
+
+// UserSummary is one identity's login activity (seed 003). Times are zero when
+// the identity has no such event. Whether the account is locked comes from the
+// state store, not from here.
+type UserSummary struct {
+	Identity    string       `json:"identity"`
+	Source      event.Source `json:"source"`
+	DisplayName string       `json:"displayName,omitempty"`
+	LastSeen    time.Time    `json:"lastSeen"`
+	LastLogin   time.Time    `json:"lastLogin"`
+	LastLogout  time.Time    `json:"lastLogout"`
+	LastFailure time.Time    `json:"lastFailure"`
+	LastIP      string       `json:"lastIp"`
+	// FailuresSinceSuccess counts the failures after the last successful login.
+	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
+	// Active is true when the last successful login is newer than the last logout.
+	Active bool `json:"active"`
+}
+
+// SuspiciousQuery sets the window and thresholds of Suspicious.
+type SuspiciousQuery struct {
+	// Since starts the window; zero means the last hour.
+	Since time.Time
+	// MinIPFailures lists IPs with at least this many failures. Default 10.
+	MinIPFailures int
+	// MinAccountIPs lists accounts that failed from at least this many IPs. Default 3.
+	MinAccountIPs int
+	// MinIPAccounts lists IPs that failed on at least this many accounts. Default 3.
+	MinIPAccounts int
+	// Limit caps each list. Default 100.
+	Limit int
+}
+
+// Defaults of SuspiciousQuery.
+const (
+	DefaultMinIPFailures = 10
+	DefaultMinAccountIPs = 3
+	DefaultMinIPAccounts = 3
+	DefaultSuspectLimit  = 100
+)
+
+// WithDefaults returns q with zero fields set to their defaults, given now.
+func (q SuspiciousQuery) WithDefaults(now time.Time) SuspiciousQuery {
+	if q.Since.IsZero() {
+		q.Since = now.Add(-time.Hour)
+	}
+	if q.MinIPFailures <= 0 {
+		q.MinIPFailures = DefaultMinIPFailures
+	}
+	if q.MinAccountIPs <= 0 {
+		q.MinAccountIPs = DefaultMinAccountIPs
+	}
+	if q.MinIPAccounts <= 0 {
+		q.MinIPAccounts = DefaultMinIPAccounts
+	}
+	if q.Limit <= 0 {
+		q.Limit = DefaultSuspectLimit
+	}
+	return q
+}
+
+// SuspectIP is an IP with failures in the window.
+type SuspectIP struct {
+	IP       string    `json:"ip"`
+	Failures int64     `json:"failures"`
+	Accounts int64     `json:"accounts"` // distinct identities tried
+	Last     time.Time `json:"last"`
+}
+
+// SuspectAccount is an identity that failed from several IPs in the window.
+type SuspectAccount struct {
+	Identity string    `json:"identity"`
+	Failures int64     `json:"failures"`
+	IPs      int64     `json:"ips"` // distinct IPs
+	Last     time.Time `json:"last"`
+}
+
+// Suspicious is what Suspicious found; each list is sorted by its count, most first.
+type Suspicious struct {
+	Since time.Time `json:"since"`
+	// FailingIPs have at least MinIPFailures failures.
+	FailingIPs []SuspectIP `json:"failingIps"`
+	// AttackedAccounts failed from at least MinAccountIPs distinct IPs.
+	AttackedAccounts []SuspectAccount `json:"attackedAccounts"`
+	// SprayingIPs failed on at least MinIPAccounts distinct identities.
+	SprayingIPs []SuspectIP `json:"sprayingIps"`
+}

@@ -1,0 +1,209 @@
+package storetest
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
+)
+
+// model is the obvious in-memory implementation the stores are checked against.
+type model []event.Event
+
+func match(f logstore.Filter, e *event.Event) bool {
+	switch {
+	case !f.From.IsZero() && e.EventDate.Before(f.From),
+		!f.To.IsZero() && !e.EventDate.Before(f.To),
+		f.Email != "" && !strings.EqualFold(event.Value(e.Email), f.Email),
+		f.IP != "" && e.RemoteAddress != f.IP,
+		f.Status == logstore.StatusSuccess && e.EventType != event.LoginSuccess,
+		f.Status == logstore.StatusFailure && e.EventType != event.LoginFailure,
+		len(f.EventTypes) > 0 && !slices.Contains(f.EventTypes, e.EventType),
+		f.Source != "" && e.Source != f.Source,
+		f.PortalID != "" && event.Value(e.PortalID) != f.PortalID,
+		f.Reason != "" && e.Reason != f.Reason,
+		f.Principal != "" && event.Value(e.Principal) != f.Principal:
+		return false
+	}
+	return true
+}
+
+func (m model) sorted(asc bool) model {
+	out := slices.Clone(m)
+	slices.SortStableFunc(out, func(a, b event.Event) int {
+		if asc {
+			return a.EventDate.Compare(b.EventDate)
+		}
+		return b.EventDate.Compare(a.EventDate)
+	})
+	return out
+}
+
+func (m model) filter(f logstore.Filter, asc bool) model {
+	var out model
+	for _, e := range m.sorted(asc) {
+		if match(f, &e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func ids(evs []event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func attempt(e *event.Event) bool {
+	return e.EventType == event.LoginSuccess || e.EventType == event.LoginFailure
+}
+
+func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, map[string]int64, map[string]int64) {
+	st := logstore.Stats{From: from, To: to}
+	users, ips := map[string]int64{}, map[string]int64{}
+	reasons := map[event.Reason]int64{}
+	series := map[time.Time]*logstore.Bucket{}
+	trunc := func(t time.Time) time.Time {
+		t = t.UTC()
+		if iv == logstore.Day {
+			return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+		}
+		return t.Truncate(time.Hour)
+	}
+	step := time.Hour
+	if iv == logstore.Day {
+		step = 24 * time.Hour
+	}
+	for t := trunc(from); t.Before(to); t = t.Add(step) {
+		series[t] = &logstore.Bucket{Start: t}
+		st.Series = append(st.Series, logstore.Bucket{Start: t})
+	}
+	for _, e := range m {
+		if !attempt(&e) || e.EventDate.Before(from) || !e.EventDate.Before(to) {
+			continue
+		}
+		b := series[trunc(e.EventDate)]
+		if e.EventType == event.LoginSuccess {
+			st.Successes++
+			b.Successes++
+		} else {
+			st.Failures++
+			b.Failures++
+			if e.Reason != "" {
+				reasons[e.Reason]++
+			}
+			if e.RemoteAddress != "" {
+				ips[e.RemoteAddress]++
+			}
+		}
+		if id := e.Identity(); id != "" {
+			users[id]++
+		}
+		st.ByHour[e.EventDate.UTC().Hour()]++
+	}
+	st.Total = st.Successes + st.Failures
+	if st.Total > 0 {
+		st.SuccessRate = float64(st.Successes) / float64(st.Total)
+	}
+	for i := range st.Series {
+		st.Series[i] = *series[st.Series[i].Start]
+	}
+	for r, n := range reasons {
+		st.ByReason = append(st.ByReason, logstore.ReasonCount{Reason: r, Count: n})
+	}
+	slices.SortFunc(st.ByReason, func(x, y logstore.ReasonCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
+	})
+	return st, users, ips
+}
+
+func (m model) users() map[string]logstore.UserSummary {
+	out := map[string]logstore.UserSummary{}
+	for _, e := range m.sorted(true) {
+		id := e.Identity()
+		if id == "" {
+			continue
+		}
+		u := out[id]
+		u.Identity, u.Source, u.LastSeen = id, e.Source, e.EventDate
+		if e.RemoteAddress != "" {
+			u.LastIP = e.RemoteAddress
+		}
+		if e.DisplayName != nil {
+			u.DisplayName = *e.DisplayName
+		}
+		switch e.EventType {
+		case event.LoginSuccess:
+			u.LastLogin, u.FailuresSinceSuccess = e.EventDate, 0
+		case event.LoginFailure:
+			u.LastFailure = e.EventDate
+			u.FailuresSinceSuccess++
+		case event.Logout:
+			u.LastLogout = e.EventDate
+		}
+		u.Active = !u.LastLogin.IsZero() && u.LastLogin.After(u.LastLogout)
+		out[id] = u
+	}
+	return out
+}
+
+func (m model) suspicious(q logstore.SuspiciousQuery) logstore.Suspicious {
+	ipFail, ipLast, acFail, acLast := map[string]int64{}, map[string]time.Time{}, map[string]int64{}, map[string]time.Time{}
+	ipAcc, acIP := map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, e := range m {
+		if e.EventType != event.LoginFailure || e.EventDate.Before(q.Since) {
+			continue
+		}
+		ip, id := e.RemoteAddress, e.Identity()
+		if ip != "" {
+			ipFail[ip]++
+			ipLast[ip] = later(ipLast[ip], e.EventDate)
+			if id != "" {
+				set(ipAcc, ip, id)
+			}
+		}
+		if id != "" {
+			acFail[id]++
+			acLast[id] = later(acLast[id], e.EventDate)
+			if ip != "" {
+				set(acIP, id, ip)
+			}
+		}
+	}
+	out := logstore.Suspicious{Since: q.Since, FailingIPs: []logstore.SuspectIP{}, AttackedAccounts: []logstore.SuspectAccount{}, SprayingIPs: []logstore.SuspectIP{}}
+	for ip, n := range ipFail {
+		s := logstore.SuspectIP{IP: ip, Failures: n, Accounts: int64(len(ipAcc[ip])), Last: ipLast[ip]}
+		if n >= int64(q.MinIPFailures) {
+			out.FailingIPs = append(out.FailingIPs, s)
+		}
+		if s.Accounts >= int64(q.MinIPAccounts) {
+			out.SprayingIPs = append(out.SprayingIPs, s)
+		}
+	}
+	for id, n := range acFail {
+		if len(acIP[id]) >= q.MinAccountIPs {
+			out.AttackedAccounts = append(out.AttackedAccounts, logstore.SuspectAccount{Identity: id, Failures: n, IPs: int64(len(acIP[id])), Last: acLast[id]})
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func set(m map[string]map[string]bool, k, v string) {
+	if m[k] == nil {
+		m[k] = map[string]bool{}
+	}
+	m[k][v] = true
+}

@@ -1,0 +1,558 @@
+// Package storetest is the conformance suite every logstore.Store runs: a
+// deterministic data set of a few hundred events over three days (portal and
+// manager logins, an attacker, late and redelivered events, nulls, unicode,
+// odd ids) checked against an obvious in-memory model.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
+)
+
+// Base is the start of the data set: three days from here.
+var Base = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// Run runs the suite; open returns a new, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
+	all, late := Dataset()
+	load := func(t *testing.T) (logstore.Store, model) {
+		t.Helper()
+		s := open(t)
+		ctx := context.Background()
+		for i := 0; i < len(all); i += 40 {
+			if err := s.Deliver(ctx, all[i:min(i+40, len(all))]); err != nil {
+				t.Fatalf("deliver: %v", err)
+			}
+		}
+		// Redelivery of a whole batch, and late events with a duplicate inside.
+		if err := s.Deliver(ctx, all[:40]); err != nil {
+			t.Fatalf("redeliver: %v", err)
+		}
+		if err := s.Deliver(ctx, append(slices.Clone(late), late[0], all[7])); err != nil {
+			t.Fatalf("deliver late: %v", err)
+		}
+		return s, append(slices.Clone(model(all)), late...)
+	}
+	ctx := context.Background()
+
+	t.Run("GetRoundTrip", func(t *testing.T) {
+		s, m := load(t)
+		for _, want := range m {
+			got, ok, err := s.Get(ctx, want.ID)
+			if err != nil || !ok {
+				t.Fatalf("Get(%q) = %v, %v", want.ID, ok, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Get(%q):\n got %+v\nwant %+v", want.ID, show(got), show(want))
+			}
+		}
+		if _, ok, err := s.Get(ctx, uuid.NewString()); ok || err != nil {
+			t.Fatalf("Get(unknown) = %v, %v; want false, nil", ok, err)
+		}
+		if _, ok, err := s.Get(ctx, "x'; DROP TABLE events; --"); ok || err != nil {
+			t.Fatalf("Get(injection) = %v, %v; want false, nil", ok, err)
+		}
+	})
+
+	t.Run("Query", func(t *testing.T) {
+		s, m := load(t)
+		for _, f := range filters() {
+			for _, asc := range []bool{false, true} {
+				ref := m.filter(f, asc)
+				for _, pg := range []logstore.Page{{Number: 0, Size: 7}, {Number: 1, Size: 7}, {Number: 3, Size: 7}, {Number: 500, Size: 7}, {}} {
+					pg.Asc = asc
+					got, err := s.Query(ctx, f, pg)
+					if err != nil {
+						t.Fatalf("Query(%+v, %+v): %v", f, pg, err)
+					}
+					size := pg.Size
+					if size == 0 {
+						size = logstore.DefaultPageSize
+					}
+					lo, hi := min(pg.Number*size, len(ref)), min(pg.Number*size+size, len(ref))
+					if got.TotalElements != int64(len(ref)) || !slices.Equal(ids(got.Content), ids(ref[lo:hi])) {
+						t.Fatalf("Query(%+v, %+v): total %d ids %v; want %d %v", f, pg, got.TotalElements, ids(got.Content), len(ref), ids(ref[lo:hi]))
+					}
+					if got.Content == nil {
+						t.Fatalf("Query(%+v, %+v): nil content, want empty slice", f, pg)
+					}
+				}
+			}
+		}
+		// Known figures, as a check on the model itself.
+		got, err := s.Query(ctx, logstore.Filter{Email: "CAROL@Example.COM"}, logstore.Page{Size: 1})
+		if err != nil || got.TotalElements == 0 || event.Value(got.Content[0].Email) != "carol@example.com" {
+			t.Fatalf("case-insensitive email: %+v, %v", got, err)
+		}
+		got, err = s.Query(ctx, logstore.Filter{Email: "carol@example"}, logstore.Page{})
+		if err != nil || got.TotalElements != 0 {
+			t.Fatalf("partial email must not match: %d, %v", got.TotalElements, err)
+		}
+	})
+
+	t.Run("Each", func(t *testing.T) {
+		s, m := load(t)
+		for _, f := range filters() {
+			for _, asc := range []bool{true, false} {
+				var got []event.Event
+				if err := s.Each(ctx, f, asc, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
+					t.Fatalf("Each(%+v): %v", f, err)
+				}
+				ref := m.filter(f, asc)
+				if !reflect.DeepEqual(ids(got), ids(ref)) {
+					t.Fatalf("Each(%+v, asc=%v): %d events, want %d", f, asc, len(got), len(ref))
+				}
+				for i := range got {
+					if !reflect.DeepEqual(got[i], ref[i]) {
+						t.Fatalf("Each(%+v): event %d differs:\n got %+v\nwant %+v", f, i, show(got[i]), show(ref[i]))
+					}
+				}
+			}
+		}
+		stop := fmt.Errorf("stop")
+		n := 0
+		if err := s.Each(ctx, logstore.Filter{}, true, func(event.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Fatalf("Each must stop at fn's error: %v after %d", err, n)
+		}
+	})
+
+	t.Run("Stats", func(t *testing.T) {
+		s, m := load(t)
+		for _, c := range []struct {
+			from, to time.Time
+			iv       logstore.Interval
+		}{
+			{Base.Add(5*time.Hour + 30*time.Minute), Base.Add(61*time.Hour + 30*time.Minute), logstore.Hour},
+			{Base, Base.Add(72 * time.Hour), logstore.Day},
+			{Base.Add(26 * time.Hour), Base.Add(26*time.Hour + 40*time.Minute), logstore.Hour},
+			{Base.Add(-48 * time.Hour), Base.Add(-24 * time.Hour), logstore.Day},
+		} {
+			got, err := s.Stats(ctx, c.from, c.to, c.iv, 3)
+			if err != nil {
+				t.Fatalf("Stats: %v", err)
+			}
+			want, users, ips := m.stats(c.from, c.to, c.iv)
+			if got.Total != want.Total || got.Successes != want.Successes || got.Failures != want.Failures || got.SuccessRate != want.SuccessRate {
+				t.Fatalf("Stats(%v, %v) totals %d/%d/%d %v; want %d/%d/%d %v", c.from, c.to, got.Total, got.Successes, got.Failures, got.SuccessRate, want.Total, want.Successes, want.Failures, want.SuccessRate)
+			}
+			if !reflect.DeepEqual(got.ByHour, want.ByHour) || !equalReasons(got.ByReason, want.ByReason) || !reflect.DeepEqual(got.Series, want.Series) {
+				t.Fatalf("Stats(%v, %v):\n got hours %v reasons %v series %v\nwant hours %v reasons %v series %v", c.from, c.to, got.ByHour, got.ByReason, got.Series, want.ByHour, want.ByReason, want.Series)
+			}
+			checkTop(t, "users", got.TopUsers, users, 3)
+			checkTop(t, "ips", got.TopIPs, ips, 3)
+		}
+		// Known numbers for the first day, 00:00 to 06:00.
+		got, err := s.Stats(ctx, Base, Base.Add(6*time.Hour), logstore.Hour, 1)
+		want, _, _ := m.stats(Base, Base.Add(6*time.Hour), logstore.Hour)
+		if err != nil || got.Total == 0 || got.Total != want.Total || len(got.Series) != 6 {
+			t.Fatalf("Stats first hours: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("Users", func(t *testing.T) {
+		s, m := load(t)
+		want := m.users()
+		var got []logstore.UserSummary
+		for page := 0; ; page++ {
+			l, total, err := s.Users(ctx, logstore.UsersFilter{Number: page, Size: 4})
+			if err != nil {
+				t.Fatalf("Users: %v", err)
+			}
+			if total != int64(len(want)) {
+				t.Fatalf("Users total %d, want %d", total, len(want))
+			}
+			if len(l) == 0 {
+				break
+			}
+			got = append(got, l...)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Users listed %d, want %d", len(got), len(want))
+		}
+		for i, u := range got {
+			if i > 0 && u.LastSeen.After(got[i-1].LastSeen) {
+				t.Fatalf("Users not sorted by last activity at %d", i)
+			}
+			if !reflect.DeepEqual(u, want[u.Identity]) {
+				t.Fatalf("Users %q:\n got %+v\nwant %+v", u.Identity, u, want[u.Identity])
+			}
+		}
+		if !want["alice@example.com"].Active || want["dave@example.org"].Active {
+			t.Fatalf("data set must have alice active and dave logged out: %+v %+v", want["alice@example.com"], want["dave@example.org"])
+		}
+		l, total, err := s.Users(ctx, logstore.UsersFilter{Search: "EXAMPLE.com"})
+		if err != nil || total != 2 || len(l) != 2 {
+			t.Fatalf("Users search: %d %+v, %v", total, l, err)
+		}
+		l, _, err = s.Users(ctx, logstore.UsersFilter{Search: "JÖRG"})
+		if err != nil || len(l) != 1 || l[0].Identity != "jörg@exämple.de" {
+			t.Fatalf("Users unicode search: %+v, %v", l, err)
+		}
+	})
+
+	t.Run("Suspicious", func(t *testing.T) {
+		s, m := load(t)
+		for _, q := range []logstore.SuspiciousQuery{
+			{Since: Base.Add(48 * time.Hour), MinIPFailures: 5, MinAccountIPs: 2, MinIPAccounts: 3, Limit: 50},
+			{Since: Base, MinIPFailures: 1, MinAccountIPs: 1, MinIPAccounts: 1, Limit: 100},
+			{Since: Base.Add(71 * time.Hour)},
+		} {
+			got, err := s.Suspicious(ctx, q)
+			if err != nil {
+				t.Fatalf("Suspicious: %v", err)
+			}
+			want := m.suspicious(q.WithDefaults(time.Now()))
+			sortSusp(&got)
+			sortSusp(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Suspicious(%+v):\n got %+v\nwant %+v", q, got, want)
+			}
+		}
+		got, _ := s.Suspicious(ctx, logstore.SuspiciousQuery{Since: Base, MinIPFailures: 10})
+		if len(got.FailingIPs) == 0 || got.FailingIPs[0].IP != attackerIP {
+			t.Fatalf("attacker not found first: %+v", got.FailingIPs)
+		}
+	})
+
+	t.Run("Principal", func(t *testing.T) {
+		s, m := load(t)
+		for _, id := range []string{"bob", "ALICE@example.com", "jörg@exämple.de", "nobody"} {
+			var got []event.Event
+			if err := s.Principal(ctx, id, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
+				t.Fatalf("Principal(%q): %v", id, err)
+			}
+			var want []string
+			for _, e := range m.sorted(true) {
+				if event.Value(e.Principal) == id || strings.EqualFold(event.Value(e.Email), id) {
+					want = append(want, e.ID)
+				}
+			}
+			if !slices.Equal(ids(got), want) {
+				t.Fatalf("Principal(%q): %d events, want %d", id, len(got), len(want))
+			}
+		}
+	})
+
+	t.Run("Erase", func(t *testing.T) {
+		s, m := load(t)
+		n, err := s.Erase(ctx, "bob", "user-7f3a")
+		want := len(m.filter(logstore.Filter{Principal: "bob"}, true))
+		if err != nil || n != int64(want) || want == 0 {
+			t.Fatalf("pseudonymise bob: %d, %v; want %d", n, err, want)
+		}
+		if r, _ := s.Query(ctx, logstore.Filter{Principal: "bob"}, logstore.Page{}); r.TotalElements != 0 {
+			t.Fatalf("bob still found: %d", r.TotalElements)
+		}
+		r, err := s.Query(ctx, logstore.Filter{Principal: "user-7f3a"}, logstore.Page{Size: 1000})
+		if err != nil || r.TotalElements != int64(want) {
+			t.Fatalf("pseudonym: %d, %v; want %d", r.TotalElements, err, want)
+		}
+		for _, e := range r.Content {
+			if event.Value(e.Principal) != "user-7f3a" || (e.DisplayName != nil && *e.DisplayName != "user-7f3a") || strings.Contains(event.Value(e.Message), "bob") {
+				t.Fatalf("pseudonymised event still names bob: %+v", show(e))
+			}
+		}
+		aliceN := len(m.filter(logstore.Filter{Email: "alice@example.com"}, true))
+		n, err = s.Erase(ctx, "Alice@Example.com", "")
+		if err != nil || n != int64(aliceN) {
+			t.Fatalf("erase alice: %d, %v; want %d", n, err, aliceN)
+		}
+		for _, e := range m.filter(logstore.Filter{Email: "alice@example.com"}, true) {
+			got, ok, err := s.Get(ctx, e.ID)
+			if err != nil || !ok || got.Email != nil || got.DisplayName != nil || strings.Contains(event.Value(got.Message), "alice") || got.RemoteAddress != e.RemoteAddress {
+				t.Fatalf("erased event: %+v, %v, %v", show(got), ok, err)
+			}
+		}
+		users, _, err := s.Users(ctx, logstore.UsersFilter{Search: "alice", Size: 100})
+		if err != nil || len(users) != 0 {
+			t.Fatalf("erased user still listed: %+v, %v", users, err)
+		}
+		st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 100)
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		for _, c := range st.TopUsers {
+			if c.Key == "alice@example.com" || c.Key == "bob" || c.Key == "" {
+				t.Fatalf("top users name an erased identity: %+v", st.TopUsers)
+			}
+		}
+		if _, err := s.Erase(ctx, "carol@example.com", "user-7f3a"); err == nil {
+			t.Fatalf("reusing a pseudonym must fail")
+		}
+	})
+
+	t.Run("DeleteBefore", func(t *testing.T) {
+		s, m := load(t)
+		cut := Base.Add(30*time.Hour + 7*time.Minute)
+		n, err := s.DeleteBefore(ctx, cut, 7)
+		var keep model
+		for _, e := range m {
+			if !e.EventDate.Before(cut) {
+				keep = append(keep, e)
+			}
+		}
+		if err != nil || n != int64(len(m)-len(keep)) {
+			t.Fatalf("DeleteBefore: %d, %v; want %d", n, err, len(m)-len(keep))
+		}
+		for _, f := range filters() {
+			r, err := s.Query(ctx, f, logstore.Page{Size: 5})
+			ref := keep.filter(f, false)
+			if err != nil || r.TotalElements != int64(len(ref)) || !slices.Equal(ids(r.Content), ids(ref[:min(5, len(ref))])) {
+				t.Fatalf("after delete, Query(%+v): %d, %v; want %d", f, r.TotalElements, err, len(ref))
+			}
+		}
+		got, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Hour, 3)
+		want, users, ips := keep.stats(Base, Base.Add(72*time.Hour), logstore.Hour)
+		if err != nil || got.Total != want.Total || !reflect.DeepEqual(got.Series, want.Series) {
+			t.Fatalf("after delete, Stats: %d, %v; want %d", got.Total, err, want.Total)
+		}
+		checkTop(t, "users", got.TopUsers, users, 3)
+		checkTop(t, "ips", got.TopIPs, ips, 3)
+		if _, ok, _ := s.Get(ctx, m.sorted(true)[0].ID); ok {
+			t.Fatalf("deleted event still found")
+		}
+		if n, err := s.DeleteBefore(ctx, cut, 7); err != nil || n != 0 {
+			t.Fatalf("second DeleteBefore: %d, %v", n, err)
+		}
+		// New events after retention still work.
+		e := mk(1, Base.Add(80*time.Hour), "dave@example.org", "", event.LoginSuccess, "", "10.9.9.9")
+		if err := s.Deliver(ctx, []event.Event{e}); err != nil {
+			t.Fatalf("deliver after delete: %v", err)
+		}
+		if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || !reflect.DeepEqual(got, e) {
+			t.Fatalf("Get after delete: %+v %v %v", got, ok, err)
+		}
+	})
+
+	t.Run("Idempotent", func(t *testing.T) {
+		s, m := load(t)
+		ctx := context.Background()
+		for range 2 {
+			if err := s.Deliver(ctx, m[100:180]); err != nil {
+				t.Fatalf("redeliver: %v", err)
+			}
+		}
+		r, err := s.Query(ctx, logstore.Filter{}, logstore.Page{Size: 1})
+		if err != nil || r.TotalElements != int64(len(m)) {
+			t.Fatalf("after redelivery: %d, %v; want %d", r.TotalElements, err, len(m))
+		}
+		st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 3)
+		want, _, _ := m.stats(Base, Base.Add(72*time.Hour), logstore.Day)
+		if err != nil || st.Total != want.Total {
+			t.Fatalf("redelivery changed stats: %d, want %d", st.Total, want.Total)
+		}
+		if err := s.Deliver(ctx, nil); err != nil {
+			t.Fatalf("empty batch: %v", err)
+		}
+	})
+}
+
+func equalReasons(a, b []logstore.ReasonCount) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
+
+func checkTop(t *testing.T, what string, got []logstore.Count, ref map[string]int64, n int) {
+	t.Helper()
+	var counts []int64
+	for _, c := range ref {
+		counts = append(counts, c)
+	}
+	slices.Sort(counts)
+	slices.Reverse(counts)
+	counts = counts[:min(n, len(counts))]
+	var gc []int64
+	for _, c := range got {
+		if ref[c.Key] != c.Count {
+			t.Fatalf("top %s: %q has %d, want %d", what, c.Key, c.Count, ref[c.Key])
+		}
+		gc = append(gc, c.Count)
+	}
+	if !slices.Equal(gc, counts) {
+		t.Fatalf("top %s counts %v, want %v", what, gc, counts)
+	}
+}
+
+func sortSusp(s *logstore.Suspicious) {
+	slices.SortFunc(s.FailingIPs, func(a, b logstore.SuspectIP) int { return strings.Compare(a.IP, b.IP) })
+	slices.SortFunc(s.SprayingIPs, func(a, b logstore.SuspectIP) int { return strings.Compare(a.IP, b.IP) })
+	slices.SortFunc(s.AttackedAccounts, func(a, b logstore.SuspectAccount) int { return strings.Compare(a.Identity, b.Identity) })
+	s.Since = s.Since.UTC()
+}
+
+func filters() []logstore.Filter {
+	d1, d2 := Base.Add(24*time.Hour), Base.Add(48*time.Hour)
+	return []logstore.Filter{
+		{},
+		{From: d1, To: d2},
+		{From: Base.Add(5*time.Hour + 17*time.Minute), To: Base.Add(51 * time.Hour)},
+		{Email: "CAROL@example.COM"},
+		{Email: "jörg@exämple.de"},
+		{Email: "nobody@example.com"},
+		{IP: attackerIP},
+		{IP: "2001:db8::1"},
+		{Status: logstore.StatusFailure},
+		{Status: logstore.StatusSuccess, From: d1},
+		{EventTypes: []event.Type{event.Logout, event.AccountLocked}},
+		{Source: event.SourceManager},
+		{PortalID: "p2"},
+		{Reason: event.BadCredentials},
+		{Principal: "bob"},
+		{Principal: "BOB"},
+		{Principal: "ünïcode-admin"},
+		{Email: "alice@example.com", Status: logstore.StatusSuccess, From: Base.Add(3 * time.Hour), To: Base.Add(60 * time.Hour)},
+		{Email: "alice@example.com", IP: "10.0.0.1"},
+		{IP: attackerIP, Reason: event.AccountNotFound, From: d1},
+		{Email: "v1@example.net", Status: logstore.StatusFailure, Source: event.SourcePortal, PortalID: "p1"},
+		{From: d1, To: d1},
+	}
+}
+
+// show makes an event readable in failure messages.
+func show(e event.Event) string {
+	return fmt.Sprintf("%+v pr=%q em=%q dn=%q msg=%q et=%q portal=%q acct=%q", e, event.Value(e.Principal), event.Value(e.Email),
+		event.Value(e.DisplayName), event.Value(e.Message), event.Value(e.ErrorType), event.Value(e.PortalID), event.Value(e.AccountID))
+}
+
+const attackerIP = "203.0.113.9"
+
+// mk builds one event; n seeds its id and optional fields.
+func mk(n int, at time.Time, email, principal string, typ event.Type, reason event.Reason, ip string) event.Event {
+	e := event.Event{ID: v7(at, n), EventDate: at, EventType: typ, RemoteAddress: ip, Reason: reason,
+		Principal: event.Str(principal), Email: event.Str(email), Host: "portal.example.com", Path: "/login"}
+	if email != "" {
+		e.Source, e.PortalID = event.SourcePortal, event.Str([]string{"p1", "p2"}[n%2])
+	} else {
+		e.Source = event.SourceManager
+	}
+	return e
+}
+
+// v7 returns a UUIDv7 of the millisecond of at.
+func v7(at time.Time, n int) string {
+	var u uuid.UUID
+	ms := at.UnixMilli()
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	r := rand.New(rand.NewPCG(uint64(n), 99))
+	for i := 6; i < 16; i++ {
+		u[i] = byte(r.Uint32())
+	}
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	return u.String()
+}
+
+// Dataset returns the suite's events in time order and the late ones, delivered
+// last (logouts and victims' failures, dated on the first day).
+func Dataset() (all, late []event.Event) {
+	r := rand.New(rand.NewPCG(7, 11))
+	emails := []string{"alice@example.com", "carol@example.com", "jörg@exämple.de", "dave@example.org"}
+	principals := []string{"bob", "root", "ünïcode-admin"}
+	victims := []string{"v1@example.net", "v2@example.net", "v3@example.net"}
+	ips := []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "2001:db8::1"}
+	uas := []string{"Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", ""}
+	failures := 0
+	for i := range 480 {
+		at := Base.Add(time.Duration(i)*537*time.Second + time.Duration(i*7919%1000)*time.Millisecond)
+		var e event.Event
+		switch x := r.IntN(100); {
+		case x < 20:
+			who := victims[r.IntN(len(victims))]
+			if r.IntN(5) == 0 {
+				who = "alice@example.com"
+			}
+			reason := []event.Reason{event.BadCredentials, event.AccountNotFound}[r.IntN(2)]
+			ip := attackerIP
+			if r.IntN(4) == 0 {
+				ip = "198.51.100." + fmt.Sprint(r.IntN(3))
+			}
+			e = mk(i, at, who, "", event.LoginFailure, reason, ip)
+		default:
+			var email, principal string
+			if u := r.IntN(7); u < 4 {
+				email = emails[u]
+			} else {
+				principal = principals[u-4]
+			}
+			typ := []event.Type{event.LoginSuccess, event.LoginSuccess, event.LoginFailure, event.Logout, event.AccountLocked, event.AccountUnlocked}[r.IntN(6)]
+			var reason event.Reason
+			if typ == event.LoginFailure {
+				reason = event.Reasons[r.IntN(len(event.Reasons))]
+			}
+			e = mk(i, at, email, principal, typ, reason, ips[r.IntN(len(ips))])
+		}
+		switch e.Identity() {
+		case "alice@example.com":
+			e.DisplayName = event.Str("Alice Ä.")
+		case "jörg@exämple.de":
+			e.DisplayName = event.Str("Jörg Ünicode 😀")
+		case "bob":
+			e.DisplayName = event.Str("bob")
+		}
+		if e.EventType == event.LoginFailure {
+			failures++
+			e.FailureCount = failures%5 + 1
+			e.ErrorType = event.Str("AuthenticationFailed")
+			if e.Reason == event.BadCredentials {
+				e.Message = event.Str(fmt.Sprintf("Account %s failed authentication due to %d failed login attempts", e.Identity(), e.FailureCount))
+			} else {
+				e.Message = event.Str("Authentication failed -> " + string(e.Reason))
+			}
+		}
+		if i%3 == 0 {
+			e.AccountID = event.Str(fmt.Sprint("acc-", i%11))
+		}
+		e.UserAgent = uas[i%len(uas)]
+		if i%4 == 0 {
+			e.TraceID = fmt.Sprintf("%032x", i*7919+1)
+		}
+		switch {
+		case i%37 == 5:
+			e.ID = uuid.NewString()
+		case i%53 == 7:
+			e.ID = fmt.Sprint("evt-", i, "-ü")
+		case i%41 == 3:
+			e.ID = v7(at.Add(time.Hour), i)
+		case i%43 == 9:
+			e.ID = v7(at.Add(-1500*time.Millisecond), i)
+		}
+		switch i {
+		case 17:
+			e.Reason = "SOME_NEW_REASON"
+		case 18:
+			e.TraceID = "not-a-hex-trace"
+		case 19:
+			e.EventType = "PASSWORD_CHANGED"
+		}
+		all = append(all, e)
+	}
+	// Dave ends logged out; alice ends with a success.
+	end := Base.Add(72 * time.Hour)
+	all = append(all,
+		mk(1000, end.Add(-10*time.Minute), "dave@example.org", "", event.LoginSuccess, "", "10.0.0.4"),
+		mk(1001, end.Add(-9*time.Minute), "dave@example.org", "", event.Logout, "", "10.0.0.4"),
+		mk(1002, end.Add(-30*time.Second), "alice@example.com", "", event.LoginSuccess, "", "10.0.0.1"))
+	all[len(all)-1].DisplayName = event.Str("Alice Ä.")
+	for i := range 8 {
+		at := Base.Add(time.Duration(i)*93*time.Minute + 11*time.Second)
+		if i%2 == 0 {
+			late = append(late, mk(2000+i, at, victims[i%3], "", event.LoginFailure, event.BadCredentials, attackerIP))
+		} else {
+			late = append(late, mk(2000+i, at, "carol@example.com", "", event.Logout, "", "10.0.0.3"))
+		}
+	}
+	return all, late
+}
