@@ -3,6 +3,7 @@
 #   (a) bare reverse_proxy,
 #   (b) the same site with loginguard, memory state, file sink,
 #   (c) the same with loginguard, Redis state (a disposable redis-server), file sink,
+# (the login log store is off here: its ingest has its own benchmark, bench/logstore)
 # driven by wrk POSTing login bodies. Every request is forwarded: the bodies are
 # successful logins and logins of unknown accounts (not counted towards lockout).
 # One login in 32 succeeds (active@example.com); the rest are 5,000 unknown accounts:
@@ -57,6 +58,7 @@ lg_config() { # lg_config <port> <state> <events file>
 	loginguard {
 		state $2
 		sink file $3
+		store off
 	}
 }
 http://127.0.0.1:$1 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -35,6 +36,19 @@ type App struct {
 	// (file, log). Default: none; events are then only counted in metrics.
 	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.sinks inline_key=sink"`
 
+	// Store is the login log store that the admin API searches, a module of
+	// the loginguard.stores namespace (sqlite, postgres). Default: SQLite under
+	// Caddy's data directory. Every event goes there unless its route has
+	// save_to_database off.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=loginguard.stores inline_key=driver"`
+
+	// NoStore turns the login log store off: events go to the sinks only.
+	NoStore bool `json:"no_store,omitempty"`
+
+	// Retention is how long events are kept in the store; a background job
+	// deletes older ones, in small batches, every hour. Default: 90d.
+	Retention caddy.Duration `json:"retention,omitempty"`
+
 	// OnStateError says what happens to a login attempt while the state store
 	// cannot be reached: "fail_open" (default: the attempt goes to the portal
 	// uncounted, and a warning is logged once per outage) or "fail_closed" (the
@@ -52,9 +66,13 @@ type App struct {
 	store      state.Store
 	storeKey   string
 	dispatcher *connectors.Dispatcher
-	logger     *slog.Logger
-	metrics    *metrics
-	health     stateHealth
+
+	logStore    logstore.Store
+	logStoreKey string
+	logQueue    *connectors.Dispatcher // the log store's own queue
+	logger      *slog.Logger
+	metrics     *metrics
+	health      stateHealth
 
 	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
 	stopRefresh chan struct{}
@@ -128,12 +146,62 @@ func (a *App) Provision(ctx caddy.Context) error {
 		sink := s.(Sink)
 		named = append(named, connectors.Named{Name: fmt.Sprintf("%s#%d", sink.SinkName(), i), Connector: sink})
 	}
-	a.dispatcher = connectors.NewDispatcher(connectors.Options{
+	opts := connectors.Options{
 		QueueSize:     a.QueueSize,
 		FlushInterval: time.Duration(a.FlushInterval),
 		Logger:        a.logger,
 		Observer:      a.metrics,
-	}, named...)
+	}
+	a.dispatcher = connectors.NewDispatcher(opts, named...)
+	return a.provisionLogStore(ctx, opts)
+}
+
+// logStorePool keeps login log stores across config reloads: one writer per file.
+var logStorePool = caddy.NewUsagePool()
+
+type pooledLogStore struct{ logstore.Store }
+
+func (p pooledLogStore) Destruct() error { return p.Close() }
+
+// nopClose keeps the dispatcher from closing the pooled store: the pool does.
+type nopClose struct{ logstore.Store }
+
+func (nopClose) Close() error { return nil }
+
+func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) error {
+	if a.Retention == 0 {
+		a.Retention = caddy.Duration(90 * 24 * time.Hour)
+	}
+	if a.Retention < 0 {
+		return fmt.Errorf("retention: must be positive")
+	}
+	if a.NoStore {
+		return nil
+	}
+	if a.StoreRaw == nil {
+		a.StoreRaw = json.RawMessage(`{"driver":"sqlite"}`)
+	}
+	mod, err := ctx.LoadModule(a, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading store: %w", err)
+	}
+	backend := mod.(LogStoreBackend)
+	a.logStoreKey = "logstore:" + backend.PoolKey()
+	val, _, err := logStorePool.LoadOrNew(a.logStoreKey, func() (caddy.Destructor, error) {
+		openCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := backend.Open(openCtx)
+		if err != nil {
+			return nil, err
+		}
+		return pooledLogStore{st}, nil
+	})
+	if err != nil {
+		a.logStoreKey = ""
+		return err
+	}
+	a.logStore = val.(pooledLogStore).Store
+	a.logQueue = connectors.NewDispatcher(opts, connectors.Named{Name: "store", Connector: nopClose{a.logStore}})
 	return nil
 }
 
@@ -142,19 +210,44 @@ func (a *App) Provision(ctx caddy.Context) error {
 func (a *App) Start() error {
 	a.stopRefresh = make(chan struct{})
 	a.refreshBlocks()
-	go func() {
+	go func(stop <-chan struct{}) {
 		t := time.NewTicker(blockRefresh)
 		defer t.Stop()
 		for {
 			select {
-			case <-a.stopRefresh:
+			case <-stop:
 				return
 			case <-t.C:
 				a.refreshBlocks()
 			}
 		}
-	}()
+	}(a.stopRefresh)
+	if a.logStore != nil {
+		go a.retain(a.stopRefresh)
+	}
 	return nil
+}
+
+// retain deletes the events older than the retention period from the store:
+// now, then every hour.
+func (a *App) retain(stop <-chan struct{}) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		n, err := a.logStore.DeleteBefore(ctx, time.Now().Add(-time.Duration(a.Retention)), 1000)
+		cancel()
+		if err != nil {
+			a.logger.Warn("retention: deleting old events", "error", err)
+		} else if n > 0 {
+			a.logger.Info("retention: deleted old events", "events", n, "retention", time.Duration(a.Retention))
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // blockRefresh is how often the admin IP blocks are read from the state.
@@ -212,6 +305,18 @@ func (a *App) Cleanup() error {
 		}
 		cancel()
 	}
+	if a.logQueue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.logQueue.Close(ctx); err != nil {
+			a.logger.Warn("events not stored before shutdown", "error", err)
+		}
+		cancel()
+	}
+	if a.logStoreKey != "" {
+		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
+			a.logger.Warn("closing the login log store", "error", err)
+		}
+	}
 	if a.storeKey != "" {
 		if _, err := statePool.Delete(a.storeKey); err != nil {
 			return fmt.Errorf("closing state: %w", err)
@@ -220,8 +325,28 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// Emit hands an event to every sink without blocking.
-func (a *App) Emit(ev event.Event) { a.dispatcher.Emit(ev) }
+// Emit hands an event to the log store and to every sink, without blocking.
+func (a *App) Emit(ev event.Event) { a.emit(ev, true) }
+
+// emit hands an event to every sink and, when save is set, to the log store.
+func (a *App) emit(ev event.Event, save bool) {
+	if save && a.logQueue != nil {
+		a.logQueue.Emit(ev)
+	}
+	a.dispatcher.Emit(ev)
+}
+
+// LogStore returns the login log store, nil when it is off.
+func (a *App) LogStore() logstore.Store { return a.logStore }
+
+// ConnectorStats returns the delivery statistics of the log store and the sinks.
+func (a *App) ConnectorStats() []connectors.Stats {
+	var st []connectors.Stats
+	if a.logQueue != nil {
+		st = append(st, a.logQueue.Stats()...)
+	}
+	return append(st, a.dispatcher.Stats()...)
+}
 
 // Store returns the lockout state store.
 func (a *App) Store() state.Store { return a.store }

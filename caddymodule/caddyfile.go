@@ -135,6 +135,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.parseLockout(d); err != nil {
 				return err
 			}
+		case "save_to_database":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			if v != "on" && v != "off" {
+				return d.Errf("save_to_database: want on or off, got %q", v)
+			}
+			on := v == "on"
+			h.SaveToDatabase = &on
 		case "rate_limit":
 			if err := h.parseRateLimit(d); err != nil {
 				return err
@@ -344,6 +354,10 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //	    state redis <url> [{ prefix <p>; dial_timeout <d>; read_timeout <d>; pool_size <n> }]
 //	    state <url>
 //	    on_state_error fail_open|fail_closed
+//	    store sqlite [<path>]
+//	    store postgres <dsn> [{ schema <name> }]
+//	    store off
+//	    retention <duration>
 //	    sink  file <path> [{ fsync }]
 //	    sink  log [<level>]
 //	    queue_size     <n>
@@ -358,11 +372,18 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		switch opt {
-		case "state", "sink":
+		case "state", "sink", "store":
 			if !d.NextArg() {
 				return nil, d.ArgErr()
 			}
 			name := d.Val()
+			if opt == "store" && name == "off" {
+				if d.NextArg() {
+					return nil, d.ArgErr()
+				}
+				app.NoStore = true
+				continue
+			}
 			if opt == "state" && strings.Contains(name, "://") {
 				// state <url>: Redis at that URL.
 				if d.NextArg() || d.NextBlock(d.Nesting()) {
@@ -371,19 +392,23 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				app.StateRaw = caddyconfig.JSONModuleObject(&RedisState{URL: name}, "backend", "redis", nil)
 				continue
 			}
-			ns := "loginguard.state"
-			key := "backend"
-			if opt == "sink" {
-				ns, key = "loginguard.sinks", "sink"
-			}
-			mod, err := caddyfile.UnmarshalModule(d, ns+"."+name)
+			// namespace and inline key of each kind of module
+			nk := map[string][2]string{
+				"state": {"loginguard.state", "backend"},
+				"sink":  {"loginguard.sinks", "sink"},
+				"store": {"loginguard.stores", "driver"},
+			}[opt]
+			mod, err := caddyfile.UnmarshalModule(d, nk[0]+"."+name)
 			if err != nil {
 				return nil, err
 			}
-			raw := caddyconfig.JSONModuleObject(mod, key, name, nil)
-			if opt == "state" {
+			raw := caddyconfig.JSONModuleObject(mod, nk[1], name, nil)
+			switch opt {
+			case "state":
 				app.StateRaw = raw
-			} else {
+			case "store":
+				app.StoreRaw = raw
+			default:
 				app.SinksRaw = append(app.SinksRaw, raw)
 			}
 		case "on_state_error":
@@ -398,6 +423,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.QueueSize = v
+		case "retention":
+			v, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Retention = v
 		case "flush_interval":
 			v, err := durationArg(d)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -73,6 +74,38 @@ func TestAdaptGolden(t *testing.T) {
 				t.Errorf("adapted JSON differs from %s:\n%s", golden, got)
 			}
 		})
+	}
+}
+
+// TestExampleNeedsAdminToken: without LOGINGUARD_ADMIN_TOKEN the example
+// refuses to load, saying how to set it; the token never enters the config.
+func TestExampleNeedsAdminToken(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("LOGINGUARD_ADMIN_TOKEN", "")
+	os.Unsetenv("LOGINGUARD_ADMIN_TOKEN")
+	in, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := adapt(t, "Caddyfile.example", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"token": "{env.LOGINGUARD_ADMIN_TOKEN}"`)) {
+		t.Fatalf("the adapted config does not read the token at load time:\n%s", out)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Admin = &caddy.AdminConfig{Disabled: true}
+	err = caddy.Validate(&cfg)
+	if err == nil || !strings.Contains(err.Error(), "set LOGINGUARD_ADMIN_TOKEN to a long random secret") {
+		t.Fatalf("error %v", err)
+	}
+	t.Setenv("LOGINGUARD_ADMIN_TOKEN", "now-it-is-set")
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("with the token set: %v", err)
 	}
 }
 

@@ -75,6 +75,11 @@ type Handler struct {
 	// Lockout configures counting failures and locking accounts.
 	Lockout *Lockout `json:"lockout,omitempty"`
 
+	// SaveToDatabase writes this route's events to the login log store.
+	// Default: true. Off, they go to the sinks only; with no sink either,
+	// they would be lost, and Caddy warns at load.
+	SaveToDatabase *bool `json:"save_to_database,omitempty"`
+
 	// RateLimit limits attempts per client IP, per account and per route.
 	// Default: no limits.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
@@ -276,6 +281,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("loading loginguard app: %w", err)
 		}
 		h.app = appIface.(*App)
+	}
+	if h.SaveToDatabase == nil {
+		on := true
+		h.SaveToDatabase = &on
+	}
+	if (!*h.SaveToDatabase || h.app.logStore == nil) && len(h.app.SinksRaw) == 0 {
+		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no sink is configured; add a sink or turn save_to_database on")
 	}
 	return h.provisionLimits()
 }

@@ -37,6 +37,7 @@ func validate(t testing.TB, handler string, app string) error {
 
 // TestJSONConfigErrors: bad JSON config is refused with a message naming the field.
 func TestJSONConfigErrors(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir()) // where the default SQLite store goes
 	if err := validate(t, `{"handler":"loginguard"}`, ""); err != nil {
 		t.Fatalf("the default config is refused: %v", err)
 	}
@@ -65,6 +66,13 @@ func TestJSONConfigErrors(t *testing.T) {
 		{`{"handler":"loginguard"}`, `{"sinks":[{"sink":"file"}]}`, "sinks file: path: required"},
 		{`{"handler":"loginguard"}`, `{"sinks":[{"sink":"log","level":"loud"}]}`, "sinks log: level"},
 		{`{"handler":"loginguard"}`, `{"state":{"backend":"memory","max_accounts":-5}}`, "max_accounts: must be positive"},
+		{`{"handler":"loginguard"}`, `{"store":{"driver":"postgres"}}`, "store postgres: dsn: required"},
+		{`{"handler":"loginguard"}`, `{"retention":-1}`, "retention: must be positive"},
+		{`{"handler":"loginguard"}`, `{"store":{"driver":"sqlite","path":"/proc/nope/logins.db"}}`, "store sqlite: path"},
+		{`{"handler":"loginguard_admin"}`, `{}`, "tokens: no admin token: set LOGINGUARD_ADMIN_TOKEN"},
+		{`{"handler":"loginguard_admin","tokens":[{"token":"","scope":"admin"}]}`, `{}`, "tokens[0]: the admin token is empty"},
+		{`{"handler":"loginguard_admin","tokens":[{"token":"x","scope":"root"}]}`, `{}`, "tokens[0].scope"},
+		{`{"handler":"loginguard_admin","tokens":[{"token":"x","scope":"admin"}]}`, `{"no_store":true}`, "the login log store is off"},
 	} {
 		err := validate(t, tc.handler, tc.app)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -338,7 +338,7 @@ func (h *Handler) setIdentity(a *attempt, principal string) {
 	}
 }
 
-func (h *Handler) emit(ev event.Event) { h.app.Emit(ev) }
+func (h *Handler) emit(ev event.Event) { h.app.emit(ev, *h.SaveToDatabase) }
 
 // clientIP is the client address as Caddy resolved it (trusted_proxies honoured).
 func clientIP(r *http.Request) string {

@@ -120,6 +120,7 @@ type stack struct {
 	events   string // events file
 	caddy    *proc
 	caddyEnv []string
+	api      string   // the first instance's admin API
 	cfg      string   // the Caddyfile every instance runs
 	upstream string   // the portal's address
 	env      []string // added to every instance's environment
@@ -157,13 +158,20 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	s.upstream, s.env = upstream, o.Env
 	first := s.addInstance()
-	s.url, s.admin, s.events, s.caddy, s.caddyEnv = first.url, first.admin, first.events, first.proc, first.env
+	s.url, s.admin, s.events, s.caddy, s.caddyEnv, s.api = first.url, first.admin, first.events, first.proc, first.env, first.api
 	return s
 }
+
+// The admin API tokens of every test instance.
+const (
+	adminToken = "test-admin-token-0123456789"
+	readToken  = "test-read-token-0123456789"
+)
 
 // instance is one Caddy process of a stack.
 type instance struct {
 	url, admin, events string
+	api                string // the loginguard admin API's base URL (Caddyfile.example only)
 	proc               *proc
 	env                []string
 }
@@ -183,12 +191,16 @@ func (s *stack) addInstance(env ...string) *instance {
 	if s.n == 1 {
 		in.events = filepath.Join(s.dir, "events.jsonl")
 	}
+	in.api = fmt.Sprintf("http://127.0.0.1:%d", freePort(s.t))
 	in.env = append(append([]string{
 		fmt.Sprintf("LOGINGUARD_PORT=%d", port),
 		"PORTAL_UPSTREAM=" + s.upstream,
 		"CADDY_ADMIN=" + in.admin,
 		"LOGINGUARD_EVENTS=" + in.events,
-		"XDG_DATA_HOME=" + filepath.Join(s.dir, "data"),
+		"LOGINGUARD_ADMIN_PORT=" + strings.TrimPrefix(in.api, "http://127.0.0.1:"),
+		"LOGINGUARD_ADMIN_TOKEN=" + adminToken,
+		"LOGINGUARD_READ_TOKEN=" + readToken,
+		"XDG_DATA_HOME=" + filepath.Join(s.dir, fmt.Sprintf("data-%d", s.n)),
 		"XDG_CONFIG_HOME=" + filepath.Join(s.dir, "config"),
 		"HOME=" + s.dir,
 	}, s.env...), env...)
