@@ -74,8 +74,9 @@ func (s *Store) Admit(ctx context.Context, at state.Attempt, p state.Policy) (st
 	}
 	pa := argsOf(p)
 	slot := newSlot()
+	now := s.nowMS()
 	v, err := s.run(ctx, "admit", scripts.admit, []string{s.accountKey(at.Account)},
-		s.nowMS(), pa.max, pa.window, pa.slotTTL, slot, prefix, pa.pairLimit, pa.known)
+		now, pa.max, pa.window, pa.slotTTL, slot, prefix, pa.pairLimit, pa.known, now+pa.slotTTL, pa.slotTTL+slackMS)
 	if err != nil {
 		return state.Admission{}, err
 	}
@@ -108,7 +109,7 @@ func (s *Store) Finish(ctx context.Context, at state.Attempt, slot string, o sta
 	pa := argsOf(p)
 	v, err := s.run(ctx, "finish", scripts.finish, []string{s.accountKey(at.Account), s.indexKey(at.Account)},
 		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, at.Account,
-		prefix, pa.pairLimit, pa.knownTTL)
+		prefix, pa.pairLimit, pa.knownTTL, pa.window+slackMS)
 	if err != nil {
 		return state.Result{}, err
 	}

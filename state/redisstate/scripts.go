@@ -4,15 +4,22 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/loginguard/loginguard/state"
 )
 
-// The account scripts: each is the bounds from package state, lua/account.lua
-// and its own file.
+// The account scripts: each is the bounds from package state and slackMS,
+// lua/base.lua and
+// its own file, with lua/account.lua in place of the script's line
+// accountMarker, or before the script when it has none. What comes before the
+// marker is the script's fast path: it runs before, and may return without,
+// the definitions of account.lua, which every call would pay for.
 var (
+	//go:embed lua/base.lua
+	baseLua string
 	//go:embed lua/account.lua
 	accountLua string
 	//go:embed lua/admit.lua
@@ -42,9 +49,21 @@ var scripts = struct {
 	status: accountScript(statusLua),
 }
 
+// slackMS is added to every account key's time to live, in milliseconds, for
+// clock skew between instances (SLACK in the scripts).
+const slackMS = 60000
+
+// accountMarker is the line of an account script where account.lua goes.
+const accountMarker = "--[[ account.lua ]]\n"
+
 func accountScript(src string) *redis.Script {
-	bounds := fmt.Sprintf("local MAXPAIRS, MAXKNOWN = %d, %d\n", state.MaxPrefixCounters, state.MaxKnownPrefixes)
-	return redis.NewScript(bounds + accountLua + src)
+	bounds := fmt.Sprintf("local MAXPAIRS, MAXKNOWN, SLACK = %d, %d, %d\n",
+		state.MaxPrefixCounters, state.MaxKnownPrefixes, slackMS)
+	head, tail, ok := strings.Cut(src, accountMarker)
+	if !ok {
+		head, tail = "", src
+	}
+	return redis.NewScript(bounds + baseLua + head + accountLua + tail)
 }
 
 // run runs script with EVALSHA and, when the server does not have it (a

@@ -1,5 +1,5 @@
--- account.lua: the state of one account, shared by every account script (each
--- script is this file followed by its own). Times are milliseconds on the
+-- account.lua: the state of one account, shared by every account script (see
+-- scripts.go for how a script is put together). Times are milliseconds on the
 -- caller's clock, passed in ARGV; Redis TIME is never read, and key expiry is
 -- only garbage collection.
 --
@@ -22,326 +22,223 @@
 -- Prefixes come in canonical form from the Go side (hex digits, ".", ":" and
 -- "/" only), so they never hold a separator. MAXPAIRS and MAXKNOWN are
 -- defined before this file, from the Go constants.
+--
+-- Every call pays for the functions defined here and for each string it
+-- parses or formats, so the code keeps to what a call needs: a missing value
+-- parses nothing, absent fields cost nothing, and what did not change is
+-- written back as it was read (a.fr is the text of a.f while a.f is unchanged,
+-- and each slot, pair and known prefix keeps its text in r until it changes).
+-- Integers are formatted with %d: tostring and .. would switch to exponents
+-- past 14 digits.
 
--- MAXMS caps a lock's length: math.MaxInt64 nanoseconds in milliseconds, so that
--- every time stays an exact integer in a Lua number.
-local MAXMS = 9223372036854
--- SLACK is added to every key's time to live, for clock skew between instances.
-local SLACK = 60000
+-- NONE is the shared empty list (of failures, slots, pairs or known prefixes);
+-- it is never written to: a list that grows is replaced first.
+local NONE = {}
+local gmatch, find, sub = string.gmatch, string.find, string.sub
 
-local function int(x)
-  return string.format('%d', x)
-end
-
-local function load(key)
-  local a = {lk = false, ad = false, un = 0, lv = 0, lu = 0, lm = 0, w = 0, f = {}, s = {}, p = {}, k = {},
-    dirty = false}
-  local v = redis.call('GET', key)
+-- load parses v, the account's value (false when there is none). Its slots are
+-- {id, expiry, prefix, text}, its pairs {pf =, lk =, un =, f =, r = text}, its
+-- known prefixes {prefix, until, text}.
+local function load(v)
+  local a = {lk = false, ad = false, un = 0, lv = 0, lu = 0, lm = 0, w = 0, wr = '0', f = NONE, s = NONE, p = NONE,
+    k = NONE, dirty = false}
   if not v then
     return a
   end
-  for k, x in string.gmatch(v, '(%a+)=(%S*)') do
-    if k == 'f' then
-      for t in string.gmatch(x, '%-?%d+') do
-        a.f[#a.f + 1] = tonumber(t)
+  -- fields are split with plain finds, which beat patterns on long values
+  local i, len = 1, #v
+  while i <= len do
+    local e = find(v, ' ', i, true) or len + 1
+    local q = find(v, '=', i, true)
+    local k, x
+    if q and q < e then
+      k, x = sub(v, i, q - 1), sub(v, q + 1, e - 1)
+    end
+    i = e + 1
+    if k == 'w' then
+      local w = tonumber(x)
+      if w then
+        a.w, a.wr = w, x
       end
+    elseif k == 'f' then
+      local f, n, j = {}, 0, 1
+      while true do
+        local c = find(x, ',', j, true)
+        local t = tonumber(sub(x, j, (c or 0) - 1))
+        if t then
+          n = n + 1
+          f[n] = t
+        end
+        if not c then
+          break
+        end
+        j = c + 1
+      end
+      a.f, a.fr = f, x
     elseif k == 's' then
-      for e in string.gmatch(x, '[^,]+') do
-        local id, t, pf = string.match(e, '^(%w+):(%-?%d+)@?(.*)$')
-        if id then
-          a.s[#a.s + 1] = {id, tonumber(t), pf}
-        end
+      local s, n = {}, 0
+      for e, id, t, pf in gmatch(x, '((%w+):(%-?%d+)@?([^,]*))') do
+        n = n + 1
+        s[n] = {id, tonumber(t), pf, e}
       end
-    elseif k == 'p' then
-      for e in string.gmatch(x, '[^,]+') do
-        local pf, lk, un, fs = string.match(e, '^([^|]+)|(%d)|(%-?%d+)|(.*)$')
-        if pf then
-          local pr = {pf = pf, lk = lk == '1', un = tonumber(un), f = {}}
-          for t in string.gmatch(fs, '%-?%d+') do
-            pr.f[#pr.f + 1] = tonumber(t)
-          end
-          a.p[#a.p + 1] = pr
-        end
-      end
-    elseif k == 'k' then
-      for e in string.gmatch(x, '[^,]+') do
-        local pf, u = string.match(e, '^([^|]+)|(%-?%d+)$')
-        if pf then
-          a.k[#a.k + 1] = {pf, tonumber(u)}
-        end
-      end
+      a.s = s
     elseif k == 'lk' then
       a.lk = x == '1'
+    elseif k == 'un' or k == 'lv' or k == 'lu' or k == 'lm' then
+      a[k] = tonumber(x) or 0
     elseif k == 'ad' then
       a.ad = x == '1'
-    elseif k == 'un' or k == 'lv' or k == 'lu' or k == 'lm' or k == 'w' then
-      a[k] = tonumber(x) or 0
+    elseif k == 'p' then
+      local p, n = {}, 0
+      for e, pf, lk, un, fs in gmatch(x, '(([^,|]+)|(%d)|(%-?%d+)|([^,]*))') do
+        local f, m = {}, 0
+        for t in gmatch(fs, '%-?%d+') do
+          m = m + 1
+          f[m] = tonumber(t)
+        end
+        n = n + 1
+        p[n] = {pf = pf, lk = lk == '1', un = tonumber(un), f = f, r = e}
+      end
+      a.p = p
+    elseif k == 'k' then
+      local kn, n = {}, 0
+      for e, pf, u in gmatch(x, '(([^,|]+)|(%-?%d+))') do
+        n = n + 1
+        kn[n] = {pf, tonumber(u), e}
+      end
+      a.k = kn
     end
   end
   return a
 end
 
--- setWindow applies the window of the policy that came with the call.
-local function setWindow(a, w)
-  if a.w ~= w then
-    a.w = w
-    a.dirty = true
-  end
-end
-
 -- age drops the times in f that left a window of w (none when w <= 0); it
--- returns the times kept and whether any were dropped.
+-- returns the times kept, or nil when none were dropped.
 local function age(f, now, w)
-  if w <= 0 then
-    return f, false
+  if w <= 0 or #f == 0 or now - f[1] < w then
+    return nil
   end
-  local n = 0
+  local n = 1
   while n < #f and now - f[n + 1] >= w do
     n = n + 1
   end
-  if n == 0 then
-    return f, false
-  end
   local keep = {}
   for i = n + 1, #f do
-    keep[#keep + 1] = f[i]
+    keep[i - n] = f[i]
   end
-  return keep, true
-end
-
--- prunePairs drops the pairs that hold neither failures nor a lock.
-local function prunePairs(a)
-  local keep = {}
-  for _, pr in ipairs(a.p) do
-    if pr.lk or #pr.f > 0 then
-      keep[#keep + 1] = pr
-    end
-  end
-  if #keep ~= #a.p then
-    a.p = keep
-    a.dirty = true
-  end
+  return keep
 end
 
 -- refresh forgets what time has ended: a lock that ran out (and with it the
 -- failure counts, the account's and its pairs'), a backoff level past its
 -- memory, pair locks that ran out (and their counts), failures that left the
--- window, slots and known prefixes that expired.
+-- window, pairs that hold nothing, slots and known prefixes that expired.
 local function refresh(a, now)
   if a.lk and a.un ~= 0 and now >= a.un then
     a.lk = false
     a.ad = false
-    a.f = {}
-    for _, pr in ipairs(a.p) do
-      pr.f = {}
+    a.f, a.fr = NONE, nil
+    for i = 1, #a.p do
+      local pr = a.p[i]
+      if #pr.f > 0 then
+        pr.f = NONE
+        pr.r = nil
+      end
     end
     a.lu = a.un + a.lm
     a.un = 0
     a.dirty = true
   end
-  if not a.lk and a.lv > 0 and now >= a.lu then
+  if a.lv > 0 and not a.lk and now >= a.lu then
     a.lv = 0
     a.lu = 0
     a.dirty = true
   end
-  local changed
-  a.f, changed = age(a.f, now, a.w)
-  if changed then
+  local w = a.w
+  local kept = age(a.f, now, w)
+  if kept then
+    a.f, a.fr = kept, nil
     a.dirty = true
   end
-  for _, pr in ipairs(a.p) do
-    if pr.lk and pr.un ~= 0 and now >= pr.un then
-      pr.lk = false
-      pr.un = 0
-      pr.f = {}
+  local p = a.p
+  if #p > 0 then
+    local keep, n = {}, 0
+    for i = 1, #p do
+      local pr = p[i]
+      if pr.lk and pr.un ~= 0 and now >= pr.un then
+        pr.lk = false
+        pr.un = 0
+        pr.f = NONE
+        pr.r = nil
+        a.dirty = true
+      end
+      kept = age(pr.f, now, w)
+      if kept then
+        pr.f, pr.r = kept, nil
+        a.dirty = true
+      end
+      if pr.lk or #pr.f > 0 then
+        n = n + 1
+        keep[n] = pr
+      end
+    end
+    if n ~= #p then
+      a.p = keep
       a.dirty = true
     end
-    pr.f, changed = age(pr.f, now, a.w)
-    if changed then
+  end
+  local s = a.s
+  for i = 1, #s do
+    if now >= s[i][2] then
+      local live, n = {}, 0
+      for j = 1, #s do
+        if now < s[j][2] then
+          n = n + 1
+          live[n] = s[j]
+        end
+      end
+      a.s = live
       a.dirty = true
+      break
     end
   end
-  prunePairs(a)
-  local live = {}
-  for _, s in ipairs(a.s) do
-    if now < s[2] then
-      live[#live + 1] = s
-    end
-  end
-  if #live ~= #a.s then
-    a.s = live
-    a.dirty = true
-  end
-  local known = {}
-  for _, k in ipairs(a.k) do
-    if now < k[2] then
-      known[#known + 1] = k
-    end
-  end
-  if #known ~= #a.k then
-    a.k = known
-    a.dirty = true
-  end
-end
-
--- release drops the slot id; it reports whether the account held it.
-local function release(a, id)
-  for i, s in ipairs(a.s) do
-    if s[1] == id then
-      table.remove(a.s, i)
+  local k = a.k
+  for i = 1, #k do
+    if now >= k[i][2] then
+      local known, n = {}, 0
+      for j = 1, #k do
+        if now < k[j][2] then
+          n = n + 1
+          known[n] = k[j]
+        end
+      end
+      a.k = known
       a.dirty = true
-      return true
+      break
     end
   end
-  return false
-end
-
--- insertTime adds t to the ascending times f, keeping the newest max.
-local function insertTime(f, t, max)
-  local i = #f + 1
-  while i > 1 and f[i - 1] > t do
-    i = i - 1
-  end
-  table.insert(f, i, t)
-  while #f > max do
-    table.remove(f, 1)
-  end
-end
-
--- addFailure records a failure at t, in time order, keeping the newest max.
-local function addFailure(a, t, max)
-  insertTime(a.f, t, max)
-  a.dirty = true
 end
 
 -- findPair returns the pair of prefix pf, or nil.
 local function findPair(a, pf)
-  for _, pr in ipairs(a.p) do
-    if pr.pf == pf then
-      return pr
+  local p = a.p
+  for i = 1, #p do
+    if p[i].pf == pf then
+      return p[i]
     end
   end
   return nil
 end
 
--- pairBefore reports whether pair x goes before pair y when a pair must make
--- room: unlocked pairs first, by their last failure, then locked ones by the
--- end of their lock, permanent ones last.
-local function pairBefore(x, y)
-  if x.lk ~= y.lk then
-    return not x.lk
-  end
-  if not x.lk then
-    return (x.f[#x.f] or -1) < (y.f[#y.f] or -1)
-  end
-  if x.un == 0 then
-    return false
-  end
-  return y.un == 0 or x.un < y.un
-end
-
--- addPair returns the pair of pf, adding it (in place of the first pair by
--- pairBefore when there are MAXPAIRS already) when the account has none.
-local function addPair(a, pf)
-  local pr = findPair(a, pf)
-  if pr then
-    return pr
-  end
-  pr = {pf = pf, lk = false, un = 0, f = {}}
-  a.dirty = true
-  if #a.p < MAXPAIRS then
-    a.p[#a.p + 1] = pr
-    return pr
-  end
-  local v = 1
-  for i = 2, #a.p do
-    if pairBefore(a.p[i], a.p[v]) then
-      v = i
-    end
-  end
-  a.p[v] = pr
-  return pr
-end
-
 -- inflightFrom counts the slots taken by attempts from prefix pf.
 local function inflightFrom(a, pf)
-  local n = 0
-  for _, s in ipairs(a.s) do
-    if s[3] == pf then
+  local n, s = 0, a.s
+  for i = 1, #s do
+    if s[i][3] == pf then
       n = n + 1
     end
   end
   return n
-end
-
--- isKnown reports whether pf is a known prefix; call refresh first.
-local function isKnown(a, pf)
-  for _, k in ipairs(a.k) do
-    if k[1] == pf then
-      return true
-    end
-  end
-  return false
-end
-
--- addKnown makes pf known until u; past MAXKNOWN it drops the prefix that
--- would expire first.
-local function addKnown(a, pf, u)
-  a.dirty = true
-  for _, k in ipairs(a.k) do
-    if k[1] == pf then
-      k[2] = u
-      return
-    end
-  end
-  if #a.k < MAXKNOWN then
-    a.k[#a.k + 1] = {pf, u}
-    return
-  end
-  local first = 1
-  for i = 2, #a.k do
-    if a.k[i][2] < a.k[first][2] then
-      first = i
-    end
-  end
-  a.k[first] = {pf, u}
-end
-
--- lockLength is how long automatic lock number level (from 1) lasts.
-local function lockLength(base, backoff, cap, level)
-  local d = base
-  if not backoff then
-    return d
-  end
-  for _ = 2, level do
-    if cap > 0 and d >= cap then
-      break
-    end
-    if d > MAXMS / 2 then
-      return MAXMS
-    end
-    d = d * 2
-    if cap > 0 and d > cap then
-      d = cap
-    end
-  end
-  return d
-end
-
--- indexScore is the account's score in its bucket's index of locked accounts:
--- the end of the lock, or +inf for a permanent one.
-local function indexScore(a)
-  if a.un == 0 then
-    return '+inf'
-  end
-  return int(a.un)
-end
-
-local function flag(b)
-  if b then
-    return 1
-  end
-  return 0
 end
 
 -- save writes the account back if it changed, or deletes it when it holds
@@ -350,101 +247,126 @@ local function save(key, a, now)
   if not a.dirty then
     return
   end
-  prunePairs(a)
-  if #a.f == 0 and #a.s == 0 and not a.lk and a.lv == 0 and #a.p == 0 and #a.k == 0 then
+  local f, s, p, k = a.f, a.s, a.p, a.k
+  if #p > 0 then
+    local keep, n = {}, 0
+    for i = 1, #p do
+      if p[i].lk or #p[i].f > 0 then
+        n = n + 1
+        keep[n] = p[i]
+      end
+    end
+    if n ~= #p then
+      p = keep
+      a.p = keep
+    end
+  end
+  if #f == 0 and #s == 0 and not a.lk and a.lv == 0 and #p == 0 and #k == 0 then
     redis.call('DEL', key)
     return
   end
-  local v = {'w=' .. int(a.w)}
+  local v = 'w=' .. a.wr
   local last, forever = now, false
   if a.lk then
-    v[#v + 1] = 'lk=1 un=' .. int(a.un)
+    v = v .. ' lk=1 un=' .. format('%d', a.un)
     if a.ad then
-      v[#v + 1] = 'ad=1'
+      v = v .. ' ad=1'
     end
     if a.un == 0 then
       forever = true
-    else
-      last = math.max(last, a.un + a.lm)
+    elseif a.un + a.lm > last then
+      last = a.un + a.lm
     end
   end
   if a.lv > 0 then
-    v[#v + 1] = 'lv=' .. int(a.lv) .. ' lu=' .. int(a.lu)
-    if not a.lk then
-      last = math.max(last, a.lu)
+    v = v .. ' lv=' .. format('%d', a.lv) .. ' lu=' .. format('%d', a.lu)
+    if not a.lk and a.lu > last then
+      last = a.lu
     end
   end
   if a.lm ~= 0 then
-    v[#v + 1] = 'lm=' .. int(a.lm)
+    v = v .. ' lm=' .. format('%d', a.lm)
   end
-  if #a.f > 0 then
-    local fs = {}
-    for i, t in ipairs(a.f) do
-      fs[i] = int(t)
+  if #f > 0 then
+    local fr = a.fr
+    if not fr then
+      fr = format('%d', f[1])
+      for i = 2, #f do
+        fr = fr .. ',' .. format('%d', f[i])
+      end
     end
-    v[#v + 1] = 'f=' .. table.concat(fs, ',')
-    if a.w > 0 then
-      last = math.max(last, a.f[#a.f] + a.w)
-    else
+    v = v .. ' f=' .. fr
+    if a.w <= 0 then
       forever = true
+    elseif f[#f] + a.w > last then
+      last = f[#f] + a.w
     end
   end
-  if #a.s > 0 then
-    local ss = {}
-    for i, s in ipairs(a.s) do
-      ss[i] = s[1] .. ':' .. int(s[2])
-      if s[3] ~= '' then
-        ss[i] = ss[i] .. '@' .. s[3]
+  if #s > 0 then
+    local ss = s[1][4]
+    if s[1][2] > last then
+      last = s[1][2]
+    end
+    for i = 2, #s do
+      ss = ss .. ',' .. s[i][4]
+      if s[i][2] > last then
+        last = s[i][2]
       end
-      last = math.max(last, s[2])
     end
-    v[#v + 1] = 's=' .. table.concat(ss, ',')
+    v = v .. ' s=' .. ss
   end
-  if #a.p > 0 then
+  if #p > 0 then
     local ps = {}
-    for i, pr in ipairs(a.p) do
-      local fs = {}
-      for j, t in ipairs(pr.f) do
-        fs[j] = int(t)
+    for i = 1, #p do
+      local pr = p[i]
+      local pf = pr.f
+      local r = pr.r
+      if not r then
+        r = ''
+        for j = 1, #pf do
+          if j > 1 then
+            r = r .. ';'
+          end
+          r = r .. format('%d', pf[j])
+        end
+        local lk = '0'
+        if pr.lk then
+          lk = '1'
+        end
+        r = pr.pf .. '|' .. lk .. '|' .. format('%d', pr.un) .. '|' .. r
+        pr.r = r
       end
-      ps[i] = pr.pf .. '|' .. flag(pr.lk) .. '|' .. int(pr.un) .. '|' .. table.concat(fs, ';')
+      ps[i] = r
       if pr.lk then
         if pr.un == 0 then
           forever = true
-        else
-          last = math.max(last, pr.un)
+        elseif pr.un > last then
+          last = pr.un
         end
       end
-      if #pr.f > 0 then
-        if a.w > 0 then
-          last = math.max(last, pr.f[#pr.f] + a.w)
-        else
+      if #pf > 0 then
+        if a.w <= 0 then
           forever = true
+        elseif pf[#pf] + a.w > last then
+          last = pf[#pf] + a.w
         end
       end
     end
-    v[#v + 1] = 'p=' .. table.concat(ps, ',')
+    v = v .. ' p=' .. table.concat(ps, ',')
   end
-  if #a.k > 0 then
+  if #k > 0 then
     local ks = {}
-    for i, k in ipairs(a.k) do
-      ks[i] = k[1] .. '|' .. int(k[2])
-      last = math.max(last, k[2])
+    for i = 1, #k do
+      ks[i] = k[i][3]
+      if k[i][2] > last then
+        last = k[i][2]
+      end
     end
-    v[#v + 1] = 'k=' .. table.concat(ks, ',')
+    v = v .. ' k=' .. table.concat(ks, ',')
   end
   if forever then
-    redis.call('SET', key, table.concat(v, ' '))
+    redis.call('SET', key, v)
   else
-    redis.call('SET', key, table.concat(v, ' '), 'PX', int(last - now + SLACK))
+    redis.call('SET', key, v, 'PX', format('%d', last - now + SLACK))
   end
-end
-
-
--- lockedUntil is the end of the lock to report: 0 when not locked or permanent.
-local function lockedUntil(a)
-  if a.lk then
-    return a.un
-  end
-  return 0
 end

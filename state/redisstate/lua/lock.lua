@@ -1,7 +1,7 @@
 -- lock.lua: an admin lock, for a duration or (duration <= 0) until unlocked.
 -- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, duration, account name.
 local now, d = tonumber(ARGV[1]), tonumber(ARGV[2])
-local a = load(KEYS[1])
+local a = load(redis.call('GET', KEYS[1]))
 refresh(a, now)
 a.lk = true
 a.ad = true
@@ -11,6 +11,10 @@ if d > 0 then
 end
 a.dirty = true
 save(KEYS[1], a, now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
-redis.call('ZADD', KEYS[2], indexScore(a), ARGV[3])
+local score = '+inf'
+if a.un ~= 0 then
+  score = format('%d', a.un)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', format('%d', now))
+redis.call('ZADD', KEYS[2], score, ARGV[3])
 return {1}

@@ -3,18 +3,25 @@
 -- Returns {failures, in flight, locked, locked until, level, admin lock,
 -- number of pairs, then per pair: prefix, failures, in flight, locked, locked
 -- until; number of known prefixes, then per known prefix: prefix, until}.
-local a = load(KEYS[1])
+local a = load(redis.call('GET', KEYS[1]))
 refresh(a, tonumber(ARGV[1]))
-local out = {#a.f, #a.s, flag(a.lk), lockedUntil(a), a.lv, flag(a.lk and a.ad), #a.p}
+local lk, un, ad = 0, 0, 0
+if a.lk then
+  lk, un = 1, a.un
+  if a.ad then
+    ad = 1
+  end
+end
+local out = {#a.f, #a.s, lk, un, a.lv, ad, #a.p}
 for _, pr in ipairs(a.p) do
-  local u = 0
+  local l, u = 0, 0
   if pr.lk then
-    u = pr.un
+    l, u = 1, pr.un
   end
   out[#out + 1] = pr.pf
   out[#out + 1] = #pr.f
   out[#out + 1] = inflightFrom(a, pr.pf)
-  out[#out + 1] = flag(pr.lk)
+  out[#out + 1] = l
   out[#out + 1] = u
 end
 out[#out + 1] = #a.k

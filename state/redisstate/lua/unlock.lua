@@ -3,17 +3,20 @@
 -- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, account name.
 -- Returns 1 if the account was locked.
 local now = tonumber(ARGV[1])
-local a = load(KEYS[1])
+local a = load(redis.call('GET', KEYS[1]))
 refresh(a, now)
-local was = a.lk
+local was = 0
+if a.lk then
+  was = 1
+end
 a.lk = false
 a.ad = false
-a.p = {}
+a.p = NONE
 a.un = 0
-a.f = {}
+a.f, a.fr = NONE, nil
 a.lv = 0
 a.lu = 0
 a.dirty = true
 save(KEYS[1], a, now)
 redis.call('ZREM', KEYS[2], ARGV[2])
-return {flag(was)}
+return {was}
