@@ -38,6 +38,7 @@ func main() {
 	batch := flag.Int("batch", 500, "events per Deliver call")
 	samples := flag.Int("samples", 200, "samples per query figure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ingest to this file")
+	ingestOnly := flag.Bool("ingest-only", false, "stop after the ingest figure (for profiling Deliver)")
 	flag.Parse()
 	ctx := context.Background()
 	var (
@@ -131,6 +132,9 @@ func main() {
 	}
 	fmt.Printf("driver %s, %d events, batch %d\n", *driver, *n, *batch)
 	report("ingest (Deliver)", float64(*n)/ingest.Seconds(), 50000, "events/s", false)
+	if *ingestOnly {
+		return
+	}
 
 	now := g.end
 	from := now.Add(-30 * 24 * time.Hour)

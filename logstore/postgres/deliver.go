@@ -59,6 +59,7 @@ func (s *Store) deliver(ctx context.Context, evs []event.Event) error {
 	ss := make([]strs, len(evs))
 	codes := make([]int64, len(evs))
 	want := map[string]bool{}
+	xtypes := map[string]string{} // extra string -> type unknown to this version
 	for i := range evs {
 		e := &evs[i]
 		code, extra := codec.Code(e)
@@ -71,6 +72,9 @@ func (s *Store) deliver(ctx context.Context, evs []event.Event) error {
 		}
 		for _, p := range []*string{&v.pr, &v.em, &v.disp, &v.ip, &v.msg, &v.et, &v.portal, &v.acct, &v.ua, &v.host, &v.path, &v.xtra} {
 			*p = clean(*p)
+		}
+		if codec.TypeCode(e.EventType) < 0 {
+			xtypes[v.xtra] = clean(string(e.EventType))
 		}
 		ss[i] = v
 		for _, x := range []string{v.pr, v.em, v.disp, v.ip, v.msg, v.et, v.portal, v.acct, v.ua, v.host, v.path, v.xtra} {
@@ -106,6 +110,18 @@ func (s *Store) deliver(ctx context.Context, evs []event.Event) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
+		}
+		var xids []int32
+		var xts []string
+		for x, t := range xtypes {
+			if id, ok := pending[x]; ok {
+				xids, xts = append(xids, id), append(xts, t)
+			}
+		}
+		if len(xids) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO xtype(id, t) SELECT * FROM unnest($1::int[], $2::text[]) ON CONFLICT (id) DO NOTHING`, xids, xts); err != nil {
+				return err
+			}
 		}
 	}
 	ref := func(v string) *int32 {
@@ -158,20 +174,20 @@ func (s *Store) deliver(ctx context.Context, evs []event.Event) error {
 	rows, err := tx.Query(ctx, `INSERT INTO events(ts, uid, xid, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, tracet, xtra)
 SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::smallint[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[],
   $11::int[], $12::int[], $13::smallint[], $14::int[], $15::int[], $16::int[], $17::bytea[], $18::text[], $19::int[])
-ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal`,
+ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal, xtra`,
 		ts, uids, xids, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, tracet, xtra)
 	if err != nil {
 		return err
 	}
 	type ins struct {
-		ts                       int64
-		code                     int16
-		pr, em, ip, disp, portal *int32
+		ts                             int64
+		code                           int16
+		pr, em, ip, disp, portal, xtra *int32
 	}
 	var added []ins
 	for rows.Next() {
 		var r ins
-		if err := rows.Scan(&r.ts, &r.code, &r.pr, &r.em, &r.ip, &r.disp, &r.portal); err != nil {
+		if err := rows.Scan(&r.ts, &r.code, &r.pr, &r.em, &r.ip, &r.disp, &r.portal, &r.xtra); err != nil {
 			rows.Close()
 			return err
 		}
@@ -183,9 +199,9 @@ ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal`,
 	}
 	slices.SortStableFunc(added, func(a, b ins) int { return cmp.Compare(a.ts, b.ts) })
 	type hk struct {
-		h      int64
-		code   int16
-		portal int32
+		h            int64
+		code         int16
+		portal, xtra int32
 	}
 	type dk struct{ day, id int64 }
 	hours, udays, idays := map[hk]int64{}, map[dk]int64{}, map[dk]int64{}
@@ -197,7 +213,7 @@ ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal`,
 		return int64(*p)
 	}
 	for _, r := range added {
-		hours[hk{floorDiv(r.ts, hourMs), r.code, int32(v(r.portal))}]++
+		hours[hk{floorDiv(r.ts, hourMs), r.code, int32(v(r.portal)), int32(v(r.xtra))}]++
 		ident := v(r.pr)
 		if ident == 0 {
 			ident = v(r.em)
@@ -227,13 +243,13 @@ ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal`,
 	if len(hours) > 0 {
 		var h []int64
 		var c []int16
-		var p []int32
+		var p, x []int32
 		var cnt []int64
 		for k, n := range hours {
-			h, c, p, cnt = append(h, k.h), append(c, k.code), append(p, k.portal), append(cnt, n)
+			h, c, p, x, cnt = append(h, k.h), append(c, k.code), append(p, k.portal), append(x, k.xtra), append(cnt, n)
 		}
-		b.Queue(`INSERT INTO hourly(h, code, portal, n) SELECT * FROM unnest($1::int[], $2::smallint[], $3::int[], $4::bigint[])
-ON CONFLICT (h, code, portal) DO UPDATE SET n = hourly.n + excluded.n`, h, c, p, cnt)
+		b.Queue(`INSERT INTO hourly(h, code, portal, xtra, n) SELECT * FROM unnest($1::int[], $2::smallint[], $3::int[], $4::int[], $5::bigint[])
+ON CONFLICT (h, code, portal, xtra) DO UPDATE SET n = hourly.n + excluded.n`, h, c, p, x, cnt)
 	}
 	for _, t := range []struct {
 		table, col string

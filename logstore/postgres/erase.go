@@ -157,26 +157,26 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, e
 	}
 	defer tx.Rollback(ctx)
 	rows, err := tx.Query(ctx, `DELETE FROM events WHERE (ts, uid) IN (SELECT ts, uid FROM events WHERE ts < $1 ORDER BY ts, uid LIMIT $2)
-RETURNING ts, code, portal`, end, batch)
+RETURNING ts, code, portal, xtra`, end, batch)
 	if err != nil {
 		return 0, err
 	}
 	type hk struct {
-		h      int64
-		code   int16
-		portal int32
+		h            int64
+		code         int16
+		portal, xtra int32
 	}
 	hours := map[hk]int64{}
 	var n int64
 	for rows.Next() {
 		var ts int64
 		var code int16
-		var portal *int32
-		if err := rows.Scan(&ts, &code, &portal); err != nil {
+		var portal, xtra *int32
+		if err := rows.Scan(&ts, &code, &portal, &xtra); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		hours[hk{floorDiv(ts, hourMs), code, int32(iv(portal))}]++
+		hours[hk{floorDiv(ts, hourMs), code, int32(iv(portal)), int32(iv(xtra))}]++
 		n++
 	}
 	rows.Close()
@@ -184,7 +184,7 @@ RETURNING ts, code, portal`, end, batch)
 		return 0, err
 	}
 	for k, c := range hours {
-		if _, err := tx.Exec(ctx, `UPDATE hourly SET n = n - $1 WHERE h = $2 AND code = $3 AND portal = $4`, c, k.h, k.code, k.portal); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE hourly SET n = n - $1 WHERE h = $2 AND code = $3 AND portal = $4 AND xtra = $5`, c, k.h, k.code, k.portal, k.xtra); err != nil {
 			return 0, err
 		}
 	}

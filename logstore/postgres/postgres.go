@@ -15,8 +15,12 @@
 //	                           is found by its own millisecond, any other id (or one
 //	                           more than 4 s from its event) by the partial xid index.
 //	                           Other indexes: (em, ts), (pr, ts), (ip, ts).
-//	hourly(h, code, portal, n) counts for Stats and for totals without an
-//	                           email/IP/principal filter.
+//	hourly(h, code, portal, xtra, n) counts for Stats and for totals without
+//	                           an email/IP/principal filter; xtra (0 when none)
+//	                           keeps types this version does not know apart.
+//	xtype(id, t)               the extra strings (dict ids) of events of a type
+//	                           this version does not know, by type: a filter on
+//	                           such a type (e.g. DATA_EXPORTED) matches xtra.
 //	user_day, ip_day           attempts per identity and failures per IP per UTC
 //	                           day, for Stats' top lists.
 //	users(id, ...)             seed 003's per-identity summary.
@@ -74,7 +78,9 @@ CREATE INDEX IF NOT EXISTS events_pr ON events(pr, ts) WHERE pr IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_ip ON events(ip, ts);
 CREATE TABLE IF NOT EXISTS dict(id serial PRIMARY KEY, s text NOT NULL UNIQUE, fold text);
 CREATE INDEX IF NOT EXISTS dict_fold ON dict(fold) WHERE fold IS NOT NULL;
-CREATE TABLE IF NOT EXISTS hourly(h int, code smallint, portal int, n bigint NOT NULL, PRIMARY KEY(h, code, portal));
+CREATE TABLE IF NOT EXISTS hourly(h int, code smallint, portal int, xtra int, n bigint NOT NULL, PRIMARY KEY(h, code, portal, xtra));
+CREATE TABLE IF NOT EXISTS xtype(id int PRIMARY KEY, t text NOT NULL);
+CREATE INDEX IF NOT EXISTS xtype_t ON xtype(t);
 CREATE TABLE IF NOT EXISTS user_day(day int, ident int, n int NOT NULL, PRIMARY KEY(day, ident));
 CREATE TABLE IF NOT EXISTS ip_day(day int, ip int, n int NOT NULL, PRIMARY KEY(day, ip));
 CREATE TABLE IF NOT EXISTS users(id int PRIMARY KEY, src smallint, seen bigint, login bigint, logout bigint, fail bigint,

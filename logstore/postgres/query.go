@@ -91,14 +91,29 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		p.none = true
 	}
 	if len(f.EventTypes) > 0 {
-		var in []int64
+		// Known types by their code; the others by their extra strings.
+		var known []int64
+		var other []string
 		for _, t := range f.EventTypes {
-			if c := codec.TypeCode(t); c > 0 {
-				in = append(in, c)
+			switch c := codec.TypeCode(t); {
+			case c > 0:
+				known = append(known, c)
+			case c < 0:
+				other = append(other, string(t))
 			}
 		}
-		p.none = p.none || len(in) == 0
-		p.where = append(p.where, "(code & 7) = ANY("+p.arg(in)+"::int[])")
+		var extra []int32
+		if len(other) > 0 {
+			rows, err := q.Query(ctx, `SELECT id FROM xtype WHERE t = ANY($1)`, other)
+			if err != nil {
+				return nil, fmt.Errorf("look up event type: %w", err)
+			}
+			if extra, err = pgx.CollectRows(rows, pgx.RowTo[int32]); err != nil {
+				return nil, fmt.Errorf("look up event type: %w", err)
+			}
+		}
+		p.none = p.none || len(known)+len(extra) == 0
+		p.where = append(p.where, "((code & 7) = ANY("+p.arg(known)+"::int[]) OR xtra = ANY("+p.arg(extra)+"::int[]))")
 	}
 	if f.Source != "" {
 		code("((code >> 3) & 3)", codec.SourceCode(f.Source))

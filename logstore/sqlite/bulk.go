@@ -3,24 +3,100 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"math/bits"
 	"strings"
 )
 
-// bulkRows is how many rows one multi-row INSERT carries: one statement per
-// row costs more in the driver than the insert itself.
+// bulkRows is the most rows one multi-row INSERT carries (a power of two):
+// one statement per row costs more in the driver than the insert itself.
 const bulkRows = 64
+
+// stmts caches the writer's prepared statements by their text, so that a
+// statement is parsed once per store rather than once per use (parsing a
+// 64-row INSERT cost about a tenth of ingest). Used with Store.mu held.
+//
+// The writer pool has one connection, held by the open transaction, so a
+// statement first met inside a transaction is prepared on it for that use
+// and on the pool by ready, once the transaction is over.
+type stmts struct {
+	db    *sql.DB
+	m     map[string]*sql.Stmt
+	later map[string]bool
+}
+
+// in returns the statement prepared for query, bound to tx.
+func (c *stmts) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st := c.m[query]; st != nil {
+		return tx.StmtContext(ctx, st), nil
+	}
+	if c.later == nil {
+		c.later = map[string]bool{}
+	}
+	c.later[query] = true
+	return tx.PrepareContext(ctx, query)
+}
+
+// ready prepares on the pool the statements met since the last call. Called
+// with no transaction open.
+func (c *stmts) ready(ctx context.Context) error {
+	for q := range c.later {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		c.m[q] = st
+		delete(c.later, q)
+	}
+	return nil
+}
+
+// exec runs query in tx through its cached statement.
+func (c *stmts) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	st, err := c.in(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+func (c *stmts) close() error {
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	clear(c.m)
+	return errors.Join(errs...)
+}
+
+// rowsStmt returns head followed by n rows of cols placeholders, then tail.
+func rowsStmt(head string, cols, n int, tail string) string {
+	row := "(" + marks(cols) + ")"
+	return head + " " + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + tail
+}
+
+// chunk returns the rows of the next statement for n pending rows: the
+// largest power of two not above n or bulkRows, so that at most
+// log2(bulkRows)+1 statement shapes per table are ever prepared.
+func chunk(n int) int {
+	if n >= bulkRows {
+		return bulkRows
+	}
+	return 1 << (bits.Len(uint(n)) - 1)
+}
 
 // bulk inserts rows through multi-row INSERT statements.
 type bulk struct {
 	tx   *sql.Tx
+	sc   *stmts
 	head string // "INSERT INTO t(a, b) VALUES"
 	cols int
 	vals []any
-	full *sql.Stmt // prepared for bulkRows rows
 }
 
-func newBulk(tx *sql.Tx, head string, cols int) *bulk {
-	return &bulk{tx: tx, head: head, cols: cols}
+func newBulk(tx *sql.Tx, sc *stmts, head string, cols int) *bulk {
+	return &bulk{tx: tx, sc: sc, head: head, cols: cols}
 }
 
 func (b *bulk) add(ctx context.Context, vals ...any) error {
@@ -31,33 +107,15 @@ func (b *bulk) add(ctx context.Context, vals ...any) error {
 	return nil
 }
 
-func (b *bulk) stmt(rows int) string {
-	row := "(" + marks(b.cols) + ")"
-	return b.head + " " + strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
-}
-
 func (b *bulk) flush(ctx context.Context) error {
-	n := len(b.vals) / b.cols
-	if n == 0 {
-		return nil
-	}
-	var err error
-	if n == bulkRows {
-		if b.full == nil {
-			if b.full, err = b.tx.PrepareContext(ctx, b.stmt(bulkRows)); err != nil {
-				return err
-			}
+	vals := b.vals
+	for n := len(vals) / b.cols; n > 0; n = len(vals) / b.cols {
+		c := chunk(n)
+		if err := b.sc.exec(ctx, b.tx, rowsStmt(b.head, b.cols, c, ""), vals[:c*b.cols]...); err != nil {
+			return err
 		}
-		_, err = b.full.ExecContext(ctx, b.vals...)
-	} else {
-		_, err = b.tx.ExecContext(ctx, b.stmt(n), b.vals...)
+		vals = vals[c*b.cols:]
 	}
 	b.vals = b.vals[:0]
-	return err
-}
-
-func (b *bulk) close() {
-	if b.full != nil {
-		b.full.Close()
-	}
+	return nil
 }

@@ -15,7 +15,7 @@ import (
 
 const insertEvents = `INSERT INTO events(k, idb, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, xtra) VALUES`
 
-type hourKey struct{ h, code, portal int64 }
+type hourKey struct{ h, code, portal, xtra int64 }
 
 // Deliver stores batch in one transaction, skipping event ids already stored,
 // then seals the segments that became complete.
@@ -41,6 +41,9 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 	if err := s.sealReady(ctx); err != nil {
 		// The events are stored; sealing is retried at the next delivery.
 		s.log.Error("sealing login log segment", "error", err)
+	}
+	if err := s.sc.ready(ctx); err != nil {
+		s.log.Error("preparing login log statements", "error", err)
 	}
 	return nil
 }
@@ -71,8 +74,7 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	ins := newBulk(tx, insertEvents, 17)
-	defer ins.close()
+	ins := newBulk(tx, &s.sc, insertEvents, 17)
 	// Every string of the batch, resolved to dict ids in a few statements.
 	strs := make([][12]string, len(batch))
 	var want []string
@@ -84,6 +86,9 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 			event.Value(e.ErrorType), event.Value(e.PortalID), event.Value(e.AccountID), e.UserAgent, e.Host, e.Path, extra}
 		if e.Message != nil {
 			v[4] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+		}
+		if _, ok := inlineIP(v[3]); ok {
+			v[3] = "" // stored inline, below
 		}
 		strs[i] = v
 		for _, x := range v {
@@ -149,7 +154,11 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 		taken[k] = string(idb)
 		code, _ := codec.Code(e)
 		v := &strs[i]
-		vals := []any{k, idb, code, ref(v[0]), ref(v[1]), ref(v[2]), ref(v[3]), ref(v[4]), ref(v[5]), ref(v[6]), ref(v[7])}
+		ip := ref(v[3])
+		if id, ok := inlineIP(e.RemoteAddress); ok {
+			ip = id
+		}
+		vals := []any{k, idb, code, ref(v[0]), ref(v[1]), ref(v[2]), ip, ref(v[4]), ref(v[5]), ref(v[6]), ref(v[7])}
 		vals = append(vals, e.FailureCount)
 		vals = append(vals, ref(v[8]), ref(v[9]), ref(v[10]), packTrace(e.TraceID), ref(v[11]))
 		if err := ins.add(ctx, vals...); err != nil {
@@ -160,12 +169,15 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 				return err
 			}
 		}
-		var portal int64
+		var portal, xtra int64
 		if p, ok := vals[9].(int64); ok {
 			portal = p
 		}
-		hours[hourKey{floorDiv(ms, hourMs), code, portal}]++
-		days[hourKey{floorDiv(ms, dayMs), code, portal}]++
+		if x, ok := vals[16].(int64); ok {
+			xtra = x
+		}
+		hours[hourKey{floorDiv(ms, hourMs), code, portal, xtra}]++
+		days[hourKey{floorDiv(ms, dayMs), code, portal, xtra}]++
 		if k >= s.mark {
 			tail++
 		} else {
@@ -176,11 +188,11 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 	if err := ins.flush(ctx); err != nil {
 		return err
 	}
-	if err := addCounts(ctx, tx, hours, days, 1); err != nil {
+	if err := addCounts(ctx, tx, &s.sc, hours, days, 1); err != nil {
 		return err
 	}
 	for _, k := range late {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO late(k) VALUES(?)`, k); err != nil {
+		if err := s.sc.exec(ctx, tx, `INSERT INTO late(k) VALUES(?)`, k); err != nil {
 			return err
 		}
 	}
@@ -311,14 +323,13 @@ func (a *segAcc) add(k, code int64, pr, em, ip sql.NullInt64) {
 	}
 }
 
-func (a *segAcc) write(ctx context.Context, tx *sql.Tx, lo, hi, lvl int64) error {
+func (a *segAcc) write(ctx context.Context, tx *sql.Tx, sc *stmts, lo, hi, lvl int64) error {
 	keys := make([]postKey, 0, len(a.post))
 	for pk := range a.post {
 		keys = append(keys, pk)
 	}
 	slices.SortFunc(keys, func(x, y postKey) int { return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.key, y.key)) })
-	st := newBulk(tx, `INSERT INTO post(lo, kind, key, ks) VALUES`, 4)
-	defer st.close()
+	st := newBulk(tx, sc, `INSERT INTO post(lo, kind, key, ks) VALUES`, 4)
 	for _, pk := range keys {
 		ks := a.post[pk]
 		slices.Sort(ks)
@@ -329,9 +340,8 @@ func (a *segAcc) write(ctx context.Context, tx *sql.Tx, lo, hi, lvl int64) error
 	if err := st.flush(ctx); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO seg(lo, hi, lvl, users, ips) VALUES(?, ?, ?, ?, ?)`, lo, hi, lvl,
+	return sc.exec(ctx, tx, `INSERT INTO seg(lo, hi, lvl, users, ips) VALUES(?, ?, ?, ?, ?)`, lo, hi, lvl,
 		codec.AppendCounts(nil, a.users), codec.AppendCounts(nil, a.ips))
-	return err
 }
 
 // seal turns [lo, hi) into a level-0 segment, folds late rows into their
@@ -343,26 +353,38 @@ func (s *Store) seal(ctx context.Context, lo, hi int64) error {
 	}
 	defer rollback(tx)
 	acc := newSegAcc()
-	users := map[int64]*codec.User{}
-	n, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{lo, hi}, acc, users)
+	n, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{lo, hi}, acc, nil)
 	if err != nil {
 		return err
 	}
-	if err := acc.write(ctx, tx, lo, hi, 0); err != nil {
+	if err := acc.write(ctx, tx, &s.sc, lo, hi, 0); err != nil {
 		return err
 	}
-	// Late rows: fold each into the segment that holds it.
-	lateUsers := map[int64]*codec.User{}
-	if err := s.foldLate(ctx, tx, lo, lateUsers); err != nil {
+	// Late rows: fold each into the segment that holds it; those below the
+	// users mark update users now, the others with the rows around them.
+	users := map[int64]*codec.User{}
+	if err := s.foldLate(ctx, tx, lo, s.umark, users); err != nil {
 		return err
 	}
-	for id, u := range lateUsers {
-		if users[id] == nil {
-			users[id] = u
+	umark := s.umark
+	if s.ulag+n >= int64(s.opt.UserBatch) {
+		if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{s.umark, hi}, nil, users); err != nil {
+			return err
 		}
+		umark = hi
 	}
-	if err := saveUsers(ctx, tx, users); err != nil {
+	if err := saveUsers(ctx, tx, &s.sc, users); err != nil {
 		return err
+	}
+	if umark != s.umark {
+		// Identities erased since their events came in must stay unlisted.
+		lo, hi := codec.Erased, codec.Erased[:len(codec.Erased)-1]+string(rune(codec.Erased[len(codec.Erased)-1]+1))
+		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id IN (SELECT id FROM dict WHERE s >= ? AND s < ?)`, lo, hi); err != nil {
+			return err
+		}
+		if err := s.setMeta(ctx, tx, "umark", umark); err != nil {
+			return err
+		}
 	}
 	if err := s.setMeta(ctx, tx, "mark", hi); err != nil {
 		return err
@@ -375,6 +397,11 @@ func (s *Store) seal(ctx context.Context, lo, hi int64) error {
 	}
 	s.mark = hi
 	s.tailLen = max(0, s.tailLen-n)
+	if umark != s.umark {
+		s.umark, s.ulag = umark, 0
+	} else {
+		s.ulag += n
+	}
 	return nil
 }
 
@@ -447,7 +474,7 @@ func loadUsers(ctx context.Context, q querier, ids []int64) (map[int64]*codec.Us
 	return out, rows.Err()
 }
 
-func saveUsers(ctx context.Context, tx *sql.Tx, users map[int64]*codec.User) error {
+func saveUsers(ctx context.Context, tx *sql.Tx, sc *stmts, users map[int64]*codec.User) error {
 	if len(users) == 0 {
 		return nil
 	}
@@ -460,8 +487,7 @@ func saveUsers(ctx context.Context, tx *sql.Tx, users map[int64]*codec.User) err
 	if err != nil {
 		return err
 	}
-	put := newBulk(tx, `INSERT OR REPLACE INTO users(`+userCols+`) VALUES`, 9)
-	defer put.close()
+	put := newBulk(tx, sc, `INSERT OR REPLACE INTO users(`+userCols+`) VALUES`, 9)
 	for _, id := range ids {
 		u := users[id]
 		if o := old[id]; o != nil {
@@ -490,8 +516,8 @@ func nz(v int64) any {
 }
 
 // foldLate adds the late rows below mark to the postings and counts of their
-// segments, collecting their users' updates.
-func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark int64, users map[int64]*codec.User) error {
+// segments, collecting the users' updates of those below umark.
+func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark, umark int64, users map[int64]*codec.User) error {
 	var ks []int64
 	rows, err := tx.QueryContext(ctx, `SELECT k FROM late WHERE k < ? ORDER BY k`, mark)
 	if err != nil {
@@ -520,7 +546,11 @@ func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark int64, users map[
 			return err
 		}
 		acc := newSegAcc()
-		if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k = ?`, []any{k}, acc, users); err != nil {
+		u := users
+		if k >= umark {
+			u = nil // applied with the rows above the users mark
+		}
+		if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k = ?`, []any{k}, acc, u); err != nil {
 			return err
 		}
 		for pk, add := range acc.post {
@@ -653,20 +683,20 @@ func (s *Store) mergeSegs(ctx context.Context, tx *sql.Tx, segs []segRow) error 
 			return err
 		}
 	}
-	return acc.write(ctx, tx, lo, hi, 1)
+	return acc.write(ctx, tx, &s.sc, lo, hi, 1)
 }
 
 // addCounts adds sign times the counts to the hourly and daily rollups.
-func addCounts(ctx context.Context, tx *sql.Tx, hours, days map[hourKey]int64, sign int64) error {
+func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[hourKey]int64, sign int64) error {
 	for _, t := range []struct {
 		m     map[hourKey]int64
 		query string
 	}{
-		{hours, `INSERT INTO hourly(h, code, portal, n) VALUES(?, ?, ?, ?) ON CONFLICT(h, code, portal) DO UPDATE SET n = n + excluded.n`},
-		{days, `INSERT INTO daily(d, code, portal, n) VALUES(?, ?, ?, ?) ON CONFLICT(d, code, portal) DO UPDATE SET n = n + excluded.n`},
+		{hours, `INSERT INTO hourly(h, code, portal, xtra, n) VALUES(?, ?, ?, ?, ?) ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
+		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES(?, ?, ?, ?, ?) ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
 	} {
 		for k, n := range t.m {
-			if _, err := tx.ExecContext(ctx, t.query, k.h, k.code, k.portal, sign*n); err != nil {
+			if err := sc.exec(ctx, tx, t.query, k.h, k.code, k.portal, k.xtra, sign*n); err != nil {
 				return err
 			}
 		}

@@ -175,21 +175,17 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 		return 0, false, err
 	}
 	hours, days := map[hourKey]int64{}, map[hourKey]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT k, code, portal FROM events WHERE k < ?`, cut)
+	rows, err := tx.QueryContext(ctx, `SELECT k, code, coalesce(portal, 0), coalesce(xtra, 0) FROM events WHERE k < ?`, cut)
 	if err != nil {
 		return 0, false, err
 	}
 	for rows.Next() {
-		var k, code int64
-		var portal *int64
-		if err := rows.Scan(&k, &code, &portal); err != nil {
+		var k, code, portal, xtra int64
+		if err := rows.Scan(&k, &code, &portal, &xtra); err != nil {
 			rows.Close()
 			return 0, false, err
 		}
-		hk := hourKey{h: floorDiv(codec.Ms(k), hourMs), code: code}
-		if portal != nil {
-			hk.portal = *portal
-		}
+		hk := hourKey{h: floorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
 		hours[hk]++
 		hk.h = floorDiv(codec.Ms(k), dayMs)
 		days[hk]++
@@ -203,7 +199,7 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 		return 0, false, err
 	}
 	n, _ := res.RowsAffected()
-	if err := addCounts(ctx, tx, hours, days, -1); err != nil {
+	if err := addCounts(ctx, tx, &s.sc, hours, days, -1); err != nil {
 		return 0, false, err
 	}
 	for _, q := range []string{

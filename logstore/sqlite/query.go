@@ -16,7 +16,9 @@ import (
 // kind holds one of the ids (a union over kinds).
 type term map[int64][]int64
 
-// plan is a resolved Filter.
+// plan is a resolved Filter. Its conditions name only columns that events,
+// hourly and daily share (code, portal, xtra), so totals can come from the
+// rollups.
 type plan struct {
 	none   bool  // matches nothing
 	lo, hi int64 // key range
@@ -47,7 +49,11 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		if c.v == "" {
 			continue
 		}
-		id, err := lookup(ctx, q, c.v)
+		look := lookup
+		if c.kind == kindIP {
+			look = lookupIP
+		}
+		id, err := look(ctx, q, c.v)
 		if err != nil {
 			return nil, err
 		}
@@ -83,17 +89,36 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		p.none = true
 	}
 	if len(f.EventTypes) > 0 {
-		var in []string
+		// Known types by their code; the others by their extra strings.
+		var known, extra []any
 		for _, t := range f.EventTypes {
-			if c := codec.TypeCode(t); c > 0 {
-				in = append(in, "?")
-				p.args = append(p.args, c)
+			switch c := codec.TypeCode(t); {
+			case c > 0:
+				known = append(known, c)
+			case c < 0:
+				lo, hi := codec.ExtraRange(t)
+				ids, err := intColumn(ctx, q, `SELECT id FROM dict WHERE s >= ? AND s < ?`, lo, hi)
+				if err != nil {
+					return nil, fmt.Errorf("look up event type: %w", err)
+				}
+				for _, id := range ids {
+					extra = append(extra, id)
+				}
 			}
 		}
-		if len(in) == 0 {
+		var or []string
+		if len(known) > 0 {
+			or = append(or, "(code & 7) IN ("+marks(len(known))+")")
+			p.args = append(p.args, known...)
+		}
+		if len(extra) > 0 {
+			or = append(or, "xtra IN ("+marks(len(extra))+")")
+			p.args = append(p.args, extra...)
+		}
+		if len(or) == 0 {
 			p.none = true
 		} else {
-			p.where = append(p.where, "(code & 7) IN ("+strings.Join(in, ",")+")")
+			p.where = append(p.where, "("+strings.Join(or, " OR ")+")")
 		}
 	}
 	if f.Source != "" {

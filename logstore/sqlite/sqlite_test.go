@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 // TestConformanceSmallSegments runs the suite with segments of a few events,
 // so that days hold many level-0 segments that are merged.
 func TestConformanceSmallSegments(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) logstore.Store { return open(t, Options{SealEvents: 4}) })
+	storetest.Run(t, func(t *testing.T) logstore.Store { return open(t, Options{SealEvents: 4, UserBatch: 16}) })
 }
 
 // TestSegments checks that the suite's data set exercises every read path:
@@ -75,5 +75,21 @@ func TestSegments(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM late`); n != 0 {
 		t.Errorf("late rows not folded: %d", n)
+	}
+}
+
+// TestInlineIP checks that exactly the canonical dotted quads are stored
+// inline, and that they read back unchanged.
+func TestInlineIP(t *testing.T) {
+	for _, v := range []string{"0.0.0.0", "1.2.3.4", "10.0.0.1", "255.255.255.255", "203.0.113.9"} {
+		id, ok := inlineIP(v)
+		if !ok || id < ipBase || inlineString(id) != v {
+			t.Errorf("inlineIP(%q) = %d, %v; reads back %q", v, id, ok, inlineString(id))
+		}
+	}
+	for _, v := range []string{"", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.256", "1..2.3", "1.2.3.4 ", "::ffff:1.2.3.4", "2001:db8::1", "1.2.3.-4", "a.b.c.d"} {
+		if id, ok := inlineIP(v); ok {
+			t.Errorf("inlineIP(%q) = %d, true; want false", v, id)
+		}
 	}
 }

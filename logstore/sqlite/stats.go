@@ -179,24 +179,30 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	return res, wrap("suspicious activity in sqlite log store", err)
 }
 
-// Users lists identities by last activity: the users table, updated when
-// sealing, merged with what the unsealed tail and late rows changed.
+// Users lists identities by last activity: the users table, merged with what
+// the events above the users mark and late rows below it changed.
 func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.UserSummary, int64, error) {
 	if f.Size <= 0 {
 		f.Size = logstore.DefaultPageSize
 	}
 	f.Number = max(f.Number, 0)
 	out := []logstore.UserSummary{}
-	tx, mark, _, err := s.snapshot(ctx)
+	tx, _, _, err := s.snapshot(ctx)
 	if err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
 	defer tx.Rollback()
-	fresh := map[int64]*codec.User{}
-	if _, err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp FROM late l CROSS JOIN events e ON e.k = l.k ORDER BY e.k`, nil, nil, fresh); err != nil {
+	var umark int64
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE name = 'umark'`).Scan(&umark); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
-	if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{mark}, nil, fresh); err != nil {
+	// The users table holds the events below umark but for late rows not
+	// folded yet; the rest is read raw.
+	fresh := map[int64]*codec.User{}
+	if _, err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp FROM late l CROSS JOIN events e ON e.k = l.k WHERE l.k < ? ORDER BY e.k`, []any{umark}, nil, fresh); err != nil {
+		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
+	}
+	if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{umark}, nil, fresh); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
 	search := strings.ToLower(f.Search)

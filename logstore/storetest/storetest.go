@@ -96,6 +96,10 @@ func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
 		if err != nil || got.TotalElements == 0 || event.Value(got.Content[0].Email) != "carol@example.com" {
 			t.Fatalf("case-insensitive email: %+v, %v", got, err)
 		}
+		got, err = s.Query(ctx, logstore.Filter{EventTypes: []event.Type{"DATA_EXPORTED"}, From: Base, To: Base.Add(48 * time.Hour)}, logstore.Page{})
+		if err != nil || got.TotalElements != 3 || len(got.Content) != 3 || got.Content[0].EventType != "DATA_EXPORTED" {
+			t.Fatalf("filter by a type the store does not know: %+v, %v; want 3 DATA_EXPORTED events", got, err)
+		}
 		got, err = s.Query(ctx, logstore.Filter{Email: "carol@example"}, logstore.Page{})
 		if err != nil || got.TotalElements != 0 {
 			t.Fatalf("partial email must not match: %d, %v", got.TotalElements, err)
@@ -405,6 +409,12 @@ func filters() []logstore.Filter {
 		{Status: logstore.StatusFailure},
 		{Status: logstore.StatusSuccess, From: d1},
 		{EventTypes: []event.Type{event.Logout, event.AccountLocked}},
+		{EventTypes: []event.Type{"DATA_EXPORTED"}},
+		{EventTypes: []event.Type{"DATA_ERASED", event.Logout, "PASSWORD_CHANGED"}, From: Base.Add(90 * time.Minute), To: Base.Add(50 * time.Hour)},
+		{EventTypes: []event.Type{"DATA_EXPORTED", "NEVER_STORED"}, Email: "ALICE@example.com"},
+		{EventTypes: []event.Type{"DATA_EXPORTED"}, Source: event.SourcePortal, From: Base.Add(time.Hour)},
+		{EventTypes: []event.Type{"NEVER_STORED"}},
+		{EventTypes: []event.Type{"DATA_EXPORT"}}, // a prefix of a stored type
 		{Source: event.SourceManager},
 		{PortalID: "p2"},
 		{Reason: event.BadCredentials},
@@ -536,6 +546,12 @@ func Dataset() (all, late []event.Event) {
 			e.TraceID = "not-a-hex-trace"
 		case 19:
 			e.EventType = "PASSWORD_CHANGED"
+		case 23, 131:
+			e.EventType = "DATA_EXPORTED" // the admin API's audit types
+		case 29:
+			e.EventType = "DATA_ERASED"
+		case 61:
+			e.EventType, e.Source = "DATA_EXPORTED", "ADMIN_API"
 		}
 		all = append(all, e)
 	}

@@ -145,6 +145,16 @@ func Code(e *event.Event) (code int64, extra string) {
 	return t | s<<SourceShift | r<<ReasonShift, extra
 }
 
+// ExtraRange returns the range [lo, hi) of the extra strings (see Code) of the
+// events of a type unknown to this version, in byte order: each starts with
+// the JSON string of its type, so a filter on such a type looks its extra
+// strings up in the dictionary and matches them.
+func ExtraRange(t event.Type) (lo, hi string) {
+	b, _ := json.Marshal(string(t))
+	lo = "[" + string(b) + ","
+	return lo, lo[:len(lo)-1] + "-" // ',' + 1
+}
+
 // Decode sets the type, source and reason of e from code and extra.
 func Decode(e *event.Event, code int64, extra string) {
 	if extra != "" {
