@@ -73,9 +73,12 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 			h.app.stateOK()
 			return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
 		case adm.Busy():
+			// More attempts at once than the account has failures left: a
+			// flood, sampled like the rate limits' refusals.
 			h.app.stateOK()
 			w.Header().Set("Retry-After", "1")
-			return h.refuse(w, a, adm, event.RateLimited, http.StatusTooManyRequests, nil)
+			a.ev.FailureCount = adm.Failures
+			return h.refuseSampled(w, a, ratelimit.Decision{Scope: "account", Key: "busy:" + a.account}, http.StatusTooManyRequests)
 		default:
 			h.app.stateOK()
 			a.adm, a.admitted = adm, true

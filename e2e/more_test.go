@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/loginguard/loginguard/event"
 )
@@ -47,9 +48,20 @@ func TestConcurrentWrongPasswords(t *testing.T) {
 	if counts[http.StatusInternalServerError]+counts[http.StatusBadGateway] > 0 {
 		t.Fatalf("5xx answers: %v", counts)
 	}
-	evs := s.waitEvents(201)
+	time.Sleep(500 * time.Millisecond) // let the sampled events arrive
+	evs := s.waitEvents(6)
 	if n := len(byType(evs, event.AccountLocked)); n != 1 {
 		t.Fatalf("%d lock events, want 1", n)
+	}
+	// Every attempt is an event but the 429s of the flood, which are sampled.
+	var limited int
+	for _, e := range evs {
+		if e.Reason == event.RateLimited {
+			limited++
+		}
+	}
+	if limited > 1 || len(evs) != 200+1-counts[http.StatusTooManyRequests]+limited {
+		t.Fatalf("%d events with %d RATE_LIMITED for statuses %v", len(evs), limited, counts)
 	}
 }
 
@@ -137,5 +149,54 @@ func TestListModules(t *testing.T) {
 		if !strings.Contains("\n"+string(out), "\n"+m+"\n") {
 			t.Errorf("list-modules lacks %s", m)
 		}
+	}
+}
+
+// TestBusySampled: more simultaneous attempts on one account than it has
+// failures left get 429 with Retry-After, never reach the portal, and their
+// events are sampled (one per key per interval) while the metric counts all.
+func TestBusySampled(t *testing.T) {
+	cf := config{Handler: `lockout {
+			admission_wait 1ms
+		}`}.String()
+	s := newStack(t, stackOptions{Caddyfile: cf, PortalArgs: []string{"-slow", "400ms"}})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(s.url+"/api/login", "application/json", strings.NewReader(`{"email":"active@example.com","password":"correct-horse"}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("429 without Retry-After: %v", resp.Header)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[429] < 30 || codes[200]+codes[429] != 40 {
+		t.Fatalf("statuses %v, want 5 × 200 and the rest 429", codes)
+	}
+	if got := s.received()["active@example.com"]; got != codes[200] {
+		t.Fatalf("portal received %d, want %d", got, codes[200])
+	}
+	time.Sleep(500 * time.Millisecond)
+	evs := s.waitEvents(codes[200] + 1)
+	var limited int
+	for _, e := range evs {
+		if e.Reason == event.RateLimited {
+			limited++
+		}
+	}
+	if limited != 1 || len(evs) != codes[200]+1 {
+		t.Fatalf("%d events, %d RATE_LIMITED; want %d successes and 1 sampled refusal", len(evs), limited, codes[200])
 	}
 }
