@@ -34,31 +34,12 @@ local w = tonumber(ARGV[3])
 local light, wv, fv, sv = false, nil, nil, nil
 local n, first, last, sexp = 0, nil, nil, nil
 if plimit == 0 and sub(v, 1, 2) == 'w=' then
-  local e = find(v, ' ', 3, true)
-  wv = sub(v, 3, (e or 0) - 1)
-  if e and sub(v, e, e + 2) == ' f=' then
-    local b = e + 3
-    e = find(v, ' ', b, true)
-    fv = sub(v, b, (e or 0) - 1)
-    local c = find(fv, ',', 1, true)
-    first = tonumber(sub(fv, 1, (c or 0) - 1))
-    last = first
-    n = 1
-    while c do
-      n = n + 1
-      local d = find(fv, ',', c + 1, true)
-      if not d then
-        last = tonumber(sub(fv, c + 1))
-      end
-      c = d
-    end
-  end
-  if e and sub(v, e, e + 2) == ' s=' then
-    sv = sub(v, e + 3)
+  local e
+  wv, fv, n, first, last, sv, e = simpleFields(v)
+  if sv then
     local c = find(sv, ':', 1, true)
     local at = c and find(sv, '@', c, true)
     sexp = c and tonumber(sub(sv, c + 1, (at or 0) - 1))
-    e = nil
     light = sexp and now < sexp and sub(sv, 1, c - 1) ~= ARGV[5] and not find(sv, ',', 1, true) and
       not find(sv, ' ', 1, true)
   else

@@ -41,32 +41,13 @@ do
   -- else, and a failure that locks the account or a pair, goes to that code.
   local light, wv, fv, n, first, last, gone = not v, nil, nil, 0, nil, nil, false
   if v and sub(v, 1, 2) == 'w=' then
-    local e = find(v, ' ', 3, true)
-    wv = sub(v, 3, (e or 0) - 1)
-    if e and sub(v, e, e + 2) == ' f=' then
-      local b = e + 3
-      e = find(v, ' ', b, true)
-      fv = sub(v, b, (e or 0) - 1)
-      local c = find(fv, ',', 1, true)
-      first = tonumber(sub(fv, 1, (c or 0) - 1))
-      last = first
-      n = 1
-      while c do
-        n = n + 1
-        local d = find(fv, ',', c + 1, true)
-        if not d then
-          last = tonumber(sub(fv, c + 1))
-        end
-        c = d
-      end
-    end
-    if e and sub(v, e, e + 2) == ' s=' then
-      local sv = sub(v, e + 3)
+    local sv, e
+    wv, fv, n, first, last, sv, e = simpleFields(v)
+    if sv then
       local c = find(sv, ':', 1, true)
       local at = c and find(sv, '@', c, true)
       local sexp = c and tonumber(sub(sv, c + 1, (at or 0) - 1))
       gone = true
-      e = nil
       light = sexp and (now >= sexp or sub(sv, 1, c - 1) == ARGV[2]) and not find(sv, ',', 1, true) and
         not find(sv, ' ', 1, true)
     else
