@@ -170,7 +170,7 @@ echo "  (c) $lat_red"
 awk -v a="$(p99 "$lat_mem")" -v b="$(p99 "$lat_bare")" -v c="$(p99 "$lat_red")" \
 	'BEGIN { printf "added p99 at half rate: memory %.3f ms, redis %.3f ms\n", a-b, c-b }'
 awk -v c="$calls" -v e="$evals" -v n="$attempts" \
-	'BEGIN { printf "redis per attempt: %.2f commands, %.2f script calls (round trips) over %d attempts\n", c/n, e/n, n }'
+	'BEGIN { printf "redis per attempt: %.2f commands, %.2f script calls (pipelined when concurrent) over %d attempts\n", c/n, e/n, n }'
 echo "events written: memory $(wc -l <"$work/mem.jsonl"), redis $(wc -l <"$work/red.jsonl")"
 awk -v a="${login[1]% *}" -v b="${login[0]% *}" -v c="${pass[1]% *}" -v d="${pass[0]% *}" -v r="${login[2]% *}" \
 	'BEGIN { printf "login_ratio=%.3f passthrough_ratio=%.3f redis_ratio=%.3f\n", a/b, c/d, r/b }'

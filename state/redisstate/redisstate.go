@@ -69,6 +69,7 @@ type Options struct {
 // the same Redis and prefix.
 type Store struct {
 	client redis.UniversalClient
+	pipe   *pipeliner
 	prefix string
 	now    func() time.Time
 	closed atomic.Bool
@@ -112,8 +113,10 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	uo.DialerRetries = 1 // a refused connection fails at once
 	uo.DisableIdentity = true
 	uo.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	client := redis.NewUniversalClient(uo)
 	return &Store{
-		client: redis.NewUniversalClient(uo),
+		client: client,
+		pipe:   newPipeliner(client),
 		prefix: o.Prefix,
 		now:    o.Clock(),
 	}, nil
@@ -137,6 +140,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.pipe.close()
 	if err := s.client.Close(); err != nil {
 		return fmt.Errorf("redis state: close: %w", err)
 	}

@@ -73,7 +73,7 @@ func (s *Store) run(ctx context.Context, op string, script *redis.Script, keys [
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	v, err := script.Run(ctx, s.client, keys, args...).Int64Slice()
+	v, err := s.pipe.run(ctx, script, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
