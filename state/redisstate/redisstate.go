@@ -12,7 +12,9 @@
 // unreachable every method returns, within about ReadTimeout (or DialTimeout),
 // an error that wraps state.ErrUnavailable; the client reconnects by itself.
 // Calls are not retried, so that no script runs twice for one call (Admit would
-// be harmless to repeat, Finish would count a failure twice).
+// be harmless to repeat, Finish would count a failure twice). Calls made at the
+// same time are sent together in pipelines (see pipeline.go), so under load an
+// attempt costs far fewer system calls than two round trips of its own.
 package redisstate
 
 import (
