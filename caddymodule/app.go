@@ -281,13 +281,12 @@ func (a *App) refreshBlocks() {
 	a.blocked.Store(&ps)
 }
 
-// isBlocked reports whether an admin blocked ip.
+// isBlocked reports whether an admin blocked ip (an unmapped address).
 func (a *App) isBlocked(ip netip.Addr) bool {
 	ps := a.blocked.Load()
 	if ps == nil {
 		return false
 	}
-	ip = ip.Unmap()
 	for _, p := range *ps {
 		if p.Contains(ip) {
 			return true

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -108,11 +107,10 @@ func (h *Handler) Cleanup() error {
 // checkLimits applies the deny list and the rate limits. It reports whether the
 // request was answered.
 func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt) (bool, error) {
-	ip, err := netip.ParseAddr(a.ev.RemoteAddress)
-	if err != nil {
+	if !a.ip.IsValid() {
 		return false, nil
 	}
-	d, err := h.limiter.Check(r.Context(), ip.WithZone(""), a.account)
+	d, err := h.limiter.Check(r.Context(), a.ip, a.account)
 	if err != nil {
 		h.app.stateError("rate_limit", err)
 		if h.app.OnStateError == "fail_closed" {

@@ -33,9 +33,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // attempt is one login attempt on its way through the handler.
 type attempt struct {
 	ev       event.Event
-	account  string // lockout key; "" when no principal was read
-	prefix   string // client IP prefix, when per-IP counting or known IPs are on
-	identity string // email (portal) or username (manager)
+	account  string     // lockout key; "" when no principal was read
+	ip       netip.Addr // the client IP, parsed once (invalid when it is not an address)
+	prefix   string     // client IP prefix, when per-IP counting or known IPs are on
+	identity string     // email (portal) or username (manager)
 	adm      state.Admission
 	admitted bool
 	finished bool
@@ -43,13 +44,16 @@ type attempt struct {
 
 func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	a := &attempt{ev: h.newEvent(r, event.LoginFailure)}
+	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
+		a.ip = ip.Unmap().WithZone("")
+	}
 	prefix, complete := readPrefix(r)
 	if p, ok := policy.Extract(*h.Principal, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), prefix, complete); ok {
 		h.setIdentity(a, p)
 	}
 
-	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil && h.app.isBlocked(ip) {
-		return h.refuseSampled(w, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + ip.String()}, http.StatusForbidden)
+	if a.ip.IsValid() && h.app.isBlocked(a.ip) {
+		return h.refuseSampled(w, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + a.ip.String()}, http.StatusForbidden)
 	}
 	if h.limiter != nil {
 		if answered, err := h.checkLimits(w, r, a); answered {
@@ -58,7 +62,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	if a.account != "" && !h.Lockout.Off {
 		if h.statePol.PerPrefixMaxFailures > 0 || h.statePol.KnownPrefixTTL > 0 {
-			a.prefix = ipPrefix(a.ev.RemoteAddress, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix)
+			a.prefix = ipPrefix(a.ip, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix)
 		}
 		adm, err := h.admit(r.Context(), state.Attempt{Account: a.account, Prefix: a.prefix})
 		switch {
@@ -351,19 +355,14 @@ func clientIP(r *http.Request) string {
 	return ""
 }
 
-// ipPrefix returns the prefix of ip that makes one client ("" when ip is not an
-// address): IPv4 (also IPv4-mapped IPv6) to v4 bits, IPv6 to v6 bits.
-func ipPrefix(ip string, v4, v6 int) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ""
-	}
-	addr = addr.Unmap().WithZone("")
+// ipPrefix returns the prefix of ip that makes one client ("" when ip is not
+// an address): IPv4 to v4 bits, IPv6 to v6 bits.
+func ipPrefix(ip netip.Addr, v4, v6 int) string {
 	bits := v6
-	if addr.Is4() {
+	if ip.Is4() {
 		bits = v4
 	}
-	p, err := addr.Prefix(bits)
+	p, err := ip.Prefix(bits)
 	if err != nil {
 		return ""
 	}

@@ -69,25 +69,7 @@ func TestConcurrentWrongPasswords(t *testing.T) {
 // get through (they wait for a slot rather than being refused).
 func TestConcurrentLegitimateLogins(t *testing.T) {
 	s := newStack(t, stackOptions{PortalArgs: []string{"-slow", "20ms"}})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := http.Post(s.url+"/api/login", "application/json", strings.NewReader(`{"email":"active@example.com","password":"correct-horse"}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			codes[resp.StatusCode]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	codes := postConcurrently(t, s.url+"/api/login", `{"email":"active@example.com","password":"correct-horse"}`, 20, nil)
 	if codes[200] != 20 {
 		t.Fatalf("statuses %v, want 20 × 200", codes)
 	}
@@ -160,28 +142,11 @@ func TestBusySampled(t *testing.T) {
 			admission_wait 1ms
 		}`}.String()
 	s := newStack(t, stackOptions{Caddyfile: cf, PortalArgs: []string{"-slow", "400ms"}})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for i := 0; i < 40; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := http.Post(s.url+"/api/login", "application/json", strings.NewReader(`{"email":"active@example.com","password":"correct-horse"}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			codes[resp.StatusCode]++
-			if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "1" {
-				t.Errorf("429 without Retry-After: %v", resp.Header)
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	codes := postConcurrently(t, s.url+"/api/login", `{"email":"active@example.com","password":"correct-horse"}`, 40, func(resp *http.Response) {
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("429 without Retry-After: %v", resp.Header)
+		}
+	})
 	if codes[429] < 30 || codes[200]+codes[429] != 40 {
 		t.Fatalf("statuses %v, want 5 × 200 and the rest 429", codes)
 	}
@@ -199,4 +164,33 @@ func TestBusySampled(t *testing.T) {
 	if limited != 1 || len(evs) != codes[200]+1 {
 		t.Fatalf("%d events, %d RATE_LIMITED; want %d successes and 1 sampled refusal", len(evs), limited, codes[200])
 	}
+}
+
+// postConcurrently POSTs the same JSON body n times at once and counts the
+// statuses; each, when set, sees every response.
+func postConcurrently(t *testing.T, url, body string, n int, each func(*http.Response)) map[int]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			codes[resp.StatusCode]++
+			if each != nil {
+				each(resp)
+			}
+		}()
+	}
+	wg.Wait()
+	return codes
 }

@@ -219,6 +219,19 @@ local function refresh(a, now)
   end
 end
 
+-- loaded reads the account in value v for a script that counts with window w
+-- (wr its text as given, stored back as it came): the window updated, and
+-- expired failures, slots, pairs and known prefixes dropped.
+local function loaded(v, w, wr, now)
+  local a = load(v)
+  if a.w ~= w then
+    a.w, a.wr = w, wr
+    a.dirty = true
+  end
+  refresh(a, now)
+  return a
+end
+
 -- findPair returns the pair of prefix pf, or nil.
 local function findPair(a, pf)
   local p = a.p

@@ -93,12 +93,7 @@ if light then
 end
 --[[ account.lua ]]
 
-local a = load(v)
-if a.w ~= w then
-  a.w, a.wr = w, ARGV[3]
-  a.dirty = true
-end
-refresh(a, now)
+local a = loaded(v, w, ARGV[3], now)
 local s, id = a.s, ARGV[5]
 local failures, inflight = #a.f, #s
 local known = 0

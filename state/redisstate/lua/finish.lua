@@ -130,12 +130,7 @@ local function addTime(f, t, max)
   return f, false
 end
 
-local a = load(v)
-if a.w ~= w then
-  a.w, a.wr = w, ARGV[5]
-  a.dirty = true
-end
-refresh(a, now)
+local a = loaded(v, w, ARGV[5], now)
 local s, id = a.s, ARGV[2]
 for i = 1, #s do
   if s[i][1] == id then
