@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +30,14 @@ func newHeapMeter() *heapMeter {
 	return m
 }
 
+// live forces a collection and returns the heap it marked live. HeapAlloc
+// would also count what the export's goroutines allocate between the end of
+// the collection and the read, megabytes on a busy machine.
 func (m *heapMeter) live() uint64 {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 func (m *heapMeter) sample() {
@@ -56,10 +60,14 @@ func (m *heapMeter) check(t *testing.T, what string, bytes int64) {
 	t.Helper()
 	t.Logf("%s: %.1f MB streamed; live heap +%.1f MB over the start, +%.2f MB from row 10,000 to the end",
 		what, float64(bytes)/1e6, float64(m.growth())/1e6, float64(m.drift())/1e6)
-	// The exports are about 20 MB; the store's bounded name cache still warms
-	// up after the first rows, hence 4 MiB of drift, far below a buffered body.
-	if m.growth() > 16<<20 || m.drift() > 4<<20 {
-		t.Errorf("%s: live heap grew by %d bytes (%d after the first rows), want under 16 MiB (4 MiB)", what, m.growth(), m.drift())
+	// The exports are 20 to 40 MB; a body held in memory would raise the heap
+	// by nearly all of it after row 10,000. What is in flight (a page of rows,
+	// buffers) is bounded but varies with scheduling: up to 3.4 MB measured
+	// with four CPU hogs on two cores. Half of what was streamed separates the
+	// two with room on both sides.
+	limit := max(4<<20, bytes/2)
+	if m.growth() > 16<<20 || m.drift() > limit {
+		t.Errorf("%s: live heap grew by %d bytes (%d after the first rows), want under 16 MiB (%d)", what, m.growth(), m.drift(), limit)
 	}
 }
 
