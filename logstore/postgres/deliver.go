@@ -3,30 +3,28 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
 const (
-	hourMs = int64(3600000)
-	dayMs  = 24 * hourMs
+	hourMs = codec.HourMs
+	dayMs  = codec.DayMs
 )
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
 
 // Deliver stores batch in one transaction; ids already stored are skipped.
 func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
@@ -38,197 +36,609 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 			return fmt.Errorf("deliver to postgres log store: event %q: eventDate out of range", batch[i].ID)
 		}
 	}
-	evs := slices.Clone(batch)
-	slices.SortStableFunc(evs, func(a, b event.Event) int { return cmp.Compare(a.EventDate.UnixMilli(), b.EventDate.UnixMilli()) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.deliver(ctx, evs); err != nil {
+	if err := s.deliver(ctx, batch); err != nil {
 		return fmt.Errorf("deliver to postgres log store: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) deliver(ctx context.Context, evs []event.Event) error {
-	tx, err := s.db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	// Strings of the batch, then their ids.
-	type strs struct{ pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra string }
-	ss := make([]strs, len(evs))
-	codes := make([]int64, len(evs))
-	want := map[string]bool{}
-	xtypes := map[string]string{} // extra string -> type unknown to this version
-	for i := range evs {
-		e := &evs[i]
+// Dict string slots of a row.
+const (
+	sPr = iota
+	sEm
+	sIP   // only when the address is not inline
+	sProf // the profile string, see profile
+	sUA   // from here on, strings shared across accounts
+	sHost
+	sPath
+	sET
+	sMsg
+	sPortal
+	sXtra
+	nStrs
+)
+
+// erow is one event on its way in.
+type erow struct {
+	ts, r, ip int64 // ip: the key of an inline address, or 0 (then str[sIP] if any)
+	ia        int32
+	short     bool
+	code, fc  int16
+	xtype     string  // the event type when this version does not know it
+	prof      profile // display name and account id
+	str       [nStrs]string
+	id        [nStrs]int32
+	cx        int32
+	trace     []byte
+	tracet    string
+	eid       string // the event id
+}
+
+func (s *Store) deliver(ctx context.Context, batch []event.Event) error {
+	rows := slices.Grow(s.rowBuf[:0], len(batch))[:len(batch)]
+	s.rowBuf = rows
+	for i := range batch {
+		e, w := &batch[i], &rows[i]
+		*w = erow{ts: e.EventDate.UnixMilli(), eid: e.ID}
+		w.r, w.ia, w.short = splitID(e.ID, w.ts)
 		code, extra := codec.Code(e)
-		codes[i] = code
-		v := strs{pr: event.Value(e.Principal), em: event.Value(e.Email), disp: event.Value(e.DisplayName), ip: e.RemoteAddress,
-			et: event.Value(e.ErrorType), portal: event.Value(e.PortalID), acct: event.Value(e.AccountID), ua: e.UserAgent,
-			host: e.Host, path: e.Path, xtra: extra}
-		if e.Message != nil {
-			v.msg = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+		w.code = int16(code)
+		w.fc = int16(min(max(e.FailureCount, -32768), 32767))
+		w.str = [nStrs]string{sPr: event.Value(e.Principal), sEm: event.Value(e.Email), sUA: e.UserAgent, sHost: e.Host,
+			sPath: e.Path, sET: event.Value(e.ErrorType), sPortal: event.Value(e.PortalID), sXtra: extra}
+		w.prof = profile{clean(event.Value(e.DisplayName)), clean(event.Value(e.AccountID))}
+		if ip, ok := inlineIP(e.RemoteAddress); ok {
+			w.ip = ip
+		} else {
+			w.str[sIP] = e.RemoteAddress
 		}
-		for _, p := range []*string{&v.pr, &v.em, &v.disp, &v.ip, &v.msg, &v.et, &v.portal, &v.acct, &v.ua, &v.host, &v.path, &v.xtra} {
-			*p = clean(*p)
+		if e.Message != nil {
+			w.str[sMsg] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+		}
+		for j := range w.str {
+			w.str[j] = clean(w.str[j])
 		}
 		if codec.TypeCode(e.EventType) < 0 {
-			xtypes[v.xtra] = clean(string(e.EventType))
+			w.xtype = clean(string(e.EventType))
 		}
-		ss[i] = v
-		for _, x := range []string{v.pr, v.em, v.disp, v.ip, v.msg, v.et, v.portal, v.acct, v.ua, v.host, v.path, v.xtra} {
-			if _, ok := s.ids[x]; x != "" && !ok {
-				want[x] = true
-			}
-		}
-	}
-	pending := map[string]int32{}
-	if len(want) > 0 {
-		var list []string
-		var folds []*string
-		for x := range want {
-			list = append(list, x)
-			folds = append(folds, fold(x))
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO dict(s, fold) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (s) DO NOTHING`, list, folds); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT id, s FROM dict WHERE s = ANY($1)`, list)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int32
-			var v string
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			pending[v] = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var xids []int32
-		var xts []string
-		for x, t := range xtypes {
-			if id, ok := pending[x]; ok {
-				xids, xts = append(xids, id), append(xts, t)
-			}
-		}
-		if len(xids) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO xtype(id, t) SELECT * FROM unnest($1::int[], $2::text[]) ON CONFLICT (id) DO NOTHING`, xids, xts); err != nil {
-				return err
-			}
-		}
-	}
-	ref := func(v string) *int32 {
-		if v == "" {
-			return nil
-		}
-		if id, ok := s.ids[v]; ok {
-			return &id
-		}
-		id := pending[v]
-		return &id
-	}
-	n := len(evs)
-	var (
-		ts                                                            = make([]int64, 0, n)
-		uids                                                          = make([]string, 0, n)
-		xids, tracet                                                  = make([]*string, 0, n), make([]*string, 0, n)
-		code, fc                                                      = make([]int16, 0, n), make([]int16, 0, n)
-		pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra [](*int32)
-		trace                                                         = make([][]byte, 0, n)
-	)
-	seen := map[string]int{}
-	for i := range evs {
-		e := &evs[i]
-		u, x := uidOf(e.ID, e.EventDate.UnixMilli())
-		if _, dup := seen[u.String()]; dup {
-			continue
-		}
-		seen[u.String()] = i
-		v := ss[i]
-		ts = append(ts, e.EventDate.UnixMilli())
-		uids = append(uids, u.String())
-		xids = append(xids, x)
-		code = append(code, int16(codes[i]))
-		fc = append(fc, int16(min(max(e.FailureCount, -32768), 32767)))
-		pr, em, disp, ip = append(pr, ref(v.pr)), append(em, ref(v.em)), append(disp, ref(v.disp)), append(ip, ref(v.ip))
-		msg, et, portal, acct = append(msg, ref(v.msg)), append(et, ref(v.et)), append(portal, ref(v.portal)), append(acct, ref(v.acct))
-		ua, host, path, xtra = append(ua, ref(v.ua)), append(host, ref(v.host)), append(path, ref(v.path)), append(xtra, ref(v.xtra))
-		var tb []byte
-		var tt *string
 		if e.TraceID != "" {
-			if b, err := hex.DecodeString(e.TraceID); err == nil && hex.EncodeToString(b) == e.TraceID {
-				tb = b
+			if b, err := hex.DecodeString(e.TraceID); err == nil && len(b) > 0 && hex.EncodeToString(b) == e.TraceID {
+				w.trace = b
 			} else {
-				tt = &e.TraceID
+				w.tracet = clean(e.TraceID)
 			}
 		}
-		trace, tracet = append(trace, tb), append(tracet, tt)
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO events(ts, uid, xid, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, tracet, xtra)
-SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::smallint[], $5::int[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[],
-  $11::int[], $12::int[], $13::smallint[], $14::int[], $15::int[], $16::int[], $17::bytea[], $18::text[], $19::int[])
-ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal, xtra`,
-		ts, uids, xids, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, tracet, xtra)
+	// Key order: appends to the primary key, and the same lock order in every writer.
+	slices.SortStableFunc(rows, func(a, b erow) int { return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.r, b.r)) })
+	rows = slices.CompactFunc(rows, func(a, b erow) bool { return a.ts == b.ts && a.r == b.r })
+
+	var parts []int64
+	for i := range rows {
+		if p := partOf(rows[i].ts); len(parts) == 0 || parts[len(parts)-1] != p {
+			parts = append(parts, p)
+		}
+	}
+	fast := true
+	for try := 0; ; try++ {
+		if err := s.ensureParts(ctx, parts); err != nil {
+			return err
+		}
+		err := s.write(ctx, rows, fast)
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+			for _, p := range parts {
+				s.touched[p] = true
+			}
+			s.batches++
+			if s.added >= s.analyze || s.batches >= s.foldEvery {
+				s.kick(s.added >= s.analyze)
+			}
+			if s.idle == nil {
+				s.idle = time.AfterFunc(s.idleAfter, s.idleKick)
+			} else {
+				s.idle.Reset(s.idleAfter)
+			}
+			return nil
+		case try > 2 || !errors.As(err, &pe):
+			return err
+		case pe.Code == "23505" && fast:
+			// An event is stored already (a redelivery): write the batch
+			// again, skipping what is there.
+			fast = false
+		case pe.Code == "23514":
+			// No partition for a row: one was dropped since this process
+			// saw it.
+			clear(s.parts)
+		case pe.Code == "40P01":
+			// A deadlock with another writer (over an event both deliver):
+			// PostgreSQL chose this one to fail; the other went on.
+		default:
+			return err
+		}
+	}
+}
+
+// wtx is a write transaction on one connection that spends no round trip of
+// its own on BEGIN or COMMIT: BEGIN goes out with its first statement, COMMIT
+// with its last batch.
+type wtx struct {
+	c     *pgx.Conn
+	begun bool
+}
+
+// query runs one statement and scans its rows with scan.
+func (t *wtx) query(ctx context.Context, scan func(pgx.Rows) error, sql string, args ...any) error {
+	var b pgx.Batch
+	begin := !t.begun
+	if begin {
+		b.Queue(`BEGIN`)
+		t.begun = true
+	}
+	b.Queue(sql, args...)
+	br := t.c.SendBatch(ctx, &b)
+	var err error
+	if begin {
+		_, err = br.Exec()
+	}
+	if err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			err = scan(rows)
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// simple runs statements in the simple protocol (no arguments).
+func (t *wtx) simple(ctx context.Context, sql string) error {
+	if !t.begun {
+		sql, t.begun = "BEGIN; "+sql, true
+	}
+	_, err := t.c.PgConn().Exec(ctx, sql).ReadAll()
+	return err
+}
+
+// copyFrom runs a COPY ... FROM STDIN reading r.
+func (t *wtx) copyFrom(ctx context.Context, r io.Reader, sql string) error {
+	if !t.begun {
+		sql, t.begun = "BEGIN; "+sql, true
+	}
+	_, err := t.c.PgConn().CopyFrom(ctx, r, sql)
+	return err
+}
+
+// commit runs b and commits.
+func (t *wtx) commit(ctx context.Context, b *pgx.Batch) error {
+	b.Queue(`COMMIT`)
+	if err := t.c.SendBatch(ctx, b).Close(); err != nil {
+		return err
+	}
+	t.begun = false
+	return nil
+}
+
+// abort rolls back what is left open. Should that fail, the pool drops the
+// connection rather than reuse it in a transaction.
+func (t *wtx) abort() {
+	if t.begun && !t.c.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		t.c.Exec(ctx, `ROLLBACK`)
+	}
+}
+
+// write writes rows in one transaction: by COPY straight into events when
+// fast (failing on an event stored already), else through a staging table.
+func (s *Store) write(ctx context.Context, rows []erow, fast bool) error {
+	pc, err := s.db.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	type ins struct {
-		ts                             int64
-		code                           int16
-		pr, em, ip, disp, portal, xtra *int32
-	}
-	var added []ins
-	for rows.Next() {
-		var r ins
-		if err := rows.Scan(&r.ts, &r.code, &r.pr, &r.em, &r.ip, &r.disp, &r.portal, &r.xtra); err != nil {
-			rows.Close()
-			return err
-		}
-		added = append(added, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	defer pc.Release()
+	t := &wtx{c: pc.Conn()}
+	defer t.abort()
+	newIDs, err := s.resolve(ctx, t, rows)
+	if err != nil {
 		return err
 	}
-	slices.SortStableFunc(added, func(a, b ins) int { return cmp.Compare(a.ts, b.ts) })
-	type hk struct {
-		h            int64
-		code         int16
-		portal, xtra int32
+	newCx, err := s.resolveCtx(ctx, t, rows)
+	if err != nil {
+		return err
 	}
-	type dk struct{ day, id int64 }
-	hours, udays, idays := map[hk]int64{}, map[dk]int64{}, map[dk]int64{}
+	s.copyBuf = encodeRows(s.copyBuf[:0], rows)
+	buf := &byteReader{b: s.copyBuf}
+	added := rows
+	if fast {
+		if err := t.copyFrom(ctx, buf, copyEvents); err != nil {
+			return err
+		}
+	} else {
+		if err := t.simple(ctx, `CREATE TEMP TABLE lg_stage (LIKE events) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if err := t.copyFrom(ctx, buf, copyStage); err != nil {
+			return err
+		}
+		type key struct{ ts, r int64 }
+		in := map[key]bool{}
+		if err := t.query(ctx, func(res pgx.Rows) error {
+			for res.Next() {
+				var k key
+				if err := res.Scan(&k.ts, &k.r); err != nil {
+					return err
+				}
+				in[k] = true
+			}
+			return nil
+		}, `INSERT INTO events SELECT * FROM pg_temp.lg_stage ORDER BY ts, r ON CONFLICT (ts, r) DO NOTHING RETURNING ts, r`); err != nil {
+			return err
+		}
+		added = nil
+		for _, w := range rows {
+			if in[key{w.ts, w.r}] {
+				added = append(added, w)
+			}
+		}
+	}
+	var b pgx.Batch
+	s.rollups(&b, added)
+	if err := t.commit(ctx, &b); err != nil {
+		return err
+	}
+	if len(newIDs) > 0 {
+		for _, m := range []map[string]int32{s.ids, s.cids} {
+			if len(m)+len(newIDs) > maxCache {
+				clear(m)
+			}
+		}
+		if len(s.profs)+len(newIDs) > maxCache {
+			clear(s.profs)
+		}
+		for i := range rows {
+			w := &rows[i]
+			for j, v := range w.str {
+				id, ok := newIDs[v]
+				switch {
+				case v == "" || !ok:
+				case j == sProf:
+					s.profs[w.prof] = id
+				case j < sUA:
+					s.ids[v] = id
+				default:
+					s.cids[v] = id
+				}
+			}
+		}
+	}
+	if len(s.cxs)+len(newCx) > maxCache {
+		clear(s.cxs)
+	}
+	for k, v := range newCx {
+		s.cxs[k] = v
+	}
+
+	s.added += int64(len(added))
+	return nil
+}
+
+// byteReader reads a byte slice.
+type byteReader struct {
+	b   []byte
+	off int
+}
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.off >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+const (
+	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid)`
+	copyEvents = `COPY events` + copyCols + ` FROM STDIN (FORMAT binary)`
+	copyStage  = `COPY pg_temp.lg_stage` + copyCols + ` FROM STDIN (FORMAT binary)`
+)
+
+// resolve gives every string of rows its dict id: from the caches (one for
+// the strings that identify, one for the few that repeat across everyone,
+// one for profiles), or by inserting the new ones. It returns the ids new to
+// the caches.
+func (s *Store) resolve(ctx context.Context, t *wtx, rows []erow) (map[string]int32, error) {
+	var want map[string]int32
+	var plain map[string]bool // new strings used other than as profiles
+	for i := range rows {
+		w := &rows[i]
+		// From scratch: ids from an attempt that rolled back may not exist.
+		w.id, w.cx, w.str[sProf] = [nStrs]int32{}, 0, ""
+		if w.prof != (profile{}) {
+			if id, ok := s.profs[w.prof]; ok {
+				w.id[sProf] = id
+			} else {
+				w.str[sProf] = w.prof.String()
+			}
+		}
+		for j, v := range w.str {
+			if v == "" || w.id[j] != 0 {
+				continue
+			}
+			cache := s.cids
+			if j < sUA {
+				cache = s.ids
+			}
+			if id, ok := cache[v]; ok {
+				w.id[j] = id
+				continue
+			}
+			if want == nil {
+				want, plain = map[string]int32{}, map[string]bool{}
+			}
+			want[v] = 0
+			if j != sProf {
+				plain[v] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	list := make([]string, 0, len(want))
+	for v := range want {
+		list = append(list, v)
+	}
+	slices.Sort(list) // the same lock order in every writer
+	// The lower-case form serves case-insensitive lookups of identities, so
+	// profiles go without.
+	folds := make([]*string, len(list))
+	for i, v := range list {
+		if plain[v] {
+			folds[i] = fold(v)
+		}
+	}
+	// New strings come back from the insert; the others (stored by another
+	// writer, or before this process started) are read next.
+	if err := t.query(ctx, func(res pgx.Rows) error { return scanIDs(res, want) },
+		`INSERT INTO dict(s, fold) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (s) DO NOTHING RETURNING id, s`, list, folds); err != nil {
+		return nil, err
+	}
+	var miss []string
+	for _, v := range list {
+		if want[v] == 0 {
+			miss = append(miss, v)
+		}
+	}
+	if len(miss) > 0 {
+		if err := t.query(ctx, func(res pgx.Rows) error { return scanIDs(res, want) }, `SELECT id, s FROM dict WHERE s = ANY($1)`, miss); err != nil {
+			return nil, err
+		}
+		for _, v := range miss {
+			if want[v] == 0 {
+				return nil, fmt.Errorf("dictionary string %q not found after insert", v)
+			}
+		}
+	}
+	for i := range rows {
+		w := &rows[i]
+		for j, v := range w.str {
+			if v != "" && w.id[j] == 0 {
+				w.id[j] = want[v]
+			}
+		}
+	}
+	return want, nil
+}
+
+func scanIDs(res pgx.Rows, into map[string]int32) error {
+	for res.Next() {
+		var id int32
+		var v string
+		if err := res.Scan(&id, &v); err != nil {
+			return err
+		}
+		into[v] = id
+	}
+	return nil
+}
+
+func cxOf(w *erow) cxKey {
+	return cxKey{cxUA: w.id[sUA], cxHost: w.id[sHost], cxPath: w.id[sPath], cxET: w.id[sET], cxMsg: w.id[sMsg], cxPortal: w.id[sPortal]}
+}
+
+// resolveCtx gives every row its ctx id, inserting the new combinations. It
+// returns the ones new to the cache.
+func (s *Store) resolveCtx(ctx context.Context, t *wtx, rows []erow) (map[cxKey]int32, error) {
+	var want map[cxKey]int32
+	for i := range rows {
+		k := cxOf(&rows[i])
+		if k == (cxKey{}) {
+			continue
+		}
+		if id, ok := s.cxs[k]; ok {
+			rows[i].cx = id
+			continue
+		}
+		if want == nil {
+			want = map[cxKey]int32{}
+		}
+		want[k] = 0
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	list := make([]cxKey, 0, len(want))
+	for k := range want {
+		list = append(list, k)
+	}
+	slices.SortFunc(list, func(a, b cxKey) int { return slices.Compare(a[:], b[:]) })
+	var cols [6][]int32
+	for _, k := range list {
+		for j := range cols {
+			cols[j] = append(cols[j], k[j])
+		}
+	}
+	scan := func(res pgx.Rows) error { return scanCtx(res, want) }
+	if err := t.query(ctx, scan, `INSERT INTO ctx(ua, host, path, et, msg, portal)
+SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[])
+ON CONFLICT (ua, host, path, et, msg, portal) DO NOTHING RETURNING id, ua, host, path, et, msg, portal`,
+		cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]); err != nil {
+		return nil, err
+	}
+	for _, k := range list {
+		if want[k] != 0 {
+			continue
+		}
+		if err := t.query(ctx, scan, `SELECT id, ua, host, path, et, msg, portal FROM ctx
+WHERE ua = $1 AND host = $2 AND path = $3 AND et = $4 AND msg = $5 AND portal = $6`, k[0], k[1], k[2], k[3], k[4], k[5]); err != nil {
+			return nil, err
+		}
+		if want[k] == 0 {
+			return nil, fmt.Errorf("context not found after insert")
+		}
+	}
+	for i := range rows {
+		if id, ok := want[cxOf(&rows[i])]; ok {
+			rows[i].cx = id
+		}
+	}
+	return want, nil
+}
+
+func scanCtx(res pgx.Rows, into map[cxKey]int32) error {
+	for res.Next() {
+		var id int32
+		var k cxKey
+		if err := res.Scan(&id, &k[0], &k[1], &k[2], &k[3], &k[4], &k[5]); err != nil {
+			return err
+		}
+		into[k] = id
+	}
+	return nil
+}
+
+// copyBuf builds a binary COPY stream.
+type copyBuf struct{ b []byte }
+
+func (c *copyBuf) null() { c.b = append(c.b, 0xff, 0xff, 0xff, 0xff) }
+func (c *copyBuf) i2(v int16) {
+	c.b = binary.BigEndian.AppendUint16(append(c.b, 0, 0, 0, 2), uint16(v))
+}
+func (c *copyBuf) i4(v int32) {
+	c.b = binary.BigEndian.AppendUint32(append(c.b, 0, 0, 0, 4), uint32(v))
+}
+func (c *copyBuf) i8(v int64) {
+	c.b = binary.BigEndian.AppendUint64(append(c.b, 0, 0, 0, 8), uint64(v))
+}
+func (c *copyBuf) raw(v []byte) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+func (c *copyBuf) str(v string) {
+	c.b = binary.BigEndian.AppendUint32(c.b, uint32(len(v)))
+	c.b = append(c.b, v...)
+}
+
+// i4n writes v, or null when it is 0.
+func (c *copyBuf) i4n(v int32) {
+	if v == 0 {
+		c.null()
+	} else {
+		c.i4(v)
+	}
+}
+
+// encodeRows appends the binary COPY stream of rows to b.
+func encodeRows(b []byte, rows []erow) []byte {
+	c := &copyBuf{b: b}
+	c.b = append(c.b, "PGCOPY\n\xff\r\n\x00"...)
+	c.b = append(c.b, 0, 0, 0, 0, 0, 0, 0, 0)
+	for i := range rows {
+		w := &rows[i]
+		c.b = append(c.b, 0, 15)
+		c.i8(w.ts)
+		c.i8(w.r)
+		if w.ip != 0 {
+			ip, _ := ipColumns(w.ip)
+			c.i4(ip)
+		} else {
+			c.null()
+		}
+		c.i4n(w.id[sIP])
+		if w.short {
+			c.i4(w.ia)
+		} else {
+			c.null()
+		}
+		c.i4n(w.id[sPr])
+		c.i4n(w.id[sEm])
+		c.i4n(w.id[sProf])
+		c.i4n(w.cx)
+		c.i4n(w.id[sXtra])
+		c.i2(w.code)
+		c.i2(w.fc)
+		if w.trace != nil {
+			c.raw(w.trace)
+		} else {
+			c.null()
+		}
+		if w.tracet != "" {
+			c.str(w.tracet)
+		} else {
+			c.null()
+		}
+		if !w.short {
+			c.str(w.eid)
+		} else {
+			c.null()
+		}
+	}
+	c.b = append(c.b, 0xff, 0xff)
+	return c.b
+}
+
+// rollups queues the rollup writes of the rows added: a tally row per hour
+// (event counts, attempts per identity, failures per IP), and the batch's
+// user summaries as one udelta row (folded into users in the background, see
+// users.go). Both are plain inserts: concurrent writers never wait for each
+// other's rows.
+func (s *Store) rollups(b *pgx.Batch, added []erow) {
+	if len(added) == 0 {
+		return
+	}
+	tally := map[int64]*tallyAcc{}
 	users := map[int64]*codec.User{}
-	v := func(p *int32) int64 {
-		if p == nil {
-			return 0
+	xtypes := map[int32]string{}
+	for i := range added {
+		w := &added[i]
+		h := codec.FloorDiv(w.ts, hourMs)
+		t := tally[h]
+		if t == nil {
+			t = newTallyAcc()
+			tally[h] = t
 		}
-		return int64(*p)
-	}
-	for _, r := range added {
-		hours[hk{floorDiv(r.ts, hourMs), r.code, int32(v(r.portal)), int32(v(r.xtra))}]++
-		ident := v(r.pr)
+		ident := int64(w.id[sPr])
 		if ident == 0 {
-			ident = v(r.em)
+			ident = int64(w.id[sEm])
 		}
-		day := floorDiv(r.ts, dayMs)
-		switch int64(r.code) & codec.TypeMask {
-		case codec.FailureCode:
-			if r.ip != nil {
-				idays[dk{day, v(r.ip)}]++
-			}
-			fallthrough
-		case codec.SuccessCode:
-			if ident != 0 {
-				udays[dk{day, ident}]++
-			}
+		ip := w.ip
+		if ip == 0 {
+			ip = int64(w.id[sIP])
+		}
+		t.add(w.code, w.id[sPortal], w.id[sXtra], ident, ip)
+		if w.xtype != "" {
+			xtypes[w.id[sXtra]] = w.xtype
 		}
 		if ident != 0 {
 			u := users[ident]
@@ -236,157 +646,39 @@ ON CONFLICT (ts, uid) DO NOTHING RETURNING ts, code, pr, em, ip, disp, portal, x
 				u = &codec.User{ID: ident}
 				users[ident] = u
 			}
-			u.Apply(int64(r.code), r.ts, v(r.ip), v(r.disp))
+			var disp int64 // the profile, when it has a display name
+			if w.prof.disp != "" {
+				disp = int64(w.id[sProf])
+			}
+			u.Apply(int64(w.code), w.ts, ip, disp)
 		}
 	}
-	var b pgx.Batch
-	if len(hours) > 0 {
-		var h []int64
-		var c []int16
-		var p, x []int32
-		var cnt []int64
-		for k, n := range hours {
-			h, c, p, x, cnt = append(h, k.h), append(c, k.code), append(p, k.portal), append(x, k.xtra), append(cnt, n)
+	hs := make([]int64, 0, len(tally))
+	for h := range tally {
+		hs = append(hs, h)
+	}
+	slices.Sort(hs)
+	var tu, ti, tc [][]byte
+	for _, h := range hs {
+		u, i, c := tally[h].pack()
+		tu, ti, tc = append(tu, u), append(ti, i), append(tc, c)
+	}
+	b.Queue(`INSERT INTO tally(h, users, ips, counts) SELECT * FROM unnest($1::int[], $2::bytea[], $3::bytea[], $4::bytea[])`, hs, tu, ti, tc)
+	if len(xtypes) > 0 {
+		var xi []int32
+		var xt []string
+		for id := range xtypes {
+			xi = append(xi, id)
 		}
-		b.Queue(`INSERT INTO hourly(h, code, portal, xtra, n) SELECT * FROM unnest($1::int[], $2::smallint[], $3::int[], $4::int[], $5::bigint[])
-ON CONFLICT (h, code, portal, xtra) DO UPDATE SET n = hourly.n + excluded.n`, h, c, p, x, cnt)
-	}
-	for _, t := range []struct {
-		table, col string
-		m          map[dk]int64
-	}{{"user_day", "ident", udays}, {"ip_day", "ip", idays}} {
-		if len(t.m) == 0 {
-			continue
+		slices.Sort(xi)
+		for _, id := range xi {
+			xt = append(xt, xtypes[id])
 		}
-		var d, id, cnt []int64
-		for k, n := range t.m {
-			d, id, cnt = append(d, k.day), append(id, k.id), append(cnt, n)
-		}
-		b.Queue(`INSERT INTO `+t.table+`(day, `+t.col+`, n) SELECT * FROM unnest($1::int[], $2::int[], $3::int[])
-ON CONFLICT (day, `+t.col+`) DO UPDATE SET n = `+t.table+`.n + excluded.n`, d, id, cnt)
+		b.Queue(`INSERT INTO xtype(id, t) SELECT * FROM unnest($1::int[], $2::text[]) ON CONFLICT (id) DO NOTHING`, xi, xt)
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return err
-		}
+	if len(users) > 0 {
+		b.Queue(`INSERT INTO udelta(b) VALUES ($1)`, packUsers(users))
 	}
-	if err := saveUsers(ctx, tx, users); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	if len(s.ids)+len(pending) > maxCache {
-		clear(s.ids)
-	}
-	for k, v := range pending {
-		s.ids[k] = v
-	}
-	s.added += int64(len(added))
-	if s.added >= s.analyze {
-		// Keep the planner's statistics current even where autovacuum is off,
-		// and clear the dead rows the upserts leave behind.
-		if _, err := s.db.Exec(ctx, `VACUUM (ANALYZE) events, dict, hourly, user_day, ip_day, users`); err != nil {
-			s.log.Error("analyzing login log tables", "error", err)
-		}
-		var n int64
-		if err := s.db.QueryRow(ctx, `SELECT reltuples::bigint FROM pg_class WHERE oid = 'events'::regclass`).Scan(&n); err == nil {
-			s.analyze = max(20000, n/5)
-		}
-		s.added = 0
-	}
-	return nil
-}
-
-const userCols = `id, src, seen, login, logout, fail, ip, fails, disp`
-
-func scanUser(row pgx.Row) (*codec.User, error) {
-	var u codec.User
-	var id int32
-	var src *int16
-	var seen, login, logout, fail, fails *int64
-	var ip, disp *int32
-	if err := row.Scan(&id, &src, &seen, &login, &logout, &fail, &ip, &fails, &disp); err != nil {
-		return nil, err
-	}
-	u.ID = int64(id)
-	if src != nil {
-		u.Source = int64(*src)
-	}
-	set := func(p *int64, v *int64, ok *bool) {
-		if p != nil {
-			*v, *ok = *p, true
-		}
-	}
-	set(seen, &u.Seen, &u.HasSeen)
-	set(login, &u.Login, &u.HasLogin)
-	set(logout, &u.Logout, &u.HasLogout)
-	set(fail, &u.Failure, &u.HasFail)
-	if fails != nil {
-		u.Fails = *fails
-	}
-	if ip != nil {
-		u.IP = int64(*ip)
-	}
-	if disp != nil {
-		u.Disp = int64(*disp)
-	}
-	return &u, nil
-}
-
-func saveUsers(ctx context.Context, tx pgx.Tx, users map[int64]*codec.User) error {
-	if len(users) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(users))
-	for id := range users {
-		ids = append(ids, id)
-	}
-	rows, err := tx.Query(ctx, `SELECT `+userCols+` FROM users WHERE id = ANY($1) FOR UPDATE`, ids)
-	if err != nil {
-		return err
-	}
-	old := map[int64]*codec.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		old[u.ID] = u
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var id, src, ip, disp []int64
-	var seen, login, logout, fail []*int64
-	var fails []int64
-	opt := func(v int64, ok bool) *int64 {
-		if !ok {
-			return nil
-		}
-		return &v
-	}
-	nz := func(v int64) int64 { return v }
-	for _, d := range users {
-		u := d
-		if o := old[d.ID]; o != nil {
-			u = o.Merge(d)
-		}
-		id, src, ip, disp = append(id, u.ID), append(src, u.Source), append(ip, nz(u.IP)), append(disp, nz(u.Disp))
-		seen, login = append(seen, opt(u.Seen, u.HasSeen)), append(login, opt(u.Login, u.HasLogin))
-		logout, fail = append(logout, opt(u.Logout, u.HasLogout)), append(fail, opt(u.Failure, u.HasFail))
-		fails = append(fails, u.Fails)
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO users(`+userCols+`)
-SELECT id, src, seen, login, logout, fail, nullif(ip, 0), fails, nullif(disp, 0)
-FROM unnest($1::int[], $2::smallint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::int[], $8::bigint[], $9::int[])
-  AS t(id, src, seen, login, logout, fail, ip, fails, disp)
-ON CONFLICT (id) DO UPDATE SET src = excluded.src, seen = excluded.seen, login = excluded.login, logout = excluded.logout,
-  fail = excluded.fail, ip = excluded.ip, fails = excluded.fails, disp = excluded.disp`,
-		id, src, seen, login, logout, fail, ip, fails, disp)
-	return err
 }
 
 // clean makes v storable as PostgreSQL text, which holds neither NUL bytes nor
@@ -396,4 +688,23 @@ func clean(v string) string {
 		return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
 	}
 	return v
+}
+
+// profile is an event's display name and account id, stored as one dict
+// string (a JSON array): both are per account, so one dict entry per account
+// instead of two, and one column.
+type profile struct{ disp, acct string }
+
+func (p profile) String() string {
+	b, _ := json.Marshal([2]string{p.disp, p.acct})
+	return string(b)
+}
+
+// parseProfile reverses profile.String.
+func parseProfile(v string) profile {
+	var a [2]string
+	if json.Unmarshal([]byte(v), &a) != nil {
+		return profile{}
+	}
+	return profile{a[0], a[1]}
 }

@@ -3,12 +3,19 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
+	"github.com/loginguard/loginguard/logstore/internal/codec"
 	"github.com/loginguard/loginguard/logstore/storetest"
 )
 
@@ -22,11 +29,14 @@ func dsn() string {
 
 var seq atomic.Int64
 
-func open(t *testing.T) *Store {
+func newSchema() string {
+	return fmt.Sprintf("logstore_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
+}
+
+// openIn opens a store in schema; the schema is dropped when the test ends.
+func openIn(t *testing.T, schema string) *Store {
 	t.Helper()
-	ctx := context.Background()
-	schema := fmt.Sprintf("logstore_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, seq.Add(1))
-	s, err := Open(ctx, dsn(), Options{Schema: schema})
+	s, err := Open(context.Background(), dsn(), Options{Schema: schema})
 	if err != nil {
 		t.Fatalf("PostgreSQL at %s is required: %v", dsn(), err)
 	}
@@ -39,6 +49,342 @@ func open(t *testing.T) *Store {
 	return s
 }
 
+func open(t *testing.T) *Store { return openIn(t, newSchema()) }
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) logstore.Store { return open(t) })
+}
+
+// TestConcurrentWriters writes the conformance data set through two stores
+// at once (two Caddy instances sharing a database), each account's events
+// through one of them, with some batches delivered by both, and checks that
+// every answer equals that of a store written by one writer.
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	events := append(slices.Clone(all), late...)
+	ref := open(t)
+	for i := 0; i < len(events); i += 40 {
+		if err := ref.Deliver(ctx, events[i:min(i+40, len(events))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schema := newSchema()
+	a, b := openIn(t, schema), openIn(t, schema)
+	var parts [2][]event.Event
+	for _, e := range events {
+		h := fnv.New32a()
+		h.Write([]byte(e.Identity()))
+		parts[h.Sum32()%2] = append(parts[h.Sum32()%2], e)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i, s := range []*Store{a, b} {
+		wg.Go(func() {
+			evs := parts[i]
+			for j := 0; j < len(evs); j += 7 {
+				if err := s.Deliver(ctx, evs[j:min(j+7, len(evs))]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		// Both stores also deliver the same batches: each event must count once.
+		wg.Go(func() {
+			for j := 0; j < 120; j += 10 {
+				if err := s.Deliver(ctx, all[j:j+10]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent deliver: %v", err)
+	}
+	// Fold the user summaries from one store, then compare with the other too.
+	if tx, err := a.db.Begin(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		if err := a.fold(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := storetest.Base
+	for _, s := range []*Store{a, b} {
+		for _, f := range []logstore.Filter{{}, {Status: logstore.StatusFailure}, {IP: "203.0.113.9"}, {Email: "alice@example.com"},
+			{Principal: "bob"}, {From: base.Add(90 * time.Minute), To: base.Add(50 * time.Hour)}, {PortalID: "p1"}} {
+			want, err := ref.Query(ctx, f, logstore.Page{Size: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Query(ctx, f, logstore.Page{Size: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.TotalElements != want.TotalElements || !reflect.DeepEqual(got.Content, want.Content) {
+				for i := range min(len(got.Content), len(want.Content)) {
+					if !reflect.DeepEqual(got.Content[i], want.Content[i]) {
+						t.Errorf("event %d:\n got %+v\nwant %+v", i, got.Content[i], want.Content[i])
+						break
+					}
+				}
+				t.Fatalf("Query(%+v): %d events, want %d", f, got.TotalElements, want.TotalElements)
+			}
+		}
+		for _, iv := range []logstore.Interval{logstore.Hour, logstore.Day} {
+			want, err := ref.Stats(ctx, base.Add(90*time.Minute), base.Add(71*time.Hour), iv, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Stats(ctx, base.Add(90*time.Minute), base.Add(71*time.Hour), iv, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Stats:\n got %+v\nwant %+v", got, want)
+			}
+		}
+		want, wn, err := ref.Users(ctx, logstore.UsersFilter{Size: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gn, err := s.Users(ctx, logstore.UsersFilter{Size: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gn != wn || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Users:\n got %d %+v\nwant %d %+v", gn, got, wn, want)
+		}
+		ws, err := ref.Suspicious(ctx, logstore.SuspiciousQuery{Since: base, MinIPFailures: 2, MinAccountIPs: 2, MinIPAccounts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, err := s.Suspicious(ctx, logstore.SuspiciousQuery{Since: base, MinIPFailures: 2, MinAccountIPs: 2, MinIPAccounts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ties are ordered by dictionary id, which differs between the stores.
+		for _, x := range []*logstore.Suspicious{&gs, &ws} {
+			slices.SortFunc(x.FailingIPs, func(a, b logstore.SuspectIP) int { return strings.Compare(a.IP, b.IP) })
+			slices.SortFunc(x.SprayingIPs, func(a, b logstore.SuspectIP) int { return strings.Compare(a.IP, b.IP) })
+			slices.SortFunc(x.AttackedAccounts, func(a, b logstore.SuspectAccount) int { return strings.Compare(a.Identity, b.Identity) })
+		}
+		if !reflect.DeepEqual(gs, ws) {
+			t.Fatalf("Suspicious:\n got %+v\nwant %+v", gs, ws)
+		}
+	}
+}
+
+// TestUsersAcrossFolds checks that the user summaries read the same before,
+// during and after folding, with deltas on both sides of a fold.
+func TestUsersAcrossFolds(t *testing.T) {
+	ctx := context.Background()
+	all, _ := storetest.Dataset()
+	ref, s := open(t), open(t)
+	fold := func() {
+		tx, err := s.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if err := s.fold(ctx, tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < len(all); i += 30 {
+		batch := all[i:min(i+30, len(all))]
+		for _, st := range []*Store{ref, s} {
+			if err := st.Deliver(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%90 == 0 {
+			fold()
+		}
+		for _, f := range []logstore.UsersFilter{{Size: 3}, {Size: 3, Number: 2}, {Search: "example", Size: 50}} {
+			want, wn, err := ref.Users(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, gn, err := s.Users(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gn != wn || !reflect.DeepEqual(got, want) {
+				t.Fatalf("after %d events, Users(%+v):\n got %d %+v\nwant %d %+v", i+len(batch), f, gn, got, wn, want)
+			}
+		}
+	}
+}
+
+func TestSplitID(t *testing.T) {
+	ms := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	v7 := func(ms int64, rnd byte) string {
+		var u [16]byte
+		for i := range 6 {
+			u[i] = byte(ms >> (40 - 8*i))
+		}
+		for i := 6; i < 16; i++ {
+			u[i] = rnd + byte(i)
+		}
+		u[6] = u[6]&0x0f | 0x70
+		u[8] = u[8]&0x3f | 0x80
+		return formatUUID(&u)
+	}
+	for _, c := range []struct {
+		id    string
+		short bool
+	}{
+		{v7(ms, 1), true},
+		{v7(ms-maxIDDelta, 2), true},
+		{v7(ms+maxIDDelta, 3), true},
+		{v7(ms+maxIDDelta+1, 4), false},
+		{"0190a4f2-1c2b-4d3e-8f40-123456789abc", false}, // v4
+		{"0190A4F2-1C2B-7D3E-8F40-123456789ABC", false}, // not canonical
+		{"evt-1", false},
+	} {
+		r, ia, short := splitID(c.id, ms)
+		if short != c.short {
+			t.Errorf("splitID(%q) short = %v, want %v", c.id, short, c.short)
+			continue
+		}
+		if short {
+			if got := joinID(ms, r, ia); got != c.id {
+				t.Errorf("joinID(splitID(%q)) = %q", c.id, got)
+			}
+		}
+	}
+}
+
+// TestInlineIP checks that exactly the canonical dotted quads are stored
+// inline, and that they read back unchanged.
+func TestInlineIP(t *testing.T) {
+	for _, v := range []string{"0.0.0.0", "1.2.3.4", "10.0.0.1", "127.255.255.255", "128.0.0.0", "255.255.255.255", "203.0.113.9"} {
+		id, ok := inlineIP(v)
+		if !ok || id >= 0 || ipString(id) != v {
+			t.Errorf("inlineIP(%q) = %d, %v; reads back %q", v, id, ok, ipString(id))
+		}
+	}
+	for _, v := range []string{"", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.256", "1..2.3", "1.2.3.4 ", "::ffff:1.2.3.4", "2001:db8::1", "1.2.3.-4", "a.b.c.d", "1.2.3.4."} {
+		if id, ok := inlineIP(v); ok {
+			t.Errorf("inlineIP(%q) = %d, true; want false", v, id)
+		}
+	}
+}
+
+func TestPackRoundTrip(t *testing.T) {
+	users := map[int64]*codec.User{
+		3:     {ID: 3, Source: 2, Seen: 1740830400000, HasSeen: true, Login: 1740830300000, HasLogin: true, IP: -167772162, Fails: 0, Disp: 9},
+		70000: {ID: 70000, Source: 1, Seen: 1740830500000, HasSeen: true, Failure: 1740830500000, HasFail: true, Fails: 4, IP: 12},
+		71000: {ID: 71000, Seen: -5, HasSeen: true, Logout: -5, HasLogout: true},
+	}
+	got := map[int64]*codec.User{}
+	if err := unpackUsers(packUsers(users), func(u *codec.User) { got[u.ID] = u }); err != nil || !reflect.DeepEqual(got, users) {
+		t.Fatalf("users round trip: %v\n got %+v\nwant %+v", err, got, users)
+	}
+	counts := map[ckey]int64{{17, 4, 0}: 3, {2, 0, 0}: 1, {50, 4, 9}: 700, {-1, -2, -3}: 1}
+	gotc := map[ckey]int64{}
+	if err := unpackEventCounts(packEventCounts(counts), func(c int16, p, x int32, n int64) { gotc[ckey{c, p, x}] = n }); err != nil || !reflect.DeepEqual(gotc, counts) {
+		t.Fatalf("counts round trip: %v %v", err, gotc)
+	}
+	keys := map[int64]int64{-4294967296: 2, -1: 1, 5: 9, 1 << 40: 1}
+	gotk := map[int64]int64{}
+	if err := unpackCounts(packCounts(keys), func(k, n int64) { gotk[k] = n }); err != nil || !reflect.DeepEqual(gotk, keys) {
+		t.Fatalf("keyed counts round trip: %v %v", err, gotk)
+	}
+	for _, p := range []profile{{}, {"Jörg \"Ü\"", ""}, {"", "acc-1"}, {"a", "b"}} {
+		if got := parseProfile(p.String()); got != p {
+			t.Errorf("profile %+v reads back %+v", p, got)
+		}
+	}
+}
+
+// TestBackgroundMaintenance folds and vacuums after nearly every batch, while
+// other goroutines read, and checks the answers against a store that never
+// ran either.
+func TestBackgroundMaintenance(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	events := append(slices.Clone(all), late...)
+	ref, s := open(t), open(t)
+	ref.mu.Lock()
+	ref.foldEvery, ref.analyze, ref.idleAfter = 1<<30, 1<<40, time.Hour
+	ref.mu.Unlock()
+	s.mu.Lock()
+	s.foldEvery, s.analyze, s.idleAfter = 2, 60, 5*time.Millisecond
+	s.mu.Unlock()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, _, err := s.Users(ctx, logstore.UsersFilter{Size: 5}); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := s.Stats(ctx, storetest.Base, storetest.Base.Add(72*time.Hour), logstore.Hour, 3); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for i := 0; i < len(events); i += 20 {
+		for _, st := range []*Store{ref, s} {
+			if err := st.Deliver(ctx, events[i:min(i+20, len(events))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%100 == 0 {
+			time.Sleep(20 * time.Millisecond) // let the idle fold run now and then
+		}
+	}
+	close(stop)
+	wg.Wait()
+	for _, f := range []logstore.UsersFilter{{Size: 100}, {Size: 2, Number: 1}, {Search: "EXAMPLE", Size: 100}} {
+		want, wn, err := ref.Users(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gn, err := s.Users(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gn != wn || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Users(%+v):\n got %d %+v\nwant %d %+v", f, gn, got, wn, want)
+		}
+	}
+	want, err := ref.Stats(ctx, storetest.Base, storetest.Base.Add(72*time.Hour), logstore.Hour, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Stats(ctx, storetest.Base, storetest.Base.Add(72*time.Hour), logstore.Hour, 5)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Stats: %v\n got %+v\nwant %+v", err, got, want)
+	}
+	// Once writes pause, the deltas are folded.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n int
+		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM udelta`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d udelta rows left after writes paused", n)
+		}
+	}
 }

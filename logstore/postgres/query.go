@@ -1,8 +1,8 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loginguard/loginguard/event"
@@ -26,6 +25,18 @@ type plan struct {
 	where  []string
 	args   []any
 	keyed  bool // has an email, IP or principal condition
+	// match is the filter on the counts of the tally rollup (for unkeyed
+	// filters): it says whether events of a code, portal and extra count.
+	match []func(code int16, portal, xtra int32) bool
+}
+
+func (p *plan) matches(code int16, portal, xtra int32) bool {
+	for _, m := range p.match {
+		if !m(code, portal, xtra) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *plan) arg(v any) string {
@@ -65,28 +76,49 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		p.where = append(p.where, "em = ANY("+p.arg(ids)+")")
 		p.keyed = true
 	}
-	for _, c := range []struct{ col, v string }{{"pr", f.Principal}, {"ip", f.IP}, {"portal", f.PortalID}} {
-		if c.v == "" {
-			continue
-		}
-		id, err := lookup(ctx, q, c.v)
+	if f.Principal != "" {
+		id, err := lookup(ctx, q, f.Principal)
 		if err != nil {
 			return nil, err
 		}
 		p.none = p.none || id == 0
-		p.where = append(p.where, c.col+" = "+p.arg(id))
-		p.keyed = p.keyed || c.col != "portal"
+		p.where = append(p.where, "pr = "+p.arg(id))
+		p.keyed = true
 	}
-	code := func(expr string, v int64) {
+	if f.IP != "" {
+		ip, err := lookupIP(ctx, q, f.IP)
+		if err != nil {
+			return nil, err
+		}
+		p.none = p.none || ip == 0
+		if v, x := ipColumns(ip); x == 0 {
+			p.where = append(p.where, "ip = "+p.arg(v))
+		} else {
+			p.where = append(p.where, "ipx = "+p.arg(x))
+		}
+		p.keyed = true
+	}
+	if f.PortalID != "" {
+		id, err := lookup(ctx, q, f.PortalID)
+		if err != nil {
+			return nil, err
+		}
+		p.none = p.none || id == 0
+		p.where = append(p.where, "cx IN (SELECT id FROM ctx WHERE portal = "+p.arg(id)+")")
+		p.match = append(p.match, func(_ int16, portal, _ int32) bool { return portal == id })
+	}
+	// code adds the condition (code >> shift) & mask = v.
+	code := func(shift, mask, v int64) {
 		p.none = p.none || v < 0
-		p.where = append(p.where, expr+" = "+p.arg(v))
+		p.where = append(p.where, "((code >> "+strconv.FormatInt(shift, 10)+") & "+strconv.FormatInt(mask, 10)+") = "+p.arg(v))
+		p.match = append(p.match, func(c int16, _, _ int32) bool { return int64(c)>>shift&mask == v })
 	}
 	switch f.Status {
 	case "":
 	case logstore.StatusSuccess:
-		code("(code & 7)", codec.SuccessCode)
+		code(0, codec.TypeMask, codec.SuccessCode)
 	case logstore.StatusFailure:
-		code("(code & 7)", codec.FailureCode)
+		code(0, codec.TypeMask, codec.FailureCode)
 	default:
 		p.none = true
 	}
@@ -114,12 +146,15 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		}
 		p.none = p.none || len(known)+len(extra) == 0
 		p.where = append(p.where, "((code & 7) = ANY("+p.arg(known)+"::int[]) OR xtra = ANY("+p.arg(extra)+"::int[]))")
+		p.match = append(p.match, func(c int16, _, x int32) bool {
+			return slices.Contains(known, int64(c)&codec.TypeMask) || slices.Contains(extra, x)
+		})
 	}
 	if f.Source != "" {
-		code("((code >> 3) & 3)", codec.SourceCode(f.Source))
+		code(codec.SourceShift, 3, codec.SourceCode(f.Source))
 	}
 	if f.Reason != "" {
-		code("((code >> 5) & 15)", codec.ReasonCode(f.Reason))
+		code(codec.ReasonShift, 15, codec.ReasonCode(f.Reason))
 	}
 	return p, nil
 }
@@ -147,7 +182,7 @@ func (s *Store) Query(ctx context.Context, f logstore.Filter, pg logstore.Page) 
 	if pg.Asc {
 		dir = "ASC"
 	}
-	q := `SELECT ` + eventCols + ` FROM events WHERE ` + p.cond() + ` ORDER BY ts ` + dir + `, uid ` + dir +
+	q := `SELECT ` + eventCols + ` FROM events WHERE ` + p.cond() + ` ORDER BY ts ` + dir + `, r ` + dir +
 		` LIMIT ` + p.arg(pg.Size) + ` OFFSET ` + p.arg(int64(pg.Number)*int64(pg.Size))
 	res.Content, err = s.events(ctx, tx, q, p.args...)
 	return res, wrap("query postgres log store", err)
@@ -161,43 +196,42 @@ func wrap(what string, err error) error {
 }
 
 // count counts matches: by index for keyed filters, else whole hours from the
-// hourly rollup and partial hours from the events.
+// tally rollup and partial hours from the events.
 func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	var n int64
-	hLo, hHi := floorDiv(p.lo+hourMs-1, hourMs), floorDiv(p.hi, hourMs)
+	hLo, hHi := codec.FloorDiv(p.lo+hourMs-1, hourMs), codec.FloorDiv(p.hi, hourMs)
 	if p.keyed || hHi <= hLo {
 		err := q.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+p.cond(), p.args...).Scan(&n)
 		return n, err
 	}
-	// The plan's first two arguments are its ts bounds; the hourly table has
-	// hours instead, and the partial hours need two more bounds.
-	hargs := slices.Clone(p.args)
-	hargs[0], hargs[1] = hLo, hHi
-	rest := p.where[2:]
-	var sum *int64
-	if err := q.QueryRow(ctx, `SELECT sum(n)::bigint FROM hourly WHERE `+strings.Join(append([]string{"h >= $1", "h < $2"}, rest...), " AND "), hargs...).Scan(&sum); err != nil {
+	if err := eachTally(ctx, q, hLo, hHi, false, func(_ int64, t *tallyRow) error {
+		return unpackEventCounts(t.counts, func(code int16, portal, xtra int32, c int64) {
+			if p.matches(code, portal, xtra) {
+				n += c
+			}
+		})
+	}); err != nil {
 		return 0, err
 	}
+	// The plan's first two arguments are its ts bounds.
 	ep := &plan{args: slices.Clone(p.args)}
-	ep.where = append([]string{"((ts >= $1 AND ts < " + ep.arg(hLo*hourMs) + ") OR (ts >= " + ep.arg(hHi*hourMs) + " AND ts < $2))"}, rest...)
-	if err := q.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+ep.cond(), ep.args...).Scan(&n); err != nil {
+	ep.where = append([]string{"((ts >= $1 AND ts < " + ep.arg(hLo*hourMs) + ") OR (ts >= " + ep.arg(hHi*hourMs) + " AND ts < $2))"}, p.where[2:]...)
+	var raw int64
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+ep.cond(), ep.args...).Scan(&raw); err != nil {
 		return 0, err
 	}
-	if sum != nil {
-		n += *sum
-	}
-	return n, nil
+	return n + raw, nil
 }
 
-const eventCols = `ts, uid, xid, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, tracet, xtra`
+var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid`
 
 type row struct {
-	ts                                                            int64
-	uid                                                           uuid.UUID
-	xid, tracet                                                   *string
-	code, fc                                                      int16
-	pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra *int32
-	trace                                                         []byte
+	ts, r                      int64
+	ip                         *int64
+	ia, pr, em, prof, cx, xtra *int32
+	code, fc                   int16
+	trace                      []byte
+	tracet, xid                *string
 }
 
 func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) ([]row, error) {
@@ -209,8 +243,8 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 	var out []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.ts, &r.uid, &r.xid, &r.code, &r.pr, &r.em, &r.disp, &r.ip, &r.msg, &r.et, &r.portal, &r.acct, &r.fc,
-			&r.ua, &r.host, &r.path, &r.trace, &r.tracet, &r.xtra); err != nil {
+		if err := rows.Scan(&r.ts, &r.r, &r.ip, &r.ia, &r.pr, &r.em, &r.prof, &r.cx, &r.xtra, &r.code, &r.fc,
+			&r.trace, &r.tracet, &r.xid); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -238,11 +272,29 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 	if len(rs) == 0 {
 		return out, nil
 	}
-	var ids []int64
+	var cids []int32
 	for _, r := range rs {
-		for _, p := range []*int32{r.pr, r.em, r.disp, r.ip, r.msg, r.et, r.portal, r.acct, r.ua, r.host, r.path, r.xtra} {
+		if r.cx != nil {
+			cids = append(cids, *r.cx)
+		}
+	}
+	cxs, err := s.ctxs(ctx, q, cids)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, 8*len(rs))
+	for _, r := range rs {
+		for _, p := range []*int32{r.pr, r.em, r.prof, r.xtra} {
 			if p != nil {
 				ids = append(ids, int64(*p))
+			}
+		}
+		if r.ip != nil {
+			ids = append(ids, *r.ip)
+		}
+		if r.cx != nil {
+			for _, id := range cxs[*r.cx] {
+				ids = append(ids, int64(id))
 			}
 		}
 	}
@@ -250,19 +302,30 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 	if err != nil {
 		return nil, err
 	}
-	ptr := func(p *int32) *string {
-		if v, ok := nm[iv(p)]; ok {
+	ptr := func(id int64) *string {
+		if v, ok := nm[id]; ok {
 			return &v
 		}
 		return nil
 	}
 	for _, r := range rs {
-		e := event.Event{ID: r.uid.String(), EventDate: time.UnixMilli(r.ts).UTC(),
-			Principal: ptr(r.pr), Email: ptr(r.em), DisplayName: ptr(r.disp), RemoteAddress: nm[iv(r.ip)],
-			ErrorType: ptr(r.et), PortalID: ptr(r.portal), AccountID: ptr(r.acct), FailureCount: int(r.fc),
-			UserAgent: nm[iv(r.ua)], Host: nm[iv(r.host)], Path: nm[iv(r.path)]}
-		if r.xid != nil {
+		var k cxKey
+		if r.cx != nil {
+			k = cxs[*r.cx]
+		}
+		prof := parseProfile(nm[iv(r.prof)])
+		e := event.Event{EventDate: time.UnixMilli(r.ts).UTC(),
+			Principal: ptr(iv(r.pr)), Email: ptr(iv(r.em)), DisplayName: event.Str(prof.disp), AccountID: event.Str(prof.acct),
+			ErrorType: ptr(int64(k[cxET])), PortalID: ptr(int64(k[cxPortal])), FailureCount: int(r.fc),
+			UserAgent: nm[int64(k[cxUA])], Host: nm[int64(k[cxHost])], Path: nm[int64(k[cxPath])]}
+		switch {
+		case r.xid != nil:
 			e.ID = *r.xid
+		case r.ia != nil:
+			e.ID = joinID(r.ts, r.r, *r.ia)
+		}
+		if r.ip != nil {
+			e.RemoteAddress = nm[*r.ip]
 		}
 		if r.trace != nil {
 			e.TraceID = hex.EncodeToString(r.trace)
@@ -270,7 +333,7 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			e.TraceID = *r.tracet
 		}
 		codec.Decode(&e, int64(r.code), nm[iv(r.xtra)])
-		if t, ok := nm[iv(r.msg)]; ok {
+		if t, ok := nm[int64(k[cxMsg])]; ok {
 			m := codec.Expand(t, e.Identity(), e.FailureCount)
 			e.Message = &m
 		}
@@ -284,8 +347,9 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 func (s *Store) Get(ctx context.Context, id string) (event.Event, bool, error) {
 	var evs []event.Event
 	var err error
-	if _, ms, ok := codec.ShortCandidate(id); ok {
-		evs, err = s.events(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE ts >= $1 AND ts <= $2 AND uid = $3 AND xid IS NULL`, ms-maxIDDelta, ms+maxIDDelta, id)
+	if u, ok := parseUUID(id); ok && u[6]>>4 == 7 {
+		ms, r := uuidMs(&u), int64(binary.BigEndian.Uint64(u[8:]))
+		evs, err = s.events(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE ts >= $1 AND ts <= $2 AND r = $3 AND xid IS NULL`, ms-maxIDDelta, ms+maxIDDelta, r)
 	}
 	if err == nil && len(evs) == 0 {
 		evs, err = s.events(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE xid = $1`, id)
@@ -317,14 +381,13 @@ func (s *Store) walk(ctx context.Context, p *plan, asc bool, fn func(event.Event
 	if !asc {
 		dir, cmpOp = "DESC", "<"
 	}
-	var lastTs int64
-	var lastUID string
+	var lastTs, lastR int64
 	for first := true; ; first = false {
 		q := &plan{where: slices.Clone(p.where), args: slices.Clone(p.args)}
 		if !first {
-			q.where = append(q.where, "(ts, uid) "+cmpOp+" ("+q.arg(lastTs)+"::bigint, "+q.arg(lastUID)+"::uuid)")
+			q.where = append(q.where, "(ts, r) "+cmpOp+" ("+q.arg(lastTs)+"::bigint, "+q.arg(lastR)+"::bigint)")
 		}
-		rs, err := s.rows(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE `+q.cond()+` ORDER BY ts `+dir+`, uid `+dir+` LIMIT `+q.arg(eachChunk), q.args...)
+		rs, err := s.rows(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE `+q.cond()+` ORDER BY ts `+dir+`, r `+dir+` LIMIT `+q.arg(eachChunk), q.args...)
 		if err != nil {
 			return err
 		}
@@ -340,7 +403,7 @@ func (s *Store) walk(ctx context.Context, p *plan, asc bool, fn func(event.Event
 		if len(rs) < eachChunk {
 			return nil
 		}
-		lastTs, lastUID = rs[len(rs)-1].ts, rs[len(rs)-1].uid.String()
+		lastTs, lastR = rs[len(rs)-1].ts, rs[len(rs)-1].r
 	}
 }
 
@@ -371,7 +434,8 @@ func (s *Store) Principal(ctx context.Context, identity string, fn func(event.Ev
 	return wrap("read identity from postgres log store", s.walk(ctx, p, true, fn))
 }
 
-// Stats summarises the login attempts in [from, to).
+// Stats summarises the login attempts in [from, to): whole hours from the
+// tally rollup, the partial hours at either end from the events.
 func (s *Store) Stats(ctx context.Context, from, to time.Time, interval logstore.Interval, top int) (logstore.Stats, error) {
 	acc := codec.NewStatsAcc(from, to, interval)
 	lo, hi := msOf(from, minMs), msOf(to, maxMs)
@@ -384,56 +448,15 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, interval logstore
 		return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := statCounts(ctx, tx, acc, lo, hi); err != nil {
+	if err := statRollups(ctx, tx, acc, lo, hi); err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
-	}
-	dLo, dHi := floorDiv(lo+dayMs-1, dayMs), floorDiv(hi, dayMs)
-	if dHi < dLo {
-		dLo, dHi = 0, 0
-	}
-	limit := max(top, 0) + 16
-	for _, t := range []struct {
-		m           *codec.Counter
-		table, col  string
-		raw, filter string
-	}{
-		{acc.Users, "user_day", "ident", "coalesce(pr, em)", "(code & 7) IN (1, 2)"},
-		{acc.IPs, "ip_day", "ip", "ip", "(code & 7) = 2"},
-	} {
-		q := `SELECT k, sum(n)::bigint FROM (
-  SELECT ` + t.col + ` AS k, n FROM ` + t.table + ` WHERE day >= $1 AND day < $2
-  UNION ALL
-  SELECT ` + t.raw + `, 1 FROM events WHERE ` + t.filter + ` AND ` + t.raw + ` IS NOT NULL AND
-    ((ts >= $3 AND ts < $4) OR (ts >= $5 AND ts < $6))
-) x GROUP BY k ORDER BY 2 DESC, 1 LIMIT $7`
-		a, b, c, d := lo, dLo*dayMs, dHi*dayMs, hi
-		if dLo == dHi {
-			b, c = hi, hi
-		}
-		rows, err := tx.Query(ctx, q, dLo, dHi, a, b, c, d, limit)
-		if err != nil {
-			return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
-		}
-		for rows.Next() {
-			var k int32
-			var n int64
-			if err := rows.Scan(&k, &n); err != nil {
-				rows.Close()
-				return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
-			}
-			t.m.Add(int64(k), n)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
-		}
 	}
 	st, err := acc.Result(top, func(ids []int64) (map[int64]string, error) { return s.strs(ctx, tx, ids) })
 	return st, wrap("stats of postgres log store", err)
 }
 
-func statCounts(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int64) error {
-	hLo, hHi := floorDiv(lo+hourMs-1, hourMs), floorDiv(hi, hourMs)
+func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int64) error {
+	hLo, hHi := codec.FloorDiv(lo+hourMs-1, hourMs), codec.FloorDiv(hi, hourMs)
 	raw := func(query string, args ...any) error {
 		rows, err := q.Query(ctx, query, args...)
 		if err != nil {
@@ -443,53 +466,64 @@ func statCounts(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int6
 		for rows.Next() {
 			var ts int64
 			var code int16
-			if err := rows.Scan(&ts, &code); err != nil {
+			var ident *int32
+			var ip *int64
+			if err := rows.Scan(&ts, &code, &ident, &ip); err != nil {
 				return err
 			}
 			acc.AddCount(ts, int64(code), 1)
+			var ipv int64
+			if ip != nil {
+				ipv = *ip
+			}
+			acc.AddKeyed(int64(code), iv(ident), ipv)
 		}
 		return rows.Err()
 	}
+	cols := `SELECT ts, code, coalesce(pr, em), ` + ipKeyExpr + ` FROM events WHERE `
 	if hHi <= hLo {
-		return raw(`SELECT ts, code FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
+		return raw(cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
 	}
-	rows, err := q.Query(ctx, `SELECT h, code, sum(n)::bigint FROM hourly WHERE h >= $1 AND h < $2 AND (code & 7) IN (1, 2) GROUP BY h, code`, hLo, hHi)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var h int32
-		var code int16
-		var n int64
-		if err := rows.Scan(&h, &code, &n); err != nil {
-			rows.Close()
+	if err := eachTally(ctx, q, hLo, hHi, true, func(h int64, t *tallyRow) error {
+		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n) }); err != nil {
 			return err
 		}
-		acc.AddCount(int64(h)*hourMs, int64(code), n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		if err := unpackCounts(t.users, acc.Users.Add); err != nil {
+			return err
+		}
+		return unpackCounts(t.ips, acc.IPs.Add)
+	}); err != nil {
 		return err
 	}
-	return raw(`SELECT ts, code FROM events WHERE ((ts >= $1 AND ts < $2) OR (ts >= $3 AND ts < $4)) AND (code & 7) IN (1, 2)`, lo, hLo*hourMs, hHi*hourMs, hi)
+	return raw(cols+`((ts >= $1 AND ts < $2) OR (ts >= $3 AND ts < $4)) AND (code & 7) IN (1, 2)`, lo, hLo*hourMs, hHi*hourMs, hi)
 }
 
 // Suspicious scans the failures since q.Since.
 func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (logstore.Suspicious, error) {
 	q = q.WithDefaults(time.Now())
 	acc := codec.NewSuspAcc()
-	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), ip FROM events WHERE ts >= $1 AND (code & 7) = 2`, msOf(q.Since, minMs))
+	// Planned for its bound every time: a generic plan cannot tell the last
+	// hour from the whole table. The upper bound makes the planner estimate
+	// the range from the index rather than from statistics the newest rows
+	// may not be in yet.
+	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+` FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2`,
+		pgx.QueryExecModeExec, msOf(q.Since, minMs), int64(1)<<62)
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)
 	}
 	for rows.Next() {
 		var ts int64
-		var ident, ip *int32
+		var ident *int32
+		var ip *int64
 		if err := rows.Scan(&ts, &ident, &ip); err != nil {
 			rows.Close()
 			return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)
 		}
-		acc.Add(ts, iv(ident), iv(ip))
+		var ipv int64
+		if ip != nil {
+			ipv = *ip
+		}
+		acc.Add(ts, iv(ident), ipv)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -497,58 +531,6 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	}
 	res, err := acc.Result(q, func(ids []int64) (map[int64]string, error) { return s.strs(ctx, s.db, ids) })
 	return res, wrap("suspicious activity in postgres log store", err)
-}
-
-// Users lists identities by last activity.
-func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.UserSummary, int64, error) {
-	if f.Size <= 0 {
-		f.Size = logstore.DefaultPageSize
-	}
-	f.Number = max(f.Number, 0)
-	out := []logstore.UserSummary{}
-	where, args := "", []any{}
-	if f.Search != "" {
-		where = ` JOIN dict d ON d.id = u.id WHERE strpos(coalesce(d.fold, d.s), $1) > 0`
-		args = append(args, strings.ToLower(f.Search))
-	}
-	var total int64
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM users u`+where, args...).Scan(&total); err != nil {
-		return out, 0, fmt.Errorf("list users of postgres log store: %w", err)
-	}
-	n := len(args)
-	rows, err := s.db.Query(ctx, `SELECT u.`+strings.ReplaceAll(userCols, ", ", ", u.")+` FROM users u`+where+
-		` ORDER BY u.seen DESC NULLS LAST, u.id LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, f.Size, f.Number*f.Size)...)
-	if err != nil {
-		return out, 0, fmt.Errorf("list users of postgres log store: %w", err)
-	}
-	var us []*codec.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			rows.Close()
-			return out, 0, fmt.Errorf("list users of postgres log store: %w", err)
-		}
-		us = append(us, u)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, 0, fmt.Errorf("list users of postgres log store: %w", err)
-	}
-	var ids []int64
-	for _, u := range us {
-		ids = append(ids, u.ID, u.IP, u.Disp)
-	}
-	nm, err := s.strs(ctx, s.db, ids)
-	if err != nil {
-		return out, 0, fmt.Errorf("list users of postgres log store: %w", err)
-	}
-	for _, u := range us {
-		out = append(out, u.Summary(nm[u.ID], nm[u.IP], nm[u.Disp]))
-	}
-	slices.SortStableFunc(out, func(a, b logstore.UserSummary) int {
-		return cmp.Compare(b.LastSeen.UnixMilli(), a.LastSeen.UnixMilli())
-	})
-	return out, total, nil
 }
 
 var errPseudonymInUse = errors.New("pseudonym is already in use")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/bits"
 	"strings"
+	"sync"
 )
 
 // bulkRows is the most rows one multi-row INSERT carries (a power of two):
@@ -70,10 +71,28 @@ func (c *stmts) close() error {
 	return errors.Join(errs...)
 }
 
+type shape struct {
+	head, tail string
+	cols, n    int
+}
+
+var (
+	shapesMu sync.Mutex
+	shapes   = map[shape]string{}
+)
+
 // rowsStmt returns head followed by n rows of cols placeholders, then tail.
 func rowsStmt(head string, cols, n int, tail string) string {
+	k := shape{head, tail, cols, n}
+	shapesMu.Lock()
+	defer shapesMu.Unlock()
+	if q, ok := shapes[k]; ok {
+		return q
+	}
 	row := "(" + marks(cols) + ")"
-	return head + " " + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + tail
+	q := head + " " + strings.TrimSuffix(strings.Repeat(row+",", n), ",") + tail
+	shapes[k] = q
+	return q
 }
 
 // chunk returns the rows of the next statement for n pending rows: the
@@ -91,12 +110,13 @@ type bulk struct {
 	tx   *sql.Tx
 	sc   *stmts
 	head string // "INSERT INTO t(a, b) VALUES"
+	tail string // after the rows, e.g. an upsert clause
 	cols int
 	vals []any
 }
 
-func newBulk(tx *sql.Tx, sc *stmts, head string, cols int) *bulk {
-	return &bulk{tx: tx, sc: sc, head: head, cols: cols}
+func newBulk(tx *sql.Tx, sc *stmts, head string, cols int, tail string) *bulk {
+	return &bulk{tx: tx, sc: sc, head: head, tail: tail, cols: cols}
 }
 
 func (b *bulk) add(ctx context.Context, vals ...any) error {
@@ -111,11 +131,12 @@ func (b *bulk) flush(ctx context.Context) error {
 	vals := b.vals
 	for n := len(vals) / b.cols; n > 0; n = len(vals) / b.cols {
 		c := chunk(n)
-		if err := b.sc.exec(ctx, b.tx, rowsStmt(b.head, b.cols, c, ""), vals[:c*b.cols]...); err != nil {
+		if err := b.sc.exec(ctx, b.tx, rowsStmt(b.head, b.cols, c, b.tail), vals[:c*b.cols]...); err != nil {
 			return err
 		}
 		vals = vals[c*b.cols:]
 	}
+	clear(b.vals)
 	b.vals = b.vals[:0]
 	return nil
 }

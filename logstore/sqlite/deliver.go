@@ -4,18 +4,53 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
-const insertEvents = `INSERT INTO events(k, idb, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, xtra) VALUES`
+const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x) VALUES`
 
 type hourKey struct{ h, code, portal, xtra int64 }
+
+// evRow is what sealing and the user summaries need of an event (0: null).
+type evRow struct{ k, code, pr, em, ip, disp int64 }
+
+func (r *evRow) ident() int64 {
+	if r.pr != 0 {
+		return r.pr
+	}
+	return r.em
+}
+
+// String slots of an event, resolved to dict ids.
+const (
+	slotPrincipal = iota
+	slotEmail
+	slotDisplay
+	slotIP // only when not inline
+	slotMessage
+	slotErrorType
+	slotPortal
+	slotAccount
+	slotUA
+	slotHost
+	slotPath
+	slotExtra
+	nSlots
+)
+
+// hotSlot marks the slots with few distinct values (user agents, hosts,
+// paths, message templates, ...), looked up in a small cache first.
+var hotSlot = [nSlots]bool{slotMessage: true, slotErrorType: true, slotPortal: true, slotUA: true, slotHost: true, slotPath: true, slotExtra: true}
+
+// maxHot bounds the small cache.
+const maxHot = 4096
 
 // Deliver stores batch in one transaction, skipping event ids already stored,
 // then seals the segments that became complete.
@@ -38,9 +73,12 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 	if err := s.insert(ctx, batch, order); err != nil {
 		return fmt.Errorf("deliver to sqlite log store: %w", err)
 	}
+	// The events are stored; what follows is retried at the next delivery.
 	if err := s.sealReady(ctx); err != nil {
-		// The events are stored; sealing is retried at the next delivery.
 		s.log.Error("sealing login log segment", "error", err)
+	}
+	if err := s.foldDict(ctx); err != nil {
+		s.log.Error("indexing login log dictionary", "error", err)
 	}
 	if err := s.sc.ready(ctx); err != nil {
 		s.log.Error("preparing login log statements", "error", err)
@@ -48,12 +86,18 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 	return nil
 }
 
-func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) error {
+func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) (err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer rollback(tx)
+	var added []newString
+	defer func() {
+		if err != nil {
+			s.unresolve(added)
+		}
+	}()
 	lo := codec.Key(batch[order[0]].EventDate.UnixMilli(), 0)
 	hi := codec.Key(batch[order[len(order)-1]].EventDate.UnixMilli()+1, 0)
 	taken := map[int64]string{}
@@ -74,46 +118,79 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	ins := newBulk(tx, &s.sc, insertEvents, 17)
-	// Every string of the batch, resolved to dict ids in a few statements.
-	strs := make([][12]string, len(batch))
+
+	// Every string of the batch, to dict ids: each looked up once, the ones
+	// the cache lacks resolved in a few statements. A pending string is
+	// -(its index in want)-1 until then.
+	refs := make([][nSlots]int64, len(batch))
+	codes := make([]int64, len(batch))
 	var want []string
-	wanted := map[string]bool{}
+	wanted := map[string]int{}
+	var last [nSlots]string
+	var lastID [nSlots]int64
 	for _, i := range order {
 		e := &batch[i]
-		_, extra := codec.Code(e)
-		v := [12]string{event.Value(e.Principal), event.Value(e.Email), event.Value(e.DisplayName), e.RemoteAddress, "",
+		code, extra := codec.Code(e)
+		codes[i] = code
+		v := [nSlots]string{event.Value(e.Principal), event.Value(e.Email), event.Value(e.DisplayName), e.RemoteAddress, "",
 			event.Value(e.ErrorType), event.Value(e.PortalID), event.Value(e.AccountID), e.UserAgent, e.Host, e.Path, extra}
 		if e.Message != nil {
-			v[4] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+			v[slotMessage] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
 		}
-		if _, ok := inlineIP(v[3]); ok {
-			v[3] = "" // stored inline, below
+		if _, ok := inlineIP(v[slotIP]); ok {
+			v[slotIP] = "" // stored inline, below
 		}
-		strs[i] = v
-		for _, x := range v {
-			if _, ok := s.ids[x]; x != "" && !ok && !wanted[x] {
-				wanted[x] = true
-				want = append(want, x)
+		r := &refs[i]
+		for j, x := range v {
+			switch {
+			case x == "":
+			case lastID[j] != 0 && x == last[j]:
+				r[j] = lastID[j]
+			default:
+				var id int64
+				var ok bool
+				if hotSlot[j] {
+					if id, ok = s.hot[x]; !ok {
+						if id, ok = s.ids.get(x); ok && len(s.hot) < maxHot {
+							s.hot[x] = id
+						}
+					}
+				} else {
+					id, ok = s.ids.get(x)
+				}
+				if !ok {
+					w, seen := wanted[x]
+					if !seen {
+						w = len(want)
+						wanted[x] = w
+						want = append(want, x)
+					}
+					id = -int64(w) - 1
+				}
+				r[j], last[j], lastID[j] = id, x, id
 			}
 		}
 	}
-	pending, err := s.resolve(ctx, tx, want)
-	if err != nil {
-		return err
-	}
-	ref := func(v string) any {
-		if v == "" {
-			return nil
+	var got []int64
+	if len(want) > 0 {
+		if got, added, err = s.resolve(ctx, tx, want); err != nil {
+			return err
 		}
-		if id, ok := s.ids[v]; ok {
-			return id
+		for _, i := range order {
+			for j, id := range refs[i] {
+				if id < 0 {
+					refs[i][j] = got[-id-1]
+				}
+			}
 		}
-		return pending[v]
 	}
+
+	ins := newBulk(tx, &s.sc, insertEvents, 10, "")
+	arena := make([]byte, 0, 24*len(batch))
 	hours, days := map[hourKey]int64{}, map[hourKey]int64{}
-	seen := map[string]bool{}
-	var tail, maxMs int64 = 0, s.maxMs
+	seen := make(map[string]bool, len(batch))
+	maxMs := s.maxMs
+	var tail, pend []evRow
 	var late []int64
 	for _, i := range order {
 		e := &batch[i]
@@ -152,16 +229,16 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 		}
 		k := codec.Key(ms, seq)
 		taken[k] = string(idb)
-		code, _ := codec.Code(e)
-		v := &strs[i]
-		ip := ref(v[3])
+		code := codes[i]
+		r := &refs[i]
+		ip := r[slotIP]
 		if id, ok := inlineIP(e.RemoteAddress); ok {
 			ip = id
 		}
-		vals := []any{k, idb, code, ref(v[0]), ref(v[1]), ref(v[2]), ip, ref(v[4]), ref(v[5]), ref(v[6]), ref(v[7])}
-		vals = append(vals, e.FailureCount)
-		vals = append(vals, ref(v[8]), ref(v[9]), ref(v[10]), packTrace(e.TraceID), ref(v[11]))
-		if err := ins.add(ctx, vals...); err != nil {
+		at := len(arena)
+		arena = packRest(arena, r, int64(e.FailureCount), e.TraceID)
+		if err := ins.add(ctx, k, idb, code, nz(r[slotPrincipal]), nz(r[slotEmail]), nz(r[slotDisplay]), nz(ip), nz(r[slotPortal]),
+			nz(r[slotExtra]), arena[at:len(arena):len(arena)]); err != nil {
 			return err
 		}
 		if !short {
@@ -169,19 +246,17 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 				return err
 			}
 		}
-		var portal, xtra int64
-		if p, ok := vals[9].(int64); ok {
-			portal = p
-		}
-		if x, ok := vals[16].(int64); ok {
-			xtra = x
-		}
-		hours[hourKey{floorDiv(ms, hourMs), code, portal, xtra}]++
-		days[hourKey{floorDiv(ms, dayMs), code, portal, xtra}]++
-		if k >= s.mark {
-			tail++
-		} else {
+		hours[hourKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}]++
+		days[hourKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}]++
+		row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay]}
+		switch {
+		case k >= s.mark:
+			tail = append(tail, row)
+		default:
 			late = append(late, k)
+			if k >= s.umark {
+				pend = append(pend, row)
+			}
 		}
 		maxMs = max(maxMs, ms)
 	}
@@ -191,321 +266,23 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) er
 	if err := addCounts(ctx, tx, &s.sc, hours, days, 1); err != nil {
 		return err
 	}
+	lt := newBulk(tx, &s.sc, `INSERT OR FAIL INTO late(k) VALUES`, 1, "")
 	for _, k := range late {
-		if err := s.sc.exec(ctx, tx, `INSERT INTO late(k) VALUES(?)`, k); err != nil {
+		if err := lt.add(ctx, k); err != nil {
 			return err
 		}
+	}
+	if err := lt.flush(ctx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.commitIDs(pending)
-	s.tailLen += tail
+	s.cacheIDs(want, got)
+	s.addTail(tail)
+	s.pend = append(s.pend, pend...)
 	s.maxMs = maxMs
 	return nil
-}
-
-// packTrace stores a hex trace id as bytes, anything else as text.
-func packTrace(t string) any {
-	if t == "" {
-		return nil
-	}
-	if b, err := hex.DecodeString(t); err == nil && hex.EncodeToString(b) == t {
-		return b
-	}
-	return t
-}
-
-func unpackTrace(v any) string {
-	switch t := v.(type) {
-	case []byte:
-		return hex.EncodeToString(t)
-	case string:
-		return t
-	}
-	return ""
-}
-
-const (
-	hourMs = int64(time.Hour / time.Millisecond)
-	dayMs  = 24 * hourMs
-)
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// sealReady seals complete segments (a bounded number per call) and merges
-// complete days. Called with s.mu held.
-func (s *Store) sealReady(ctx context.Context) error {
-	for range 64 {
-		lo, hi, ok, err := s.nextSegment(ctx)
-		if err != nil || !ok {
-			return err
-		}
-		if err := s.seal(ctx, lo, hi); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// nextSegment returns the range the next seal covers and whether it is due:
-// the tail up to SealDelay before the newest event, cut at the next UTC day
-// boundary, once it holds SealEvents events or reaches that boundary.
-func (s *Store) nextSegment(ctx context.Context) (lo, hi int64, ok bool, err error) {
-	var first sql.NullInt64
-	if err := s.w.QueryRowContext(ctx, `SELECT min(k) FROM events WHERE k >= ?`, s.mark).Scan(&first); err != nil {
-		return 0, 0, false, err
-	}
-	if !first.Valid {
-		return 0, 0, false, nil
-	}
-	lo = s.mark
-	safe := s.maxMs - s.opt.SealDelay.Milliseconds()
-	end := (floorDiv(codec.Ms(first.Int64), dayMs) + 1) * dayMs
-	if end <= safe {
-		return lo, codec.Key(end, 0), true, nil
-	}
-	if s.tailLen < int64(s.opt.SealEvents) {
-		return 0, 0, false, nil
-	}
-	var n int64
-	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE k >= ? AND k < ?`, s.mark, codec.Key(safe, 0)).Scan(&n); err != nil {
-		return 0, 0, false, err
-	}
-	if n < int64(s.opt.SealEvents) {
-		return 0, 0, false, nil
-	}
-	return lo, codec.Key(safe, 0), true, nil
-}
-
-type postKey struct{ kind, key int64 }
-
-// segAcc collects what a segment stores: postings, top-list counts, users.
-type segAcc struct {
-	post       map[postKey][]int64
-	users, ips map[int64]int64
-}
-
-func newSegAcc() *segAcc {
-	return &segAcc{post: map[postKey][]int64{}, users: map[int64]int64{}, ips: map[int64]int64{}}
-}
-
-func (a *segAcc) add(k, code int64, pr, em, ip sql.NullInt64) {
-	if pr.Valid {
-		a.post[postKey{kindPrincipal, pr.Int64}] = append(a.post[postKey{kindPrincipal, pr.Int64}], k)
-	}
-	if em.Valid {
-		a.post[postKey{kindEmail, em.Int64}] = append(a.post[postKey{kindEmail, em.Int64}], k)
-	}
-	if ip.Valid {
-		a.post[postKey{kindIP, ip.Int64}] = append(a.post[postKey{kindIP, ip.Int64}], k)
-	}
-	ident := pr
-	if !ident.Valid {
-		ident = em
-	}
-	switch code & codec.TypeMask {
-	case codec.FailureCode:
-		if ip.Valid {
-			a.ips[ip.Int64]++
-		}
-		fallthrough
-	case codec.SuccessCode:
-		if ident.Valid {
-			a.users[ident.Int64]++
-		}
-	}
-}
-
-func (a *segAcc) write(ctx context.Context, tx *sql.Tx, sc *stmts, lo, hi, lvl int64) error {
-	keys := make([]postKey, 0, len(a.post))
-	for pk := range a.post {
-		keys = append(keys, pk)
-	}
-	slices.SortFunc(keys, func(x, y postKey) int { return cmp.Or(cmp.Compare(x.kind, y.kind), cmp.Compare(x.key, y.key)) })
-	st := newBulk(tx, sc, `INSERT INTO post(lo, kind, key, ks) VALUES`, 4)
-	for _, pk := range keys {
-		ks := a.post[pk]
-		slices.Sort(ks)
-		if err := st.add(ctx, lo, pk.kind, pk.key, codec.AppendKeys(nil, lo, ks)); err != nil {
-			return err
-		}
-	}
-	if err := st.flush(ctx); err != nil {
-		return err
-	}
-	return sc.exec(ctx, tx, `INSERT INTO seg(lo, hi, lvl, users, ips) VALUES(?, ?, ?, ?, ?)`, lo, hi, lvl,
-		codec.AppendCounts(nil, a.users), codec.AppendCounts(nil, a.ips))
-}
-
-// seal turns [lo, hi) into a level-0 segment, folds late rows into their
-// segments, updates users and merges complete days.
-func (s *Store) seal(ctx context.Context, lo, hi int64) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer rollback(tx)
-	acc := newSegAcc()
-	n, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{lo, hi}, acc, nil)
-	if err != nil {
-		return err
-	}
-	if err := acc.write(ctx, tx, &s.sc, lo, hi, 0); err != nil {
-		return err
-	}
-	// Late rows: fold each into the segment that holds it; those below the
-	// users mark update users now, the others with the rows around them.
-	users := map[int64]*codec.User{}
-	if err := s.foldLate(ctx, tx, lo, s.umark, users); err != nil {
-		return err
-	}
-	umark := s.umark
-	if s.ulag+n >= int64(s.opt.UserBatch) {
-		if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{s.umark, hi}, nil, users); err != nil {
-			return err
-		}
-		umark = hi
-	}
-	if err := saveUsers(ctx, tx, &s.sc, users); err != nil {
-		return err
-	}
-	if umark != s.umark {
-		// Identities erased since their events came in must stay unlisted.
-		lo, hi := codec.Erased, codec.Erased[:len(codec.Erased)-1]+string(rune(codec.Erased[len(codec.Erased)-1]+1))
-		if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id IN (SELECT id FROM dict WHERE s >= ? AND s < ?)`, lo, hi); err != nil {
-			return err
-		}
-		if err := s.setMeta(ctx, tx, "umark", umark); err != nil {
-			return err
-		}
-	}
-	if err := s.setMeta(ctx, tx, "mark", hi); err != nil {
-		return err
-	}
-	if err := s.mergeDays(ctx, tx, hi); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.mark = hi
-	s.tailLen = max(0, s.tailLen-n)
-	if umark != s.umark {
-		s.umark, s.ulag = umark, 0
-	} else {
-		s.ulag += n
-	}
-	return nil
-}
-
-// scanRows reads (k, code, pr, em, ip, disp) rows into acc and users' updates.
-func scanRows(ctx context.Context, q querier, query string, args []any, acc *segAcc, users map[int64]*codec.User) (int64, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var n int64
-	for rows.Next() {
-		var k, code int64
-		var pr, em, ip, disp sql.NullInt64
-		if err := rows.Scan(&k, &code, &pr, &em, &ip, &disp); err != nil {
-			return 0, err
-		}
-		n++
-		if acc != nil {
-			acc.add(k, code, pr, em, ip)
-		}
-		ident := pr
-		if !ident.Valid {
-			ident = em
-		}
-		if ident.Valid && users != nil {
-			u := users[ident.Int64]
-			if u == nil {
-				u = &codec.User{ID: ident.Int64}
-				users[ident.Int64] = u
-			}
-			u.Apply(code, codec.Ms(k), ip.Int64, disp.Int64)
-		}
-	}
-	return n, rows.Err()
-}
-
-// userRow is the column list of users in the order loadUsers and saveUsers use.
-const userCols = `id, src, seen, login, logout, fail, ip, fails, disp`
-
-func scanUser(sc interface{ Scan(...any) error }) (*codec.User, error) {
-	var u codec.User
-	var src, seen, login, logout, fail, ip, fails, disp sql.NullInt64
-	if err := sc.Scan(&u.ID, &src, &seen, &login, &logout, &fail, &ip, &fails, &disp); err != nil {
-		return nil, err
-	}
-	u.Source, u.IP, u.Fails, u.Disp = src.Int64, ip.Int64, fails.Int64, disp.Int64
-	u.Seen, u.HasSeen = seen.Int64, seen.Valid
-	u.Login, u.HasLogin = login.Int64, login.Valid
-	u.Logout, u.HasLogout = logout.Int64, logout.Valid
-	u.Failure, u.HasFail = fail.Int64, fail.Valid
-	return &u, nil
-}
-
-// loadUsers reads the stored summaries of ids.
-func loadUsers(ctx context.Context, q querier, ids []int64) (map[int64]*codec.User, error) {
-	out := make(map[int64]*codec.User, len(ids))
-	rows, err := q.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[u.ID] = u
-	}
-	return out, rows.Err()
-}
-
-func saveUsers(ctx context.Context, tx *sql.Tx, sc *stmts, users map[int64]*codec.User) error {
-	if len(users) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(users))
-	for id := range users {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	old, err := loadUsers(ctx, tx, ids)
-	if err != nil {
-		return err
-	}
-	put := newBulk(tx, sc, `INSERT OR REPLACE INTO users(`+userCols+`) VALUES`, 9)
-	for _, id := range ids {
-		u := users[id]
-		if o := old[id]; o != nil {
-			u = o.Merge(u)
-		}
-		if err := put.add(ctx, u.ID, u.Source, nullIf(u.Seen, u.HasSeen), nullIf(u.Login, u.HasLogin),
-			nullIf(u.Logout, u.HasLogout), nullIf(u.Failure, u.HasFail), nz(u.IP), u.Fails, nz(u.Disp)); err != nil {
-			return err
-		}
-	}
-	return put.flush(ctx)
-}
-
-func nullIf(v int64, ok bool) any {
-	if !ok {
-		return nil
-	}
-	return v
 }
 
 func nz(v int64) any {
@@ -515,190 +292,88 @@ func nz(v int64) any {
 	return v
 }
 
-// foldLate adds the late rows below mark to the postings and counts of their
-// segments, collecting the users' updates of those below umark.
-func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark, umark int64, users map[int64]*codec.User) error {
-	var ks []int64
-	rows, err := tx.QueryContext(ctx, `SELECT k FROM late WHERE k < ? ORDER BY k`, mark)
-	if err != nil {
-		return err
+// addTail adds rows (sorted by key) to the unsealed tail, keeping it sorted.
+func (s *Store) addTail(rows []evRow) {
+	if len(rows) == 0 {
+		return
 	}
-	for rows.Next() {
-		var k int64
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		ks = append(ks, k)
+	sorted := len(s.tail) == 0 || s.tail[len(s.tail)-1].k < rows[0].k
+	s.tail = append(s.tail, rows...)
+	if !sorted {
+		slices.SortFunc(s.tail, func(a, b evRow) int { return cmp.Compare(a.k, b.k) })
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ks) == 0 {
-		return err
-	}
-	for _, k := range ks {
-		var lo int64
-		var ub, ib []byte
-		err := tx.QueryRowContext(ctx, `SELECT lo, users, ips FROM seg WHERE lo <= ? ORDER BY lo DESC LIMIT 1`, k).Scan(&lo, &ub, &ib)
-		if err == sql.ErrNoRows {
-			continue // below every segment: deleted range
-		}
-		if err != nil {
-			return err
-		}
-		acc := newSegAcc()
-		u := users
-		if k >= umark {
-			u = nil // applied with the rows above the users mark
-		}
-		if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k = ?`, []any{k}, acc, u); err != nil {
-			return err
-		}
-		for pk, add := range acc.post {
-			var old []byte
-			err := tx.QueryRowContext(ctx, `SELECT ks FROM post WHERE lo = ? AND kind = ? AND key = ?`, lo, pk.kind, pk.key).Scan(&old)
-			if err != nil && err != sql.ErrNoRows {
-				return err
-			}
-			all := add
-			if err := codec.Keys(old, lo, func(k int64) { all = append(all, k) }); err != nil {
-				return err
-			}
-			slices.Sort(all)
-			all = slices.Compact(all)
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO post(lo, kind, key, ks) VALUES(?, ?, ?, ?)`, lo, pk.kind, pk.key, codec.AppendKeys(nil, lo, all)); err != nil {
-				return err
-			}
-		}
-		um, im := map[int64]int64{}, map[int64]int64{}
-		if err := codec.AddCounts(ub, func(k, n int64) { um[k] += n }); err != nil {
-			return err
-		}
-		if err := codec.AddCounts(ib, func(k, n int64) { im[k] += n }); err != nil {
-			return err
-		}
-		for id, n := range acc.users {
-			um[id] += n
-		}
-		for id, n := range acc.ips {
-			im[id] += n
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE seg SET users = ?, ips = ? WHERE lo = ?`, codec.AppendCounts(nil, um), codec.AppendCounts(nil, im), lo); err != nil {
-			return err
-		}
-	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM late WHERE k < ?`, mark)
-	return err
 }
 
-type segRow struct{ lo, hi, lvl int64 }
+// packRest encodes the columns no query filters on into the events row's x:
+// message, error type, account, failure count, user agent, host and path as
+// varints, then the trace id, if any: 0 and its bytes when it is lower-case
+// hex, else 1 and its text.
+func packRest(b []byte, r *[nSlots]int64, fc int64, trace string) []byte {
+	for _, v := range [...]int64{r[slotMessage], r[slotErrorType], r[slotAccount], fc, r[slotUA], r[slotHost], r[slotPath]} {
+		b = binary.AppendVarint(b, v)
+	}
+	if trace == "" {
+		return b
+	}
+	if len(trace)%2 == 0 {
+		if t, err := hex.DecodeString(trace); err == nil && hex.EncodeToString(t) == trace {
+			return append(append(b, 0), t...)
+		}
+	}
+	return append(append(b, 1), trace...)
+}
 
-// mergeMin is the most level-0 segments a day keeps unmerged: a keyed lookup
-// costs one seek per segment (measured: about 30µs when the page is not
-// cached), and merging rewrites the day's postings once.
-const mergeMin = 1
+var errCorruptRow = errors.New("corrupt event row")
 
-// mergeDays merges the level-0 segments of every UTC day that ends at or
-// before mark into one level-1 segment when there are more than mergeMin of
-// them, and marks them level 1 otherwise.
-func (s *Store) mergeDays(ctx context.Context, tx *sql.Tx, mark int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT lo, hi FROM seg WHERE lvl = 0 ORDER BY lo`)
-	if err != nil {
-		return err
+// unpackRest decodes packRest's bytes into r.
+func unpackRest(b []byte, r *row) error {
+	for _, p := range [...]*int64{&r.msg, &r.et, &r.acct, &r.fc, &r.ua, &r.host, &r.path} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return errCorruptRow
+		}
+		*p, b = v, b[n:]
 	}
-	var segs []segRow
-	for rows.Next() {
-		var r segRow
-		if err := rows.Scan(&r.lo, &r.hi); err != nil {
-			rows.Close()
-			return err
-		}
-		segs = append(segs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	markMs := codec.Ms(mark)
-	for len(segs) > 0 {
-		day := floorDiv(codec.Ms(segs[0].hi-1), dayMs)
-		if (day+1)*dayMs > markMs {
-			return nil
-		}
-		n := 1
-		for n < len(segs) && floorDiv(codec.Ms(segs[n].hi-1), dayMs) == day {
-			n++
-		}
-		if n > mergeMin {
-			if err := s.mergeSegs(ctx, tx, segs[:n]); err != nil {
-				return err
-			}
-		} else if _, err := tx.ExecContext(ctx, `UPDATE seg SET lvl = 1 WHERE lo >= ? AND lo <= ?`, segs[0].lo, segs[n-1].lo); err != nil {
-			return err
-		}
-		segs = segs[n:]
+	switch {
+	case len(b) == 0:
+	case b[0] == 0:
+		r.trace = hex.EncodeToString(b[1:])
+	default:
+		r.trace = string(b[1:])
 	}
 	return nil
 }
 
-func (s *Store) mergeSegs(ctx context.Context, tx *sql.Tx, segs []segRow) error {
-	lo, hi := segs[0].lo, segs[len(segs)-1].hi
-	acc := newSegAcc()
-	for _, sg := range segs {
-		rows, err := tx.QueryContext(ctx, `SELECT kind, key, ks FROM post WHERE lo = ?`, sg.lo)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var pk postKey
-			var b []byte
-			if err := rows.Scan(&pk.kind, &pk.key, &b); err != nil {
-				rows.Close()
-				return err
-			}
-			l := acc.post[pk]
-			if err := codec.Keys(b, sg.lo, func(k int64) { l = append(l, k) }); err != nil {
-				rows.Close()
-				return err
-			}
-			acc.post[pk] = l
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		var ub, ib []byte
-		if err := tx.QueryRowContext(ctx, `SELECT users, ips FROM seg WHERE lo = ?`, sg.lo).Scan(&ub, &ib); err != nil {
-			return err
-		}
-		if err := codec.AddCounts(ub, func(k, n int64) { acc.users[k] += n }); err != nil {
-			return err
-		}
-		if err := codec.AddCounts(ib, func(k, n int64) { acc.ips[k] += n }); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM post WHERE lo = ?`, sg.lo); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM seg WHERE lo = ?`, sg.lo); err != nil {
-			return err
-		}
-	}
-	return acc.write(ctx, tx, &s.sc, lo, hi, 1)
-}
+const (
+	hourMs = codec.HourMs
+	dayMs  = codec.DayMs
+)
 
 // addCounts adds sign times the counts to the hourly and daily rollups.
 func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[hourKey]int64, sign int64) error {
 	for _, t := range []struct {
-		m     map[hourKey]int64
-		query string
+		m          map[hourKey]int64
+		head, tail string
 	}{
-		{hours, `INSERT INTO hourly(h, code, portal, xtra, n) VALUES(?, ?, ?, ?, ?) ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
-		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES(?, ?, ?, ?, ?) ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
+		{hours, `INSERT INTO hourly(h, code, portal, xtra, n) VALUES`, ` ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
+		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES`, ` ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
 	} {
-		for k, n := range t.m {
-			if err := sc.exec(ctx, tx, t.query, k.h, k.code, k.portal, k.xtra, sign*n); err != nil {
+		// Sorted, so that each row of a statement comes after the previous one.
+		keys := make([]hourKey, 0, len(t.m))
+		for k := range t.m {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b hourKey) int {
+			return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.code, b.code), cmp.Compare(a.portal, b.portal), cmp.Compare(a.xtra, b.xtra))
+		})
+		b := newBulk(tx, sc, t.head, 5, t.tail)
+		for _, k := range keys {
+			if err := b.add(ctx, k.h, k.code, k.portal, k.xtra, sign*t.m[k]); err != nil {
 				return err
 			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,7 +30,7 @@ func (s *Store) Erase(ctx context.Context, identity, pseudonym string) (int64, e
 		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
 	defer rollback(tx)
-	t, err := s.identityTerm(ctx, tx, identity)
+	t, err := s.identityTerm(ctx, tx, identity, fresh)
 	if err != nil {
 		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
@@ -55,18 +56,18 @@ func (s *Store) Erase(ctx context.Context, identity, pseudonym string) (int64, e
 	}
 	var disp any
 	if pseudonym != "" {
-		if id, err := lookup(ctx, tx, pseudonym); err != nil {
+		if id, err := s.lookup(ctx, tx, pseudonym, fresh); err != nil {
 			return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 		} else if id != 0 {
 			return 0, fmt.Errorf("erase from sqlite log store: %w", errPseudonymInUse)
 		}
 	}
 	for i, id := range ids {
-		v, f := codec.Erased+strconv.FormatInt(id, 10), any(nil)
+		v, f := codec.Erased+strconv.FormatInt(id, 10), ""
 		if i == 0 && pseudonym != "" {
-			v, f, disp = pseudonym, fold(pseudonym), id
+			v, f, disp = pseudonym, foldOf(pseudonym), id
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE dict SET s = ?, fold = ? WHERE id = ?`, v, f, id); err != nil {
+		if err := s.rename(ctx, tx, id, v, f); err != nil {
 			return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 		}
 		if i > 0 && disp != nil {
@@ -79,25 +80,37 @@ func (s *Store) Erase(ctx context.Context, identity, pseudonym string) (int64, e
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET disp = ? WHERE disp IS NOT NULL AND k IN (SELECT value FROM json_each(?))`, disp, jsonInts(ks)); err != nil {
 		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
-	for _, id := range ids {
-		if disp == nil || id != disp {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id); err != nil {
-				return 0, fmt.Errorf("erase from sqlite log store: %w", err)
-			}
+	// Users: the pseudonym keeps the first id's summary, with itself as
+	// display name; the other ids' summaries go.
+	slices.Sort(ids)
+	if err := editUsers(ctx, tx, &s.sc, ids, func(u *codec.User) (*codec.User, bool) {
+		if _, ok := slices.BinarySearch(ids, u.ID); !ok {
+			return u, false
 		}
-	}
-	if disp != nil {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET disp = ? WHERE id = ? AND disp IS NOT NULL`, disp, disp); err != nil {
-			return 0, fmt.Errorf("erase from sqlite log store: %w", err)
+		if disp == nil || u.ID != disp {
+			return nil, true
 		}
+		if u.Disp != 0 {
+			u.Disp = disp.(int64)
+		}
+		return u, true
+	}); err != nil {
+		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
-	clear(s.ids)
-	s.nmu.Lock()
-	clear(s.names)
-	s.nmu.Unlock()
+	s.ids.reset()
+	clear(s.hot)
+	s.complete = false
+	s.names.Clear()
+	// The in-memory copies of the renamed strings and changed rows.
+	if err := s.renamed(ctx); err != nil {
+		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
+	}
+	if err := s.loadMemory(ctx); err != nil {
+		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
+	}
 	return int64(len(ks)), nil
 }
 
@@ -142,16 +155,32 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time, batch int) (int64
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Users: forget those last seen before t and the times before t.
 	ms := t.UnixMilli()
-	for _, q := range []string{
-		`DELETE FROM users WHERE seen < ?`,
-		`UPDATE users SET login = NULL WHERE login < ?`,
-		`UPDATE users SET logout = NULL WHERE logout < ?`,
-		`UPDATE users SET fail = NULL WHERE fail < ?`,
-	} {
-		if _, err := s.w.ExecContext(ctx, q, ms); err != nil {
-			return total, fmt.Errorf("delete from sqlite log store: %w", err)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return total, fmt.Errorf("delete from sqlite log store: %w", err)
+	}
+	defer rollback(tx)
+	if err := editUsers(ctx, tx, &s.sc, nil, func(u *codec.User) (*codec.User, bool) {
+		if u.HasSeen && u.Seen < ms {
+			return nil, true
 		}
+		changed := false
+		for _, at := range [...]struct {
+			has *bool
+			v   int64
+		}{{&u.HasLogin, u.Login}, {&u.HasLogout, u.Logout}, {&u.HasFail, u.Failure}} {
+			if *at.has && at.v < ms {
+				*at.has, changed = false, true
+			}
+		}
+		return u, changed
+	}); err != nil {
+		return total, fmt.Errorf("delete from sqlite log store: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return total, fmt.Errorf("delete from sqlite log store: %w", err)
 	}
 	return total, nil
 }
@@ -185,9 +214,9 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 			rows.Close()
 			return 0, false, err
 		}
-		hk := hourKey{h: floorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
+		hk := hourKey{h: codec.FloorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
 		hours[hk]++
-		hk.h = floorDiv(codec.Ms(k), dayMs)
+		hk.h = codec.FloorDiv(codec.Ms(k), dayMs)
 		days[hk]++
 	}
 	rows.Close()
@@ -222,5 +251,7 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 		return 0, false, err
 	}
 	s.live = live
+	s.tail = slices.DeleteFunc(s.tail, func(r evRow) bool { return r.k < cut })
+	s.pend = slices.DeleteFunc(s.pend, func(r evRow) bool { return r.k < cut })
 	return n, done, nil
 }

@@ -29,14 +29,14 @@ type plan struct {
 
 var kindCol = map[int64]string{kindPrincipal: "pr", kindEmail: "em", kindIP: "ip"}
 
-func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, error) {
+func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter, dmark int64) (*plan, error) {
 	p := &plan{lo: codec.KeyOf(f.From), hi: codec.KeyEnd(f.To)}
 	if p.hi <= p.lo {
 		p.none = true
 		return p, nil
 	}
 	if v := f.Email; v != "" {
-		ids, err := lookupFold(ctx, q, v)
+		ids, err := s.lookupFold(ctx, q, v, dmark)
 		if err != nil {
 			return nil, err
 		}
@@ -49,11 +49,11 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		if c.v == "" {
 			continue
 		}
-		look := lookup
+		look := s.lookup
 		if c.kind == kindIP {
-			look = lookupIP
+			look = s.lookupIP
 		}
-		id, err := look(ctx, q, c.v)
+		id, err := look(ctx, q, c.v, dmark)
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +97,7 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 				known = append(known, c)
 			case c < 0:
 				lo, hi := codec.ExtraRange(t)
-				ids, err := intColumn(ctx, q, `SELECT id FROM dict WHERE s >= ? AND s < ?`, lo, hi)
+				ids, err := s.dictRange(ctx, q, lo, hi, dmark)
 				if err != nil {
 					return nil, fmt.Errorf("look up event type: %w", err)
 				}
@@ -128,7 +128,7 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		code("((code >> 5) & 15)", codec.ReasonCode(f.Reason))
 	}
 	if f.PortalID != "" {
-		id, err := lookup(ctx, q, f.PortalID)
+		id, err := s.lookup(ctx, q, f.PortalID, dmark)
 		if err != nil {
 			return nil, err
 		}
@@ -181,23 +181,27 @@ func (s *Store) keys(ctx context.Context, q querier, p *plan, lo, hi, mark, live
 func (s *Store) termKeys(ctx context.Context, q querier, kind, id, lo, hi, mark int64) ([]int64, error) {
 	var out []int64
 	if lo < mark {
-		rows, err := q.QueryContext(ctx, `SELECT p.lo, p.ks FROM seg s CROSS JOIN post p ON p.lo = s.lo AND p.kind = ? AND p.key = ?
-WHERE s.lo < ? AND s.hi > ? ORDER BY s.lo`, kind, id, hi, lo)
+		rows, err := q.QueryContext(ctx, `SELECT p.lo, s.nb, p.ks FROM seg s CROSS JOIN post p ON p.lo = s.lo AND p.kind = ?1 AND p.b = (?2 & (s.nb - 1))
+WHERE s.lo < ?3 AND s.hi > ?4 ORDER BY s.lo`, kind, id, hi, lo)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var sl int64
+			var sl, nb int64
 			var b []byte
-			if err := rows.Scan(&sl, &b); err != nil {
+			if err := rows.Scan(&sl, &nb, &b); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			if err := codec.Keys(b, sl, func(k int64) {
-				if k >= lo && k < hi {
-					out = append(out, k)
-				}
-			}); err != nil {
+			ks, err := findPosting(b, id, shiftOf(nb))
+			if err == nil {
+				err = codec.Keys(ks, sl, func(k int64) {
+					if k >= lo && k < hi {
+						out = append(out, k)
+					}
+				})
+			}
+			if err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -279,17 +283,20 @@ func filterKeys(ctx context.Context, q querier, p *plan, ks []int64) ([]int64, e
 	return out, nil
 }
 
+// snapMarks are the watermarks a reader's snapshot must use.
+type snapMarks struct{ mark, live, dmark int64 }
+
 // snapshot starts a read transaction and reads the marks it must use.
-func (s *Store) snapshot(ctx context.Context) (*sql.Tx, int64, int64, error) {
+func (s *Store) snapshot(ctx context.Context) (*sql.Tx, snapMarks, error) {
+	m := snapMarks{noMark, noMark, 1}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, m, err
 	}
-	mark, live := int64(noMark), int64(noMark)
 	rows, err := tx.QueryContext(ctx, `SELECT name, v FROM meta`)
 	if err != nil {
 		tx.Rollback()
-		return nil, 0, 0, err
+		return nil, m, err
 	}
 	for rows.Next() {
 		var n string
@@ -297,17 +304,23 @@ func (s *Store) snapshot(ctx context.Context) (*sql.Tx, int64, int64, error) {
 		if err := rows.Scan(&n, &v); err != nil {
 			rows.Close()
 			tx.Rollback()
-			return nil, 0, 0, err
+			return nil, m, err
 		}
 		switch n {
 		case "mark":
-			mark = v
+			m.mark = v
 		case "live":
-			live = v
+			m.live = v
+		case "dmark":
+			m.dmark = v
 		}
 	}
 	rows.Close()
-	return tx, mark, live, rows.Err()
+	if err := rows.Err(); err != nil {
+		tx.Rollback()
+		return nil, m, err
+	}
+	return tx, m, nil
 }
 
 // Query returns one page of matching events and their total.
@@ -317,12 +330,12 @@ func (s *Store) Query(ctx context.Context, f logstore.Filter, pg logstore.Page) 
 		pg.Size = logstore.DefaultPageSize
 	}
 	pg.Number = max(pg.Number, 0)
-	tx, mark, live, err := s.snapshot(ctx)
+	tx, m, err := s.snapshot(ctx)
 	if err != nil {
 		return res, fmt.Errorf("query sqlite log store: %w", err)
 	}
 	defer tx.Rollback()
-	p, err := s.plan(ctx, tx, f)
+	p, err := s.plan(ctx, tx, f, m.dmark)
 	if err != nil || p.none {
 		return res, wrap("query sqlite log store", err)
 	}
@@ -340,7 +353,7 @@ func (s *Store) Query(ctx context.Context, f logstore.Filter, pg logstore.Page) 
 		res.Content, err = s.events(ctx, tx, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ?`+p.cond()+` ORDER BY k `+dir+` LIMIT ? OFFSET ?`, args...)
 		return res, wrap("query sqlite log store", err)
 	}
-	ks, err := s.keys(ctx, tx, p, p.lo, p.hi, mark, live)
+	ks, err := s.keys(ctx, tx, p, p.lo, p.hi, m.mark, m.live)
 	if err == nil {
 		ks, err = filterKeys(ctx, tx, p, ks)
 	}
@@ -370,17 +383,17 @@ func wrap(what string, err error) error {
 // daily rollup, whole hours at both ends from the hourly one, and the partial
 // hours from the events.
 func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
-	hLo := floorDiv(codec.Ms(p.lo)+hourMs-1, hourMs) // first whole hour
-	hHi := floorDiv(codec.Ms(p.hi), hourMs)          // end of whole hours
+	hLo := codec.FloorDiv(codec.Ms(p.lo)+hourMs-1, hourMs) // first whole hour
+	hHi := codec.FloorDiv(codec.Ms(p.hi), hourMs)          // end of whole hours
 	var n int64
 	if hHi <= hLo {
 		args := append([]any{p.lo, p.hi}, p.args...)
 		err := q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE k >= ? AND k < ?`+p.cond(), args...).Scan(&n)
 		return n, err
 	}
-	dLo, dHi := floorDiv(hLo+23, 24), floorDiv(hHi, 24) // whole days
+	dLo, dHi := codec.FloorDiv(hLo+23, 24), codec.FloorDiv(hHi, 24) // whole days
 	if dHi <= dLo {
-		dLo = floorDiv(hHi, 24)
+		dLo = codec.FloorDiv(hHi, 24)
 		dHi = dLo
 	}
 	sum := func(query string, a, b int64) error {
@@ -411,13 +424,13 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-const eventCols = `k, idb, code, pr, em, disp, ip, msg, et, portal, acct, fc, ua, host, path, trace, xtra`
+const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x`
 
 type row struct {
 	k, code, fc                                                   int64
 	idb                                                           []byte
 	pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra int64
-	trace                                                         any
+	trace                                                         string
 }
 
 // events runs query (selecting eventCols) and decodes its rows.
@@ -450,11 +463,13 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 
 func scanRow(rows *sql.Rows) (row, error) {
 	var r row
-	var n [13]sql.NullInt64
-	err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7], &n[8], &n[9], &n[10], &n[11], &r.trace, &n[12])
-	r.xtra = n[12].Int64
-	r.pr, r.em, r.disp, r.ip, r.msg, r.et, r.portal, r.acct = n[0].Int64, n[1].Int64, n[2].Int64, n[3].Int64, n[4].Int64, n[5].Int64, n[6].Int64, n[7].Int64
-	r.fc, r.ua, r.host, r.path = n[8].Int64, n[9].Int64, n[10].Int64, n[11].Int64
+	var n [6]sql.NullInt64
+	var x []byte
+	if err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &x); err != nil {
+		return r, err
+	}
+	r.pr, r.em, r.disp, r.ip, r.portal, r.xtra = n[0].Int64, n[1].Int64, n[2].Int64, n[3].Int64, n[4].Int64, n[5].Int64
+	err := unpackRest(x, &r)
 	return r, err
 }
 
@@ -482,7 +497,7 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			ID: codec.JoinID(r.idb, r.k), EventDate: codec.Time(r.k),
 			Principal: ptr(r.pr), Email: ptr(r.em), DisplayName: ptr(r.disp), RemoteAddress: nm[r.ip],
 			ErrorType: ptr(r.et), PortalID: ptr(r.portal), AccountID: ptr(r.acct), FailureCount: int(r.fc),
-			UserAgent: nm[r.ua], Host: nm[r.host], Path: nm[r.path], TraceID: unpackTrace(r.trace),
+			UserAgent: nm[r.ua], Host: nm[r.host], Path: nm[r.path], TraceID: r.trace,
 		}
 		codec.Decode(&e, r.code, nm[r.xtra])
 		if r.msg != 0 {

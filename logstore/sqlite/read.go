@@ -13,7 +13,7 @@ import (
 
 // Get returns the event with the given id.
 func (s *Store) Get(ctx context.Context, id string) (event.Event, bool, error) {
-	tx, _, _, err := s.snapshot(ctx)
+	tx, _, err := s.snapshot(ctx)
 	if err != nil {
 		return event.Event{}, false, fmt.Errorf("get from sqlite log store: %w", err)
 	}
@@ -55,11 +55,11 @@ const eachChunk = 1000
 // Each calls fn for every matching event in date order, reading a chunk of
 // rows (or one segment's postings) at a time.
 func (s *Store) Each(ctx context.Context, f logstore.Filter, asc bool, fn func(event.Event) error) error {
-	tx, _, _, err := s.snapshot(ctx)
+	tx, m, err := s.snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("export sqlite log store: %w", err)
 	}
-	p, err := s.plan(ctx, tx, f)
+	p, err := s.plan(ctx, tx, f, m.dmark)
 	tx.Rollback()
 	if err != nil || p.none {
 		return wrap("export sqlite log store", err)
@@ -72,7 +72,7 @@ func (s *Store) Principal(ctx context.Context, identity string, fn func(event.Ev
 	if identity == "" {
 		return nil
 	}
-	t, err := s.identityTerm(ctx, s.r, identity)
+	t, err := s.identityTerm(ctx, s.r, identity, fresh)
 	if err != nil {
 		return fmt.Errorf("read identity from sqlite log store: %w", err)
 	}
@@ -81,12 +81,12 @@ func (s *Store) Principal(ctx context.Context, identity string, fn func(event.Ev
 }
 
 // identityTerm matches an identity as a principal (exactly) or an email (any case).
-func (s *Store) identityTerm(ctx context.Context, q querier, identity string) (term, error) {
-	pr, err := lookup(ctx, q, identity)
+func (s *Store) identityTerm(ctx context.Context, q querier, identity string, dmark int64) (term, error) {
+	pr, err := s.lookup(ctx, q, identity, dmark)
 	if err != nil {
 		return nil, err
 	}
-	em, err := lookupFold(ctx, q, identity)
+	em, err := s.lookupFold(ctx, q, identity, dmark)
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +121,12 @@ func (s *Store) walk(ctx context.Context, p *plan, asc bool, fn func(event.Event
 }
 
 func (s *Store) walkWindow(ctx context.Context, p *plan, lo, hi int64, asc bool, fn func(event.Event) error) error {
-	tx, mark, live, err := s.snapshot(ctx)
+	tx, m, err := s.snapshot(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	ks, err := s.keys(ctx, tx, p, lo, hi, mark, live)
+	ks, err := s.keys(ctx, tx, p, lo, hi, m.mark, m.live)
 	if err == nil {
 		ks, err = filterKeys(ctx, tx, p, ks)
 	}

@@ -25,7 +25,7 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, iv logstore.Inter
 	if hi <= lo {
 		return acc.Result(top, func([]int64) (map[int64]string, error) { return nil, nil })
 	}
-	tx, mark, live, err := s.snapshot(ctx)
+	tx, m, err := s.snapshot(ctx)
 	if err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of sqlite log store: %w", err)
 	}
@@ -33,7 +33,7 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, iv logstore.Inter
 	if err := s.statCounts(ctx, tx, acc, lo, hi); err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of sqlite log store: %w", err)
 	}
-	if err := s.statTops(ctx, tx, acc, lo, hi, mark, live); err != nil {
+	if err := s.statTops(ctx, tx, acc, lo, hi, m.mark, m.live); err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of sqlite log store: %w", err)
 	}
 	st, err := acc.Result(top, func(ids []int64) (map[int64]string, error) { return s.strs(ctx, tx, ids) })
@@ -41,8 +41,8 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, iv logstore.Inter
 }
 
 func (s *Store) statCounts(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int64) error {
-	hLo := floorDiv(codec.Ms(lo)+hourMs-1, hourMs)
-	hHi := floorDiv(codec.Ms(hi), hourMs)
+	hLo := codec.FloorDiv(codec.Ms(lo)+hourMs-1, hourMs)
+	hHi := codec.FloorDiv(codec.Ms(hi), hourMs)
 	raw := func(query string, args ...any) error {
 		rows, err := q.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -152,7 +152,7 @@ func (s *Store) statTops(ctx context.Context, q querier, acc *codec.StatsAcc, lo
 // Suspicious scans the failures since q.Since.
 func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (logstore.Suspicious, error) {
 	q = q.WithDefaults(time.Now())
-	tx, _, _, err := s.snapshot(ctx)
+	tx, _, err := s.snapshot(ctx)
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in sqlite log store: %w", err)
 	}
@@ -187,7 +187,7 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 	}
 	f.Number = max(f.Number, 0)
 	out := []logstore.UserSummary{}
-	tx, _, _, err := s.snapshot(ctx)
+	tx, _, err := s.snapshot(ctx)
 	if err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
@@ -199,10 +199,11 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 	// The users table holds the events below umark but for late rows not
 	// folded yet; the rest is read raw.
 	fresh := map[int64]*codec.User{}
-	if _, err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp FROM late l CROSS JOIN events e ON e.k = l.k WHERE l.k < ? ORDER BY e.k`, []any{umark}, nil, fresh); err != nil {
+	apply := func(r *evRow) { applyUser(fresh, r) }
+	if err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp FROM late l CROSS JOIN events e ON e.k = l.k WHERE l.k < ? ORDER BY e.k`, []any{umark}, apply); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
-	if _, err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{umark}, nil, fresh); err != nil {
+	if err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{umark}, apply); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
 	search := strings.ToLower(f.Search)
@@ -214,11 +215,51 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 	if err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
-	stored, err := loadUsers(ctx, tx, ids)
-	if err != nil {
+	// Identities matching the search, as the stored ones are filtered.
+	var match map[int64]bool
+	if search != "" {
+		l, err := intColumn(ctx, tx, `SELECT id FROM dict WHERE instr(coalesce(fold, s), ?) > 0`, search)
+		if err != nil {
+			return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
+		}
+		match = make(map[int64]bool, len(l))
+		for _, id := range l {
+			match[id] = true
+		}
+	}
+	// One pass over the stored summaries: the fresh identities' stored part,
+	// the number matching, and the first need of the others by last activity.
+	stored := map[int64]*codec.User{}
+	var total int64
+	var top []*codec.User
+	var worst *codec.User // of top once trimmed: the others come after it
+	need := (f.Number + 1) * f.Size
+	byActivity := func(a, b *codec.User) int { return cmp.Or(cmp.Compare(b.Seen, a.Seen), cmp.Compare(a.ID, b.ID)) }
+	if err := eachUserBlock(ctx, tx, nil, func(blk int64, v []byte) error {
+		return decodeUsers(blk, v, func(u *codec.User) {
+			isFresh := fresh[u.ID] != nil
+			if isFresh {
+				c := *u
+				stored[u.ID] = &c
+			}
+			if match != nil && !match[u.ID] {
+				return
+			}
+			total++
+			if isFresh || (worst != nil && byActivity(u, worst) > 0) {
+				return
+			}
+			c := *u
+			top = append(top, &c)
+			if len(top) >= 2*need {
+				slices.SortFunc(top, byActivity)
+				top = top[:need]
+				worst = top[need-1]
+			}
+		})
+	}); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
-	var extra int64
 	var merged []*codec.User
 	for _, id := range ids {
 		name, ok := nm[id]
@@ -229,39 +270,11 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 		if o := stored[id]; o != nil {
 			u = o.Merge(u)
 		} else {
-			extra++
+			total++
 		}
 		merged = append(merged, u)
 	}
-	where, args := "", []any{}
-	if search != "" {
-		where = ` JOIN dict d ON d.id = u.id WHERE instr(coalesce(d.fold, d.s), ?) > 0`
-		args = append(args, search)
-	}
-	var total int64
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users u`+where, args...).Scan(&total); err != nil {
-		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
-	}
-	total += extra
-	need := (f.Number+1)*f.Size + len(merged)
-	rows, err := tx.QueryContext(ctx, `SELECT `+prefixed(userCols)+` FROM users u`+where+` ORDER BY u.seen DESC, u.id LIMIT ?`, append(args, need)...)
-	if err != nil {
-		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
-	}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			rows.Close()
-			return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
-		}
-		if fresh[u.ID] == nil {
-			merged = append(merged, u)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
-	}
+	merged = append(merged, top...)
 	slices.SortFunc(merged, func(a, b *codec.User) int { return cmp.Or(cmp.Compare(b.Seen, a.Seen), cmp.Compare(a.ID, b.ID)) })
 	off := f.Number * f.Size
 	if off >= len(merged) {
@@ -279,8 +292,4 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 		out = append(out, u.Summary(nm[u.ID], nm[u.IP], nm[u.Disp]))
 	}
 	return out, total, nil
-}
-
-func prefixed(cols string) string {
-	return "u." + strings.ReplaceAll(cols, ", ", ", u.")
 }

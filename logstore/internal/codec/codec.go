@@ -366,3 +366,20 @@ func AddCounts(b []byte, add func(k, n int64)) error {
 	}
 	return nil
 }
+
+// HourMs and DayMs are an hour and a day in milliseconds, the unit of the
+// stores' times.
+const (
+	HourMs = int64(time.Hour / time.Millisecond)
+	DayMs  = 24 * HourMs
+)
+
+// FloorDiv is a / b rounded down (towards minus infinity), for times before
+// 1970 as after.
+func FloorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
