@@ -98,7 +98,8 @@ type Handler struct {
 	captureRsp bool
 	source     event.Source
 	statePol   state.Policy
-	counted    [16]bool // by reasonIndex
+	finishDone func(error) // reports an asynchronous Finish's error
+	counted    [16]bool    // by reasonIndex
 	lockBody   []byte
 	limiter    *ratelimit.Limiter
 	limiterKey string
@@ -259,6 +260,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.classifier = c
 	h.captureRsp = c.NeedsBody() || h.AccountID != "" || h.DisplayName != ""
 
+	h.finishDone = func(err error) {
+		if err != nil {
+			h.app.stateError("finish", err)
+		}
+	}
 	h.statePol = state.Policy{
 		MaxFailures:     l.MaxFailures,
 		Window:          time.Duration(l.Window),

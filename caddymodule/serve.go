@@ -194,13 +194,19 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 	failures := a.adm.Failures
 	if a.admitted {
 		a.finished = true
-		var err error
 		// A client that hangs up must not keep its failure from being counted.
-		res, err = h.app.Store().Finish(context.WithoutCancel(ctx), state.Attempt{Account: a.account, Prefix: a.prefix}, a.adm.Slot, outcome, h.statePol)
-		if err != nil {
+		ctx := context.WithoutCancel(ctx)
+		at := state.Attempt{Account: a.account, Prefix: a.prefix}
+		store := h.app.Store()
+		if as, ok := store.(state.AsyncFinisher); ok && outcome != state.CountedFailure {
+			// Nothing below needs the result of a success or an uncounted
+			// failure (the event keeps the count seen at admission): the
+			// request does not wait for it.
+			as.FinishAsync(ctx, at, a.adm.Slot, outcome, h.statePol, h.finishDone)
+		} else if r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol); err != nil {
 			h.app.stateError("finish", err)
 		} else {
-			failures = res.Failures
+			res, failures = r, r.Failures
 		}
 	}
 

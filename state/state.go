@@ -166,6 +166,15 @@ type KnownPrefix struct {
 	Until  time.Time `json:"until"`
 }
 
+// AsyncFinisher is implemented by a Store whose Finish waits on the network.
+// FinishAsync records an outcome as Finish does but returns at once, for a
+// caller that has no use for the Result: done gets the error (nil when the
+// outcome was recorded) and must not block. The call is ordered after the
+// calls the same goroutine made before it, and Close waits for it.
+type AsyncFinisher interface {
+	FinishAsync(ctx context.Context, a Attempt, slot string, o Outcome, p Policy, done func(error))
+}
+
 // Store keeps the lockout state. Implementations are safe for concurrent use, and
 // every method is one atomic step: no interleaving of calls for the same account
 // can let more than MaxFailures counted failures through in a window (nor, with

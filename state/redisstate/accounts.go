@@ -102,17 +102,51 @@ func (s *Store) Admit(ctx context.Context, at state.Attempt, p state.Policy) (st
 
 // Finish implements state.Store with one script call.
 func (s *Store) Finish(ctx context.Context, at state.Attempt, slot string, o state.Outcome, p state.Policy) (state.Result, error) {
-	prefix, err := state.CanonicalPrefix(at.Prefix)
-	if err != nil {
-		return state.Result{}, fmt.Errorf("redis state: finish: %w", err)
-	}
-	pa := argsOf(p)
-	v, err := s.run(ctx, "finish", scripts.finish, []string{s.accountKey(at.Account), s.indexKey(at.Account)},
-		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, at.Account,
-		prefix, pa.pairLimit, pa.knownTTL, pa.window+slackMS)
+	keys, args, err := s.finishCall(at, slot, o, p)
 	if err != nil {
 		return state.Result{}, err
 	}
+	v, err := s.run(ctx, "finish", scripts.finish, keys, args...)
+	if err != nil {
+		return state.Result{}, err
+	}
+	return finishResult(v)
+}
+
+// FinishAsync implements state.AsyncFinisher: the same script call as
+// Finish's, queued behind the calls made before it; done gets its error.
+func (s *Store) FinishAsync(ctx context.Context, at state.Attempt, slot string, o state.Outcome, p state.Policy, done func(error)) {
+	keys, args, err := s.finishCall(at, slot, o, p)
+	if err == nil {
+		err = s.check()
+	}
+	if err != nil {
+		done(err)
+		return
+	}
+	s.pipe.goRun(ctx, func(cmd *redis.Cmd) {
+		v, err := cmd.Int64Slice()
+		if err != nil {
+			done(s.wrap("finish", err))
+			return
+		}
+		_, err = finishResult(v)
+		done(err)
+	}, scripts.finish, keys, args...)
+}
+
+func (s *Store) finishCall(at state.Attempt, slot string, o state.Outcome, p state.Policy) ([]string, []any, error) {
+	prefix, err := state.CanonicalPrefix(at.Prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis state: finish: %w", err)
+	}
+	pa := argsOf(p)
+	return []string{s.accountKey(at.Account), s.indexKey(at.Account)}, []any{
+		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, at.Account,
+		prefix, pa.pairLimit, pa.knownTTL, pa.window + slackMS}, nil
+}
+
+func finishResult(v []int64) (state.Result, error) {
 	if err := want("finish", v, 8); err != nil {
 		return state.Result{}, err
 	}
@@ -333,3 +367,5 @@ func (s *Store) statuses(ctx context.Context, accounts []string, now int64, eval
 func isNoScript(err error) bool {
 	return errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")
 }
+
+var _ state.AsyncFinisher = (*Store)(nil)

@@ -70,6 +70,16 @@ func TestFastPathValues(t *testing.T) {
 	finish("uncounted", slot, state.Uncounted)
 	check("uncounted", "", 0)
 
+	// Two in flight: the first one's uncounted outcome leaves the second's slot.
+	slot = admit("first in flight")
+	clock.Advance(time.Second)
+	slot2 := admit("second in flight")
+	slotEnd = strconv.FormatInt(clock.Now().Add(time.Minute).UnixMilli(), 10)
+	finish("first of two, uncounted", slot, state.Uncounted)
+	check("first of two, uncounted", "w=900000 s="+slot2+":"+slotEnd, 2*time.Minute)
+	finish("second of two, uncounted", slot2, state.Uncounted)
+	check("second of two, uncounted", "", 0)
+
 	slot = admit("admit")
 	f1 := ms()
 	if r := finish("failure", slot, state.CountedFailure); r.Failures != 1 || r.Locked {

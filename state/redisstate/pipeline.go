@@ -7,16 +7,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// pipeliner coalesces script calls made at the same time into pipelines: a
-// few batching goroutines each take every call waiting, send them in one write
-// and read the replies together. Under load an attempt then costs far fewer
-// system calls than its two round trips would alone; each call is still one
-// script call, never retried. A call waiting for a batch honours its context.
+// pipeliner coalesces script calls into pipelines. One batching goroutine
+// takes every call waiting, sends them in one write and reads the replies
+// together; the calls that arrive while a batch is out wait for the next one.
+// Under load a call then costs a fraction of a round trip's system calls and
+// wake-ups (one batch at a time batches best: more batchers would each take a
+// call or two), and calls go to Redis in the order they were made. Each call
+// is still one script call, never retried. A caller waiting for its reply
+// honours its context; an asynchronous call (go) is answered on the batching
+// goroutine.
 type pipeliner struct {
 	client redis.UniversalClient
+	mu     sync.RWMutex // held for reading while a call is queued, for writing by close
+	closed bool
 	calls  chan *call
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	exited chan struct{}
 }
 
 type call struct {
@@ -24,39 +29,53 @@ type call struct {
 	script *redis.Script
 	keys   []string
 	args   []any
-	done   chan *redis.Cmd
+	reply  chan *redis.Cmd  // a waiting caller's
+	then   func(*redis.Cmd) // or an asynchronous caller's
 }
 
-// pipeBatchers run batches concurrently; pipeMax bounds a batch.
-const (
-	pipeBatchers = 4
-	pipeMax      = 128
-)
+// pipeMax bounds a batch.
+const pipeMax = 128
 
 func newPipeliner(c redis.UniversalClient) *pipeliner {
-	p := &pipeliner{client: c, calls: make(chan *call, 4*pipeMax), stop: make(chan struct{})}
-	p.wg.Add(pipeBatchers)
-	for range pipeBatchers {
-		go p.batcher()
-	}
+	p := &pipeliner{client: c, calls: make(chan *call, 4*pipeMax), exited: make(chan struct{})}
+	go p.batcher()
 	return p
 }
 
 // run runs script like Script.Run, in a pipeline with whatever calls wait too.
 func (p *pipeliner) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
-	c := &call{ctx: ctx, script: script, keys: keys, args: args, done: make(chan *redis.Cmd, 1)}
-	select {
-	case p.calls <- c:
-	case <-ctx.Done():
-		return errCmd(ctx, ctx.Err())
-	case <-p.stop:
-		return errCmd(ctx, redis.ErrClosed)
+	c := &call{ctx: ctx, script: script, keys: keys, args: args, reply: make(chan *redis.Cmd, 1)}
+	if err := p.queue(c); err != nil {
+		return errCmd(ctx, err)
 	}
 	select {
-	case cmd := <-c.done:
+	case cmd := <-c.reply:
 		return cmd
 	case <-ctx.Done():
 		return errCmd(ctx, ctx.Err())
+	}
+}
+
+// goRun queues script like run and returns at once; then gets the reply (an
+// error reply when the call could not be queued) and must not block.
+func (p *pipeliner) goRun(ctx context.Context, then func(*redis.Cmd), script *redis.Script, keys []string, args ...any) {
+	c := &call{ctx: ctx, script: script, keys: keys, args: args, then: then}
+	if err := p.queue(c); err != nil {
+		then(errCmd(ctx, err))
+	}
+}
+
+func (p *pipeliner) queue(c *call) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return redis.ErrClosed
+	}
+	select {
+	case p.calls <- c:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
 	}
 }
 
@@ -67,25 +86,24 @@ func errCmd(ctx context.Context, err error) *redis.Cmd {
 }
 
 func (p *pipeliner) batcher() {
-	defer p.wg.Done()
+	defer close(p.exited)
 	batch := make([]*call, 0, pipeMax)
-	for {
-		select {
-		case <-p.stop:
-			return
-		case c := <-p.calls:
-			batch = append(batch[:0], c)
-		}
+	for c := range p.calls {
+		batch = append(batch[:0], c)
 	fill:
 		for len(batch) < pipeMax {
 			select {
-			case c := <-p.calls:
+			case c, ok := <-p.calls:
+				if !ok {
+					break fill
+				}
 				batch = append(batch, c)
 			default:
 				break fill
 			}
 		}
 		p.send(batch)
+		clear(batch)
 	}
 }
 
@@ -95,7 +113,7 @@ func (p *pipeliner) batcher() {
 func (p *pipeliner) send(batch []*call) {
 	if len(batch) == 1 {
 		c := batch[0]
-		c.done <- c.script.Run(c.ctx, p.client, c.keys, c.args...)
+		c.answer(c.script.Run(c.ctx, p.client, c.keys, c.args...))
 		return
 	}
 	ctx := context.Background()
@@ -109,12 +127,26 @@ func (p *pipeliner) send(batch []*call) {
 		if isNoScript(cmds[i].Err()) {
 			cmds[i] = c.script.Eval(c.ctx, p.client, c.keys, c.args...)
 		}
-		c.done <- cmds[i]
+		c.answer(cmds[i])
 	}
 }
 
-// close stops the batchers; calls after it fail with redis.ErrClosed.
+func (c *call) answer(cmd *redis.Cmd) {
+	if c.then != nil {
+		c.then(cmd)
+		return
+	}
+	c.reply <- cmd
+}
+
+// close sends the calls already queued and stops the batcher; calls after it
+// fail with redis.ErrClosed.
 func (p *pipeliner) close() {
-	close(p.stop)
-	p.wg.Wait()
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.calls)
+	}
+	p.mu.Unlock()
+	<-p.exited
 }

@@ -12,9 +12,11 @@
 // unreachable every method returns, within about ReadTimeout (or DialTimeout),
 // an error that wraps state.ErrUnavailable; the client reconnects by itself.
 // Calls are not retried, so that no script runs twice for one call (Admit would
-// be harmless to repeat, Finish would count a failure twice). Calls made at the
-// same time are sent together in pipelines (see pipeline.go), so under load an
-// attempt costs far fewer system calls than two round trips of its own.
+// be harmless to repeat, Finish would count a failure twice). Calls go out in
+// the order they are made, those made while a batch is out together in the
+// next pipeline (see pipeline.go), so under load an attempt costs far fewer
+// system calls than two round trips of its own; FinishAsync does not wait.
+// The scripts use GETDEL: Redis 6.2 or later.
 package redisstate
 
 import (

@@ -9,17 +9,19 @@
 -- Numbers in ARGV are decimal integers, as Go formats them: the window and the
 -- slot expiry are stored as given. Max failures is at least 1, the slot ttl
 -- positive.
-local v = redis.call('GET', KEYS[1])
 local pf = ARGV[6]
-if not v then
-  -- Fastest path: an account with no state takes the slot.
+do
+  -- Fastest path: an account with no state takes the slot, in one command
+  -- (most accounts have no state: no failures, no lock, nothing in flight).
   local slot = ARGV[5] .. ':' .. ARGV[9]
   if pf ~= '' and ARGV[7] ~= '0' then
     slot = slot .. '@' .. pf
   end
-  redis.call('SET', KEYS[1], 'w=' .. ARGV[3] .. ' s=' .. slot, 'PX', ARGV[10])
-  return {1, 0, 0, 0, 0, 0, 0, 0, 0}
+  if redis.call('SET', KEYS[1], 'w=' .. ARGV[3] .. ' s=' .. slot, 'NX', 'PX', ARGV[10]) then
+    return {1, 0, 0, 0, 0, 0, 0, 0, 0}
+  end
 end
+local v = redis.call('GET', KEYS[1])
 local now, max, plimit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[7])
 if pf == '' then
   plimit = 0

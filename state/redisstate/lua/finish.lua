@@ -10,21 +10,25 @@
 -- Max failures is at least 1.
 -- Returns {failures, locked, newly locked, locked until, pair failures, pair
 -- locked, pair newly locked, pair locked until}.
-local v = redis.call('GET', KEYS[1])
 local find, sub = string.find, string.sub
+local v, deleted = nil, false
 if ARGV[3] ~= '2' and (ARGV[3] ~= '1' or ARGV[11] == '' or ARGV[13] == '0') then
   -- Fastest path: an uncounted outcome, or a success that makes no prefix
   -- known, on an account that holds nothing or only its window and this
-  -- attempt's slot: it is left empty.
+  -- attempt's slot: it is left empty, in one command. GETDEL reads and
+  -- deletes; any other account is written back below (deleted is set).
+  v = redis.call('GETDEL', KEYS[1])
   if not v then
     return {0, 0, 0, 0, 0, 0, 0, 0}
   end
   local i = find(v, ' s=' .. ARGV[2] .. ':', 1, true)
   if i and find(v, ' ', 1, true) == i and sub(v, 1, 2) == 'w=' and not find(v, ' ', i + 3, true) and
     not find(v, ',', i + 3, true) then
-    redis.call('DEL', KEYS[1])
     return {0, 0, 0, 0, 0, 0, 0, 0}
   end
+  deleted = true
+else
+  v = redis.call('GET', KEYS[1])
 end
 local now, max = tonumber(ARGV[1]), tonumber(ARGV[4])
 local pf, plimit, kttl = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
@@ -86,12 +90,12 @@ do
         return {0, 0, 0, 0, 0, 0, 0, 0}
       end
       if ARGV[3] == '1' or not fv then
-        if v then
+        if v and not deleted then
           redis.call('DEL', KEYS[1])
         end
         return {0, 0, 0, 0, 0, 0, 0, 0}
       end
-      if gone or wv ~= ARGV[5] then
+      if gone or deleted or wv ~= ARGV[5] then
         if w <= 0 then
           redis.call('SET', KEYS[1], 'w=' .. ARGV[5] .. ' f=' .. fv)
         else
@@ -131,6 +135,9 @@ local function addTime(f, t, max)
 end
 
 local a = loaded(v, w, ARGV[5], now)
+if deleted then
+  a.dirty = true
+end
 local s, id = a.s, ARGV[2]
 for i = 1, #s do
   if s[i][1] == id then
