@@ -12,7 +12,8 @@
 # in flight, which would measure waiting, not the gateway.)
 #
 # Prints throughput and p99 of each, the p99 at half of bare's peak rate (open loop,
-# bench/loadgen), Redis commands per attempt (INFO commandstats), and last one line:
+# bench/loadgen), Redis commands per attempt (INFO commandstats), CPU per request of each
+# process, and last one line:
 #   login_ratio=<b/a> passthrough_ratio=<b/a on a route without the handler> redis_ratio=<c/a>
 # Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 3).
 set -euo pipefail
@@ -34,8 +35,10 @@ portal_port=$(free_port); bare_port=$(free_port); mem_port=$(free_port); red_por
 
 "$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
 pids+=($!)
+portal_pid=$!
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
 pids+=($!)
+redis_pid=$!
 
 cat > "$work/bare.caddyfile" <<CF
 {
@@ -89,6 +92,7 @@ lg_config "$red_port" "redis://127.0.0.1:$redis_port" "$work/red.jsonl" > "$work
 for cfg in bare mem red; do
 	"$work/caddy" run --config "$work/$cfg.caddyfile" --adapter caddyfile >"$work/$cfg.log" 2>&1 &
 	pids+=($!)
+	declare "${cfg}_pid=$!"
 done
 for port in $portal_port $bare_port $mem_port $red_port; do
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
@@ -151,6 +155,21 @@ read -r _ _ attempts < <(run "$red_port" /api/login "$work/login.lua")
 calls=$(redis-cli -p "$redis_port" INFO commandstats | awk -F'[=,:]' '/^cmdstat_/ && !/cmdstat_(info|config|ping|hello|client)/ {s+=$3} END {print s+0}')
 evals=$(redis-cli -p "$redis_port" INFO commandstats | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ {s+=$3} END {print s+0}')
 
+# CPU per request (user + system, from /proc): the gateway's Caddy, the portal and Redis,
+# over one more run of each. A figure that a noisy machine moves less than throughput.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+cpu() { # cpu <caddy pid> <port>: prints "caddy portal redis" in µs per request
+	local c0 p0 r0 n
+	c0=$(ticks "$1"); p0=$(ticks "$portal_pid"); r0=$(ticks "$redis_pid")
+	read -r _ _ n < <(run "$2" /api/login "$work/login.lua")
+	awk -v c="$(( $(ticks "$1") - c0 ))" -v p="$(( $(ticks "$portal_pid") - p0 ))" -v r="$(( $(ticks "$redis_pid") - r0 ))" \
+		-v n="$n" -v hz="$hz" 'BEGIN { f = 1e6 / hz / n; printf "%.0f %.0f %.0f\n", c*f, p*f, r*f }'
+}
+read -r cpu_bare_c cpu_bare_p _ < <(cpu "$bare_pid" "$bare_port")
+read -r cpu_mem_c cpu_mem_p _ < <(cpu "$mem_pid" "$mem_port")
+read -r cpu_red_c cpu_red_p cpu_red_r < <(cpu "$red_pid" "$red_port")
+
 # p99 at half of bare's peak rate, open loop.
 half=$(awk -v r="${login[0]% *}" 'BEGIN{printf "%d", r/2}')
 lat() { "$work/loadgen" -url "http://127.0.0.1:$1/api/login" -rate "$half" -duration "$DURATION" -success-every 256; }
@@ -171,6 +190,7 @@ awk -v a="$(p99 "$lat_mem")" -v b="$(p99 "$lat_bare")" -v c="$(p99 "$lat_red")" 
 	'BEGIN { printf "added p99 at half rate: memory %.3f ms, redis %.3f ms\n", a-b, c-b }'
 awk -v c="$calls" -v e="$evals" -v n="$attempts" \
 	'BEGIN { printf "redis per attempt: %.2f commands, %.2f script calls (pipelined when concurrent) over %d attempts\n", c/n, e/n, n }'
+echo "CPU per request (µs; Caddy + portal + Redis): (a) $cpu_bare_c + $cpu_bare_p, (b) $cpu_mem_c + $cpu_mem_p, (c) $cpu_red_c + $cpu_red_p + $cpu_red_r"
 echo "events written: memory $(wc -l <"$work/mem.jsonl"), redis $(wc -l <"$work/red.jsonl")"
 awk -v a="${login[1]% *}" -v b="${login[0]% *}" -v c="${pass[1]% *}" -v d="${pass[0]% *}" -v r="${login[2]% *}" \
 	'BEGIN { printf "login_ratio=%.3f passthrough_ratio=%.3f redis_ratio=%.3f\n", a/b, c/d, r/b }'
