@@ -11,11 +11,12 @@
 # on ONE account are serialised on purpose by the admission slots, at most max_failures
 # in flight, which would measure waiting, not the gateway.)
 #
-# Prints throughput and p99 of each, the p99 at half of bare's peak rate (open loop,
-# bench/loadgen), Redis commands per attempt (INFO commandstats), CPU per request of each
+# Prints throughput and p99 of each, p50 and p99 at half of bare's peak rate (open loop,
+# bench/loadgen, median of rounds), Redis commands per attempt (INFO commandstats), CPU per request of each
 # process, and last one line:
 #   login_ratio=<b/a> passthrough_ratio=<b/a on a route without the handler> redis_ratio=<c/a>
-# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 3).
+# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 3),
+# OPEN_ROUNDS (open-loop rounds, default 5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for c in wrk redis-server redis-cli python3; do
@@ -24,6 +25,7 @@ done
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-3}
+OPEN_ROUNDS=${OPEN_ROUNDS:-5}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -83,6 +85,7 @@ http://127.0.0.1:$1 {
 		display_name /account/displayName
 		session_cookie portal_session
 	}
+	metrics /metrics
 	reverse_proxy 127.0.0.1:$portal_port
 }
 CF
@@ -170,24 +173,57 @@ read -r cpu_bare_c cpu_bare_p _ < <(cpu "$bare_pid" "$bare_port")
 read -r cpu_mem_c cpu_mem_p _ < <(cpu "$mem_pid" "$mem_port")
 read -r cpu_red_c cpu_red_p cpu_red_r < <(cpu "$red_pid" "$red_port")
 
-# p99 at half of bare's peak rate, open loop.
+# p99 at half of bare's peak rate, open loop: OPEN_ROUNDS rounds of (a), (b), (c) in
+# turn. One 5 s round's p99 moves by several milliseconds with what else the two cores
+# run, so each configuration's figure is the median of its rounds' p50 and p99.
 half=$(awk -v r="${login[0]% *}" 'BEGIN{printf "%d", r/2}')
 lat() { "$work/loadgen" -url "http://127.0.0.1:$1/api/login" -rate "$half" -duration "$DURATION" -success-every 256; }
-lat_bare=$(lat "$bare_port"); lat_mem=$(lat "$mem_port"); lat_red=$(lat "$red_port")
-p99() { echo "$1" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/'; }
-
+field() { echo "$1" | sed "s/.*$2=\([0-9.]*\).*/\1/"; }
+median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+# The admission's own wait (loginguard_state_wait_seconds{op="admit"}) over the same
+# rounds: the time a request spent waiting for the state store, apart from what the
+# rest of the box did to it. admit_hist <port>: "<count> <sum> <le>:<cumulative> ...".
+admit_hist() {
+	curl -s "http://127.0.0.1:$1/metrics" | awk -F'[ {}]' '
+		/^loginguard_state_wait_seconds_bucket/ && /op="admit"/ {match($0, /le="[^"]*"/); le=substr($0, RSTART+4, RLENGTH-5); b=b " " le ":" $NF}
+		/^loginguard_state_wait_seconds_count/ && /op="admit"/ {n=$NF}
+		/^loginguard_state_wait_seconds_sum/ && /op="admit"/ {s=$NF}
+		END {print n+0, s+0 b}'
+}
+# admit_wait <before> <after>: "mean <ms> ms, p99 <= <ms> ms" over the difference.
+admit_wait() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		na = split(a, x, " "); split(b, y, " "); n = y[1] - x[1]
+		if (n <= 0) { print "no admissions"; exit }
+		for (i = 3; i <= na; i++) { split(x[i], p, ":"); split(y[i], q, ":"); if (q[2] - p[2] >= 0.99 * n) { le = p[1]; break } }
+		printf "mean %.3f ms, p99 <= %s ms over %d admissions", (y[2] - x[2]) / n * 1000, (le == "+Inf") ? "inf" : le * 1000, n }'
+}
+hist_mem0=$(admit_hist "$mem_port"); hist_red0=$(admit_hist "$red_port")
+declare -A p50s p99s
+for r in $(seq "$OPEN_ROUNDS"); do
+	for cfg in a:$bare_port b:$mem_port c:$red_port; do
+		out=$(lat "${cfg#*:}")
+		echo "open loop round $r (${cfg%:*}): $out" >>"$work/open.log"
+		p50s[${cfg%:*}]+="$(field "$out" p50_ms) "
+		p99s[${cfg%:*}]+="$(field "$out" p99_ms) "
+	done
+done
 printf '%-38s %10s %9s\n' "throughput (wrk, -c$CONNS, best of $ROUNDS)" "req/s" "p99 ms"
 printf '%-38s %10s %9s\n' "(a) bare reverse_proxy   /api/login" ${login[0]}
 printf '%-38s %10s %9s\n' "(b) loginguard, memory   /api/login" ${login[1]}
 printf '%-38s %10s %9s\n' "(c) loginguard, Redis    /api/login" ${login[2]}
 printf '%-38s %10s %9s\n' "(a) bare reverse_proxy   / (no handler)" ${pass[0]}
 printf '%-38s %10s %9s\n' "(b) loginguard config    / (no handler)" ${pass[1]}
-echo "open loop at $half req/s (half of bare's peak):"
-echo "  (a) $lat_bare"
-echo "  (b) $lat_mem"
-echo "  (c) $lat_red"
-awk -v a="$(p99 "$lat_mem")" -v b="$(p99 "$lat_bare")" -v c="$(p99 "$lat_red")" \
-	'BEGIN { printf "added p99 at half rate: memory %.3f ms, redis %.3f ms\n", a-b, c-b }'
+wait_mem=$(admit_wait "$hist_mem0" "$(admit_hist "$mem_port")")
+wait_red=$(admit_wait "$hist_red0" "$(admit_hist "$red_port")")
+echo "open loop at $half req/s (half of bare's peak), median of $OPEN_ROUNDS rounds (p99s of the rounds in brackets):"
+for cfg in a b c; do
+	printf '  (%s) p50 %.3f ms, p99 %.3f ms  [%s]\n' "$cfg" "$(echo ${p50s[$cfg]} | median)" "$(echo ${p99s[$cfg]} | median)" "${p99s[$cfg]% }"
+done
+awk -v a="$(echo ${p99s[a]} | median)" -v b="$(echo ${p99s[b]} | median)" -v c="$(echo ${p99s[c]} | median)" \
+	-v a50="$(echo ${p50s[a]} | median)" -v b50="$(echo ${p50s[b]} | median)" -v c50="$(echo ${p50s[c]} | median)" \
+	'BEGIN { printf "added at half rate: memory p50 %.3f ms, p99 %.3f ms; redis p50 %.3f ms, p99 %.3f ms\n", b50-a50, b-a, c50-a50, c-a }'
+echo "admission wait at half rate (loginguard_state_wait_seconds): memory $wait_mem; redis $wait_red"
 awk -v c="$calls" -v e="$evals" -v n="$attempts" \
 	'BEGIN { printf "redis per attempt: %.2f commands, %.2f script calls (pipelined when concurrent) over %d attempts\n", c/n, e/n, n }'
 echo "CPU per request (µs; Caddy + portal + Redis): (a) $cpu_bare_c + $cpu_bare_p, (b) $cpu_mem_c + $cpu_mem_p, (c) $cpu_red_c + $cpu_red_p + $cpu_red_r"

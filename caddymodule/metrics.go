@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +22,7 @@ type metrics struct {
 	delivered   *prometheus.CounterVec
 	failed      *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
+	stateWait   *prometheus.HistogramVec
 }
 
 var (
@@ -63,6 +65,11 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "events_dropped_total",
 			Help: "Events dropped because a sink's queue was full, by sink.",
 		}, []string{"sink"}),
+		stateWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "state_wait_seconds",
+			Help:    "Time a login request waited for one state store call (admit before forwarding, finish after the answer), by call.",
+			Buckets: []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .003, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"op"}),
 	}
 }
 
@@ -74,7 +81,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.stateWait} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -91,6 +98,11 @@ func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
 		return
 	}
 	m.attempts.WithLabelValues(string(src), "failure", string(reason)).Inc()
+}
+
+// waited observes how long a request waited for the state store since start.
+func (m *metrics) waited(op string, start time.Time) {
+	m.stateWait.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
 func (m *metrics) refusal(reason event.Reason) { m.refusals.WithLabelValues(string(reason)).Inc() }

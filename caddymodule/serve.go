@@ -125,7 +125,9 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 // is busy with attempts in flight.
 func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission, error) {
 	store := h.app.Store()
+	start := time.Now()
 	adm, err := store.Admit(ctx, at, h.statePol)
+	h.app.metrics.waited("admit", start)
 	if err != nil || !adm.Busy() {
 		return adm, err
 	}
@@ -139,7 +141,9 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 			return adm, nil
 		case <-t.C:
 		}
+		start = time.Now()
 		adm, err = store.Admit(ctx, at, h.statePol)
+		h.app.metrics.waited("admit", start)
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
@@ -203,10 +207,15 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 			// failure (the event keeps the count seen at admission): the
 			// request does not wait for it.
 			as.FinishAsync(ctx, at, a.adm.Slot, outcome, h.statePol, h.finishDone)
-		} else if r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol); err != nil {
-			h.app.stateError("finish", err)
 		} else {
-			res, failures = r, r.Failures
+			start := time.Now()
+			r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol)
+			h.app.metrics.waited("finish", start)
+			if err != nil {
+				h.app.stateError("finish", err)
+			} else {
+				res, failures = r, r.Failures
+			}
 		}
 	}
 

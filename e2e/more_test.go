@@ -114,6 +114,8 @@ func TestRemainingHeaderTraceAndMetrics(t *testing.T) {
 		`loginguard_gateway_refusals_total{reason="LOCKED"} 1`,
 		`loginguard_account_locks_total 1`,
 		`loginguard_events_delivered_total{sink="file#0"}`,
+		`loginguard_state_wait_seconds_count{op="admit"} 4`,
+		`loginguard_state_wait_seconds_count{op="finish"} 3`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
