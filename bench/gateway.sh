@@ -31,7 +31,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen
+go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen ./bench/redisping
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 portal_port=$(free_port); bare_port=$(free_port); mem_port=$(free_port); red_port=$(free_port); redis_port=$(free_port)
 
@@ -214,6 +214,14 @@ printf '%-38s %10s %9s\n' "(b) loginguard, memory   /api/login" ${login[1]}
 printf '%-38s %10s %9s\n' "(c) loginguard, Redis    /api/login" ${login[2]}
 printf '%-38s %10s %9s\n' "(a) bare reverse_proxy   / (no handler)" ${pass[0]}
 printf '%-38s %10s %9s\n' "(b) loginguard config    / (no handler)" ${pass[1]}
+# The floor: one more round of (a) at the same rate, with bench/redisping timing a lone
+# Redis PING round trip (1,000 a second, one at a time) against the idle Redis meanwhile.
+# No Redis-backed admission can wait less than that round trip on this machine at this load.
+"$work/redisping" -addr "127.0.0.1:$redis_port" -rate 1000 -duration "$DURATION" >"$work/ping.out" &
+ping_pid=$!
+lat "$bare_port" >/dev/null
+wait "$ping_pid"
+ping=$(cat "$work/ping.out")
 wait_mem=$(admit_wait "$hist_mem0" "$(admit_hist "$mem_port")")
 wait_red=$(admit_wait "$hist_red0" "$(admit_hist "$red_port")")
 echo "open loop at $half req/s (half of bare's peak), median of $OPEN_ROUNDS rounds (p99s of the rounds in brackets):"
@@ -224,6 +232,7 @@ awk -v a="$(echo ${p99s[a]} | median)" -v b="$(echo ${p99s[b]} | median)" -v c="
 	-v a50="$(echo ${p50s[a]} | median)" -v b50="$(echo ${p50s[b]} | median)" -v c50="$(echo ${p50s[c]} | median)" \
 	'BEGIN { printf "added at half rate: memory p50 %.3f ms, p99 %.3f ms; redis p50 %.3f ms, p99 %.3f ms\n", b50-a50, b-a, c50-a50, c-a }'
 echo "admission wait at half rate (loginguard_state_wait_seconds): memory $wait_mem; redis $wait_red"
+echo "floor: a lone Redis PING round trip while (a) runs at half rate: $ping"
 awk -v c="$calls" -v e="$evals" -v n="$attempts" \
 	'BEGIN { printf "redis per attempt: %.2f commands, %.2f script calls (pipelined when concurrent) over %d attempts\n", c/n, e/n, n }'
 echo "CPU per request (µs; Caddy + portal + Redis): (a) $cpu_bare_c + $cpu_bare_p, (b) $cpu_mem_c + $cpu_mem_p, (c) $cpu_red_c + $cpu_red_p + $cpu_red_r"
