@@ -11,9 +11,11 @@
 # on ONE account are serialised on purpose by the admission slots, at most max_failures
 # in flight, which would measure waiting, not the gateway.)
 #
-# Prints throughput and p99 of each, p50 and p99 at half of bare's peak rate (open loop,
-# bench/loadgen, median of rounds), Redis commands per attempt (INFO commandstats), CPU per request of each
-# process, and last one line:
+# Prints throughput and p99 of each; p50 and p99 at half of bare's peak rate (open loop,
+# bench/loadgen, median of rounds), the admission wait over those rounds (the metric
+# loginguard_state_wait_seconds) and the floor of a lone Redis round trip at that load
+# (bench/redisping); Redis commands per attempt (INFO commandstats); CPU per request of
+# each process; and last one line:
 #   login_ratio=<b/a> passthrough_ratio=<b/a on a route without the handler> redis_ratio=<c/a>
 # Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 3),
 # OPEN_ROUNDS (open-loop rounds, default 5).
