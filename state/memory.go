@@ -390,15 +390,7 @@ func (m *Memory) LockedAccounts(context.Context) ([]AccountStatus, error) {
 	t := m.accounts
 	t.mu.Lock()
 	now := m.now()
-	// Expired locks sit at the top of the heap: file them away first.
-	for len(t.locked) > 0 {
-		top := t.locked[0]
-		if top.until.IsZero() || now.Before(top.until) {
-			break
-		}
-		top.refresh(now)
-		t.settle(top)
-	}
+	t.endLocks(now)
 	out := make([]AccountStatus, 0, len(t.locked))
 	for _, a := range t.locked {
 		a.refresh(now) // drops old failures and slots; the lock stays
@@ -406,6 +398,21 @@ func (m *Memory) LockedAccounts(context.Context) ([]AccountStatus, error) {
 	}
 	t.mu.Unlock()
 	slices.SortFunc(out, func(a, b AccountStatus) int { return strings.Compare(a.Account, b.Account) })
+	return out, nil
+}
+
+// EndedLocks implements Store.
+func (m *Memory) EndedLocks(context.Context) ([]EndedLock, error) {
+	if m.closed.Load() {
+		return nil, errClosed
+	}
+	t := m.accounts
+	t.mu.Lock()
+	t.endLocks(m.now())
+	out := t.ended
+	t.ended = nil
+	t.mu.Unlock()
+	slices.SortStableFunc(out, func(a, b EndedLock) int { return a.Until.Compare(b.Until) })
 	return out, nil
 }
 

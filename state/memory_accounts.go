@@ -2,6 +2,7 @@ package state
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,6 +32,9 @@ type memAccount struct {
 	lockMemory time.Duration
 	// admin: the lock is an admin's, which known prefixes do not pass.
 	admin bool
+	// ended is the end of a lock that ran out, until the table files it in
+	// its list of ended locks (settle, remove).
+	ended time.Time
 
 	// pairs are the (account, prefix) pairs that hold failures or a lock, at
 	// most MaxPrefixCounters of them.
@@ -75,6 +79,7 @@ type memKnown struct {
 // that expired.
 func (a *memAccount) refresh(now time.Time) {
 	if a.locked && !a.until.IsZero() && !now.Before(a.until) {
+		a.ended = a.until
 		a.locked = false
 		a.admin = false
 		a.failures = a.failures[:0]
@@ -310,6 +315,9 @@ type accountTable struct {
 	// the most recently active, root.prev the least.
 	root   memAccount
 	locked lockHeap
+	// ended are the ends of locks that ran out, not yet taken by EndedLocks,
+	// at most max of them (the oldest go first).
+	ended []EndedLock
 	// free holds a few dropped accounts for reuse, so that the common life of an
 	// account (an attempt, a success, gone) allocates nothing.
 	free []*memAccount
@@ -344,6 +352,7 @@ func (t *accountTable) create(name string, now time.Time) *memAccount {
 		}
 		if len(t.locked) > 0 {
 			if top := t.locked[0]; !top.until.IsZero() && !now.Before(top.until) {
+				top.refresh(now) // so that remove files the end of its lock
 				t.remove(top)
 				continue
 			}
@@ -362,6 +371,18 @@ func (t *accountTable) create(name string, now time.Time) *memAccount {
 	t.byName[name] = a
 	t.pushFront(a)
 	return a
+}
+
+// endLocks ends the locks that ran out by now (they sit at the top of the heap).
+func (t *accountTable) endLocks(now time.Time) {
+	for len(t.locked) > 0 {
+		top := t.locked[0]
+		if top.until.IsZero() || now.Before(top.until) {
+			break
+		}
+		top.refresh(now)
+		t.settle(top)
+	}
 }
 
 // purgeSteps bounds the work that purge does on each new account.
@@ -397,6 +418,7 @@ func (t *accountTable) purge(now time.Time) {
 // settle files an account after a change: an empty one is dropped, a locked one
 // goes to (or is fixed in) the heap, an unlocked one to the front of the list.
 func (t *accountTable) settle(a *memAccount) {
+	t.fileEnded(a)
 	switch {
 	case a.empty():
 		t.remove(a)
@@ -416,8 +438,21 @@ func (t *accountTable) settle(a *memAccount) {
 	}
 }
 
+// fileEnded moves the end of a's lock that ran out, if any, to the table's list.
+func (t *accountTable) fileEnded(a *memAccount) {
+	if a.ended.IsZero() {
+		return
+	}
+	if len(t.ended) >= t.max {
+		t.ended = slices.Delete(t.ended, 0, 1)
+	}
+	t.ended = append(t.ended, EndedLock{Account: a.name, Until: a.ended})
+	a.ended = time.Time{}
+}
+
 // remove drops an account from the table; the caller must not use it afterwards.
 func (t *accountTable) remove(a *memAccount) {
+	t.fileEnded(a)
 	if t.byName[a.name] == a {
 		delete(t.byName, a.name)
 	}
@@ -443,6 +478,7 @@ func (t *accountTable) clear() {
 	t.byName = make(map[string]*memAccount)
 	t.root.next, t.root.prev = &t.root, &t.root
 	t.locked = nil
+	t.ended = nil
 	t.free = nil
 }
 

@@ -166,6 +166,13 @@ type KnownPrefix struct {
 	Until  time.Time `json:"until"`
 }
 
+// EndedLock is an account lock whose time ran out.
+type EndedLock struct {
+	Account string
+	// Until is when the lock ended.
+	Until time.Time
+}
+
 // AsyncFinisher is implemented by a Store whose Finish waits on the network.
 // FinishAsync records an outcome as Finish does but returns at once, for a
 // caller that has no use for the Result: done gets the error (nil when the
@@ -208,6 +215,13 @@ type Store interface {
 	Status(ctx context.Context, account string) (AccountStatus, error)
 	// LockedAccounts lists the accounts locked now, in account order.
 	LockedAccounts(ctx context.Context) ([]AccountStatus, error)
+	// EndedLocks returns the account locks (automatic or an admin's) whose
+	// time ran out and that it has not returned before, oldest end first, and
+	// forgets them: each end is returned once, however many callers share the
+	// state. A lock that Unlock lifted or another lock replaced before its end
+	// does not appear, nor does a permanent one; locks of (account, prefix)
+	// pairs are not reported.
+	EndedLocks(ctx context.Context) ([]EndedLock, error)
 
 	// Block blocks an IP range (an address or CIDR prefix, see ParseIPRange)
 	// for d; d <= 0 blocks it until Unblock. It replaces an earlier block of the

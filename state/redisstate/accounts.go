@@ -141,7 +141,7 @@ func (s *Store) finishCall(at state.Attempt, slot string, o state.Outcome, p sta
 		return nil, nil, fmt.Errorf("redis state: finish: %w", err)
 	}
 	pa := argsOf(p)
-	return []string{s.accountKey(at.Account), s.indexKey(at.Account)}, []any{
+	return s.lockKeys(at.Account), []any{
 		s.nowMS(), slot, int(o), pa.max, pa.window, pa.lock, pa.backoff, pa.maxLock, pa.memory, at.Account,
 		prefix, pa.pairLimit, pa.knownTTL, pa.window + slackMS}, nil
 }
@@ -164,14 +164,14 @@ func finishResult(v []int64) (state.Result, error) {
 
 // Lock implements state.Store with one script call.
 func (s *Store) Lock(ctx context.Context, account string, d time.Duration) error {
-	_, err := s.run(ctx, "lock", scripts.lock, []string{s.accountKey(account), s.indexKey(account)},
+	_, err := s.run(ctx, "lock", scripts.lock, s.lockKeys(account),
 		s.nowMS(), ms(d), account)
 	return err
 }
 
 // Unlock implements state.Store with one script call.
 func (s *Store) Unlock(ctx context.Context, account string) (bool, error) {
-	v, err := s.run(ctx, "unlock", scripts.unlock, []string{s.accountKey(account), s.indexKey(account)},
+	v, err := s.run(ctx, "unlock", scripts.unlock, s.lockKeys(account),
 		s.nowMS(), account)
 	if err != nil {
 		return false, err

@@ -13,7 +13,11 @@ const Buckets = 1024
 //
 //	P{bN}:a:<account>   one account's state (a string, see lua/account.lua), N = crc32(account) mod Buckets
 //	P{bN}:locked        the accounts of bucket N that are locked (a sorted set,
-//	                    scored by the end of the lock, +inf for permanent locks)
+//	                    scored by the end of the lock, +inf for permanent locks);
+//	                    a lock that ran out stays until EndedLocks takes it
+//	P{bN}:ended         locks of bucket N that ran out and whose index entry was
+//	                    replaced or removed before EndedLocks took it (a sorted
+//	                    set scored by the end)
 //	Psession:<hash>     a login session behind a cookie hash (a string)
 //	Pblocks             blocked IP ranges (a hash), see Block
 //
@@ -36,6 +40,22 @@ func (s *Store) accountKey(account string) string {
 // indexKey is the index of locked accounts of the bucket that account is in.
 func (s *Store) indexKey(account string) string {
 	return s.prefix + bucket(account) + ":locked"
+}
+
+// lockKeys returns the keys of the scripts that may lock or unlock account:
+// its state, its bucket's index of locked accounts and its bucket's ended locks.
+func (s *Store) lockKeys(account string) []string {
+	b := s.prefix + bucket(account)
+	return []string{b + ":a:" + account, b + ":locked", b + ":ended"}
+}
+
+// endedKeys returns the ended-locks keys of every bucket, in the order of indexKeys.
+func (s *Store) endedKeys() []string {
+	keys := make([]string, Buckets)
+	for i := range keys {
+		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:ended"
+	}
+	return keys
 }
 
 // indexKeys returns the index keys of every bucket.

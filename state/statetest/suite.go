@@ -26,6 +26,7 @@
 //   - The end of an account's lock clears every failure count, its pairs' too,
 //     but not their locks; the end of a pair's lock clears that pair's count.
 //     A success clears the account's count and its own pair's.
+//   - EndedLocks reports a timed lock once it has run out, at its LockedUntil.
 //   - A known prefix passes an automatic lock and a full account (not an admin
 //     lock, not its own pair's limit); it is known while now < Until, and each
 //     success renews it. Unlock keeps known prefixes; Reset keeps pair locks.
@@ -98,6 +99,7 @@ var cases = []struct {
 	{"NoBackoff", testNoBackoff},
 	{"AdminLock", testAdminLock},
 	{"StatusAndLockedAccounts", testStatusAndLockedAccounts},
+	{"EndedLocks", testEndedLocks},
 	{"Reset", testReset},
 	{"Sessions", testSessions},
 	{"OpaqueAccounts", testOpaqueAccounts},

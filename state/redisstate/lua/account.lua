@@ -383,3 +383,15 @@ local function save(key, a, now)
     redis.call('SET', key, v, 'PX', format('%d', last - now + SLACK))
   end
 end
+
+-- fileEnded keeps the end of name's lock for EndedLocks when the bucket's index
+-- still holds a lock of name that ran out by now (nobody took it yet): it moves
+-- to the bucket's list of ended locks before the index entry is replaced or
+-- removed.
+local function fileEnded(index, ended, name, now)
+  local old = redis.call('ZSCORE', index, name)
+  local t = old and tonumber(old)
+  if t and t <= now then
+    redis.call('ZADD', ended, old, name)
+  end
+end

@@ -1,7 +1,8 @@
 -- finish.lua: release a slot and record the outcome; lock the account when its
 -- failures reach the limit, and the pair when the pair's do; a success makes
 -- the prefix known.
--- KEYS[1] the account, KEYS[2] its bucket's index of locked accounts.
+-- KEYS[1] the account, KEYS[2] its bucket's index of locked accounts, KEYS[3]
+-- its bucket's ended locks.
 -- ARGV: now, slot id, outcome (1 success, 2 counted failure, else uncounted),
 -- max failures, window, lock duration, backoff (1/0), max lock duration,
 -- lock memory, account name, prefix ("" for none), pair limit (0: pairs off),
@@ -235,7 +236,7 @@ elseif ARGV[3] == '2' then
     if a.un ~= 0 then
       score = format('%d', a.un)
     end
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+    fileEnded(KEYS[2], KEYS[3], ARGV[10], now)
     redis.call('ZADD', KEYS[2], score, ARGV[10])
   end
   if plimit > 0 then

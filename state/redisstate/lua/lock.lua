@@ -1,5 +1,6 @@
 -- lock.lua: an admin lock, for a duration or (duration <= 0) until unlocked.
--- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, duration, account name.
+-- KEYS[1] the account, KEYS[2] its bucket's index, KEYS[3] its ended locks.
+-- ARGV: now, duration, account name.
 local now, d = tonumber(ARGV[1]), tonumber(ARGV[2])
 local a = load(redis.call('GET', KEYS[1]))
 refresh(a, now)
@@ -15,6 +16,6 @@ local score = '+inf'
 if a.un ~= 0 then
   score = format('%d', a.un)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', format('%d', now))
+fileEnded(KEYS[2], KEYS[3], ARGV[3], now)
 redis.call('ZADD', KEYS[2], score, ARGV[3])
 return {1}

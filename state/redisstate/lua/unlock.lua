@@ -1,6 +1,7 @@
 -- unlock.lua: lift a lock and the pairs' locks, clear the failures and the
 -- backoff level; the known prefixes stay.
--- KEYS[1] the account, KEYS[2] its bucket's index. ARGV: now, account name.
+-- KEYS[1] the account, KEYS[2] its bucket's index, KEYS[3] its ended locks.
+-- ARGV: now, account name.
 -- Returns 1 if the account was locked.
 local now = tonumber(ARGV[1])
 local a = load(redis.call('GET', KEYS[1]))
@@ -18,5 +19,6 @@ a.lv = 0
 a.lu = 0
 a.dirty = true
 save(KEYS[1], a, now)
+fileEnded(KEYS[2], KEYS[3], ARGV[2], now)
 redis.call('ZREM', KEYS[2], ARGV[2])
 return {was}
