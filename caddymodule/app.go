@@ -206,19 +206,23 @@ func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) erro
 }
 
 // Start starts the app: it keeps a copy of the admin IP blocks, refreshed every
-// blockRefresh, so that checking a client costs no round trip to the state.
+// blockRefresh, so that checking a client costs no round trip to the state,
+// and announces the locks that ran out every lockSweep.
 func (a *App) Start() error {
 	a.stopRefresh = make(chan struct{})
 	a.refreshBlocks()
 	go func(stop <-chan struct{}) {
-		t := time.NewTicker(blockRefresh)
-		defer t.Stop()
+		blocks, locks := time.NewTicker(blockRefresh), time.NewTicker(lockSweep)
+		defer blocks.Stop()
+		defer locks.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			case <-t.C:
+			case <-blocks.C:
 				a.refreshBlocks()
+			case <-locks.C:
+				a.sweepEndedLocks()
 			}
 		}
 	}(a.stopRefresh)
@@ -250,8 +254,29 @@ func (a *App) retain(stop <-chan struct{}) {
 	}
 }
 
-// blockRefresh is how often the admin IP blocks are read from the state.
-const blockRefresh = 2 * time.Second
+const (
+	// blockRefresh is how often the admin IP blocks are read from the state.
+	blockRefresh = 2 * time.Second
+	// lockSweep is how often the locks that ran out are announced.
+	lockSweep = 5 * time.Second
+)
+
+// sweepEndedLocks emits ACCOUNT_UNLOCKED, dated at the end of the lock, for
+// every account lock that ran out. The state hands each end to one caller, so
+// any number of instances announce it once.
+func (a *App) sweepEndedLocks() {
+	ctx, cancel := context.WithTimeout(context.Background(), lockSweep)
+	defer cancel()
+	ends, err := a.store.EndedLocks(ctx)
+	for _, e := range ends {
+		ev := accountEvent(e.Account, event.AccountUnlocked, "Account "+e.Account+" unlocked: its lock ended")
+		ev.EventDate = e.Until.UTC()
+		a.Emit(ev)
+	}
+	if err != nil {
+		a.metrics.stateErrors.WithLabelValues("ended_locks").Inc()
+	}
+}
 
 // Stop stops the app. Events are drained in Cleanup, after the HTTP servers of
 // the old config have finished their requests.

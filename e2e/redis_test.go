@@ -219,3 +219,43 @@ func TestRedisBlocksAndReload(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisLockEndAnnouncedOnce: a lock that runs out is announced by one
+// ACCOUNT_UNLOCKED event, dated at its end, however many instances share the
+// state; then the account logs in again.
+func TestRedisLockEndAnnouncedOnce(t *testing.T) {
+	srv := redistest.StartServer(t)
+	cf := config{App: "state redis://" + srv.Addr, Handler: `lockout {
+			max_failures 2
+			duration 1s
+		}`}.String()
+	s := newStack(t, stackOptions{Caddyfile: cf})
+	ins := []*instance{{url: s.url, events: s.events}, s.addInstance(), s.addInstance()}
+	for i := range 2 {
+		if resp, _ := s.login("active@example.com", fmt.Sprint("guess-", i)); resp.StatusCode != 401 {
+			t.Fatalf("wrong password %d: %d", i, resp.StatusCode)
+		}
+	}
+	locked := time.Now()
+	// Each instance looks for ended locks every 5 s: 7 s after the end all
+	// three have looked at least once.
+	var evs []event.Event
+	for time.Since(locked) < 8*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		evs = allEvents(t, ins, 3)
+	}
+	locks, ends := byType(evs, event.AccountLocked), byType(evs, event.AccountUnlocked)
+	if len(locks) != 1 || len(ends) != 1 {
+		t.Fatalf("%d ACCOUNT_LOCKED and %d ACCOUNT_UNLOCKED events over 3 instances, want 1 and 1: %+v", len(locks), len(ends), evs)
+	}
+	e := ends[0]
+	if str(e.Email) != "active@example.com" || str(e.Message) != "Account active@example.com unlocked: its lock ended" {
+		t.Fatalf("ACCOUNT_UNLOCKED event: %+v", e)
+	}
+	if d := e.EventDate.Sub(locks[0].EventDate.Add(time.Second)); d < -500*time.Millisecond || d > 500*time.Millisecond {
+		t.Fatalf("lock ended at %v, locked at %v: want its end, a second later", e.EventDate, locks[0].EventDate)
+	}
+	if resp, _ := s.login("active@example.com", password); resp.StatusCode != 200 {
+		t.Fatalf("login after the lock ended: %d", resp.StatusCode)
+	}
+}
