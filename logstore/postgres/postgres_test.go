@@ -210,18 +210,24 @@ func TestUsersAcrossFolds(t *testing.T) {
 		if i%90 == 0 {
 			fold()
 		}
-		for _, f := range []logstore.UsersFilter{{Size: 3}, {Size: 3, Number: 2}, {Search: "example", Size: 50}} {
-			want, wn, err := ref.Users(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, gn, err := s.Users(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if gn != wn || !reflect.DeepEqual(got, want) {
-				t.Fatalf("after %d events, Users(%+v):\n got %d %+v\nwant %d %+v", i+len(batch), f, gn, got, wn, want)
-			}
+		sameUsers(t, ref, s, fmt.Sprintf("after %d events", i+len(batch)), logstore.UsersFilter{Size: 3}, logstore.UsersFilter{Size: 3, Number: 2}, logstore.UsersFilter{Search: "example", Size: 50})
+	}
+}
+
+// sameUsers fails the test unless s answers each filter of Users as ref does.
+func sameUsers(t *testing.T, ref, s *Store, when string, filters ...logstore.UsersFilter) {
+	t.Helper()
+	for _, f := range filters {
+		want, wn, err := ref.Users(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gn, err := s.Users(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gn != wn || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s, Users(%+v):\n got %d %+v\nwant %d %+v", when, f, gn, got, wn, want)
 		}
 	}
 }
@@ -353,19 +359,7 @@ func TestBackgroundMaintenance(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	for _, f := range []logstore.UsersFilter{{Size: 100}, {Size: 2, Number: 1}, {Search: "EXAMPLE", Size: 100}} {
-		want, wn, err := ref.Users(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, gn, err := s.Users(ctx, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if gn != wn || !reflect.DeepEqual(got, want) {
-			t.Fatalf("Users(%+v):\n got %d %+v\nwant %d %+v", f, gn, got, wn, want)
-		}
-	}
+	sameUsers(t, ref, s, "after the merges", logstore.UsersFilter{Size: 100}, logstore.UsersFilter{Size: 2, Number: 1}, logstore.UsersFilter{Search: "EXAMPLE", Size: 100})
 	want, err := ref.Stats(ctx, storetest.Base, storetest.Base.Add(72*time.Hour), logstore.Hour, 5)
 	if err != nil {
 		t.Fatal(err)
