@@ -46,9 +46,8 @@ func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, erro
 }
 
 // accountEvent is the event of an action on an account (an admin's, or the end
-// of a lock). The state knows
-// accounts by their key only: one with an @ is taken for a portal user's email,
-// any other for a manager's username.
+// of a lock). The state knows accounts by their key only: one with an @ is
+// taken for a portal user's email, any other for a manager's username.
 func accountEvent(account string, t event.Type, msg string) event.Event {
 	ev := event.Event{ID: event.NewID(), EventDate: time.Now().UTC(), EventType: t, Message: &msg}
 	identity := account
