@@ -1,7 +1,6 @@
 package redisstate
 
 import (
-	"cmp"
 	"context"
 	_ "embed"
 	"fmt"
@@ -81,7 +80,7 @@ func (s *Store) EndedLocks(ctx context.Context) ([]state.EndedLock, error) {
 			break
 		}
 	}
-	slices.SortStableFunc(out, func(a, b state.EndedLock) int { return cmp.Compare(a.Until.UnixMilli(), b.Until.UnixMilli()) })
+	slices.SortStableFunc(out, func(a, b state.EndedLock) int { return a.Until.Compare(b.Until) })
 	if firstErr != nil {
 		return out, s.wrap("ended locks", fmt.Errorf("%d of %d buckets failed: %w", failed, Buckets, firstErr))
 	}
