@@ -23,6 +23,8 @@ type metrics struct {
 	failed      *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	stateWait   *prometheus.HistogramVec
+	// admitWait and finishWait are stateWait's two series, looked up once.
+	admitWait, finishWait prometheus.Observer
 }
 
 var (
@@ -32,7 +34,7 @@ var (
 
 func newMetrics() *metrics {
 	const ns = "loginguard"
-	return &metrics{
+	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "login_attempts_total",
 			Help: "Login attempts by source, outcome (success, failure) and failure reason.",
@@ -71,6 +73,8 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .003, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"op"}),
 	}
+	m.admitWait, m.finishWait = m.stateWait.WithLabelValues("admit"), m.stateWait.WithLabelValues("finish")
+	return m
 }
 
 // registerMetrics registers loginguard's collectors with the registry of this
@@ -100,9 +104,10 @@ func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
 	m.attempts.WithLabelValues(string(src), "failure", string(reason)).Inc()
 }
 
-// waited observes how long a request waited for the state store since start.
-func (m *metrics) waited(op string, start time.Time) {
-	m.stateWait.WithLabelValues(op).Observe(time.Since(start).Seconds())
+// waited observes on o (admitWait, finishWait) how long a request waited for
+// the state store since start.
+func waited(o prometheus.Observer, start time.Time) {
+	o.Observe(time.Since(start).Seconds())
 }
 
 func (m *metrics) refusal(reason event.Reason) { m.refusals.WithLabelValues(string(reason)).Inc() }

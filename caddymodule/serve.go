@@ -127,7 +127,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 	store := h.app.Store()
 	start := time.Now()
 	adm, err := store.Admit(ctx, at, h.statePol)
-	h.app.metrics.waited("admit", start)
+	waited(h.app.metrics.admitWait, start)
 	if err != nil || !adm.Busy() {
 		return adm, err
 	}
@@ -143,7 +143,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 		}
 		start = time.Now()
 		adm, err = store.Admit(ctx, at, h.statePol)
-		h.app.metrics.waited("admit", start)
+		waited(h.app.metrics.admitWait, start)
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
@@ -210,7 +210,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		} else {
 			start := time.Now()
 			r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol)
-			h.app.metrics.waited("finish", start)
+			waited(h.app.metrics.finishWait, start)
 			if err != nil {
 				h.app.stateError("finish", err)
 			} else {
