@@ -6,22 +6,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/loginguard/loginguard/state"
 	"github.com/loginguard/loginguard/state/redisstate"
+	"github.com/loginguard/loginguard/state/redisstate/redistest"
 	"github.com/loginguard/loginguard/state/statetest"
 )
 
 // TestEndedLocksOnce: three instances sharing one Redis ask for the ended
-// locks at the same time, over and over; every one of 600 ended locks is
-// reported once, to one of them.
+// locks at the same time, over and over, right after the server forgot its
+// scripts; every one of 600 ended locks is reported once, to one of them.
 func TestEndedLocksOnce(t *testing.T) {
-	requireShared(t)
-	prefix := randomPrefix(t)
-	dropPrefix(t, prefix)
+	srv := redistest.StartServer(t) // its own: the test flushes the scripts
 	clock := statetest.NewClock(time.Now().UTC().Truncate(time.Second))
 	var stores []*redisstate.Store
 	for range 3 {
-		stores = append(stores, open(t, redisstate.Options{URL: "redis://" + sharedAddr, Prefix: prefix, Options: state.Options{Now: clock.Now}}))
+		stores = append(stores, open(t, redisstate.Options{URL: "redis://" + srv.Addr, Options: state.Options{Now: clock.Now}}))
 	}
 	const n = 600
 	ctx := t.Context()
@@ -36,6 +37,11 @@ func TestEndedLocksOnce(t *testing.T) {
 	}
 	t.Logf("EndedLocks with nothing ended (one script call per bucket, %d buckets): %v", redisstate.Buckets, time.Since(began))
 	clock.Advance(time.Hour)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	seen := map[string]int{}
 	var wg sync.WaitGroup
