@@ -201,13 +201,14 @@ admit_wait() {
 		printf "mean %.3f ms, p99 <= %s ms over %d admissions", (y[2] - x[2]) / n * 1000, (le == "+Inf") ? "inf" : le * 1000, n }'
 }
 hist_mem0=$(admit_hist "$mem_port"); hist_red0=$(admit_hist "$red_port")
-declare -A p50s p99s
+declare -A p50s p99s failed=([a]=0 [b]=0 [c]=0)
 for r in $(seq "$OPEN_ROUNDS"); do
 	for cfg in a:$bare_port b:$mem_port c:$red_port; do
 		out=$(lat "${cfg#*:}")
 		echo "open loop round $r (${cfg%:*}): $out" >>"$work/open.log"
 		p50s[${cfg%:*}]+="$(field "$out" p50_ms) "
 		p99s[${cfg%:*}]+="$(field "$out" p99_ms) "
+		failed[${cfg%:*}]=$(( failed[${cfg%:*}] + $(field "$out" failed) ))
 	done
 done
 printf '%-38s %10s %9s\n' "throughput (wrk, -c$CONNS, best of $ROUNDS)" "req/s" "p99 ms"
@@ -228,7 +229,7 @@ wait_mem=$(admit_wait "$hist_mem0" "$(admit_hist "$mem_port")")
 wait_red=$(admit_wait "$hist_red0" "$(admit_hist "$red_port")")
 echo "open loop at $half req/s (half of bare's peak), median of $OPEN_ROUNDS rounds (p99s of the rounds in brackets):"
 for cfg in a b c; do
-	printf '  (%s) p50 %.3f ms, p99 %.3f ms  [%s]\n' "$cfg" "$(echo ${p50s[$cfg]} | median)" "$(echo ${p99s[$cfg]} | median)" "${p99s[$cfg]% }"
+	printf '  (%s) p50 %.3f ms, p99 %.3f ms  [%s], %d answers 5xx or 429\n' "$cfg" "$(echo ${p50s[$cfg]} | median)" "$(echo ${p99s[$cfg]} | median)" "${p99s[$cfg]% }" "${failed[$cfg]}"
 done
 awk -v a="$(echo ${p99s[a]} | median)" -v b="$(echo ${p99s[b]} | median)" -v c="$(echo ${p99s[c]} | median)" \
 	-v a50="$(echo ${p50s[a]} | median)" -v b50="$(echo ${p50s[b]} | median)" -v c50="$(echo ${p50s[c]} | median)" \
