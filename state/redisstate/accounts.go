@@ -297,7 +297,7 @@ func (s *Store) LockedAccounts(ctx context.Context) ([]state.AccountStatus, erro
 		return nil, err
 	}
 	now := s.nowMS()
-	keys := s.indexKeys()
+	keys := s.bucketKeys("locked")
 	ranges := make([]*redis.StringSliceCmd, len(keys))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {

@@ -33,7 +33,7 @@ func (s *Store) EndedLocks(ctx context.Context) ([]state.EndedLock, error) {
 		return nil, err
 	}
 	now := s.nowMS()
-	index, ended := s.indexKeys(), s.endedKeys()
+	index, ended := s.bucketKeys("locked"), s.bucketKeys("ended")
 	todo := make([]int, Buckets)
 	for i := range todo {
 		todo[i] = i

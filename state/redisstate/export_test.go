@@ -8,5 +8,6 @@ func (s *Store) AddHook(h redis.Hook) { s.client.AddHook(h) }
 
 // Keys returns the keys that hold account's state and its bucket's index.
 func (s *Store) Keys(account string) (state, index string) {
-	return s.accountKey(account), s.indexKey(account)
+	keys := s.lockKeys(account)
+	return keys[0], keys[1]
 }

@@ -37,11 +37,6 @@ func (s *Store) accountKey(account string) string {
 	return s.prefix + bucket(account) + ":a:" + account
 }
 
-// indexKey is the index of locked accounts of the bucket that account is in.
-func (s *Store) indexKey(account string) string {
-	return s.prefix + bucket(account) + ":locked"
-}
-
 // lockKeys returns the keys of the scripts that may lock or unlock account:
 // its state, its bucket's index of locked accounts and its bucket's ended locks.
 func (s *Store) lockKeys(account string) []string {
@@ -49,20 +44,12 @@ func (s *Store) lockKeys(account string) []string {
 	return []string{b + ":a:" + account, b + ":locked", b + ":ended"}
 }
 
-// endedKeys returns the ended-locks keys of every bucket, in the order of indexKeys.
-func (s *Store) endedKeys() []string {
+// bucketKeys returns the key named suffix ("locked", "ended") of every bucket,
+// in bucket order.
+func (s *Store) bucketKeys(suffix string) []string {
 	keys := make([]string, Buckets)
 	for i := range keys {
-		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:ended"
-	}
-	return keys
-}
-
-// indexKeys returns the index keys of every bucket.
-func (s *Store) indexKeys() []string {
-	keys := make([]string, Buckets)
-	for i := range keys {
-		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:locked"
+		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:" + suffix
 	}
 	return keys
 }
