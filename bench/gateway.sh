@@ -18,7 +18,9 @@
 # each process; and last one line:
 #   login_ratio=<b/a> passthrough_ratio=<b/a on a route without the handler> redis_ratio=<c/a>
 # Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 3),
-# OPEN_ROUNDS (open-loop rounds, default 5).
+# OPEN_ROUNDS (open-loop rounds, default 5), REDIS_CPU (unset: every process shares
+# every CPU; a CPU number: Redis runs alone on that CPU and everything else on the
+# others, as when Redis has a host of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for c in wrk redis-server redis-cli python3; do
@@ -28,6 +30,24 @@ DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-3}
 OPEN_ROUNDS=${OPEN_ROUNDS:-5}
+REDIS_CPU=${REDIS_CPU:-}
+# Commands start with "${on_rest[@]}" (the CPUs that Redis does not have, all of
+# them when REDIS_CPU is unset), Redis with "${on_redis[@]}"; taskset execs the
+# command, so $! is still its pid.
+on_rest=()
+on_redis=()
+if [ -n "$REDIS_CPU" ]; then
+	command -v taskset >/dev/null || { echo "taskset is not installed (util-linux)" >&2; exit 1; }
+	cpus=$(python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))')
+	rest=$(echo "$cpus" | tr ' ' '\n' | grep -vx -- "$REDIS_CPU" | paste -sd, -)
+	if ! echo "$cpus" | tr ' ' '\n' | grep -qx -- "$REDIS_CPU" || [ -z "$rest" ]; then
+		echo "REDIS_CPU=$REDIS_CPU: must be one of the CPUs this runs on ($cpus), and not the only one" >&2
+		exit 2
+	fi
+	on_rest=(taskset -c "$rest")
+	on_redis=(taskset -c "$REDIS_CPU")
+	echo "Redis on CPU $REDIS_CPU alone; everything else on CPUs $rest"
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -37,10 +57,10 @@ go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen ./bench/redispi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 portal_port=$(free_port); bare_port=$(free_port); mem_port=$(free_port); red_port=$(free_port); redis_port=$(free_port)
 
-"$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
+"${on_rest[@]}" "$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
 pids+=($!)
 portal_pid=$!
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
+"${on_redis[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null &
 pids+=($!)
 redis_pid=$!
 
@@ -95,7 +115,7 @@ CF
 lg_config "$mem_port" memory "$work/mem.jsonl" > "$work/mem.caddyfile"
 lg_config "$red_port" "redis://127.0.0.1:$redis_port" "$work/red.jsonl" > "$work/red.caddyfile"
 for cfg in bare mem red; do
-	"$work/caddy" run --config "$work/$cfg.caddyfile" --adapter caddyfile >"$work/$cfg.log" 2>&1 &
+	"${on_rest[@]}" "$work/caddy" run --config "$work/$cfg.caddyfile" --adapter caddyfile >"$work/$cfg.log" 2>&1 &
 	pids+=($!)
 	declare "${cfg}_pid=$!"
 done
@@ -124,9 +144,9 @@ LUA
 run() {
 	local out
 	if [ -n "${3:-}" ]; then
-		out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$1$2")
+		out=$("${on_rest[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$1$2")
 	else
-		out=$(wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
+		out=$("${on_rest[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
 	fi
 	echo "$out" | awk '
 		/Requests\/sec/ {rps=$2}
@@ -179,7 +199,7 @@ read -r cpu_red_c cpu_red_p cpu_red_r < <(cpu "$red_pid" "$red_port")
 # turn. One 5 s round's p99 moves by several milliseconds with what else the two cores
 # run, so each configuration's figure is the median of its rounds' p50 and p99.
 half=$(awk -v r="${login[0]% *}" 'BEGIN{printf "%d", r/2}')
-lat() { "$work/loadgen" -url "http://127.0.0.1:$1/api/login" -rate "$half" -duration "$DURATION" -success-every 256; }
+lat() { "${on_rest[@]}" "$work/loadgen" -url "http://127.0.0.1:$1/api/login" -rate "$half" -duration "$DURATION" -success-every 256; }
 field() { echo "$1" | sed "s/.*$2=\([0-9.]*\).*/\1/"; }
 median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 # The admission's own wait (loginguard_state_wait_seconds{op="admit"}) over the same
@@ -220,7 +240,7 @@ printf '%-38s %10s %9s\n' "(b) loginguard config    / (no handler)" ${pass[1]}
 # The floor: one more round of (a) at the same rate, with bench/redisping timing a lone
 # Redis PING round trip (1,000 a second, one at a time) against the idle Redis meanwhile.
 # No Redis-backed admission can wait less than that round trip on this machine at this load.
-"$work/redisping" -addr "127.0.0.1:$redis_port" -rate 1000 -duration "$DURATION" >"$work/ping.out" &
+"${on_rest[@]}" "$work/redisping" -addr "127.0.0.1:$redis_port" -rate 1000 -duration "$DURATION" >"$work/ping.out" &
 ping_pid=$!
 lat "$bare_port" >/dev/null
 wait "$ping_pid"
