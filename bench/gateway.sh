@@ -39,8 +39,11 @@ on_redis=()
 if [ -n "$REDIS_CPU" ]; then
 	command -v taskset >/dev/null || { echo "taskset is not installed (util-linux)" >&2; exit 1; }
 	cpus=$(python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))')
-	rest=$(echo "$cpus" | tr ' ' '\n' | grep -vx -- "$REDIS_CPU" | paste -sd, -)
-	if ! echo "$cpus" | tr ' ' '\n' | grep -qx -- "$REDIS_CPU" || [ -z "$rest" ]; then
+	rest="" found=""
+	for c in $cpus; do
+		if [ "$c" = "$REDIS_CPU" ]; then found=1; else rest+=${rest:+,}$c; fi
+	done
+	if [ -z "$found" ] || [ -z "$rest" ]; then
 		echo "REDIS_CPU=$REDIS_CPU: must be one of the CPUs this runs on ($cpus), and not the only one" >&2
 		exit 2
 	fi
@@ -142,12 +145,9 @@ LUA
 
 # run <port> <path> [lua]: prints "<req/s> <p99 ms> <requests>"
 run() {
-	local out
-	if [ -n "${3:-}" ]; then
-		out=$("${on_rest[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency -s "$3" "http://127.0.0.1:$1$2")
-	else
-		out=$("${on_rest[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
-	fi
+	local out script=()
+	[ -n "${3:-}" ] && script=(-s "$3")
+	out=$("${on_rest[@]}" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "${script[@]}" "http://127.0.0.1:$1$2")
 	echo "$out" | awk '
 		/Requests\/sec/ {rps=$2}
 		/requests in/ {n=$1}
