@@ -789,3 +789,53 @@ func BenchmarkEmit(b *testing.B) {
 		})
 	}
 }
+
+// statsObserver reads the dispatcher's Stats each time it is told of an
+// outcome, which is just after the dispatcher counted it.
+type statsObserver struct {
+	d *Dispatcher
+
+	mu    sync.Mutex
+	seen  []Stats
+	calls int
+}
+
+func (o *statsObserver) note(name string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls++
+	for _, s := range o.d.Stats() {
+		if s.Name == name {
+			o.seen = append(o.seen, s)
+		}
+	}
+}
+
+func (o *statsObserver) Delivered(name string, _ int) { o.note(name) }
+func (o *statsObserver) Failed(name string, _ int)    { o.note(name) }
+func (o *statsObserver) Dropped(name string, _ int)   { o.note(name) }
+
+// An event counted delivered or failed is no longer queued in the same Stats:
+// a reader that waits for a count never sees the batch twice.
+func TestDispatcherStatsNeverCountTwice(t *testing.T) {
+	var logs logBuffer
+	obs := &statsObserver{}
+	d := NewDispatcher(Options{BatchSize: 5, FlushInterval: time.Hour, MaxRetries: -1, Observer: obs, Logger: logs.logger()},
+		Named{"ok", &recorder{}}, Named{"down", &flaky{failures: -1}})
+	obs.d = d
+	for i := range 5 {
+		d.Emit(testEvent(i))
+	}
+	closeDispatcher(t, d)
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.calls != 2 || len(obs.seen) != 2 {
+		t.Fatalf("observer told %d times with %d snapshots, want one delivery and one failure", obs.calls, len(obs.seen))
+	}
+	for _, s := range obs.seen {
+		if s.Queued+int(s.Delivered+s.Failed+s.Dropped) != 5 {
+			t.Errorf("stats %+v just after counting: queued + counted = %d, want the 5 emitted",
+				s, s.Queued+int(s.Delivered+s.Failed+s.Dropped))
+		}
+	}
+}

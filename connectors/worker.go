@@ -24,7 +24,9 @@ type worker struct {
 	ch   chan event.Event
 	done chan struct{} // closed when the goroutine has closed the connector
 
-	// held counts the events taken from ch and not yet delivered, failed or dropped.
+	// held counts the events taken from ch and not yet delivered, failed or
+	// dropped. A batch leaves held just before it is counted, so Stats never
+	// shows an event counted and still queued.
 	held      atomic.Int64
 	delivered atomic.Uint64
 	failed    atomic.Uint64
@@ -168,7 +170,6 @@ func (d *Dispatcher) take(w *worker, batch []event.Event) ([]event.Event, bool) 
 // counts the outcome. After shutdown has run out of time it only counts.
 func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 	n := len(batch)
-	defer w.held.Add(-int64(n))
 	if d.ctx.Err() != nil {
 		d.abandon(w, n)
 		return
@@ -177,6 +178,7 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(w, batch)
 		if err == nil {
+			w.held.Add(-int64(n))
 			w.delivered.Add(uint64(n))
 			if d.obs != nil {
 				d.obs.Delivered(w.name, n)
@@ -231,6 +233,7 @@ func (d *Dispatcher) attempt(w *worker, batch []event.Event) (err error) {
 
 // fail counts n events given up after attempts tries and warns when due.
 func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) {
+	w.held.Add(-int64(n))
 	w.failed.Add(uint64(n))
 	if d.obs != nil {
 		d.obs.Failed(w.name, n)
@@ -245,6 +248,7 @@ func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) 
 // abandon counts n events that shutdown had no time left to deliver; run logs
 // their total once.
 func (d *Dispatcher) abandon(w *worker, n int) {
+	w.held.Add(-int64(n))
 	w.dropped.Add(uint64(n))
 	w.abandoned += n
 	w.interrupted = true
