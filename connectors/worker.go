@@ -25,8 +25,7 @@ type worker struct {
 	done chan struct{} // closed when the goroutine has closed the connector
 
 	// held counts the events taken from ch and not yet delivered, failed or
-	// dropped. A batch leaves held just before it is counted, so Stats never
-	// shows an event counted and still queued.
+	// dropped; settle moves a batch out of it.
 	held      atomic.Int64
 	delivered atomic.Uint64
 	failed    atomic.Uint64
@@ -41,7 +40,7 @@ type worker struct {
 	failWarn   warnLimiter
 	panicWarn  warnLimiter
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards lastErr/lastErrAt; settle and stats hold it
 	lastErr   string
 	lastErrAt time.Time
 
@@ -51,17 +50,28 @@ type worker struct {
 	closeErr    error // the connector's Close error
 }
 
+// stats reads w's counters under mu, which settle also holds, so a batch
+// being counted is never seen both queued and counted, nor neither.
 func (w *worker) stats() Stats {
-	last, at := w.lastError()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	return Stats{
 		Name:        w.name,
 		Queued:      len(w.ch) + int(w.held.Load()),
 		Delivered:   w.delivered.Load(),
 		Failed:      w.failed.Load(),
 		Dropped:     w.dropped.Load(),
-		LastError:   last,
-		LastErrorAt: at,
+		LastError:   w.lastErr,
+		LastErrorAt: w.lastErrAt,
 	}
+}
+
+// settle moves n held events to the outcome counter c.
+func (w *worker) settle(n int, c *atomic.Uint64) {
+	w.mu.Lock()
+	w.held.Add(-int64(n))
+	c.Add(uint64(n))
+	w.mu.Unlock()
 }
 
 func (w *worker) lastError() (string, time.Time) {
@@ -178,8 +188,7 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(w, batch)
 		if err == nil {
-			w.held.Add(-int64(n))
-			w.delivered.Add(uint64(n))
+			w.settle(n, &w.delivered)
 			if d.obs != nil {
 				d.obs.Delivered(w.name, n)
 			}
@@ -233,8 +242,7 @@ func (d *Dispatcher) attempt(w *worker, batch []event.Event) (err error) {
 
 // fail counts n events given up after attempts tries and warns when due.
 func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) {
-	w.held.Add(-int64(n))
-	w.failed.Add(uint64(n))
+	w.settle(n, &w.failed)
 	if d.obs != nil {
 		d.obs.Failed(w.name, n)
 	}
@@ -248,8 +256,7 @@ func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) 
 // abandon counts n events that shutdown had no time left to deliver; run logs
 // their total once.
 func (d *Dispatcher) abandon(w *worker, n int) {
-	w.held.Add(-int64(n))
-	w.dropped.Add(uint64(n))
+	w.settle(n, &w.dropped)
 	w.abandoned += n
 	w.interrupted = true
 	if d.obs != nil {
