@@ -795,15 +795,13 @@ func BenchmarkEmit(b *testing.B) {
 type statsObserver struct {
 	d *Dispatcher
 
-	mu    sync.Mutex
-	seen  []Stats
-	calls int
+	mu   sync.Mutex
+	seen []Stats
 }
 
 func (o *statsObserver) note(name string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.calls++
 	for _, s := range o.d.Stats() {
 		if s.Name == name {
 			o.seen = append(o.seen, s)
@@ -829,13 +827,12 @@ func TestDispatcherStatsNeverCountTwice(t *testing.T) {
 	closeDispatcher(t, d)
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
-	if obs.calls != 2 || len(obs.seen) != 2 {
-		t.Fatalf("observer told %d times with %d snapshots, want one delivery and one failure", obs.calls, len(obs.seen))
+	if len(obs.seen) != 2 {
+		t.Fatalf("observer took %d snapshots, want one per outcome: a delivery and a failure", len(obs.seen))
 	}
 	for _, s := range obs.seen {
-		if s.Queued+int(s.Delivered+s.Failed+s.Dropped) != 5 {
-			t.Errorf("stats %+v just after counting: queued + counted = %d, want the 5 emitted",
-				s, s.Queued+int(s.Delivered+s.Failed+s.Dropped))
+		if sum := s.Queued + int(s.Delivered+s.Failed+s.Dropped); sum != 5 {
+			t.Errorf("stats %+v just after counting: queued + counted = %d, want the 5 emitted", s, sum)
 		}
 	}
 }
