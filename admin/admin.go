@@ -166,7 +166,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, notFound("Could not find %q.", r.URL.Path))
 		return
 	}
-	tok, aerr := h.authenticate(r)
+	tok, aerr := h.authenticate(r, path)
 	if aerr != nil {
 		h.writeError(w, r, aerr)
 		return

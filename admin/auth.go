@@ -65,19 +65,37 @@ func (t Token) who() string {
 	return "token " + hex.EncodeToString(t.Hash[:4])
 }
 
+// rawTokenPath is the one route that also takes Unleash's form of the header,
+// "Authorization: <token>" with no scheme (seed 004's clients send it).
+const rawTokenPath = "/api/admin/logins"
+
 // authenticate finds the token of the request's Authorization header. The
-// token's hash is compared with every configured hash in constant time.
-func (h *handler) authenticate(r *http.Request) (Token, *apiError) {
-	v := r.Header.Get("Authorization")
+// token's hash is compared with every configured hash in constant time. The
+// header is "Bearer <token>"; on rawTokenPath the bare token is accepted too.
+func (h *handler) authenticate(r *http.Request, path string) (Token, *apiError) {
+	raw := path == rawTokenPath
+	forms := "Authorization: Bearer <token>"
+	if raw {
+		forms = "Authorization: Bearer <token> or Authorization: <token>"
+	}
+	v := strings.TrimSpace(r.Header.Get("Authorization"))
 	if v == "" {
 		return Token{}, &apiError{http.StatusUnauthorized, nameAuth,
-			"You must authenticate to use the loginguard admin API. Your request had no Authorization header: send Authorization: Bearer <token>."}
+			"You must authenticate to use the loginguard admin API. Your request had no Authorization header: send " + forms + "."}
 	}
 	scheme, tok, ok := strings.Cut(v, " ")
 	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	switch {
+	case ok && strings.EqualFold(scheme, "Bearer") && tok != "":
+	case !ok && raw:
+		tok = v
+	default:
+		what := "is not a bearer token"
+		if !ok {
+			what = "has no Bearer scheme"
+		}
 		return Token{}, &apiError{http.StatusUnauthorized, nameAuth,
-			"The Authorization header is not a bearer token: send Authorization: Bearer <token>."}
+			"The Authorization header " + what + ": send " + forms + "."}
 	}
 	sum := HashToken(tok)
 	var found Token

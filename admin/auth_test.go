@@ -104,3 +104,30 @@ func TestNewValidates(t *testing.T) {
 		t.Error("ParseScope(root): no error")
 	}
 }
+
+// TestRawToken: seed 004's clients send Unleash's "Authorization: <token>";
+// /api/admin/logins takes it, every other route wants Bearer, and each 401
+// says which forms its route accepts.
+func TestRawToken(t *testing.T) {
+	f := admintest.New(t, nil, nil)
+	if a := call(t, f, http.MethodGet, "/api/admin/logins", "", "", "Authorization", admintest.ReadToken); a.status != http.StatusOK {
+		t.Fatalf("raw token on /api/admin/logins: %d %s", a.status, a.body)
+	}
+	if a := call(t, f, http.MethodGet, "/api/admin/logins", admintest.ReadToken, ""); a.status != http.StatusOK {
+		t.Fatalf("bearer token on /api/admin/logins: %d %s", a.status, a.body)
+	}
+	msg := errShape(t, call(t, f, http.MethodGet, "/api/admin/logins", "", "", "Authorization", "wrong-token"), http.StatusUnauthorized, "AuthenticationRequired")
+	if !strings.Contains(msg, "not valid") {
+		t.Errorf("wrong raw token: message %q", msg)
+	}
+	msg = errShape(t, call(t, f, http.MethodGet, "/api/admin/logins", "", ""), http.StatusUnauthorized, "AuthenticationRequired")
+	if !strings.Contains(msg, "Authorization: Bearer <token> or Authorization: <token>") {
+		t.Errorf("/api/admin/logins 401 does not name both forms: %q", msg)
+	}
+	for _, p := range []string{"/api/v1/login-logs", "/api/v1/stats"} {
+		msg := errShape(t, call(t, f, http.MethodGet, p, "", "", "Authorization", admintest.ReadToken), http.StatusUnauthorized, "AuthenticationRequired")
+		if !strings.Contains(msg, "send Authorization: Bearer <token>.") || strings.Contains(msg, "or Authorization") {
+			t.Errorf("%s with a raw token: message %q, want Bearer only", p, msg)
+		}
+	}
+}

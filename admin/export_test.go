@@ -183,10 +183,10 @@ func TestExportConstantMemory(t *testing.T) {
 		n := 0
 		for dec.More() {
 			var le struct {
-				ID         string `json:"id"`
-				Successful bool   `json:"successful"`
+				ID         int64 `json:"id"`
+				Successful bool  `json:"successful"`
 			}
-			if err := dec.Decode(&le); err != nil || le.ID == "" {
+			if err := dec.Decode(&le); err != nil || le.ID < 1 {
 				t.Fatalf("event %d: %v", n, err)
 			}
 			n++

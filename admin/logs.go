@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
 )
 
 // page is one page of a list, in seed 002's shape.
@@ -67,27 +68,33 @@ func (h *handler) loginLogs(w http.ResponseWriter, r *http.Request, _ *call) err
 	return nil
 }
 
-// loginLog serves GET /api/v1/login-logs/{id}.
+// loginLog serves GET /api/v1/login-logs/{id}: id is the event's UUID or its
+// sequence number (the event's seq, seed 004's id).
 func (h *handler) loginLog(w http.ResponseWriter, r *http.Request, c *call) error {
-	u, err := uuid.Parse(c.tail)
-	if err != nil {
-		return badParam("id", "malformed event id %q (want a UUID)", c.tail)
+	id := c.tail
+	if _, ok := logstore.ParseSeq(id); !ok {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			return badParam("id", "malformed event id %q (want a UUID or a sequence number)", id)
+		}
+		id = u.String()
 	}
-	e, ok, err := h.store.Get(r.Context(), u.String())
+	e, ok, err := h.store.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return notFound("Could not find the login event with ID %q.", u.String())
+		return notFound("Could not find the login event with ID %q.", id)
 	}
 	writeJSON(w, http.StatusOK, e)
 	return nil
 }
 
-// loginEvent is one event of seed 004's login history. ID is the event's id,
-// a UUIDv7 string, where the seed has an integer: both grow with time.
+// loginEvent is one event of seed 004's login history. ID is the store's
+// sequence number of the event (event.Event.Seq): an integer >= 1 that is
+// higher for a newer event, as the seed's clients expect.
 type loginEvent struct {
-	ID         string  `json:"id"`
+	ID         int64   `json:"id"`
 	Username   string  `json:"username"`
 	AuthType   string  `json:"auth_type"`
 	CreatedAt  string  `json:"created_at"`
@@ -99,7 +106,7 @@ type loginEvent struct {
 }
 
 func toLoginEvent(e *event.Event) loginEvent {
-	le := loginEvent{ID: e.ID, Username: e.Identity(), AuthType: "password",
+	le := loginEvent{ID: e.Seq, Username: e.Identity(), AuthType: "password",
 		CreatedAt: e.EventDate.UTC().Format(event.DateLayout), Successful: e.EventType == event.LoginSuccess,
 		IP: event.Str(e.RemoteAddress)}
 	if !le.Successful {
@@ -153,7 +160,7 @@ func (h *handler) logins(w http.ResponseWriter, r *http.Request, _ *call) error 
 		rec := make([]string, 0, len(loginColumns))
 		err := walk(func(e event.Event) error {
 			le := toLoginEvent(&e)
-			rec = append(rec[:0], le.ID, le.Username, le.AuthType, le.CreatedAt, strconv.FormatBool(le.Successful),
+			rec = append(rec[:0], strconv.FormatInt(le.ID, 10), le.Username, le.AuthType, le.CreatedAt, strconv.FormatBool(le.Successful),
 				event.Value(le.IP), event.Value(le.FailureReason))
 			return c.write(rec)
 		})

@@ -3,8 +3,10 @@ package admin_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
 )
 
 // want returns the ids of the data set's events that match keep, newest first.
@@ -221,8 +224,17 @@ func TestBadParameters(t *testing.T) {
 func TestLoginLogByID(t *testing.T) {
 	f := admintest.New(t, nil, nil)
 	for _, e := range []event.Event{f.Events[0], f.Events[len(f.Events)/2], f.Events[len(f.Events)-1]} {
-		var got event.Event
+		var got, bySeq event.Event
 		decode(t, get(t, f, "/api/v1/login-logs/"+e.ID), &got)
+		if got.Seq < 1 {
+			t.Fatalf("GET %s: seq %d, want the store's number", e.ID, got.Seq)
+		}
+		// The sequence number finds the same event.
+		decode(t, get(t, f, "/api/v1/login-logs/"+strconv.FormatInt(got.Seq, 10)), &bySeq)
+		if bySeq.ID != e.ID || bySeq.Seq != got.Seq {
+			t.Errorf("GET %d: event %s seq %d, want %s", got.Seq, bySeq.ID, bySeq.Seq, e.ID)
+		}
+		got.Seq = 0
 		wb, _ := json.Marshal(e)
 		gb, _ := json.Marshal(got)
 		if !bytes.Equal(wb, gb) {
@@ -374,13 +386,27 @@ func TestSeed004Logins(t *testing.T) {
 	if len(raw.Events) != len(w) {
 		t.Fatalf("%d login events, want %d", len(raw.Events), len(w))
 	}
-	byID := map[string]event.Event{}
-	for _, e := range f.Events {
-		byID[e.ID] = e
+	// The seed's id is the store's sequence number of the event.
+	bySeq := map[int64]event.Event{}
+	err := f.Store.Each(context.Background(), logstore.Filter{}, true, func(e event.Event) error {
+		bySeq[e.Seq] = e
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	seqOf := func(id string) string {
+		for n, e := range bySeq {
+			if e.ID == id {
+				return strconv.FormatInt(n, 10)
+			}
+		}
+		return "no seq for " + id
+	}
+	last := int64(math.MaxInt64)
 	for i, m := range raw.Events {
 		var le struct {
-			ID            string  `json:"id"`
+			ID            int64   `json:"id"`
 			Username      string  `json:"username"`
 			AuthType      string  `json:"auth_type"`
 			CreatedAt     string  `json:"created_at"`
@@ -392,12 +418,16 @@ func TestSeed004Logins(t *testing.T) {
 		if err := json.Unmarshal(b, &le); err != nil {
 			t.Fatal(err)
 		}
-		e := byID[le.ID]
+		if string(m["id"]) != strconv.FormatInt(le.ID, 10) || le.ID < 1 || le.ID >= last {
+			t.Fatalf("event %d: id %s, want an integer >= 1 below the one before (%d)", i, m["id"], last)
+		}
+		last = le.ID
+		e := bySeq[le.ID]
 		keys := []string{"id", "username", "auth_type", "created_at", "successful", "ip"}
 		if e.EventType != event.LoginSuccess && e.EventType != event.LoginFailure {
-			t.Fatalf("event %s is %s", le.ID, e.EventType)
+			t.Fatalf("event %d is %s", le.ID, e.EventType)
 		}
-		if le.ID != w[i] || le.Username != e.Identity() || le.AuthType != "password" || le.Successful != (e.EventType == event.LoginSuccess) ||
+		if e.ID != w[i] || le.Username != e.Identity() || le.AuthType != "password" || le.Successful != (e.EventType == event.LoginSuccess) ||
 			event.Value(le.IP) != e.RemoteAddress {
 			t.Errorf("event %d: %s", i, b)
 		}
@@ -424,7 +454,7 @@ func TestSeed004Logins(t *testing.T) {
 		t.Fatalf("CSV: header %v, %d rows", rows[0], len(rows))
 	}
 	for i, r := range rows[1:] {
-		if r[0] != w[i] || (r[4] != "true" && r[4] != "false") {
+		if r[0] != seqOf(w[i]) || (r[4] != "true" && r[4] != "false") {
 			t.Errorf("CSV row %v", r)
 		}
 	}

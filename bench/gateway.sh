@@ -23,7 +23,19 @@
 # others, as when Redis has a host of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for c in wrk redis-server redis-cli python3; do
+# wrk is a Debian package: installed here when we may, else named at once,
+# before any build.
+if ! command -v wrk >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "wrk is not installed: apt-get install -y wrk" >&2
+		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2 ||
+			{ echo "installing wrk failed; install it with: apt-get install -y wrk" >&2; exit 1; }
+	else
+		echo "wrk is not installed; install it with: sudo apt-get install -y wrk" >&2
+		exit 1
+	fi
+fi
+for c in redis-server redis-cli python3; do
 	command -v $c >/dev/null || { echo "$c is not installed" >&2; exit 1; }
 done
 DURATION=${DURATION:-5s}

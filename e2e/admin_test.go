@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,10 +144,61 @@ func TestAdminAPI(t *testing.T) {
 			t.Errorf("failure_reason on %v", e)
 		}
 	}
+	// Strictly as seed 004's schema has it: id an integer >= 1, falling down
+	// the newest-first list; no field the schema lacks.
+	dec := json.NewDecoder(strings.NewReader(b))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	var strict struct {
+		Events []struct {
+			ID            json.Number `json:"id"`
+			Username      string      `json:"username"`
+			AuthType      string      `json:"auth_type"`
+			CreatedAt     time.Time   `json:"created_at"`
+			Successful    bool        `json:"successful"`
+			IP            *string     `json:"ip"`
+			FailureReason *string     `json:"failure_reason"`
+		} `json:"events"`
+	}
+	if err := dec.Decode(&strict); err != nil {
+		t.Fatalf("seed-004 JSON against the schema: %v\n%s", err, b)
+	}
+	var ids []string
+	for i, e := range strict.Events {
+		n, err := strconv.ParseInt(string(e.ID), 10, 64)
+		if err != nil || n < 1 || (i > 0 && n >= mustInt(t, ids[i-1])) {
+			t.Fatalf("seed-004 event %d: id %s, want an integer >= 1 below the one before (%v)", i, e.ID, ids)
+		}
+		ids = append(ids, string(e.ID))
+	}
 	st, b = s.callAPI("GET", "/api/admin/logins", readToken, "text/csv", "")
 	rows, _ = csv.NewReader(strings.NewReader(b)).ReadAll()
 	if st != 200 || len(rows) != 7 || strings.Join(rows[0], ",") != "id,username,auth_type,created_at,successful,ip,failure_reason" {
 		t.Fatalf("seed-004 CSV: %d %v", st, rows)
+	}
+	for i, r := range rows[1:] {
+		if r[0] != ids[i] {
+			t.Fatalf("seed-004 CSV row %d: id %s, want %s as in the JSON", i, r[0], ids[i])
+		}
+	}
+	// Unleash's raw token header: taken by the seed-004 view, refused elsewhere.
+	raw := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", s.api+path, nil)
+		req.Header.Set("Authorization", readToken)
+		resp, b := s.do(req)
+		return resp.StatusCode, b
+	}
+	if st, b := raw("/api/admin/logins"); st != 200 || !strings.Contains(b, `"id":`+ids[0]+`,`) {
+		t.Fatalf("raw token on /api/admin/logins: %d %s", st, b)
+	}
+	if st, b := raw("/api/v1/login-logs"); st != 401 || !strings.Contains(b, "Bearer") {
+		t.Fatalf("raw token on /api/v1/login-logs: %d %s, want 401 naming Bearer", st, b)
+	}
+	// The number finds the event in the login log too, as its seq.
+	st, b = s.callAPI("GET", "/api/v1/login-logs/"+ids[0], readToken, "", "")
+	var byNum event.Event
+	if json.Unmarshal([]byte(b), &byNum); st != 200 || strconv.FormatInt(byNum.Seq, 10) != ids[0] {
+		t.Fatalf("login log by number %s: %d %s", ids[0], st, b)
 	}
 
 	// Lockouts: a read token may not lock (403); an admin's lock holds at the gateway.
@@ -199,4 +251,13 @@ func TestAdminAPI(t *testing.T) {
 	if code, out := cli(adminToken, "lockouts"); code != 0 || !strings.Contains(out, "someone@example.com") {
 		t.Errorf("caddy loginguard lockouts: exit %d\n%s", code, out)
 	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

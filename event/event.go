@@ -91,6 +91,10 @@ type Event struct {
 	Host         string `json:"host,omitempty"`
 	Path         string `json:"path,omitempty"`
 	TraceID      string `json:"traceId,omitempty"`
+	// Seq is the log store's sequence number of the event: an integer >= 1,
+	// unique in the store and higher for a newer event. Only events read back
+	// from a store have one; zero is not written.
+	Seq int64 `json:"seq,omitempty"`
 }
 
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
@@ -141,6 +145,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = append(b, f.name...)
 			b = appendString(b, f.v)
 		}
+	}
+	if e.Seq != 0 {
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendInt(b, e.Seq, 10)
 	}
 	return append(b, '}')
 }

@@ -7,6 +7,7 @@ package logstore
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/loginguard/loginguard/connectors"
@@ -24,7 +25,8 @@ type Store interface {
 	// Query returns one page of the events matching f, newest first unless p.Asc,
 	// with the number of all matching events.
 	Query(ctx context.Context, f Filter, p Page) (PageResult, error)
-	// Get returns the event with the given id and whether it exists.
+	// Get returns the event with the given id, or with the given sequence
+	// number (decimal, see ParseSeq), and whether it exists.
 	Get(ctx context.Context, id string) (event.Event, bool, error)
 	// Each calls fn for every event matching f, in date order (ascending when asc),
 	// in constant memory. An error from fn stops the walk and is returned.
@@ -230,4 +232,20 @@ type Suspicious struct {
 	AttackedAccounts []SuspectAccount `json:"attackedAccounts"`
 	// SprayingIPs failed on at least MinIPAccounts distinct identities.
 	SprayingIPs []SuspectIP `json:"sprayingIps"`
+}
+
+// ParseSeq reports whether id is a sequence number (event.Event.Seq) rather
+// than an event id: decimal digits with no sign or leading zero, at least 1.
+// A UUID never parses as one.
+func ParseSeq(id string) (int64, bool) {
+	if id == "" || id[0] == '0' || len(id) > 19 {
+		return 0, false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil && n >= 1
 }

@@ -281,7 +281,7 @@ func (s *Store) write(ctx context.Context, rows []erow, fast bool) error {
 				in[k] = true
 			}
 			return nil
-		}, `INSERT INTO events SELECT * FROM pg_temp.lg_stage ORDER BY ts, r ON CONFLICT (ts, r) DO NOTHING RETURNING ts, r`); err != nil {
+		}, `INSERT INTO events`+copyCols+` SELECT `+copyCols[1:len(copyCols)-1]+` FROM pg_temp.lg_stage ORDER BY ts, r ON CONFLICT (ts, r) DO NOTHING RETURNING ts, r`); err != nil {
 			return err
 		}
 		added = nil

@@ -202,7 +202,55 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open postgres log store: schema %q holds a log of an older layout (events is not partitioned, %v): "+
 			"export it, then drop the schema or choose another", opt.Schema, err)
 	}
+	if err := addSeq(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres log store: add sequence numbers to schema %q: %w", opt.Schema, err)
+	}
 	return s, nil
+}
+
+// seqLock is the advisory lock key under which one opener adds the seq column.
+const seqLock = 0x6c670009
+
+// addSeq gives the events table its seq column when it has none: a schema new
+// or written before sequence numbers. Under an advisory lock, so that two
+// instances opening one old schema upgrade it once, existing events are
+// numbered from 1 in (eventDate, id) order; new rows then take the next
+// numbers from the events_seq_no sequence as they are inserted. The column is
+// nullable only because the staging table of a redelivered batch copies the
+// layout; every row of events has a number.
+func addSeq(ctx context.Context, db *pgxpool.Pool) error {
+	const has = `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'seq'`
+	var n int
+	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+		return err
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+		return err
+	}
+	for _, q := range []string{
+		`CREATE SEQUENCE IF NOT EXISTS events_seq_no AS bigint MINVALUE 1`,
+		`ALTER TABLE events ADD COLUMN seq bigint`,
+		`UPDATE events e SET seq = o.n FROM (SELECT ts, r, row_number() OVER (ORDER BY ts, r) AS n FROM events) o
+WHERE e.ts = o.ts AND e.r = o.r`,
+		`SELECT setval('events_seq_no', coalesce((SELECT max(seq) FROM events), 0) + 1, false)`,
+		`ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq_no')`,
+		`CREATE INDEX IF NOT EXISTS events_by_seq ON events(seq)`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }
 
 // DropSchema drops schema and everything in it, for tests and benchmarks.

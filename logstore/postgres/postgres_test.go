@@ -115,6 +115,17 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Two writers number the events of one schema: every event once, each
+	// writer's own events in their order, and both read the same numbers.
+	seqs := storetest.Seqs(t, a)
+	storetest.CheckSeqsUnique(t, seqs)
+	if other := storetest.Seqs(t, b); !reflect.DeepEqual(other, seqs) {
+		t.Fatalf("the two stores read different numbers")
+	}
+	for _, part := range parts {
+		// Each writer delivered its share of all in date order (late came last).
+		storetest.CheckSeqOrder(t, part[:len(part)-countLate(part, late)], seqs)
+	}
 	base := storetest.Base
 	for _, s := range []*Store{a, b} {
 		for _, f := range []logstore.Filter{{}, {Status: logstore.StatusFailure}, {IP: "203.0.113.9"}, {Email: "alice@example.com"},
@@ -127,6 +138,7 @@ func TestConcurrentWriters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			got.Content, want.Content = storetest.NoSeqs(got.Content), storetest.NoSeqs(want.Content)
 			if got.TotalElements != want.TotalElements || !reflect.DeepEqual(got.Content, want.Content) {
 				for i := range min(len(got.Content), len(want.Content)) {
 					if !reflect.DeepEqual(got.Content[i], want.Content[i]) {
@@ -380,5 +392,65 @@ func TestBackgroundMaintenance(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d udelta rows left after writes paused", n)
 		}
+	}
+}
+
+// countLate returns how many events of part are in late.
+func countLate(part, late []event.Event) int {
+	n := 0
+	for _, e := range part {
+		for _, l := range late {
+			if e.ID == l.ID {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// TestUpgradeAddsSeq opens a schema written before sequence numbers (events
+// without the seq column): the store numbers the events it holds from 1 in
+// date order, loses none, and numbers new events after them.
+func TestUpgradeAddsSeq(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	schema := newSchema()
+	s := openIn(t, schema)
+	if err := s.Deliver(ctx, append(slices.Clone(all), late...)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Query(ctx, logstore.Filter{}, logstore.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `ALTER TABLE events DROP COLUMN seq; DROP SEQUENCE events_seq_no`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openIn(t, schema)
+	got, err := s.Query(ctx, logstore.Filter{}, logstore.Page{Size: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TotalElements != want.TotalElements || !reflect.DeepEqual(storetest.NoSeqs(got.Content), storetest.NoSeqs(want.Content)) {
+		t.Fatalf("after upgrade: %d events, want the same %d", got.TotalElements, want.TotalElements)
+	}
+	seqs := storetest.Seqs(t, s)
+	storetest.CheckSeqsUnique(t, seqs)
+	storetest.CheckSeqOrder(t, append(slices.Clone(all), late...), seqs)
+	// Newest first: the numbers run down from len(events) to 1.
+	for i, e := range got.Content {
+		if want := int64(len(got.Content) - i); e.Seq != want {
+			t.Fatalf("event %d after upgrade: seq %d, want %d", i, e.Seq, want)
+		}
+	}
+	n := all[0]
+	n.ID, n.EventDate = "01a00000-0000-7000-8000-000000000001", storetest.Base.Add(100*time.Hour)
+	if err := s.Deliver(ctx, []event.Event{n}); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := s.Get(ctx, n.ID); err != nil || !ok || e.Seq != int64(len(got.Content))+1 {
+		t.Fatalf("first event after upgrade: seq %d (%v %v), want %d", e.Seq, ok, err, len(got.Content)+1)
 	}
 }

@@ -223,11 +223,11 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid`
+var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq`
 
 type row struct {
 	ts, r                      int64
-	ip                         *int64
+	ip, seq                    *int64
 	ia, pr, em, prof, cx, xtra *int32
 	code, fc                   int16
 	trace                      []byte
@@ -244,7 +244,7 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.ts, &r.r, &r.ip, &r.ia, &r.pr, &r.em, &r.prof, &r.cx, &r.xtra, &r.code, &r.fc,
-			&r.trace, &r.tracet, &r.xid); err != nil {
+			&r.trace, &r.tracet, &r.xid, &r.seq); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -258,6 +258,13 @@ func (s *Store) events(ctx context.Context, q querier, query string, args ...any
 		return nil, err
 	}
 	return s.decode(ctx, q, rs)
+}
+
+func i64(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func iv(p *int32) int64 {
@@ -314,7 +321,7 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			k = cxs[*r.cx]
 		}
 		prof := parseProfile(nm[iv(r.prof)])
-		e := event.Event{EventDate: time.UnixMilli(r.ts).UTC(),
+		e := event.Event{EventDate: time.UnixMilli(r.ts).UTC(), Seq: i64(r.seq),
 			Principal: ptr(iv(r.pr)), Email: ptr(iv(r.em)), DisplayName: event.Str(prof.disp), AccountID: event.Str(prof.acct),
 			ErrorType: ptr(int64(k[cxET])), PortalID: ptr(int64(k[cxPortal])), FailureCount: int(r.fc),
 			UserAgent: nm[int64(k[cxUA])], Host: nm[int64(k[cxHost])], Path: nm[int64(k[cxPath])]}
@@ -347,6 +354,16 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 func (s *Store) Get(ctx context.Context, id string) (event.Event, bool, error) {
 	var evs []event.Event
 	var err error
+	if seq, ok := logstore.ParseSeq(id); ok {
+		evs, err = s.events(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE seq = $1`, seq)
+		if err != nil {
+			return event.Event{}, false, fmt.Errorf("get from postgres log store: %w", err)
+		}
+		if len(evs) == 0 {
+			return event.Event{}, false, nil
+		}
+		return evs[0], true, nil
+	}
 	if u, ok := parseUUID(id); ok && u[6]>>4 == 7 {
 		ms, r := uuidMs(&u), int64(binary.BigEndian.Uint64(u[8:]))
 		evs, err = s.events(ctx, s.db, `SELECT `+eventCols+` FROM events WHERE ts >= $1 AND ts <= $2 AND r = $3 AND xid IS NULL`, ms-maxIDDelta, ms+maxIDDelta, r)

@@ -494,7 +494,7 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 	}
 	for _, r := range rs {
 		e := event.Event{
-			ID: codec.JoinID(r.idb, r.k), EventDate: codec.Time(r.k),
+			ID: codec.JoinID(r.idb, r.k), EventDate: codec.Time(r.k), Seq: r.k,
 			Principal: ptr(r.pr), Email: ptr(r.em), DisplayName: ptr(r.disp), RemoteAddress: nm[r.ip],
 			ErrorType: ptr(r.et), PortalID: ptr(r.portal), AccountID: ptr(r.acct), FailureCount: int(r.fc),
 			UserAgent: nm[r.ua], Host: nm[r.host], Path: nm[r.path], TraceID: r.trace,

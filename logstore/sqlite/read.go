@@ -18,6 +18,14 @@ func (s *Store) Get(ctx context.Context, id string) (event.Event, bool, error) {
 		return event.Event{}, false, fmt.Errorf("get from sqlite log store: %w", err)
 	}
 	defer tx.Rollback()
+	if seq, ok := logstore.ParseSeq(id); ok {
+		// The sequence number is the row key.
+		evs, err := s.byKeys(ctx, tx, []int64{seq})
+		if err != nil || len(evs) == 0 {
+			return event.Event{}, false, wrap("get from sqlite log store", err)
+		}
+		return evs[0], true, nil
+	}
 	if prefix, ms, ok := codec.ShortCandidate(id); ok {
 		lo, hi := codec.ShortWindow(ms)
 		rs, err := s.rows(ctx, tx, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ? AND substr(idb, 1, 10) = ?`, lo, hi, prefix)

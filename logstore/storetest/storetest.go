@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,14 @@ func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
 			if err != nil || !ok {
 				t.Fatalf("Get(%q) = %v, %v", want.ID, ok, err)
 			}
-			if !reflect.DeepEqual(got, want) {
+			if got.Seq < 1 {
+				t.Fatalf("Get(%q): seq %d, want >= 1", want.ID, got.Seq)
+			}
+			bySeq, ok, err := s.Get(ctx, strconv.FormatInt(got.Seq, 10))
+			if err != nil || !ok || !reflect.DeepEqual(bySeq, got) {
+				t.Fatalf("Get(%d) by seq = %+v, %v, %v; want %+v", got.Seq, show(bySeq), ok, err, show(got))
+			}
+			if got = NoSeq(got); !reflect.DeepEqual(got, want) {
 				t.Fatalf("Get(%q):\n got %+v\nwant %+v", want.ID, show(got), show(want))
 			}
 		}
@@ -119,7 +127,7 @@ func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
 					t.Fatalf("Each(%+v, asc=%v): %d events, want %d", f, asc, len(got), len(ref))
 				}
 				for i := range got {
-					if !reflect.DeepEqual(got[i], ref[i]) {
+					if !reflect.DeepEqual(NoSeq(got[i]), ref[i]) {
 						t.Fatalf("Each(%+v): event %d differs:\n got %+v\nwant %+v", f, i, show(got[i]), show(ref[i]))
 					}
 				}
@@ -335,8 +343,41 @@ func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
 		if err := s.Deliver(ctx, []event.Event{e}); err != nil {
 			t.Fatalf("deliver after delete: %v", err)
 		}
-		if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || !reflect.DeepEqual(got, e) {
+		if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || !reflect.DeepEqual(NoSeq(got), e) {
 			t.Fatalf("Get after delete: %+v %v %v", got, ok, err)
+		}
+	})
+
+	t.Run("Seq", func(t *testing.T) {
+		s, _ := load(t)
+		before := Seqs(t, s)
+		if len(before) != len(all)+len(late) {
+			t.Fatalf("%d events numbered, want %d", len(before), len(all)+len(late))
+		}
+		CheckSeqsUnique(t, before)
+		// Delivered in date order, a newer event has a higher number, across
+		// the batches of 40.
+		CheckSeqOrder(t, all, before)
+		// A redelivered batch keeps its numbers and takes no new ones.
+		if err := s.Deliver(ctx, all[40:120]); err != nil {
+			t.Fatalf("redeliver: %v", err)
+		}
+		if after := Seqs(t, s); !reflect.DeepEqual(after, before) {
+			t.Fatalf("redelivery changed the numbers")
+		}
+		// A newer event takes a higher number than every older one.
+		e := mk(1, Base.Add(90*time.Hour), "seq@example.org", "", event.LoginSuccess, "", "10.9.9.8")
+		if err := s.Deliver(ctx, []event.Event{e}); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+		got, ok, err := s.Get(ctx, e.ID)
+		if err != nil || !ok {
+			t.Fatalf("Get new event: %v %v", ok, err)
+		}
+		for id, n := range before {
+			if n >= got.Seq {
+				t.Fatalf("new event's seq %d not above %s's %d", got.Seq, id, n)
+			}
 		}
 	})
 
@@ -571,4 +612,64 @@ func Dataset() (all, late []event.Event) {
 		}
 	}
 	return all, late
+}
+
+// NoSeq returns e without its store-assigned sequence number, for comparison
+// with the event as delivered.
+func NoSeq(e event.Event) event.Event {
+	e.Seq = 0
+	return e
+}
+
+// Seqs returns the sequence number of every event in s, by event id.
+func Seqs(t testing.TB, s logstore.Store) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	err := s.Each(context.Background(), logstore.Filter{}, true, func(e event.Event) error {
+		out[e.ID] = e.Seq
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Each: %v", err)
+	}
+	return out
+}
+
+// CheckSeqOrder fails t unless, among evs (delivered in this order), an event
+// with a later eventDate has a higher number in seqs.
+func CheckSeqOrder(t testing.TB, evs []event.Event, seqs map[string]int64) {
+	t.Helper()
+	byDate := slices.Clone(evs)
+	slices.SortStableFunc(byDate, func(a, b event.Event) int { return a.EventDate.Compare(b.EventDate) })
+	for i := 1; i < len(byDate); i++ {
+		a, b := byDate[i-1], byDate[i]
+		if a.EventDate.Before(b.EventDate) && seqs[a.ID] >= seqs[b.ID] {
+			t.Fatalf("event %s of %s has seq %d, not below %d of the newer %s of %s",
+				a.ID, a.EventDate, seqs[a.ID], seqs[b.ID], b.ID, b.EventDate)
+		}
+	}
+}
+
+// NoSeqs returns evs without their sequence numbers.
+func NoSeqs(evs []event.Event) []event.Event {
+	out := make([]event.Event, len(evs))
+	for i, e := range evs {
+		out[i] = NoSeq(e)
+	}
+	return out
+}
+
+// CheckSeqsUnique fails t unless every number in seqs is at least 1 and unique.
+func CheckSeqsUnique(t testing.TB, seqs map[string]int64) {
+	t.Helper()
+	seen := make(map[int64]string, len(seqs))
+	for id, n := range seqs {
+		if n < 1 {
+			t.Fatalf("event %s: seq %d, want >= 1", id, n)
+		}
+		if o, dup := seen[n]; dup {
+			t.Fatalf("events %s and %s share seq %d", o, id, n)
+		}
+		seen[n] = id
+	}
 }
