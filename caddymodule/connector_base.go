@@ -1,0 +1,78 @@
+package caddymodule
+
+import (
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/loginguard/loginguard/connectors/format"
+)
+
+// ConnectorBase holds the options every connector module shares; a module embeds
+// it, calls parseBase for each block option it does not know itself, and resolves
+// the encoder in Provision with encoder.
+type ConnectorBase struct {
+	// Active is false for a connector that is configured but sends nothing
+	// (seed 001's Inactive). Default: true.
+	Active *bool `json:"active,omitempty"`
+	// Format of the payload: json (the seed's, default), ecs or ocsf.
+	Format string `json:"format,omitempty"`
+}
+
+// connectorBase lets the app read the shared options of any connector module.
+type connectorBase interface{ base() *ConnectorBase }
+
+func (c *ConnectorBase) base() *ConnectorBase { return c }
+
+// IsActive reports whether the connector sends events.
+func (c *ConnectorBase) IsActive() bool { return c.Active == nil || *c.Active }
+
+// encoder returns the payload encoder of c.Format; errors name the field.
+func (c *ConnectorBase) encoder(module string) (format.Encoder, error) {
+	enc, err := format.Lookup(c.Format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: format: %w", module, err)
+	}
+	return enc, nil
+}
+
+// parseBase consumes the shared block options at the dispenser's current token:
+//
+//	active on|off
+//	format json|ecs|ocsf
+//
+// It reports whether the token was one of them.
+func (c *ConnectorBase) parseBase(d *caddyfile.Dispenser) (bool, error) {
+	switch d.Val() {
+	case "active":
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		var on bool
+		switch d.Val() {
+		case "on":
+			on = true
+		case "off":
+		default:
+			return true, d.Errf("active: want on or off, got %q", d.Val())
+		}
+		c.Active = &on
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		return true, nil
+	case "format":
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		c.Format = d.Val()
+		if _, err := format.Lookup(c.Format); err != nil {
+			return true, d.Errf("format: %v", err)
+		}
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		return true, nil
+	}
+	return false, nil
+}

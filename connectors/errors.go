@@ -1,0 +1,55 @@
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// permanentError marks an error that no retry will fix.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that retrying will not fix (the sink rejected the
+// payload itself, e.g. an HTTP 400): the pipeline dead-letters the events it
+// concerns instead of retrying them. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// ItemErrors is the error a Connector returns when only some events of a batch
+// failed: the index of each failed event in the batch and why. Events it does not
+// name were delivered. An entry marked Permanent dead-letters its event; the
+// others are retried.
+type ItemErrors map[int]error
+
+// Error names the number of failed events and the first few reasons.
+func (e ItemErrors) Error() string {
+	idx := make([]int, 0, len(e))
+	for i := range e {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d events failed", len(idx))
+	for n, i := range idx {
+		if n == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		fmt.Fprintf(&b, "; [%d]: %v", i, e[i])
+	}
+	return b.String()
+}
