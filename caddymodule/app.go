@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,18 @@ type App struct {
 
 	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
 	stopRefresh chan struct{}
+
+	flushMu  sync.Mutex
+	flushers []func() // the handlers' last reports of sampled refusals, run before the queues close
+}
+
+// onCleanup registers f to run in Cleanup before the event queues close, so the
+// events it emits are delivered. Caddy cleans modules up in no set order, so a
+// handler cannot count on emitting from its own Cleanup.
+func (a *App) onCleanup(f func()) {
+	a.flushMu.Lock()
+	a.flushers = append(a.flushers, f)
+	a.flushMu.Unlock()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -322,6 +335,12 @@ func (a *App) isBlocked(ip netip.Addr) bool {
 
 // Cleanup delivers the queued events and releases the app's share of the state.
 func (a *App) Cleanup() error {
+	a.flushMu.Lock()
+	for _, f := range a.flushers {
+		f()
+	}
+	a.flushers = nil
+	a.flushMu.Unlock()
 	if a.dispatcher != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := a.dispatcher.Close(ctx); err != nil {

@@ -76,6 +76,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	        known_ips        [<duration>]
 //	        ipv4_prefix      <bits>
 //	        ipv6_prefix      <bits>
+//	        locked_events    <n>|all
 //	    }
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -273,6 +274,12 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "locked_events":
+			v, err := parseLockedEvents(d)
+			if err != nil {
+				return err
+			}
+			l.LockedEvents = v
 		case "window", "slot_ttl", "admission_wait":
 			v, err := durationArg(d)
 			if err != nil {

@@ -104,6 +104,8 @@ type Handler struct {
 	limiter    *ratelimit.Limiter
 	limiterKey string
 	sampler    *ratelimit.Sampler
+	lockEvents *ratelimit.Sampler // of LOCKED refusals; nil for locked_events all
+	flush      *sampledFlush      // reports the samplers' counts when a flood stops
 }
 
 // Lockout configures how failures are counted and accounts locked.
@@ -159,6 +161,11 @@ type Lockout struct {
 	// attempts as the account has failures left are already in flight; then it
 	// is answered 429. Default: 2s.
 	AdmissionWait caddy.Duration `json:"admission_wait,omitempty"`
+	// LockedEvents: per account and sample interval, how many refusals of a
+	// locked account are stored one event each; past that, one event per
+	// interval carries the number refused (see lockedevents.go). A number ≥ 1
+	// or "all" (one event per refusal). Default: 10.
+	LockedEvents LockedEvents `json:"locked_events,omitempty"`
 }
 
 const defaultLockBody = `{"code":"AUTHENTICATION_FAILED","message":"Authentication failed"}`
@@ -295,7 +302,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if (!*h.SaveToDatabase || h.app.logStore == nil) && len(h.app.SinksRaw) == 0 {
 		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no sink is configured; add a sink or turn save_to_database on")
 	}
-	return h.provisionLimits()
+	h.provisionLockedEvents()
+	if err := h.provisionLimits(); err != nil {
+		return err
+	}
+	h.startFlush()
+	return nil
 }
 
 // Validate rejects bad configuration, naming the field.

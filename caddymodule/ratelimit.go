@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -97,6 +96,7 @@ func (h *Handler) provisionLimits() error {
 
 // Cleanup releases the route's limiter.
 func (h *Handler) Cleanup() error {
+	h.stopFlush()
 	if h.limiterKey != "" {
 		_, err := limiterPool.Delete(h.limiterKey)
 		return err
@@ -135,17 +135,14 @@ func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt
 // when the sampler lets it through; the metric counts every one.
 func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.Decision, status int) error {
 	h.app.metrics.refusal(event.RateLimited)
-	emit, suppressed := h.sampler.Allow(d.Key, time.Now())
+	emit, suppressed := h.sampler.AllowWith(d.Key, time.Now(), &refusal{a: *a, reason: event.RateLimited, scope: d.Scope})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if !emit {
 		return nil
 	}
 	h.fail(a, event.RateLimited, 0)
-	if suppressed > 0 {
-		msg := *a.ev.Message + " (" + strconv.Itoa(suppressed) + " more refused under " + d.Scope + " since the last event)"
-		a.ev.Message = &msg
-	}
+	a.ev.Message = withCount(*a.ev.Message, suppressed, d.Scope)
 	h.emit(a.ev)
 	return nil
 }

@@ -75,7 +75,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 			// fail open: the attempt goes through uncounted and is reported as usual.
 		case adm.Locked:
 			h.app.stateOK()
-			return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
+			return h.refuseLocked(w, a, adm)
 		case adm.Busy():
 			// More attempts at once than the account has failures left: a
 			// flood, sampled like the rate limits' refusals.

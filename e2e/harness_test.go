@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -397,3 +399,59 @@ const trustXFF = `servers {
 		trusted_proxies static 127.0.0.1/32
 		client_ip_headers X-Forwarded-For
 	}`
+
+// moreRefusedRE reads the count that a sampled refusal's message carries.
+var moreRefusedRE = regexp.MustCompile(`\((\d+) more refused (?:on this account|under \w+) since the last event\)$`)
+
+// attempts returns how many login attempts evs stand for: one per login
+// event, plus the refusals each sampled LOCKED or RATE_LIMITED event says it
+// stands for. Lock and unlock events are not attempts.
+func attempts(evs []event.Event) int {
+	n := 0
+	for _, e := range evs {
+		if e.EventType == event.AccountLocked || e.EventType == event.AccountUnlocked {
+			continue
+		}
+		n++
+		if e.Message != nil {
+			if m := moreRefusedRE.FindStringSubmatch(*e.Message); m != nil {
+				k, _ := strconv.Atoi(m[1])
+				n += k
+			}
+		}
+	}
+	return n
+}
+
+// waitAttempts waits until read's events stand for n attempts (the counts of
+// sampled refusals arrive when their sample interval ends) and returns them. It
+// fails t when they stand for more, or not n within 30 s.
+func waitAttempts(t testing.TB, read func() []event.Event, n int) []event.Event {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs := read()
+		got := attempts(evs)
+		if got > n {
+			t.Fatalf("events stand for %d attempts, want %d", got, n)
+		}
+		if got == n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events stand for %d attempts after 30 s, want %d", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// countReason counts the events of evs with reason r.
+func countReason(evs []event.Event, r event.Reason) int {
+	n := 0
+	for _, e := range evs {
+		if e.Reason == r {
+			n++
+		}
+	}
+	return n
+}

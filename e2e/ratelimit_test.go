@@ -155,7 +155,7 @@ func TestRedisManyAccountsManyIPs(t *testing.T) {
 			t.Errorf("%s: portal received %d wrong passwords, want 1..5", a, got[a])
 		}
 	}
-	evs := allEvents(t, ins, 903)
+	evs := waitAttempts(t, func() []event.Event { return readAll(t, ins) }, 900)
 	if n := len(byType(evs, event.AccountLocked)); n != 3 {
 		t.Errorf("%d lock events, want 3", n)
 	}

@@ -52,6 +52,15 @@ func storm(t *testing.T, urls []string, email string, n, workers int) map[int]in
 	return codes
 }
 
+// readAll returns the events of every instance.
+func readAll(t *testing.T, ins []*instance) []event.Event {
+	var evs []event.Event
+	for _, in := range ins {
+		evs = append(evs, readEventsFrom(t, in.events)...)
+	}
+	return evs
+}
+
 // allEvents waits until the instances' events files hold at least n events.
 func allEvents(t *testing.T, ins []*instance, n int) []event.Event {
 	t.Helper()
@@ -77,7 +86,11 @@ func raceOnRedis(t *testing.T, url string) {
 	s := newStack(t, stackOptions{Env: []string{"LOGINGUARD_REDIS_URL=" + url}, PortalArgs: []string{"-slow", "20ms"}})
 	ins := []*instance{{url: s.url, events: s.events}, s.addInstance(), s.addInstance()}
 	urls := []string{ins[0].url, ins[1].url, ins[2].url}
+	began := time.Now()
 	codes := storm(t, urls, "active@example.com", 1000, 150)
+	// A storm of d seconds touches at most d/interval+2 sample intervals: the
+	// intervals are not aligned with its start.
+	intervals := int(time.Since(began)/(10*time.Second)) + 2
 	got := s.received()["active@example.com"]
 	if got > 5 || got == 0 {
 		t.Fatalf("portal received %d wrong passwords over 3 instances, want at most 5 (statuses %v)", got, codes)
@@ -87,7 +100,12 @@ func raceOnRedis(t *testing.T, url string) {
 			t.Fatalf("%d answers %d: %v", n, code, codes)
 		}
 	}
-	evs := allEvents(t, ins, 1001)
+	evs := waitAttempts(t, func() []event.Event { return readAll(t, ins) }, 1000)
+	// Each instance stores at most 10 LOCKED events per sample interval and
+	// one carrying the rest when the interval ends.
+	if n, most := countReason(evs, event.Locked), 3*intervals*(10+1); n > most {
+		t.Fatalf("%d LOCKED events over %d intervals, want at most %d", n, intervals, most)
+	}
 	if n := len(byType(evs, event.AccountLocked)); n != 1 {
 		t.Fatalf("%d ACCOUNT_LOCKED events over the 3 instances, want 1", n)
 	}

@@ -32,6 +32,7 @@ const (
 type Sampler struct {
 	interval time.Duration
 	maxKeys  int
+	budget   int // events per key and interval, ≥ 1 (see WithBudget)
 
 	mu         sync.Mutex
 	keys       map[string]*list.Element // of *sampleEntry
@@ -43,8 +44,19 @@ type Sampler struct {
 // sampleEntry is what a Sampler remembers of one key.
 type sampleEntry struct {
 	key        string
-	emitted    time.Time // of the last emitted event
-	suppressed int       // since then
+	emitted    time.Time // of the first emitted event of the current interval
+	count      int       // events emitted in the current interval
+	suppressed int       // since the last emitted event
+	last       any       // of the latest suppressed attempt (AllowWith)
+}
+
+// Pending is what a key had suppressed, and no event carried, when Due or
+// Drain took it: the count and the value given with the latest suppressed
+// attempt (nil when it came through Allow).
+type Pending struct {
+	Key        string
+	Suppressed int
+	Last       any
 }
 
 // SamplerStats are a Sampler's counters.
@@ -68,7 +80,17 @@ func NewSampler(interval time.Duration, maxKeys int) *Sampler {
 	if maxKeys <= 0 {
 		maxKeys = DefaultSampleKeys
 	}
-	return &Sampler{interval: interval, maxKeys: maxKeys, keys: make(map[string]*list.Element)}
+	return &Sampler{interval: interval, maxKeys: maxKeys, budget: 1, keys: make(map[string]*list.Element)}
+}
+
+// WithBudget makes the Sampler emit the first n attempts of each key in each
+// interval, one event each, instead of only the first; past those n, attempts
+// are suppressed and counted as usual, and the first event of a later interval
+// carries the count. n ≤ 0 means 1. It returns s and must be called before s
+// is used.
+func (s *Sampler) WithBudget(n int) *Sampler {
+	s.budget = max(1, n)
+	return s
 }
 
 // Allow reports whether the refused attempt with key at now should emit an
@@ -77,18 +99,32 @@ func NewSampler(interval time.Duration, maxKeys int) *Sampler {
 // should not, suppressed is the running count that the next emitted event
 // will carry, this attempt included.
 func (s *Sampler) Allow(key string, now time.Time) (emit bool, suppressed int) {
+	return s.AllowWith(key, now, nil)
+}
+
+// AllowWith is Allow that, when the attempt is suppressed, keeps last as the
+// key's latest suppressed attempt for Due and Drain (e.g. the event it would
+// have emitted). last is dropped when a later event carries the count.
+func (s *Sampler) AllowWith(key string, now time.Time, last any) (emit bool, suppressed int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if el, ok := s.keys[key]; ok {
 		e := el.Value.(*sampleEntry)
 		if since := now.Sub(e.emitted); since >= 0 && since < s.interval {
+			if e.count < s.budget {
+				e.count++
+				return true, 0
+			}
 			e.suppressed++
+			e.last = last
 			s.suppressed++
 			return false, e.suppressed
 		}
 		n := e.suppressed
 		e.suppressed = 0
+		e.last = nil
 		e.emitted = now
+		e.count = 1
 		s.order.MoveToBack(el)
 		return true, n
 	}
@@ -96,7 +132,7 @@ func (s *Sampler) Allow(key string, now time.Time) (emit bool, suppressed int) {
 	for s.order.Len() >= s.maxKeys {
 		s.evict(s.order.Front())
 	}
-	s.keys[key] = s.order.PushBack(&sampleEntry{key: key, emitted: now})
+	s.keys[key] = s.order.PushBack(&sampleEntry{key: key, emitted: now, count: 1})
 	return true, 0
 }
 
@@ -123,6 +159,49 @@ func (s *Sampler) evict(el *list.Element) {
 	delete(s.keys, e.key)
 	s.unreported += uint64(e.suppressed)
 }
+
+// Due forgets every key whose interval ended at now and returns those that
+// had suppressed attempts, so that the caller can emit one event carrying each
+// count when a flood stops, instead of waiting for an attempt that may never
+// come. A key's next attempt after Due is emitted at once, as for a new key.
+// Call it about every interval; its cost is the number of expired keys.
+func (s *Sampler) Due(now time.Time) []Pending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Pending
+	for el := s.order.Front(); el != nil; el = s.order.Front() {
+		e := el.Value.(*sampleEntry)
+		if now.Sub(e.emitted) < s.interval {
+			break
+		}
+		if e.suppressed > 0 {
+			out = append(out, Pending{Key: e.key, Suppressed: e.suppressed, Last: e.last})
+			e.suppressed = 0
+		}
+		s.evict(el)
+	}
+	return out
+}
+
+// Drain returns every key's suppressed count whatever its interval, and
+// forgets the keys: for a last report when the Sampler's owner stops.
+func (s *Sampler) Drain() []Pending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Pending
+	for el := s.order.Front(); el != nil; el = s.order.Front() {
+		e := el.Value.(*sampleEntry)
+		if e.suppressed > 0 {
+			out = append(out, Pending{Key: e.key, Suppressed: e.suppressed, Last: e.last})
+			e.suppressed = 0
+		}
+		s.evict(el)
+	}
+	return out
+}
+
+// Interval returns the Sampler's interval.
+func (s *Sampler) Interval() time.Duration { return s.interval }
 
 // Stats returns the Sampler's counters.
 func (s *Sampler) Stats() SamplerStats {

@@ -122,3 +122,91 @@ func TestSamplerConcurrent(t *testing.T) {
 		t.Fatalf("%d emitted, stats %+v; want 5 emitted and 7995 suppressed", emitted, st)
 	}
 }
+
+func TestSamplerBudget(t *testing.T) {
+	s := ratelimit.NewSampler(10*time.Second, 0).WithBudget(3)
+	t0 := time.Unix(1_000_000, 0)
+	var emitted, carried int
+	for i := range 100 {
+		emit, n := s.Allow("locked:a", t0.Add(time.Duration(i)*time.Millisecond))
+		if emit {
+			emitted++
+			carried += n
+		}
+	}
+	if emitted != 3 || carried != 0 {
+		t.Fatalf("first interval: %d events carrying %d, want 3 carrying 0", emitted, carried)
+	}
+	// Another key has its own budget.
+	for i := range 3 {
+		if emit, _ := s.Allow("locked:b", t0); !emit {
+			t.Fatalf("key b attempt %d suppressed", i)
+		}
+	}
+	// The next interval: its first event carries the 97 suppressed, then two more.
+	var got []int
+	for i := range 10 {
+		if emit, n := s.Allow("locked:a", t0.Add(10*time.Second+time.Duration(i))); emit {
+			got = append(got, n)
+		}
+	}
+	if fmt.Sprint(got) != "[97 0 0]" {
+		t.Fatalf("second interval events carry %v, want [97 0 0]", got)
+	}
+	if st := s.Stats(); st.Suppressed != 97+7 {
+		t.Fatalf("Suppressed = %d, want 104", st.Suppressed)
+	}
+}
+
+// TestSamplerDue: when a flood stops, Due hands over each key's count with the
+// latest suppressed attempt once its interval is over, so that every refusal
+// is carried by some event even if no later attempt comes.
+func TestSamplerDue(t *testing.T) {
+	s := ratelimit.NewSampler(10*time.Second, 0).WithBudget(2)
+	t0 := time.Unix(1_000_000, 0)
+	var emitted, carried int
+	for i := range 50 {
+		if emit, n := s.AllowWith("a", t0.Add(time.Duration(i)*time.Millisecond), i); emit {
+			emitted++
+			carried += n
+		}
+	}
+	s.Allow("b", t0.Add(time.Second)) // nothing suppressed: never due
+	if got := s.Due(t0.Add(9 * time.Second)); len(got) != 0 {
+		t.Fatalf("Due before the interval ended: %v", got)
+	}
+	got := s.Due(t0.Add(10 * time.Second))
+	if len(got) != 1 || got[0].Key != "a" || got[0].Suppressed != 48 || got[0].Last != 49 {
+		t.Fatalf("Due = %+v, want a with 48 suppressed, last 49", got)
+	}
+	if emitted != 2 || carried != 0 || emitted+got[0].Suppressed != 50 {
+		t.Fatalf("%d emitted carrying %d, %d due: want 2 carrying 0 and 48 due", emitted, carried, got[0].Suppressed)
+	}
+	if again := s.Due(t0.Add(time.Hour)); len(again) != 0 {
+		t.Fatalf("second Due = %+v, want nothing (b had nothing suppressed)", again)
+	}
+	if st := s.Stats(); st.Keys != 0 || st.Unreported != 0 || st.Suppressed != 48 {
+		t.Fatalf("stats %+v, want no keys, nothing unreported, 48 suppressed", st)
+	}
+	// A key's next attempt after Due starts afresh.
+	if emit, n := s.Allow("a", t0.Add(11*time.Second)); !emit || n != 0 {
+		t.Fatalf("after Due: emit %v carrying %d, want a fresh event", emit, n)
+	}
+}
+
+// TestSamplerDrain takes every count, interval over or not.
+func TestSamplerDrain(t *testing.T) {
+	s := ratelimit.NewSampler(time.Hour, 0)
+	t0 := time.Unix(1_000_000, 0)
+	for i := range 5 {
+		s.Allow("a", t0)
+		s.AllowWith("b", t0, i)
+	}
+	got := s.Drain()
+	if fmt.Sprint(got) != "[{a 4 <nil>} {b 4 4}]" {
+		t.Fatalf("Drain = %v", got)
+	}
+	if st := s.Stats(); st.Keys != 0 || st.Unreported != 0 {
+		t.Fatalf("stats after Drain %+v", st)
+	}
+}

@@ -1,0 +1,120 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/ratelimit"
+	"github.com/loginguard/loginguard/state"
+)
+
+// defaultLockedEvents is the per-account budget of LOCKED events per sample interval.
+const defaultLockedEvents = 10
+
+// LockedEvents is how many refusals of a locked account, per account and
+// sample interval (rate_limit sample_interval), are stored one event each;
+// past that, the first refusal of a later interval is one LOCKED event carrying
+// how many were refused since. JSON: a number ≥ 1 or "all" (one event per
+// refusal, the old behaviour). 0 means the default, 10.
+type LockedEvents int
+
+// lockedEventsAll is LockedEvents "all".
+const lockedEventsAll LockedEvents = -1
+
+// UnmarshalJSON accepts a number or "all".
+func (n *LockedEvents) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte(`"all"`)) {
+		*n = lockedEventsAll
+		return nil
+	}
+	var v int
+	if err := json.Unmarshal(b, &v); err != nil || v < 1 {
+		return fmt.Errorf("lockout locked_events: want a number ≥ 1 or \"all\", got %s", b)
+	}
+	*n = LockedEvents(v)
+	return nil
+}
+
+// MarshalJSON writes a number or "all".
+func (n LockedEvents) MarshalJSON() ([]byte, error) {
+	if n == lockedEventsAll {
+		return []byte(`"all"`), nil
+	}
+	return json.Marshal(int(n))
+}
+
+// parseLockedEvents reads `locked_events <n>|all`.
+func parseLockedEvents(d *caddyfile.Dispenser) (LockedEvents, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	if v == "all" {
+		return lockedEventsAll, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, d.Errf("lockout locked_events: want a number ≥ 1 or `all`, got %q", v)
+	}
+	return LockedEvents(n), nil
+}
+
+// provisionLockedEvents builds the sampler of the route's LOCKED refusals
+// (none for "all"). It shares the rate limits' sample interval.
+func (h *Handler) provisionLockedEvents() {
+	n := h.Lockout.LockedEvents
+	if n == 0 {
+		n = defaultLockedEvents
+		h.Lockout.LockedEvents = n
+	}
+	if n == lockedEventsAll {
+		h.lockEvents = nil
+		return
+	}
+	interval := ratelimit.DefaultSampleInterval
+	if h.RateLimit != nil && h.RateLimit.SampleInterval > 0 {
+		interval = time.Duration(h.RateLimit.SampleInterval)
+	}
+	h.lockEvents = ratelimit.NewSampler(interval, 0).WithBudget(int(n))
+}
+
+// refuseLocked answers a locked account's attempt. Every refusal is counted by
+// the metric; its event is stored when the account's budget allows, and a
+// sampled event's message carries the number refused since the previous event.
+func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admission) error {
+	if h.lockEvents == nil {
+		return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
+	}
+	h.app.metrics.refusal(event.Locked)
+	emit, suppressed := h.lockEvents.AllowWith("locked:"+a.account, time.Now(), &refusal{a: *a, reason: event.Locked, failures: adm.Failures})
+	if emit {
+		a.ev.FailureCount = adm.Failures
+		h.fail(a, event.Locked, adm.Failures)
+		a.ev.Message = withCount(*a.ev.Message, suppressed, "")
+		h.emit(a.ev)
+	}
+	if h.Lockout.RemainingHeader != "" {
+		w.Header().Set(h.Lockout.RemainingHeader, "0")
+	}
+	body := h.lockBody
+	if body != nil {
+		w.Header().Set("Content-Type", h.Lockout.ContentType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(h.Lockout.Status)
+	if body != nil {
+		_, _ = w.Write(body)
+	}
+	return nil
+}
