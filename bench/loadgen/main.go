@@ -5,7 +5,8 @@
 //	go run ./bench/loadgen -url http://127.0.0.1:8080/api/login -rate 1000 -duration 5s
 //
 // The bodies follow bench/gateway.sh's mix: one in -success-every logs in
-// active@example.com with its password, the others are unknown accounts.
+// active@example.com with its password, the others are unknown accounts. With
+// -account, every request is a wrong password for that one account (a flood).
 //
 // It is meant to cost the machine little, so that on a small benchmark machine
 // the latencies are the server's and not the load generator's: requests are
@@ -35,6 +36,7 @@ func main() {
 	accounts := flag.Int("accounts", 5000, "distinct unknown accounts")
 	every := flag.Int("success-every", 32, "one successful login in this many")
 	conns := flag.Int("conns", 128, "connections")
+	target := flag.String("account", "", "send only wrong passwords for this account (a flood)")
 	flag.Parse()
 	u, err := url.Parse(*rawURL)
 	if err != nil || u.Scheme != "http" || u.Host == "" || *rate <= 0 || *conns <= 0 {
@@ -44,7 +46,9 @@ func main() {
 	path := u.RequestURI()
 	request := func(i int) []byte {
 		body := fmt.Sprintf(`{"email":"user%d@example.org","password":"guess-%d"}`, i%*accounts, i)
-		if i%*every == 0 {
+		if *target != "" {
+			body = fmt.Sprintf(`{"email":%q,"password":"guess-%d"}`, *target, i)
+		} else if i%*every == 0 {
 			body = `{"email":"active@example.com","password":"correct-horse"}`
 		}
 		return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Flood benchmark. One Caddy with loginguard in front of the demo portal (memory state,
+# SQLite login log, lockout 5 in 15m, the default locked_events 10 per sample_interval
+# 10s, no per-IP limit so that every attempt reaches the lockout), and a second one the
+# same but with `locked_events all`. In one run:
+#   peak:   the closed-loop rate (wrk) of wrong passwords for one account from one IP;
+#   alone:  the login throughput (wrk) of another account, logging in with its right
+#           password, with nothing else going on;
+#   flood:  the same while bench/loadgen floods the first account at the peak rate,
+#           open loop (the attacker does not slow down when the gateway does);
+#   all:    the same flood on the `locked_events all` instance (rows stored per second
+#           when every refusal is an event).
+# Prints the events stored per second during each flood (rows of the flooded account in
+# the log store, every sampled count delivered) and last one line:
+#   legit_ratio=<flood/alone> stored_per_s=<n> stored_per_s_all=<n> flood_rate=<n>
+# Environment: DURATION (per run, default 10s), CONNS (wrk connections, default 16).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "wrk is not installed: apt-get install -y wrk" >&2
+		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2 ||
+			{ echo "installing wrk failed; install it with: apt-get install -y wrk" >&2; exit 1; }
+	else
+		echo "wrk is not installed; install it with: sudo apt-get install -y wrk" >&2
+		exit 1
+	fi
+fi
+command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 1; }
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-16}
+secs=${DURATION%s}
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+portal_port=$(free_port)
+"$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
+pids+=($!)
+
+token=bench-admin-token-0123456789
+cfg() { # cfg <port> <admin port> <db> <locked_events>
+	cat <<CF
+{
+	admin off
+	log default {
+		level ERROR
+	}
+	loginguard {
+		state memory
+		store sqlite $3
+	}
+}
+http://127.0.0.1:$1 {
+	loginguard /api/login {
+		portal_id bench
+		rule success {
+			status 200
+			cookie portal_session
+		}
+		rule failure {
+			status 4xx
+			json /code
+			reasons {
+				BAD_CREDENTIALS BAD_CREDENTIALS
+				USER_NOT_FOUND ACCOUNT_NOT_FOUND
+			}
+		}
+		session_cookie portal_session
+		lockout {
+			max_failures 5
+			window 15m
+			duration 15m
+			locked_events $4
+		}
+	}
+	reverse_proxy 127.0.0.1:$portal_port
+}
+http://127.0.0.1:$2 {
+	loginguard_admin {
+		admin_token $token
+	}
+}
+CF
+}
+sampled_port=$(free_port) sampled_api=$(free_port) all_port=$(free_port) all_api=$(free_port)
+cfg "$sampled_port" "$sampled_api" "$work/sampled.db" 10 >"$work/sampled.caddyfile"
+cfg "$all_port" "$all_api" "$work/all.db" all >"$work/all.caddyfile"
+for c in sampled all; do
+	XDG_DATA_HOME="$work/data-$c" "$work/caddy" run --config "$work/$c.caddyfile" --adapter caddyfile >"$work/$c.log" 2>&1 &
+	pids+=($!)
+done
+for port in $portal_port $sampled_port $all_port $sampled_api $all_api; do
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+done
+
+victim=waiting@example.com
+cat >"$work/flood.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+	n = n + 1
+	return wrk.format(nil, "/api/login", nil, '{"email":"$victim","password":"guess-' .. n .. '"}')
+end
+LUA
+cat >"$work/legit.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"active@example.com","password":"correct-horse"}'
+LUA
+rps() { # rps <port> <lua> <duration>
+	wrk -t1 -c"$CONNS" -d"$3" -s "$2" "http://127.0.0.1:$1/api/login" | awk '/Requests\/sec/ {print $2}'
+}
+# rows <api port>: the flooded account's rows in the log store
+rows() {
+	curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$1/api/v1/login-logs?size=1&email=$victim" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["totalElements"])'
+}
+# settle <api port>: waits until the row count stops moving (the last sampled count
+# arrives when its interval ends, the store flushes every 200ms), prints it
+settle() {
+	local last=-1 now stable=0
+	for _ in $(seq 200); do
+		now=$(rows "$1")
+		if [ "$now" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+		[ "$stable" -ge 12 ] && { echo "$now"; return; }
+		last=$now
+		sleep 0.25
+	done
+	echo "$now"
+}
+# flood <port> <api port> <rate>: floods open loop for DURATION while nothing else
+# runs; prints "<rows stored per second> <attempts per second sent>"
+flood() {
+	local before after sent
+	before=$(settle "$2")
+	sent=$("$work/loadgen" -url "http://127.0.0.1:$1/api/login" -account "$victim" -rate "$3" -duration "$DURATION" -conns 64 |
+		sed -n 's/.*rate=\([0-9.]*\).*/\1/p')
+	after=$(settle "$2")
+	echo "$(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN{printf "%.1f", (a-b)/s}') $sent"
+}
+
+rps "$sampled_port" "$work/flood.lua" 2s >/dev/null # warm-up; locks the victim
+rps "$all_port" "$work/flood.lua" 2s >/dev/null
+peak=$(rps "$sampled_port" "$work/flood.lua" "$DURATION")
+echo "flood peak (closed loop, wrk): $peak attempts/s"
+alone=$(rps "$sampled_port" "$work/legit.lua" "$DURATION")
+echo "legitimate account alone: $alone logins/s"
+before=$(settle "$sampled_api")
+"$work/loadgen" -url "http://127.0.0.1:$sampled_port/api/login" -account "$victim" -rate "$peak" -duration "$DURATION" -conns 64 >"$work/flood.out" &
+lg=$!
+during=$(rps "$sampled_port" "$work/legit.lua" "$DURATION")
+wait "$lg"
+after=$(settle "$sampled_api")
+sent=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' "$work/flood.out")
+stored=$(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN{printf "%.1f", (a-b)/s}')
+echo "legitimate account during the flood: $during logins/s; flood sent $sent attempts/s ($(cat "$work/flood.out"))"
+echo "rows stored for the flooded account: $stored/s (locked_events 10)"
+read -r stored_all sent_all < <(flood "$all_port" "$all_api" "$peak")
+echo "rows stored with locked_events all: $stored_all/s (flood sent $sent_all attempts/s)"
+echo "legit_ratio=$(awk -v a="$during" -v b="$alone" 'BEGIN{printf "%.3f", a/b}') stored_per_s=$stored stored_per_s_all=$stored_all flood_rate=$sent"
