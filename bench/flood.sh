@@ -3,17 +3,20 @@
 # SQLite login log, lockout 5 in 15m, the default locked_events 10 per sample_interval
 # 10s, no per-IP limit so that every attempt reaches the lockout), and a second one the
 # same but with `locked_events all`. In one run:
-#   peak:   the closed-loop rate (wrk) of wrong passwords for one account from one IP;
-#   alone:  the login throughput (wrk) of another account, logging in with its right
-#           password, with nothing else going on;
-#   flood:  the same while bench/loadgen floods the first account at the peak rate,
-#           open loop (the attacker does not slow down when the gateway does);
+#   rate:   the login rate bench/gateway.sh reaches (wrk, closed loop, its mix of 5,000
+#           unknown accounts and one in 256 successful logins), on the second instance;
+#   alone:  the login throughput (wrk) of a legitimate account, logging in with its
+#           right password, with nothing else going on;
+#   flood:  the same while bench/loadgen floods another account with wrong passwords
+#           from the same IP at that rate, open loop (an attacker does not slow down
+#           when the gateway does);
 #   all:    the same flood on the `locked_events all` instance (rows stored per second
 #           when every refusal is an event).
 # Prints the events stored per second during each flood (rows of the flooded account in
 # the log store, every sampled count delivered) and last one line:
 #   legit_ratio=<flood/alone> stored_per_s=<n> stored_per_s_all=<n> flood_rate=<n>
-# Environment: DURATION (per run, default 10s), CONNS (wrk connections, default 16).
+# Environment: DURATION (per run, default 10s), CONNS (wrk connections, default 16),
+# FLOOD_RATE (attempts/s; unset: the rate measured above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -107,6 +110,21 @@ request = function()
 	return wrk.format(nil, "/api/login", nil, '{"email":"$victim","password":"guess-' .. n .. '"}')
 end
 LUA
+cat >"$work/mix.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+	n = n + 1
+	local body
+	if n % 256 == 0 then
+		body = '{"email":"active@example.com","password":"correct-horse"}'
+	else
+		body = '{"email":"user' .. (n % 5000) .. '@example.org","password":"guess-' .. n .. '"}'
+	end
+	return wrk.format(nil, "/api/login", nil, body)
+end
+LUA
 cat >"$work/legit.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -133,33 +151,36 @@ settle() {
 	done
 	echo "$now"
 }
-# flood <port> <api port> <rate>: floods open loop for DURATION while nothing else
-# runs; prints "<rows stored per second> <attempts per second sent>"
-flood() {
-	local before after sent
-	before=$(settle "$2")
-	sent=$("$work/loadgen" -url "http://127.0.0.1:$1/api/login" -account "$victim" -rate "$3" -duration "$DURATION" -conns 64 |
-		sed -n 's/.*rate=\([0-9.]*\).*/\1/p')
-	after=$(settle "$2")
-	echo "$(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN{printf "%.1f", (a-b)/s}') $sent"
+# stored <rows before> <rows after> <loadgen output>: rows per second of the flood
+stored() {
+	local sent rate
+	sent=$(sed -n 's/.*sent=\([0-9]*\).*/\1/p' <<<"$3")
+	rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$3")
+	awk -v a="$2" -v b="$1" -v n="$sent" -v r="$rate" 'BEGIN{printf "%.1f", (a-b)/(n/r)}'
+}
+flood() { # flood <port> <rate>: loadgen's summary line
+	"$work/loadgen" -url "http://127.0.0.1:$1/api/login" -account "$victim" -rate "$2" -duration "$DURATION" -conns 64
 }
 
 rps "$sampled_port" "$work/flood.lua" 2s >/dev/null # warm-up; locks the victim
 rps "$all_port" "$work/flood.lua" 2s >/dev/null
-peak=$(rps "$sampled_port" "$work/flood.lua" "$DURATION")
-echo "flood peak (closed loop, wrk): $peak attempts/s"
+rate=${FLOOD_RATE:-$(rps "$all_port" "$work/mix.lua" "$DURATION")}
+echo "flood rate (bench/gateway.sh's login mix, closed loop): $rate attempts/s"
 alone=$(rps "$sampled_port" "$work/legit.lua" "$DURATION")
 echo "legitimate account alone: $alone logins/s"
 before=$(settle "$sampled_api")
-"$work/loadgen" -url "http://127.0.0.1:$sampled_port/api/login" -account "$victim" -rate "$peak" -duration "$DURATION" -conns 64 >"$work/flood.out" &
+flood "$sampled_port" "$rate" >"$work/flood.out" &
 lg=$!
 during=$(rps "$sampled_port" "$work/legit.lua" "$DURATION")
 wait "$lg"
 after=$(settle "$sampled_api")
-sent=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' "$work/flood.out")
-stored=$(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN{printf "%.1f", (a-b)/s}')
-echo "legitimate account during the flood: $during logins/s; flood sent $sent attempts/s ($(cat "$work/flood.out"))"
-echo "rows stored for the flooded account: $stored/s (locked_events 10)"
-read -r stored_all sent_all < <(flood "$all_port" "$all_api" "$peak")
-echo "rows stored with locked_events all: $stored_all/s (flood sent $sent_all attempts/s)"
-echo "legit_ratio=$(awk -v a="$during" -v b="$alone" 'BEGIN{printf "%.3f", a/b}') stored_per_s=$stored stored_per_s_all=$stored_all flood_rate=$sent"
+out=$(cat "$work/flood.out")
+per_s=$(stored "$before" "$after" "$out")
+echo "legitimate account during the flood: $during logins/s; the flood: $out"
+echo "rows stored for the flooded account: $per_s/s ($((after - before)) rows; locked_events 10)"
+before=$(settle "$all_api")
+out=$(flood "$all_port" "$rate")
+after=$(settle "$all_api")
+per_s_all=$(stored "$before" "$after" "$out")
+echo "rows stored with locked_events all: $per_s_all/s ($((after - before)) rows; the flood: $out)"
+echo "legit_ratio=$(awk -v a="$during" -v b="$alone" 'BEGIN{printf "%.3f", a/b}') stored_per_s=$per_s stored_per_s_all=$per_s_all flood_rate=$(sed -n 's/.*rate=\([0-9.]*\).*/\1/p' <<<"$(cat "$work/flood.out")")"
