@@ -64,6 +64,10 @@ type App struct {
 	// Default: 200ms.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
+	// Telemetry exports OpenTelemetry spans and metrics over OTLP. Default: on
+	// when OTEL_EXPORTER_OTLP_ENDPOINT is set, else off.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
+
 	store      state.Store
 	storeKey   string
 	dispatcher *connectors.Dispatcher
@@ -73,6 +77,7 @@ type App struct {
 	logQueue    *connectors.Dispatcher // the log store's own queue
 	logger      *slog.Logger
 	metrics     *metrics
+	tel         *telemetry // nil when off
 	health      stateHealth
 
 	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
@@ -115,6 +120,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.metrics = m
+	if a.tel, err = newTelemetry(ctx, a.Telemetry, a.ConnectorStats); err != nil {
+		return err
+	}
 
 	if a.StateRaw == nil {
 		a.StateRaw = json.RawMessage(`{"backend":"memory"}`)
@@ -355,6 +363,7 @@ func (a *App) Cleanup() error {
 		}
 		cancel()
 	}
+	a.tel.shutdown()
 	if a.logStoreKey != "" {
 		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
 			a.logger.Warn("closing the login log store", "error", err)
@@ -388,7 +397,10 @@ func (a *App) ConnectorStats() []connectors.Stats {
 	if a.logQueue != nil {
 		st = append(st, a.logQueue.Stats()...)
 	}
-	return append(st, a.dispatcher.Stats()...)
+	if a.dispatcher != nil {
+		st = append(st, a.dispatcher.Stats()...)
+	}
+	return st
 }
 
 // Store returns the lockout state store.

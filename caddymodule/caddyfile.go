@@ -442,6 +442,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.FlushInterval = v
+		case "telemetry":
+			t, err := parseTelemetry(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Telemetry = t
 		default:
 			return nil, d.Errf("loginguard: unknown global option %q", opt)
 		}

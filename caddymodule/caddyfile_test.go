@@ -146,6 +146,13 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"loginguard {\n state redis://x {\n  prefix p\n }\n}", "state <url> takes no more arguments"},
 		{"loginguard {\n state redis redis://x {\n  pool_size many\n }\n}", "pool_size: want a positive integer"},
 		{"loginguard {\n on_state_error\n}", "on_state_error: missing value"},
+		{"loginguard {\n telemetry {\n  protocol thrift\n }\n}", `telemetry protocol: want http or grpc, got "thrift"`},
+		{"loginguard {\n telemetry {\n  sample_ratio 2\n }\n}", "telemetry sample_ratio: want a number from 0 to 1"},
+		{"loginguard {\n telemetry {\n  sample_ratio half\n }\n}", "telemetry sample_ratio: want a number from 0 to 1"},
+		{"loginguard {\n telemetry ftp://collector\n}", "telemetry endpoint: want http://host:port or https://host:port"},
+		{"loginguard {\n telemetry {\n  hash_identities maybe\n }\n}", "telemetry hash_identities: want on or off"},
+		{"loginguard {\n telemetry {\n  header X-Key\n }\n}", "telemetry header: want <name> <value>"},
+		{"loginguard {\n telemetry {\n  colour blue\n }\n}", `telemetry: unknown option "colour"`},
 	} {
 		body := "{\n" + tc.global + "\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
 		_, err := adapt(t, "Caddyfile", []byte(body))

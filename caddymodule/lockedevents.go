@@ -95,7 +95,8 @@ func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admi
 	if h.lockEvents == nil {
 		return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
 	}
-	h.app.metrics.refusal(event.Locked)
+	h.app.countRefusal(h.source, event.Locked)
+	a.ev.Reason, a.ev.FailureCount = event.Locked, adm.Failures
 	emit, suppressed := h.lockEvents.AllowWith("locked:"+a.account, time.Now(), &refusal{a: *a, reason: event.Locked, failures: adm.Failures})
 	if emit {
 		a.ev.FailureCount = adm.Failures

@@ -104,10 +104,27 @@ func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
 	m.attempts.WithLabelValues(string(src), "failure", string(reason)).Inc()
 }
 
-// waited observes on o (admitWait, finishWait) how long a request waited for
-// the state store since start.
-func waited(o prometheus.Observer, start time.Time) {
-	o.Observe(time.Since(start).Seconds())
+// waited observes on o (admitWait, finishWait) and in the OTel metrics (op)
+// how long a request waited for the state store since start.
+func (a *App) waited(o prometheus.Observer, op string, start time.Time) {
+	d := time.Since(start)
+	o.Observe(d.Seconds())
+	a.tel.stateTook(op, d)
+}
+
+// countAttempt counts an attempt that reached the portal.
+func (a *App) countAttempt(src event.Source, success bool, reason event.Reason) {
+	a.metrics.attempt(src, success, reason)
+	a.tel.attempt(src, success, reason)
+}
+
+// countRefusal counts an attempt the gateway answered itself.
+func (a *App) countRefusal(src event.Source, reason event.Reason) {
+	a.metrics.refusal(reason)
+	a.tel.attempt(src, false, reason)
+	if reason == event.RateLimited {
+		a.tel.rateLimit()
+	}
 }
 
 func (m *metrics) refusal(reason event.Reason) { m.refusals.WithLabelValues(string(reason)).Inc() }

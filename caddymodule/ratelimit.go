@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/ratelimit"
@@ -134,7 +136,9 @@ func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt
 // refuseSampled answers a denied, blocked or rate-limited attempt. Its event is emitted
 // when the sampler lets it through; the metric counts every one.
 func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.Decision, status int) error {
-	h.app.metrics.refusal(event.RateLimited)
+	h.app.countRefusal(h.source, event.RateLimited)
+	a.ev.Reason = event.RateLimited
+	a.span.AddEvent("loginguard.rate_limited", trace.WithAttributes(attribute.String("loginguard.scope", d.Scope)))
 	emit, suppressed := h.sampler.AllowWith(d.Key, time.Now(), &refusal{a: *a, reason: event.RateLimited, scope: d.Scope})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

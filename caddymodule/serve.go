@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
@@ -40,10 +42,13 @@ type attempt struct {
 	adm      state.Admission
 	admitted bool
 	finished bool
+	span     trace.Span // of the attempt (a no-op one when telemetry is off)
 }
 
 func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	a := &attempt{ev: h.newEvent(r, event.LoginFailure)}
+	r, span := h.app.tel.startSpan(r, "loginguard.login")
+	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span}
+	defer func() { h.app.tel.endSpan(span, &a.ev, a.identity) }()
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
@@ -95,7 +100,9 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		rec.remainingHeader = h.Lockout.RemainingHeader
 		rec.remaining = max(0, h.Lockout.MaxFailures-a.adm.Failures-1)
 	}
+	sent := time.Now()
 	err := next.ServeHTTP(rec, r)
+	h.app.tel.upstreamTook(time.Since(sent))
 	if err == nil {
 		// The client has its answer before the state and event work below.
 		_ = http.NewResponseController(rec).Flush()
@@ -127,7 +134,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 	store := h.app.Store()
 	start := time.Now()
 	adm, err := store.Admit(ctx, at, h.statePol)
-	waited(h.app.metrics.admitWait, start)
+	h.app.waited(h.app.metrics.admitWait, "admit", start)
 	if err != nil || !adm.Busy() {
 		return adm, err
 	}
@@ -143,7 +150,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 		}
 		start = time.Now()
 		adm, err = store.Admit(ctx, at, h.statePol)
-		waited(h.app.metrics.admitWait, start)
+		h.app.waited(h.app.metrics.admitWait, "admit", start)
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
@@ -169,7 +176,7 @@ func (h *Handler) release(a *attempt) {
 func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission, reason event.Reason, status int, body []byte) error {
 	a.ev.FailureCount = adm.Failures
 	h.fail(a, reason, adm.Failures)
-	h.app.metrics.refusal(reason)
+	h.app.countRefusal(h.source, reason)
 	h.emit(a.ev)
 	if h.Lockout.RemainingHeader != "" {
 		w.Header().Set(h.Lockout.RemainingHeader, "0")
@@ -210,7 +217,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		} else {
 			start := time.Now()
 			r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol)
-			waited(h.app.metrics.finishWait, start)
+			h.app.waited(h.app.metrics.finishWait, "finish", start)
 			if err != nil {
 				h.app.stateError("finish", err)
 			} else {
@@ -234,7 +241,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		a.ev.FailureCount = failures
 		h.fail(a, v.Reason, failures)
 	}
-	h.app.metrics.attempt(h.source, v.Success, v.Reason)
+	h.app.countAttempt(h.source, v.Success, v.Reason)
 	h.emit(a.ev)
 
 	if res.NewlyLocked {
@@ -245,6 +252,8 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		lock.ErrorType = nil
 		lock.Message = event.Str(lockMessage(a.identity, failures, res))
 		h.app.metrics.lock()
+		h.app.tel.lock()
+		a.span.AddEvent("loginguard.account_locked", trace.WithAttributes(attribute.Int("loginguard.failure_count", failures)))
 		h.emit(lock)
 	}
 }
@@ -273,12 +282,15 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 			hash = hashSession(c.Value)
 		}
 	}
+	r, span := h.app.tel.startSpan(r, "loginguard.logout")
 	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err := next.ServeHTTP(rec, r)
 	if err != nil || rec.status >= 400 {
+		span.End()
 		return err
 	}
 	ev := h.newEvent(r, event.Logout)
+	defer func() { h.app.tel.endSpan(span, &ev, identityOf(ev)) }()
 	if hash != "" {
 		s, ok, serr := h.app.Store().TakeSession(r.Context(), hash)
 		if serr != nil {
@@ -337,6 +349,10 @@ func (h *Handler) newEvent(r *http.Request, t event.Type) event.Event {
 		Host:          policy.Clean(r.Host),
 		Path:          policy.Clean(r.URL.Path),
 		TraceID:       traceID(r.Header.Get("Traceparent")),
+	}
+	// The trace of the request's span (Caddy's tracing, or the gateway's own).
+	if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
+		ev.TraceID = sc.TraceID().String()
 	}
 	if h.source == event.SourcePortal {
 		ev.PortalID = event.Str(h.PortalID)
@@ -401,4 +417,15 @@ func traceID(tp string) string {
 		return ""
 	}
 	return id
+}
+
+// identityOf is the email or the principal of ev ("" when it has none).
+func identityOf(ev event.Event) string {
+	if ev.Email != nil {
+		return *ev.Email
+	}
+	if ev.Principal != nil {
+		return *ev.Principal
+	}
+	return ""
 }

@@ -1,0 +1,120 @@
+package caddymodule
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// TestSpanIdentity: the user is a hash by default and the email or username
+// with hash_identities off; the span is propagated to the portal.
+func TestSpanIdentity(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	for _, hash := range []bool{true, false} {
+		tel := &telemetry{tracer: tp.Tracer("test"), hash: hash}
+		r, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "loginguard.login")
+		if tp := r.Header.Get("Traceparent"); !strings.Contains(tp, span.SpanContext().SpanID().String()) {
+			t.Fatalf("the portal's traceparent %q is not the gateway span's", tp)
+		}
+		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Email: event.Str("a@x.com"), Reason: event.BadCredentials}
+		tel.endSpan(span, &ev, "a@x.com")
+		ended := rec.Ended()
+		got := map[string]string{}
+		for _, kv := range ended[len(ended)-1].Attributes() {
+			got[string(kv.Key)] = kv.Value.Emit()
+		}
+		if hash && (len(got["user.hash"]) != 32 || got["user.email"] != "") {
+			t.Errorf("hashed: %v", got)
+		}
+		if !hash && (got["user.email"] != "a@x.com" || got["user.hash"] != "") {
+			t.Errorf("not hashed: %v", got)
+		}
+	}
+}
+
+// traceCollector is an OTLP/gRPC trace collector that counts spans by name.
+type traceCollector struct {
+	coltracepb.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *traceCollector) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				c.names = append(c.names, s.Name)
+			}
+		}
+	}
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// TestTelemetryGRPC: protocol grpc exports the spans to an OTLP/gRPC
+// collector; shutdown flushes them.
+func TestTelemetryGRPC(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	col := new(traceCollector)
+	coltracepb.RegisterTraceServiceServer(srv, col)
+	go srv.Serve(ln)
+	defer srv.Stop()
+
+	tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: ln.Addr().String(), Protocol: "grpc", Insecure: true}, nil)
+	if err != nil || tel == nil {
+		t.Fatalf("newTelemetry: %v, %v", tel, err)
+	}
+	_, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "loginguard.login")
+	ev := event.Event{EventType: event.LoginSuccess, Source: event.SourceManager, Principal: event.Str("admin")}
+	tel.endSpan(span, &ev, "admin")
+	tel.shutdown()
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.names) != 1 || col.names[0] != "loginguard.login" {
+		t.Fatalf("collector received %v", col.names)
+	}
+}
+
+// TestTelemetryOff: no endpoint and no OTEL_EXPORTER_OTLP_ENDPOINT, or off:
+// nothing is built, and a nil telemetry records nothing without failing.
+func TestTelemetryOff(t *testing.T) {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"} {
+		t.Setenv(v, "")
+	}
+	for _, cfg := range []*Telemetry{nil, {}, {Off: true, Endpoint: "http://127.0.0.1:1"}} {
+		tel, err := newTelemetry(context.Background(), cfg, nil)
+		if tel != nil || err != nil {
+			t.Fatalf("%+v: %v, %v", cfg, tel, err)
+		}
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	if !(*Telemetry)(nil).enabled() {
+		t.Fatal("OTEL_EXPORTER_OTLP_ENDPOINT set: want telemetry on")
+	}
+	var tel *telemetry
+	r, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "x")
+	tel.endSpan(span, &event.Event{}, "")
+	tel.attempt(event.SourcePortal, true, "")
+	tel.lock()
+	tel.rateLimit()
+	tel.shutdown()
+	if r.Header.Get("Traceparent") != "" {
+		t.Fatal("telemetry off added a traceparent")
+	}
+}
