@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/loginguard/loginguard/alerts"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
@@ -64,6 +65,9 @@ type App struct {
 	// Default: 200ms.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
+	// Alerts turns attacks into ALERT events (package alerts). Default: none.
+	Alerts *Alerts `json:"alerts,omitempty"`
+
 	// Telemetry exports OpenTelemetry spans and metrics over OTLP. Default: on
 	// when OTEL_EXPORTER_OTLP_ENDPOINT is set, else off.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
@@ -78,6 +82,7 @@ type App struct {
 	logger      *slog.Logger
 	metrics     *metrics
 	tel         *telemetry // nil when off
+	alerts      *alerts.Engine
 	health      stateHealth
 
 	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
@@ -121,6 +126,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.metrics = m
 	if a.tel, err = newTelemetry(ctx, a.Telemetry, a.ConnectorStats); err != nil {
+		return err
+	}
+	if a.alerts, err = a.Alerts.engine(); err != nil {
 		return err
 	}
 
@@ -386,6 +394,11 @@ func (a *App) emit(ev event.Event, save bool) {
 		a.logQueue.Emit(ev)
 	}
 	a.dispatcher.Emit(ev)
+	if a.alerts != nil {
+		for _, al := range a.alerts.Observe(ev, time.Now()) {
+			a.alert(al)
+		}
+	}
 }
 
 // LogStore returns the login log store, nil when it is off.

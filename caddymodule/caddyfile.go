@@ -442,6 +442,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.FlushInterval = v
+		case "alerts":
+			al, err := parseAlerts(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Alerts = al
 		case "telemetry":
 			t, err := parseTelemetry(d)
 			if err != nil {

@@ -23,6 +23,7 @@ type metrics struct {
 	failed      *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	stateWait   *prometheus.HistogramVec
+	alerts      *prometheus.CounterVec
 	// admitWait and finishWait are stateWait's two series, looked up once.
 	admitWait, finishWait prometheus.Observer
 }
@@ -72,6 +73,10 @@ func newMetrics() *metrics {
 			Help:    "Time a login request waited for one state store call (admit before forwarding, finish after the answer), by call.",
 			Buckets: []float64{.0001, .00025, .0005, .00075, .001, .0015, .002, .003, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"op"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "alerts_total",
+			Help: "Alerts fired, by rule.",
+		}, []string{"rule"}),
 	}
 	m.admitWait, m.finishWait = m.stateWait.WithLabelValues("admit"), m.stateWait.WithLabelValues("finish")
 	return m
@@ -85,7 +90,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.stateWait} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.stateWait, m.alerts} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -202,8 +202,8 @@ type telemetry struct {
 	tracer trace.Tracer
 	hash   bool
 
-	attempts, lockouts, rateLimited metric.Int64Counter
-	upstream, stateDur              metric.Float64Histogram
+	attempts, lockouts, rateLimited, alerts metric.Int64Counter
+	upstream, stateDur                      metric.Float64Histogram
 }
 
 // noopSpan is the span of an attempt when telemetry is off.
@@ -332,6 +332,8 @@ func (t *telemetry) instruments(m metric.Meter, stats func() []connectors.Stats)
 	t.lockouts, err = m.Int64Counter("loginguard.lockouts", metric.WithDescription("Accounts locked after too many failures."))
 	add(err)
 	t.rateLimited, err = m.Int64Counter("loginguard.rate_limited", metric.WithDescription("Attempts refused by a rate limit, a deny list or an IP block."))
+	add(err)
+	t.alerts, err = m.Int64Counter("loginguard.alerts", metric.WithDescription("Alerts fired, by rule."))
 	add(err)
 	t.upstream, err = m.Float64Histogram("loginguard.upstream.duration", metric.WithUnit("s"), metric.WithDescription("How long the portal took to answer a login."))
 	add(err)
@@ -464,5 +466,11 @@ func (t *telemetry) upstreamTook(d time.Duration) {
 func (t *telemetry) stateTook(op string, d time.Duration) {
 	if t != nil {
 		t.stateDur.Record(context.Background(), d.Seconds(), metric.WithAttributes(attribute.String("op", op)))
+	}
+}
+
+func (t *telemetry) alert(rule string) {
+	if t != nil {
+		t.alerts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("rule", rule)))
 	}
 }

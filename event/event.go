@@ -21,6 +21,9 @@ const (
 	Logout          Type = "LOGOUT"
 	AccountLocked   Type = "ACCOUNT_LOCKED"
 	AccountUnlocked Type = "ACCOUNT_UNLOCKED"
+	// Alert is an alert rule's firing (package alerts); its message names the
+	// rule, the subject and the counts.
+	Alert Type = "ALERT"
 )
 
 // Source says which kind of login route produced an event.
