@@ -378,13 +378,19 @@ func (t *telemetry) shutdown() {
 }
 
 // startSpan starts the span of a login or logout on r, a child of the span in
-// r's context (Caddy's, when its tracing is on), and propagates it to the
+// r's context (Caddy's, when its tracing is on) or else of the client's
+// traceparent, and propagates it to the
 // portal in r's traceparent header. Off, it returns r and a no-op span.
 func (t *telemetry) startSpan(r *http.Request, name string) (*http.Request, trace.Span) {
 	if t == nil {
 		return r, noopSpan
 	}
-	ctx, span := t.tracer.Start(r.Context(), name, trace.WithSpanKind(trace.SpanKindServer),
+	ctx := r.Context()
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		// Caddy's tracing is off: continue the client's trace, if it sent one.
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(
 			attribute.String("http.request.method", r.Method),
 			attribute.String("url.path", r.URL.Path),

@@ -23,7 +23,12 @@ func TestSpanIdentity(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	for _, hash := range []bool{true, false} {
 		tel := &telemetry{tracer: tp.Tracer("test"), hash: hash}
-		r, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "loginguard.login")
+		in := httptest.NewRequest("POST", "/login", nil)
+		in.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		r, span := tel.startSpan(in, "loginguard.login")
+		if got := span.SpanContext().TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Fatalf("without Caddy's span the gateway's continues the client's trace; got %s", got)
+		}
 		if tp := r.Header.Get("Traceparent"); !strings.Contains(tp, span.SpanContext().SpanID().String()) {
 			t.Fatalf("the portal's traceparent %q is not the gateway span's", tp)
 		}
