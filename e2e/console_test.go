@@ -406,7 +406,8 @@ func TestConsole(t *testing.T) {
 
 	// Lockouts: unlock the locked account, then the portal lets it in again.
 	b.run("opening Lockouts", chromedp.Click(chromedp.CSS(`a[data-page="lockouts"]`)))
-	b.wait("the locked account", `document.querySelector('#locked-accounts tr[data-account="active@example.com"] button.unlock')`)
+	b.wait("the locked account, locked at its ACCOUNT_LOCKED event", `document.querySelector('#locked-accounts tr[data-account="active@example.com"] button.unlock')
+		&& /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(document.querySelector('#locked-accounts tr[data-account="active@example.com"] td.locked-at').textContent)`)
 	b.screenshot("08-lockouts")
 	if resp, body := s.login("active@example.com", password); resp.StatusCode != 401 {
 		t.Fatalf("locked, yet: %d %s", resp.StatusCode, body)

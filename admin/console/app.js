@@ -165,8 +165,8 @@
     const size = parseInt(params.get('size') || '20', 10) || 20;
     const now = new Date();
     const form = el('form', { id: 'filters', class: 'filters card' },
-      input('f-from', 'From (YYYY-MM-DD)', p.from || ymd(new Date(now - 30 * 864e5)), 'date'),
-      input('f-to', 'To (YYYY-MM-DD)', p.to || ymd(now), 'date'),
+      input('f-from', 'From (YYYY-MM-DD)', p.from || ymd(new Date(now - 30 * 864e5))),
+      input('f-to', 'To (YYYY-MM-DD)', p.to || ymd(now)),
       input('f-email', 'Email (exact)', p.email),
       input('f-principal', 'Principal', p.principal),
       input('f-ip', 'IP address', p.ip),
@@ -220,6 +220,7 @@
       pageInfo.textContent = 'Page ' + (res.number + 1) + ' of ' + Math.max(1, res.totalPages);
       next.disabled = res.last;
       table.setAttribute('data-loaded', String(performance.now() - t0));
+      table.setAttribute('data-shown', String(performance.now()));
     }).catch((err) => showError(status, err));
   }
 
@@ -376,10 +377,17 @@
     }
     view.append(el('div', { class: 'grid' },
       el('div', { class: 'card' }, el('h2', {}, 'Locked accounts'), el('table', {}, el('thead', {}, el('tr', {},
-        ['Account', 'Failures', 'Locked until', 'Kind', ''].map((h) => el('th', {}, h)))), accBody)),
+        ['Account', 'Failures', 'Locked at', 'Locked until', 'Kind', ''].map((h) => el('th', {}, h)))), accBody)),
       el('div', { class: 'card' }, el('h2', {}, 'Blocked IPs'), el('table', {}, el('thead', {}, el('tr', {},
         ['IP range', 'Blocked until', ''].map((h) => el('th', {}, h)))), ipBody))));
 
+    // lockedAt fills in when the account was locked: its newest ACCOUNT_LOCKED event.
+    function lockedAt(account, td) {
+      const key = account.includes('@') ? 'email' : 'principal';
+      api('api/v1/login-logs?' + qs({ eventType: 'ACCOUNT_LOCKED', [key]: account, size: 1, from: ymd(new Date(Date.now() - 90 * 864e5)) }))
+        .then((res) => { td.textContent = res.content.length ? fmtDate(res.content[0].eventDate) : 'unknown'; })
+        .catch(() => { td.textContent = 'unknown'; });
+    }
     function act(promise, done) {
       promise.then(() => { msg.className = ''; msg.textContent = done; load(); })
         .catch((err) => { msg.className = 'error'; msg.textContent = err.message; });
@@ -393,10 +401,12 @@
             if (!confirm('Unlock the account ' + a.account + '?')) return;
             act(api('api/v1/lockouts/accounts/' + encodeURIComponent(a.account), { method: 'DELETE' }), 'Unlocked ' + a.account);
           });
-          accBody.appendChild(el('tr', { 'data-account': a.account }, el('td', {}, a.account), el('td', {}, String(a.failures)),
+          const since = el('td', { class: 'locked-at' }, '…');
+          accBody.appendChild(el('tr', { 'data-account': a.account }, el('td', {}, a.account), el('td', {}, String(a.failures)), since,
             el('td', {}, a.permanent ? 'until unlocked' : fmtDate(a.lockedUntil)), el('td', {}, a.adminLock ? 'admin lock' : 'failures'), el('td', {}, b)));
+          lockedAt(a.account, since);
         }
-        if (!res.accounts.length) accBody.appendChild(el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'No locked accounts.')));
+        if (!res.accounts.length) accBody.appendChild(el('tr', {}, el('td', { colspan: 6, class: 'empty' }, 'No locked accounts.')));
         for (const ip of res.ips) {
           const b = admin ? el('button', { type: 'button', class: 'unblock', 'data-cidr': ip.cidr }, 'Unblock') : null;
           if (b) b.addEventListener('click', () => {
@@ -465,7 +475,10 @@
           el('td', { class: 'msg' }, x.lastError ? x.lastError + ' (' + fmtDate(x.lastErrorAt) + ')' : '')))))
         : el('p', { class: 'empty' }, 'No connectors configured.'));
     }).catch((err) => showError(conns, err));
-    Promise.allSettled([st, su, co]).then(() => view.setAttribute('data-rendered', String(performance.now() - t0)));
+    Promise.allSettled([st, su, co]).then(() => {
+      view.setAttribute('data-rendered', String(performance.now() - t0));
+      view.setAttribute('data-shown', String(performance.now()));
+    });
   }
   function fill(box, ...nodes) {
     const h = box.querySelector('h2');
