@@ -215,7 +215,7 @@
       clear(tbody);
       if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 8, class: 'empty' }, 'No login events match these filters.')));
       for (const e of res.content) tbody.appendChild(logRow(e, p));
-      status.textContent = fmtNum(res.totalElements) + ' events';
+      status.textContent = fmtNum(res.totalElements) + (res.totalElements === 1 ? ' event' : ' events');
       status.setAttribute('data-total', res.totalElements);
       pageInfo.textContent = 'Page ' + (res.number + 1) + ' of ' + Math.max(1, res.totalPages);
       next.disabled = res.last;
