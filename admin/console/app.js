@@ -244,7 +244,9 @@
       el('td', { class: 'msg' }, e.message || ''),
       el('td', {}, e.source || ''),
       el('td', {}, e.portalId || ''));
+    tr.tabIndex = 0;
     tr.addEventListener('click', () => showEvent(e.id));
+    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && ev.target === tr) showEvent(e.id); });
     return tr;
   }
 
