@@ -136,6 +136,7 @@ var paths = map[string][]route{
 	"/api/admin/logins":         {{http.MethodGet, ScopeRead, (*handler).logins}},
 	"/api/v1/privacy/export":    {{http.MethodGet, ScopeAdmin, (*handler).privacyExport}},
 	"/api/v1/privacy/erase":     {{http.MethodPost, ScopeAdmin, (*handler).privacyErase}},
+	"/api/v1/whoami":            {{http.MethodGet, ScopeRead, (*handler).whoami}},
 }
 
 // prefixes maps each path that ends in a parameter to its routes.
@@ -153,7 +154,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	path := r.URL.EscapedPath()
-	if path == "" || path == "/" || path == "/index.html" {
+	if isConsolePath(path) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			h.writeError(w, r, &apiError{http.StatusMethodNotAllowed, nameMethod, r.Method + " is not allowed on " + r.URL.Path})

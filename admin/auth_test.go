@@ -59,10 +59,10 @@ func TestAuthentication(t *testing.T) {
 
 func TestRouting(t *testing.T) {
 	f := admintest.New(t, nil, nil)
-	// The console placeholder needs no token.
+	// The console's page needs no token.
 	a := call(t, f, http.MethodGet, "/", "", "")
 	if a.status != http.StatusOK || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") ||
-		!strings.Contains(string(a.body), "console is coming") || !strings.Contains(string(a.body), "api/v1/login-logs") {
+		!strings.Contains(string(a.body), "loginguard console") || !strings.Contains(string(a.body), "console/app.js") {
 		t.Errorf("GET /: %d %s %s", a.status, a.header.Get("Content-Type"), a.body)
 	}
 	errShape(t, call(t, f, http.MethodPost, "/", "", ""), http.StatusMethodNotAllowed, "MethodNotAllowedError")
