@@ -9,7 +9,8 @@
 //
 // Every path is served relative to the handler's mount point:
 //
-//	GET    /                              placeholder page of the web console
+//	GET    /, /console/…                  the web console (embedded, strict CSP)
+//	GET    /api/v1/whoami                 the token's name and scope
 //	GET    /api/v1/login-logs             search (JSON page), CSV or NDJSON export
 //	GET    /api/v1/login-logs/{id}        one event
 //	GET    /api/v1/stats                  totals, success rate, reasons, tops, series
@@ -25,6 +26,7 @@
 //	GET    /api/v1/privacy/export         every event of one identity (admin scope)
 //	POST   /api/v1/privacy/erase          erase or pseudonymise one identity (admin scope)
 //
-// Every /api path needs "Authorization: Bearer <token>"; errors have one shape,
+// Every /api path needs "Authorization: Bearer <token>" (/api/admin/logins
+// also takes a bare "Authorization: <token>"); errors have one shape,
 // {"id", "name", "message"}, and a 400 names the parameter at fault.
 package admin
