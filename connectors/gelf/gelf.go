@@ -28,7 +28,7 @@ const (
 	// for a WAN).
 	DefaultChunkSize = 1420
 	// MaxChunks is the most chunks GELF allows for one message.
-	MaxChunks = 128
+	MaxChunks   = 128
 	chunkHeader = 12 // magic (2), message id (8), sequence (1), count (1)
 )
 
