@@ -29,6 +29,28 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// disabledError marks an error after which the sink takes no more events.
+type disabledError struct{ err error }
+
+func (p disabledError) Error() string { return p.err.Error() }
+func (p disabledError) Unwrap() error { return permanentError(p) }
+
+// Disabled marks err as the sink's answer that it takes no events any more
+// (e.g. a webhook target answering 410 Gone). It is also Permanent; the
+// connector's Stats report Disabled. Disabled(nil) is nil.
+func Disabled(err error) error {
+	if err == nil {
+		return nil
+	}
+	return disabledError{err}
+}
+
+// IsDisabled reports whether err, or an error it wraps, was marked Disabled.
+func IsDisabled(err error) bool {
+	var p disabledError
+	return errors.As(err, &p)
+}
+
 // ItemErrors is the error a Connector returns when only some events of a batch
 // failed: the index of each failed event in the batch and why. Events it does not
 // name were delivered. An entry marked Permanent dead-letters its event; the
