@@ -52,6 +52,22 @@ func (d *Dispatcher) send(w *worker) {
 	defer func() {
 		w.closeErr = errors.Join(d.closeConnector(w), w.sp.Close())
 	}()
+	// Another pipeline of this process may read the spool still (a config
+	// reload): wait for its turn to end, unless this one ends first.
+	locked := make(chan struct{})
+	go func() { w.sp.LockReader(); close(locked) }()
+	select {
+	case <-locked:
+	case <-w.spooled:
+		select {
+		case <-locked:
+		default:
+			// Never got its turn: leave the events to the other reader.
+			go func() { <-locked; w.sp.UnlockReader() }()
+			return
+		}
+	}
+	defer w.sp.UnlockReader()
 	draining := false
 	for {
 		b, err := w.sp.Next(d.batchSize)
@@ -63,7 +79,9 @@ func (d *Dispatcher) send(w *worker) {
 			}
 			continue
 		}
-		if len(b.Events) == 0 {
+		if len(b.Events) == 0 || (draining && w.sp.Shared()) {
+			// At shutdown, with another pipeline on the spool, leave the
+			// rest to it.
 			if draining {
 				return
 			}

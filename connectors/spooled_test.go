@@ -292,3 +292,26 @@ type connectorFunc func(ctx context.Context, b []event.Event) error
 
 func (f connectorFunc) Deliver(ctx context.Context, b []event.Event) error { return f(ctx, b) }
 func (connectorFunc) Close() error                                         { return nil }
+
+// TestSpoolHandover: a second pipeline opening the same spool while the first
+// still runs (a config reload) shares it; after the first closes, the second
+// delivers what the first left, and every event arrives.
+func TestSpoolHandover(t *testing.T) {
+	dir := t.TempDir()
+	old := &switchable{}
+	old.down.Store(true)
+	d1 := NewDispatcher(spoolOpts(), Named{Name: "s", Connector: old, Spool: openSpool(t, spool.Options{Dir: dir})})
+	for i := range 500 {
+		d1.Emit(testEvent(i))
+	}
+	waitFor(t, "spooled", 60*time.Second, func() bool { return statsOf(d1, "s").Spooled == 500 })
+	next := &switchable{}
+	d2 := NewDispatcher(spoolOpts(), Named{Name: "s", Connector: next, Spool: openSpool(t, spool.Options{Dir: dir})})
+	for i := 500; i < 1000; i++ {
+		d2.Emit(testEvent(i))
+	}
+	closeQuietly(d1, 5*time.Second)
+	waitFor(t, "the new pipeline delivers everything", 60*time.Second, func() bool { return next.distinct() == 1000 })
+	closeDispatcher(t, d2)
+	checkIDs(t, "handover", next.events(), 0, 1000)
+}

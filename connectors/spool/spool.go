@@ -117,6 +117,10 @@ type item struct {
 // Spool is one connector's disk queue. Append may run concurrently with Next,
 // Ack and DeadLetter; Next and Ack are for one reader.
 type Spool struct {
+	key    string
+	refs   int        // Opens not yet Closed; guarded by openMu and mu
+	reader sync.Mutex // held by the one reader (LockReader)
+
 	dir      string
 	maxBytes int64
 	segBytes int64
@@ -165,7 +169,24 @@ func Open(o Options) (*Spool, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: creating %s: %w", o.Dir, err)
 	}
+	key, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if s := open[key]; s != nil {
+		// Open already in this process (a config reload starts the new
+		// pipeline before the old one stops): share it, with the new limits.
+		s.mu.Lock()
+		s.refs++
+		s.maxBytes, s.segBytes, s.maxAge = o.MaxBytes, o.SegmentBytes, o.MaxAge
+		s.mu.Unlock()
+		return s, nil
+	}
 	s := &Spool{
+		key:      key,
+		refs:     1,
 		dir:      o.Dir,
 		maxBytes: o.MaxBytes,
 		segBytes: o.SegmentBytes,
@@ -174,13 +195,44 @@ func Open(o Options) (*Spool, error) {
 		notify:   make(chan struct{}, 1),
 	}
 	if err := s.recover(); err != nil {
+		s.closeFiles()
 		return nil, err
 	}
+	open[key] = s
 	return s, nil
 }
 
+// open holds the spools open in this process, by absolute directory: two
+// pipelines of one process share a spool rather than corrupt it.
+var (
+	openMu sync.Mutex
+	open   = map[string]*Spool{}
+)
+
+// Shared reports whether more than one Open of this process holds the spool.
+func (s *Spool) Shared() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refs > 1
+}
+
+// LockReader makes the caller the spool's one reader, waiting for the previous
+// one's UnlockReader, and rewinds to the first event not acknowledged (what the
+// previous reader read and did not acknowledge comes again).
+func (s *Spool) LockReader() {
+	s.reader.Lock()
+	s.Rewind()
+}
+
+// UnlockReader ends the caller's turn as reader.
+func (s *Spool) UnlockReader() { s.reader.Unlock() }
+
 // MaxAge returns the configured Options.MaxAge (or its default).
-func (s *Spool) MaxAge() time.Duration { return s.maxAge }
+func (s *Spool) MaxAge() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxAge
+}
 
 // Dir returns the spool's directory.
 func (s *Spool) Dir() string { return s.dir }
@@ -620,8 +672,11 @@ func (s *Spool) Stats() Stats {
 	return Stats{Pending: s.pending, Bytes: s.total, Corrupt: s.corrupt, DeadLettered: s.dead}
 }
 
-// Close closes the spool's files; what is not acknowledged stays for the next Open.
+// Close releases this Open of the spool; the last one closes its files. What
+// is not acknowledged stays for the next Open.
 func (s *Spool) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -629,7 +684,18 @@ func (s *Spool) Close() error {
 	if s.closed {
 		return nil
 	}
+	if s.refs--; s.refs > 0 {
+		return nil
+	}
+	if open[s.key] == s {
+		delete(open, s.key)
+	}
 	s.closed = true
+	return s.closeFiles()
+}
+
+// closeFiles closes every file of the spool.
+func (s *Spool) closeFiles() error {
 	var errs []error
 	for _, f := range []*os.File{s.wf, s.rf, s.ackFile, s.deadFile} {
 		if f != nil {

@@ -28,7 +28,7 @@ func events(prefix string, n int) []event.Event {
 	return out
 }
 
-func open(t *testing.T, o Options) *Spool {
+func openT(t *testing.T, o Options) *Spool {
 	t.Helper()
 	s, err := Open(o)
 	if err != nil {
@@ -78,7 +78,7 @@ func sameIDs(t *testing.T, got, want []event.Event) {
 }
 
 func TestAppendReadAck(t *testing.T) {
-	s := open(t, Options{Dir: t.TempDir()})
+	s := openT(t, Options{Dir: t.TempDir()})
 	defer s.Close()
 	all := events("a", 1000)
 	for i := 0; i < len(all); i += 250 {
@@ -103,7 +103,7 @@ func TestAppendReadAck(t *testing.T) {
 // restart, what was acknowledged does not.
 func TestReopenRedelivers(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, Options{Dir: dir, SegmentBytes: 4096})
+	s := openT(t, Options{Dir: dir, SegmentBytes: 4096})
 	all := events("r", 500)
 	if _, err := s.Append(all[:300]); err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestReopenRedelivers(t *testing.T) {
 	} // read, not acknowledged: comes back
 	s.Close()
 
-	s = open(t, Options{Dir: dir, SegmentBytes: 4096})
+	s = openT(t, Options{Dir: dir, SegmentBytes: 4096})
 	defer s.Close()
 	if st := s.Stats(); st.Pending != 380 {
 		t.Fatalf("pending after reopen %d, want 380", st.Pending)
@@ -132,7 +132,7 @@ func TestReopenRedelivers(t *testing.T) {
 // it; reopening cuts it off and keeps every whole record.
 func TestTornLastRecord(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, Options{Dir: dir})
+	s := openT(t, Options{Dir: dir})
 	all := events("t", 20)
 	if _, err := s.Append(all); err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestTornLastRecord(t *testing.T) {
 	}
 	f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"', 'i'})
 	f.Close()
-	s = open(t, Options{Dir: dir})
+	s = openT(t, Options{Dir: dir})
 	if st := s.Stats(); st.Pending != 20 || st.Corrupt != 11 {
 		t.Fatalf("after a torn record: %+v, want 20 pending and 11 bytes cut", st)
 	}
@@ -162,13 +162,13 @@ func TestTornLastRecord(t *testing.T) {
 	s.Close()
 
 	// ...and a last record whose bytes are all there but damaged (a torn page).
-	s = open(t, Options{Dir: dir})
+	s = openT(t, Options{Dir: dir})
 	s.Append(events("x", 2))
 	s.Close()
 	data, _ := os.ReadFile(segs[0])
 	data[len(data)-3] ^= 0xff
 	os.WriteFile(segs[0], data, 0o600)
-	s = open(t, Options{Dir: dir})
+	s = openT(t, Options{Dir: dir})
 	defer s.Close()
 	got := drain(t, s)
 	if len(got) != 1 || got[0].ID != "x-000000" {
@@ -180,7 +180,7 @@ func TestTornLastRecord(t *testing.T) {
 // TestMaxBytes: a full spool takes the events that fit and refuses the newest;
 // once delivered events are acknowledged, there is room again.
 func TestMaxBytes(t *testing.T) {
-	s := open(t, Options{Dir: t.TempDir(), MaxBytes: 64 << 10, SegmentBytes: 8 << 10})
+	s := openT(t, Options{Dir: t.TempDir(), MaxBytes: 64 << 10, SegmentBytes: 8 << 10})
 	defer s.Close()
 	all := events("m", 2000)
 	took, err := s.Append(all)
@@ -210,7 +210,7 @@ func TestMaxBytes(t *testing.T) {
 // them from the disk.
 func TestSegmentsRemoved(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, Options{Dir: dir, SegmentBytes: 2048})
+	s := openT(t, Options{Dir: dir, SegmentBytes: 2048})
 	defer s.Close()
 	all := events("s", 600)
 	for i := 0; i < 600; i += 20 {
@@ -230,7 +230,7 @@ func TestSegmentsRemoved(t *testing.T) {
 // TestMemoryAndDiskMix: a reader that falls behind past the in-memory copy
 // reads from disk, then from memory again, in order.
 func TestMemoryAndDiskMix(t *testing.T) {
-	s := open(t, Options{Dir: t.TempDir()})
+	s := openT(t, Options{Dir: t.TempDir()})
 	defer s.Close()
 	all := events("mix", memCap+5000)
 	s.Append(all[:100])
@@ -248,7 +248,7 @@ func TestMemoryAndDiskMix(t *testing.T) {
 }
 
 func TestDeadLetter(t *testing.T) {
-	s := open(t, Options{Dir: t.TempDir()})
+	s := openT(t, Options{Dir: t.TempDir()})
 	defer s.Close()
 	if err := s.DeadLetter(events("d", 3), "permanent: 400 Bad Request"); err != nil {
 		t.Fatal(err)
