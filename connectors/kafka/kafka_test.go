@@ -2,7 +2,15 @@ package kafka
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"math/big"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -222,3 +230,58 @@ func TestBrokerDown(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// selfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kfake"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// TestTLS: the sink talks TLS to a broker whose certificate it trusts, and
+// refuses one it does not.
+func TestTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	c := newCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	addr := c.ListenAddrs()[0]
+	s, _ := New(Options{Brokers: []string{addr}, Topic: topic, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}})
+	ev := event.Event{ID: event.NewID(), Source: event.SourceManager, Principal: event.Str("alice"), EventType: event.LoginSuccess, EventDate: time.Now()}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Deliver(ctx, []event.Event{ev}); err != nil {
+		t.Fatalf("over TLS: %v", err)
+	}
+	s.Close()
+	ms := readAll(t, addr, &kafkago.Dialer{Timeout: 10 * time.Second, TLS: &tls.Config{RootCAs: pool}})
+	if len(ms) != 1 || string(ms[0].Key) != "alice" {
+		t.Fatalf("read back %d messages", len(ms))
+	}
+	untrusting, _ := New(Options{Brokers: []string{addr}, Topic: topic, TLS: &tls.Config{MinVersion: tls.VersionTLS12}})
+	defer untrusting.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := untrusting.Deliver(ctx2, []event.Event{ev}); err == nil {
+		t.Fatal("delivered to a broker with an untrusted certificate")
+	}
+}

@@ -561,7 +561,8 @@ func (s *Spool) Next(limit int) (Batch, error) {
 			progressed = true
 		}
 		if !progressed {
-			if chunk == size-s.read.Off {
+			n := int64(binary.LittleEndian.Uint32(buf))
+			if chunk == size-s.read.Off || headerLen+n > size-s.read.Off {
 				// Damaged within the committed part (it was checked at Open or
 				// written whole since): skip the rest of the segment.
 				s.corrupt += chunk
@@ -569,8 +570,7 @@ func (s *Spool) Next(limit int) (Batch, error) {
 				continue
 			}
 			// A record larger than the chunk: read it whole.
-			n := binary.LittleEndian.Uint32(buf)
-			s.rbuf = make([]byte, headerLen+int64(n))
+			s.rbuf = make([]byte, headerLen+n)
 			continue
 		}
 		s.read.Off += int64(off)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,5 +264,24 @@ func TestDeadLetter(t *testing.T) {
 	}
 	if n != 3 || s.Stats().DeadLettered != 3 {
 		t.Fatalf("dead-letter file has %d lines, stats %d; want 3", n, s.Stats().DeadLettered)
+	}
+}
+
+// TestLargeRecord: a record larger than the read chunk is read whole from disk.
+func TestLargeRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	evs := events("big", 3)
+	evs[1].UserAgent = strings.Repeat("x", 3<<20)
+	if n, err := s.Append(evs); err != nil || n != 3 {
+		t.Fatalf("Append = %d, %v", n, err)
+	}
+	s.Close()
+	s = openT(t, Options{Dir: dir}) // from disk, not memory
+	defer s.Close()
+	got := drain(t, s)
+	sameIDs(t, got, evs)
+	if len(got[1].UserAgent) != 3<<20 {
+		t.Fatalf("large field came back with %d bytes", len(got[1].UserAgent))
 	}
 }
