@@ -39,7 +39,18 @@ func (d *Dispatcher) spool(w *worker, batch []event.Event) {
 		if d.obs != nil {
 			d.obs.Dropped(w.name, n-took)
 		}
-		w.dropPending.Add(uint64(n - took))
+		reason := "spool full (max_bytes), newest events dropped"
+		if err != nil {
+			reason = "spool write failed, events dropped"
+		}
+		if count, ok := w.spoolWarn.note(uint64(n-took), time.Now(), d.warnEvery); ok {
+			attrs := []slog.Attr{slog.String("connector", w.name), slog.Uint64("dropped", count),
+				slog.String("spool", w.sp.Dir())}
+			if err != nil {
+				attrs = append(attrs, slog.String("error", err.Error()))
+			}
+			d.log.LogAttrs(context.Background(), slog.LevelWarn, reason, attrs...)
+		}
 	}
 	if err != nil {
 		w.setLastError(err, time.Now())

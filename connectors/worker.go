@@ -32,6 +32,7 @@ type worker struct {
 	spooled      chan struct{}
 	deadLettered atomic.Uint64
 	disabled     atomic.Bool
+	spoolWarn    warnLimiter // drops for a full spool
 
 	// held counts the events taken from ch and not yet delivered, failed or
 	// dropped; settle moves a batch out of it.
