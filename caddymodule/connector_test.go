@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +265,133 @@ http://127.0.0.1:%d {
 			t.Errorf("spool of %s: %v", name, err)
 		}
 	}
+}
+
+// TestConnectorSpoolAcrossRestartAndReload: a webhook target that is down
+// when a login happens gets the event after Caddy restarts, and after a config
+// reload, once it is back; the spool lives under Caddy's data directory.
+func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	var up atomic.Bool
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		var ev event.Event
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &ev)
+		mu.Lock()
+		got[event.Value(ev.Email)]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
+	}))
+	defer portal.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	config := func(timeout string) []byte {
+		body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		connector hooks webhook %s {
+			timeout %s
+		}
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login
+	reverse_proxy %s
+}
+`, hook.URL, timeout, port, strings.TrimPrefix(portal.URL, "http://"))
+		out, err := adapt(t, "Caddyfile", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	login := func(email string) {
+		t.Helper()
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
+			strings.NewReader(`{"email":"`+email+`","password":"wrong"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	stats := func() (s connectorsStats) {
+		app, err := caddy.ActiveContext().App("loginguard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range app.(*App).ConnectorStats() {
+			if st.Name == "hooks" {
+				return connectorsStats{spooled: st.Spooled, delivered: st.Delivered}
+			}
+		}
+		return
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	received := func(email string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return got[email] > 0 }
+	}
+
+	// Down: the attempt is spooled. Caddy stops with it undelivered.
+	if err := caddy.Load(config("5s"), true); err != nil {
+		t.Fatal(err)
+	}
+	login("first@example.com")
+	wait("the first event spooled", func() bool { return stats().spooled == 1 })
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Back, and Caddy starts again: the event arrives.
+	up.Store(true)
+	if err := caddy.Load(config("5s"), true); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	wait("the first event after the restart", received("first@example.com"))
+
+	// Down again; a config reload happens while an event waits in the spool.
+	up.Store(false)
+	login("second@example.com")
+	wait("the second event spooled", func() bool { return stats().spooled == 1 })
+	if err := caddy.Load(config("4s"), true); err != nil {
+		t.Fatal(err)
+	}
+	up.Store(true)
+	wait("the second event after the reload", received("second@example.com"))
+	wait("the spool emptied", func() bool { return stats().spooled == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("received %v", got)
+	}
+}
+
+type connectorsStats struct {
+	spooled   int64
+	delivered uint64
 }
