@@ -43,6 +43,8 @@ type Options struct {
 	FlushInterval time.Duration
 	// MaxRetries is how many times a failed batch is tried again before its
 	// events are counted failed. Default: 3; a negative value means no retry.
+	// An error marked Permanent is not retried. A connector with a spool
+	// retries until delivery or the spool's max age instead.
 	MaxRetries int
 	// RetryBackoff is the wait before the first retry; it doubles for each
 	// further retry, up to one minute. Default: 100ms.
@@ -301,8 +303,11 @@ func (d *Dispatcher) Stats() []Stats {
 // deliveries in progress are cancelled, the events still queued are counted as
 // dropped, and Close returns an error wrapping ctx's and naming the connectors
 // that had undelivered events; a connector whose Deliver ignores cancellation is
-// closed as soon as that call returns. Close is idempotent: later calls wait for
-// the first and return its result.
+// closed as soon as that call returns. A connector with a spool writes its
+// queue to the spool and delivers from it until the spool is empty, a delivery
+// fails, or ctx ends; what is left stays on disk for the next start and is not
+// counted as dropped. Close is idempotent: later calls wait for the first and
+// return its result.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() { d.closeErr = d.shutdown(ctx) })
 	return d.closeErr

@@ -317,3 +317,23 @@ func TestSpoolHandover(t *testing.T) {
 	closeDispatcher(t, d2)
 	checkIDs(t, "handover", next.events(), 0, 1000)
 }
+
+// TestPermanentNotRetriedWithoutSpool: without a spool, a Permanent error
+// fails the batch at once, with no retry.
+func TestPermanentNotRetriedWithoutSpool(t *testing.T) {
+	var calls atomic.Int64
+	c := connectorFunc(func(ctx context.Context, b []event.Event) error {
+		calls.Add(1)
+		return Permanent(errors.New("400"))
+	})
+	d := NewDispatcher(Options{Logger: quiet, FlushInterval: time.Millisecond, RetryBackoff: time.Millisecond,
+		MaxRetries: 5, BatchSize: 10}, Named{Name: "p", Connector: c})
+	for i := range 10 {
+		d.Emit(testEvent(i))
+	}
+	waitFor(t, "failed", 60*time.Second, func() bool { return statsOf(d, "p").Failed == 10 })
+	closeDispatcher(t, d)
+	if n := calls.Load(); n > 10 {
+		t.Fatalf("%d calls: a Permanent error was retried", n)
+	}
+}
