@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sort"
 	"sync/atomic"
 	"time"
 
@@ -157,36 +156,37 @@ func (d *Dispatcher) deliverSpooled(w *worker, b spool.Batch) bool {
 		}
 		var items ItemErrors
 		if errors.As(err, &items) && len(items) > 0 && !IsPermanent(err) {
-			// Some events were taken. Dead-letter the permanent failures and
-			// retry from the first failure on, so a principal's later event
-			// is never delivered only before its earlier one.
-			idx := make([]int, 0, len(items))
-			for i := range items {
-				if i >= 0 && i < len(evs) {
-					idx = append(idx, i)
+			// Some events were taken. Those before the first retryable
+			// failure are settled (delivered, or dead-lettered when refused
+			// for good); from there on the batch is tried again, less the
+			// refused ones, so that a principal's later event is never
+			// delivered only before its earlier one.
+			retry := len(evs)
+			for i, e := range items {
+				if i >= 0 && i < len(evs) && !IsPermanent(e) {
+					retry = min(retry, i)
 				}
 			}
-			sort.Ints(idx)
-			if len(idx) == 0 {
-				w.settleSpooled(len(evs), &w.delivered)
-				break
-			}
-			first := idx[0]
-			if first > 0 {
-				w.settleSpooled(first, &w.delivered)
-				if d.obs != nil {
-					d.obs.Delivered(w.name, first)
-				}
-			}
+			var dead []event.Event
 			var keepE []event.Event
 			var keepA []time.Time
-			var dead []event.Event
-			for i := first; i < len(evs); i++ {
-				if e, ok := items[i]; ok && IsPermanent(e) {
+			took := 0
+			for i := range evs {
+				e, failed := items[i]
+				switch {
+				case failed && IsPermanent(e):
 					dead = append(dead, evs[i])
-					continue
+				case i < retry:
+					took++
+				default:
+					keepE, keepA = append(keepE, evs[i]), append(keepA, at[i])
 				}
-				keepE, keepA = append(keepE, evs[i]), append(keepA, at[i])
+			}
+			if took > 0 {
+				w.settleSpooled(took, &w.delivered)
+				if d.obs != nil {
+					d.obs.Delivered(w.name, took)
+				}
 			}
 			d.deadLetter(w, dead, "permanent: "+err.Error())
 			evs, at = keepE, keepA

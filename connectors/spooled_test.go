@@ -337,3 +337,64 @@ func TestPermanentNotRetriedWithoutSpool(t *testing.T) {
 		t.Fatalf("%d calls: a Permanent error was retried", n)
 	}
 }
+
+// TestSpoolPartialFailure: in one batch, an event refused for good is
+// dead-lettered and one failing for now is retried with the events after it
+// (a sink that took those saw them once before: it ends with them in order);
+// the events before it are not sent again.
+func TestSpoolPartialFailure(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	failedOnce := false
+	c := connectorFunc(func(ctx context.Context, b []event.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		items := ItemErrors{}
+		for i, ev := range b {
+			switch {
+			case ev.ID == "ev-000002":
+				items[i] = Permanent(errors.New("400"))
+			case ev.ID == "ev-000005" && !failedOnce:
+				failedOnce = true
+				items[i] = errors.New("503")
+			default:
+				seen = append(seen, ev.ID)
+			}
+		}
+		if len(items) > 0 {
+			return items
+		}
+		return nil
+	})
+	d := NewDispatcher(spoolOpts(), Named{Name: "s", Connector: c, Spool: openSpool(t, spool.Options{Dir: t.TempDir()})})
+	for i := range 10 {
+		d.Emit(testEvent(i))
+	}
+	waitFor(t, "settled", 60*time.Second, func() bool { return statsOf(d, "s").Queued == 0 })
+	closeDispatcher(t, d)
+	if st := statsOf(d, "s"); st.DeadLettered != 1 || st.Delivered != 9 {
+		t.Fatalf("stats %+v", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	count := map[string]int{}
+	last := map[string]int{}
+	for i, id := range seen {
+		count[id]++
+		last[id] = i
+	}
+	want := strings.Fields("ev-000000 ev-000001 ev-000003 ev-000004 ev-000005 ev-000006 ev-000007 ev-000008 ev-000009")
+	if len(last) != len(want) {
+		t.Fatalf("delivered %v", seen)
+	}
+	for i := 1; i < len(want); i++ {
+		if last[want[i-1]] > last[want[i]] {
+			t.Fatalf("last seen out of order: %v", seen)
+		}
+	}
+	for _, id := range []string{"ev-000000", "ev-000001", "ev-000003", "ev-000004"} {
+		if count[id] != 1 {
+			t.Errorf("%s sent %d times; it was taken before the failure", id, count[id])
+		}
+	}
+}
