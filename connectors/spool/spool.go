@@ -71,8 +71,8 @@ type Options struct {
 	// MaxBytes bounds the bytes of all segments; events that do not fit are
 	// refused (Append takes fewer). Default: 1 GiB.
 	MaxBytes int64
-	// SegmentBytes is the size after which a new segment is started.
-	// Default: 16 MiB.
+	// SegmentBytes is the size after which a new segment is started; at
+	// most an eighth of MaxBytes (and at least 4 KiB). Default: 16 MiB.
 	SegmentBytes int64
 	// MaxAge is how long an event may stay undelivered before the pipeline
 	// dead-letters it. The spool only carries it. Default: 24h.
@@ -166,6 +166,9 @@ func Open(o Options) (*Spool, error) {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
+	// Room is freed a whole segment at a time: keep segments small next to
+	// the limit, so that an acknowledged segment never fills it.
+	o.SegmentBytes = min(o.SegmentBytes, max(o.MaxBytes/8, 4096))
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: creating %s: %w", o.Dir, err)
 	}
@@ -395,9 +398,8 @@ func (s *Spool) Append(batch []event.Event) (int, error) {
 		s.mu.Unlock()
 		return 0, errors.New("spool: closed")
 	}
-	room := s.maxBytes - s.total
 	rotate := s.sizes[s.wseg] >= s.segBytes ||
-		(s.sizes[s.wseg] >= 1<<20 && s.ack == s.end())
+		(s.sizes[s.wseg] >= min(1<<20, s.segBytes/2) && s.ack == s.end())
 	s.mu.Unlock()
 
 	if rotate {
@@ -405,6 +407,9 @@ func (s *Spool) Append(batch []event.Event) (int, error) {
 			return 0, err
 		}
 	}
+	s.mu.Lock()
+	room := s.maxBytes - s.total
+	s.mu.Unlock()
 	now := time.Now()
 	buf := s.buf[:0]
 	ends := make([]int64, 0, len(batch))

@@ -285,3 +285,23 @@ func TestLargeRecord(t *testing.T) {
 		t.Fatalf("large field came back with %d bytes", len(got[1].UserAgent))
 	}
 }
+
+// TestSmallMaxBytesDefaultSegments: a limit below the default segment size
+// still frees room once events are acknowledged, round after round.
+func TestSmallMaxBytesDefaultSegments(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir(), MaxBytes: 64 << 10})
+	defer s.Close()
+	for round := range 5 {
+		all := events(fmt.Sprintf("r%d", round), 2000)
+		took, err := s.Append(all)
+		if err != nil || took == 0 {
+			t.Fatalf("round %d: Append = %d, %v", round, took, err)
+		}
+		if got := drain(t, s); len(got) != took {
+			t.Fatalf("round %d: read %d of %d", round, len(got), took)
+		}
+		if st := s.Stats(); st.Bytes > 64<<10 {
+			t.Fatalf("round %d: %d bytes", round, st.Bytes)
+		}
+	}
+}
