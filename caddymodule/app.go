@@ -38,6 +38,11 @@ type App struct {
 	// (file, log). Default: none; events are then only counted in metrics.
 	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.sinks inline_key=sink"`
 
+	// Connectors are the named connectors, modules of the
+	// loginguard.connectors namespace (kafka, webhook), each with its own
+	// queue and, unless turned off, its durable spool. Default: none.
+	ConnectorsRaw []json.RawMessage `json:"connectors,omitempty" caddy:"namespace=loginguard.connectors inline_key=connector"`
+
 	// Store is the login log store that the admin API searches, a module of
 	// the loginguard.stores namespace (sqlite, postgres). Default: SQLite under
 	// Caddy's data directory. Every event goes there unless its route has
@@ -175,6 +180,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		sink := s.(Sink)
 		named = append(named, connectors.Named{Name: fmt.Sprintf("%s#%d", sink.SinkName(), i), Connector: sink})
 	}
+	conns, err := a.provisionConnectors(ctx)
+	if err != nil {
+		return err
+	}
+	named = append(named, conns...)
 	opts := connectors.Options{
 		QueueSize:     a.QueueSize,
 		FlushInterval: time.Duration(a.FlushInterval),

@@ -418,6 +418,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			default:
 				app.SinksRaw = append(app.SinksRaw, raw)
 			}
+		case "connector":
+			raw, err := parseConnector(d)
+			if err != nil {
+				return nil, err
+			}
+			app.ConnectorsRaw = append(app.ConnectorsRaw, raw)
 		case "on_state_error":
 			v, err := oneArg(d)
 			if err != nil {

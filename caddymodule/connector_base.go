@@ -12,6 +12,13 @@ import (
 // it, calls parseBase for each block option it does not know itself, and resolves
 // the encoder in Provision with encoder.
 type ConnectorBase struct {
+	// Name of the connector in logs, metrics, statistics and its spool's
+	// directory; unique among the connectors. Required (the Caddyfile's
+	// `connector <name> <type>` sets it).
+	Name string `json:"name,omitempty"`
+	// Spool configures the connector's durable queue on local disk. Default:
+	// on, under Caddy's data directory, 1 GiB, 24h.
+	Spool *SpoolConfig `json:"spool,omitempty"`
 	// Active is false for a connector that is configured but sends nothing
 	// (seed 001's Inactive). Default: true.
 	Active *bool `json:"active,omitempty"`
@@ -61,6 +68,11 @@ func (c *ConnectorBase) parseBase(d *caddyfile.Dispenser) (bool, error) {
 			return true, d.ArgErr()
 		}
 		return true, nil
+	case "spool":
+		if c.Spool == nil {
+			c.Spool = new(SpoolConfig)
+		}
+		return true, c.Spool.unmarshal(d)
 	case "format":
 		if !d.NextArg() {
 			return true, d.ArgErr()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -42,10 +43,16 @@ type Options struct {
 	FlushInterval time.Duration
 	// MaxRetries is how many times a failed batch is tried again before its
 	// events are counted failed. Default: 3; a negative value means no retry.
+	// An error marked Permanent is not retried. A connector with a spool
+	// retries until delivery or the spool's max age instead.
 	MaxRetries int
 	// RetryBackoff is the wait before the first retry; it doubles for each
 	// further retry, up to one minute. Default: 100ms.
 	RetryBackoff time.Duration
+	// MaxRetryBackoff caps the doubling wait between two attempts of one
+	// batch. With a spool the batch is retried until it is delivered or older
+	// than the spool's max age, not MaxRetries times. Default: 1m.
+	MaxRetryBackoff time.Duration
 	// Logger receives the pipeline's warnings. Default: slog.Default().
 	Logger *slog.Logger
 	// Observer, when not nil, is told of every delivered, failed and dropped
@@ -74,6 +81,10 @@ type Observer interface {
 type Named struct {
 	Name      string
 	Connector Connector
+	// Spool, when not nil, makes the connector's queue durable: events are
+	// appended to it (one fsync per batch) before they count as accepted,
+	// and delivered from it; see spooled.go. The dispatcher closes it.
+	Spool *spool.Spool
 }
 
 // Stats is a snapshot of one connector's delivery counters.
@@ -93,6 +104,19 @@ type Stats struct {
 	LastError string
 	// LastErrorAt is when LastError happened.
 	LastErrorAt time.Time
+	// Spooled counts the events in the connector's spool not yet delivered
+	// or dead-lettered (also counted in Queued); 0 without a spool.
+	Spooled int64
+	// SpoolBytes is the disk space of the connector's spool.
+	SpoolBytes int64
+	// DeadLettered counts the events written to the spool's dead-letter file
+	// (a Permanent error, or older than the spool's max age); they are also
+	// counted in Failed.
+	DeadLettered uint64
+	// Disabled is set when the connector said it will take no more events
+	// (an error marked Disabled, e.g. HTTP 410); its events are then
+	// dead-lettered (with a spool) or failed.
+	Disabled bool
 }
 
 // Dispatcher carries events from Emit to every connector. Each connector has a
@@ -106,6 +130,7 @@ type Dispatcher struct {
 	flush        time.Duration
 	maxRetries   int
 	retryBackoff time.Duration
+	maxBackoff   time.Duration
 	warnEvery    time.Duration
 	warnCheck    time.Duration
 	log          *slog.Logger
@@ -160,6 +185,10 @@ func NewDispatcher(o Options, cs ...Named) *Dispatcher {
 	if d.retryBackoff <= 0 {
 		d.retryBackoff = DefaultRetryBackoff
 	}
+	d.maxBackoff = o.MaxRetryBackoff
+	if d.maxBackoff <= 0 {
+		d.maxBackoff = maxRetryBackoff
+	}
 	if d.warnEvery <= 0 {
 		d.warnEvery = warnEvery
 	}
@@ -177,9 +206,14 @@ func NewDispatcher(o Options, cs ...Named) *Dispatcher {
 			conn: c.Connector,
 			ch:   make(chan event.Event, d.queueSize),
 			done: make(chan struct{}),
+			sp:   c.Spool,
 		}
 	}
 	for _, w := range d.workers {
+		if w.sp != nil {
+			w.spooled = make(chan struct{})
+			go d.send(w)
+		}
 		go d.run(w)
 	}
 	d.stopMonitor = make(chan struct{})
@@ -269,8 +303,11 @@ func (d *Dispatcher) Stats() []Stats {
 // deliveries in progress are cancelled, the events still queued are counted as
 // dropped, and Close returns an error wrapping ctx's and naming the connectors
 // that had undelivered events; a connector whose Deliver ignores cancellation is
-// closed as soon as that call returns. Close is idempotent: later calls wait for
-// the first and return its result.
+// closed as soon as that call returns. A connector with a spool writes its
+// queue to the spool and delivers from it until the spool is empty, a delivery
+// fails, or ctx ends; what is left stays on disk for the next start and is not
+// counted as dropped. Close is idempotent: later calls wait for the first and
+// return its result.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() { d.closeErr = d.shutdown(ctx) })
 	return d.closeErr

@@ -251,7 +251,7 @@ func TestDispatcherFanOut(t *testing.T) {
 	a, b, c := &recorder{}, &recorder{}, &recorder{}
 	obs := newCountingObserver()
 	d := NewDispatcher(Options{Logger: slog.New(slog.DiscardHandler), Observer: obs},
-		Named{"a", a}, Named{"b", b}, Named{"c", c})
+		Named{Name: "a", Connector: a}, Named{Name: "b", Connector: b}, Named{Name: "c", Connector: c})
 	for i := range 1000 {
 		d.Emit(testEvent(i))
 	}
@@ -278,7 +278,7 @@ func TestDispatcherBatchesBySize(t *testing.T) {
 	r := &recorder{}
 	// With an hour-long interval only a full batch is delivered before Close.
 	d := NewDispatcher(Options{BatchSize: 10, FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)},
-		Named{"rec", r})
+		Named{Name: "rec", Connector: r})
 	for i := range 95 {
 		d.Emit(testEvent(i))
 	}
@@ -303,7 +303,7 @@ func TestDispatcherBatchesBySize(t *testing.T) {
 func TestDispatcherBatchesByInterval(t *testing.T) {
 	r := &recorder{}
 	d := NewDispatcher(Options{BatchSize: 500, FlushInterval: 30 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		Named{"rec", r})
+		Named{Name: "rec", Connector: r})
 	defer closeDispatcher(t, d)
 	start := time.Now()
 	for i := range 3 {
@@ -323,7 +323,7 @@ func TestDispatcherStuckConnectorDoesNotSlowOthers(t *testing.T) {
 	stuck := newBlocker(t)
 	r := &recorder{}
 	d := NewDispatcher(Options{QueueSize: 1000, FlushInterval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		Named{"stuck", stuck}, Named{"rec", r})
+		Named{Name: "stuck", Connector: stuck}, Named{Name: "rec", Connector: r})
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
@@ -380,7 +380,7 @@ func TestDispatcherQueueFullWarnsOnce(t *testing.T) {
 	obs := newCountingObserver()
 	stuck := newBlocker(t)
 	d := NewDispatcher(Options{QueueSize: 10, FlushInterval: time.Millisecond, Logger: logs.logger(), Observer: obs,
-		warnCheck: 5 * time.Millisecond}, Named{"stuck", stuck})
+		warnCheck: 5 * time.Millisecond}, Named{Name: "stuck", Connector: stuck})
 	d.Emit(testEvent(0))
 	<-stuck.entered // the worker holds event 0 inside Deliver
 	ev := testEvent(1)
@@ -425,7 +425,7 @@ func TestDispatcherQueueFullWarnsAgainAfterInterval(t *testing.T) {
 	var logs logBuffer
 	stuck := newBlocker(t)
 	d := NewDispatcher(Options{QueueSize: 1, FlushInterval: time.Millisecond, Logger: logs.logger(),
-		warnEvery: 100 * time.Millisecond, warnCheck: 5 * time.Millisecond}, Named{"stuck", stuck})
+		warnEvery: 100 * time.Millisecond, warnCheck: 5 * time.Millisecond}, Named{Name: "stuck", Connector: stuck})
 	defer closeQuietly(d, 10*time.Millisecond)
 	d.Emit(testEvent(0))
 	<-stuck.entered
@@ -452,7 +452,7 @@ func TestDispatcherRetriesThenFails(t *testing.T) {
 	obs := newCountingObserver()
 	f := &flaky{failures: -1}
 	d := NewDispatcher(Options{BatchSize: 5, FlushInterval: time.Hour, MaxRetries: 3, RetryBackoff: 10 * time.Millisecond,
-		Logger: logs.logger(), Observer: obs}, Named{"down", f})
+		Logger: logs.logger(), Observer: obs}, Named{Name: "down", Connector: f})
 	defer closeDispatcher(t, d)
 	for i := range 5 {
 		d.Emit(testEvent(i))
@@ -489,7 +489,7 @@ func TestDispatcherRetriesThenFails(t *testing.T) {
 func TestDispatcherRetrySucceeds(t *testing.T) {
 	f := &flaky{failures: 2}
 	d := NewDispatcher(Options{FlushInterval: time.Millisecond, RetryBackoff: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		Named{"flaky", f})
+		Named{Name: "flaky", Connector: f})
 	for i := range 3 {
 		d.Emit(testEvent(i))
 	}
@@ -508,7 +508,7 @@ func TestDispatcherRetrySucceeds(t *testing.T) {
 func TestDispatcherNoRetry(t *testing.T) {
 	f := &flaky{failures: -1}
 	d := NewDispatcher(Options{FlushInterval: time.Millisecond, MaxRetries: -1, Logger: slog.New(slog.DiscardHandler)},
-		Named{"down", f})
+		Named{Name: "down", Connector: f})
 	d.Emit(testEvent(0))
 	waitFor(t, "failure", 5*time.Second, func() bool { return d.Stats()[0].Failed == 1 })
 	closeDispatcher(t, d)
@@ -523,7 +523,7 @@ func TestDispatcherPanicRecovered(t *testing.T) {
 	once := &flaky{failures: 1, panics: true}
 	r := &recorder{}
 	d := NewDispatcher(Options{FlushInterval: time.Millisecond, MaxRetries: 2, RetryBackoff: time.Millisecond, Logger: logs.logger()},
-		Named{"always", always}, Named{"once", once}, Named{"healthy", r})
+		Named{Name: "always", Connector: always}, Named{Name: "once", Connector: once}, Named{Name: "healthy", Connector: r})
 	for i := range 3 {
 		d.Emit(testEvent(i))
 	}
@@ -562,7 +562,7 @@ func (closeFailer) Close() error { return errors.New("flush failed") }
 
 func TestDispatcherCloseErrors(t *testing.T) {
 	d := NewDispatcher(Options{RetryBackoff: time.Millisecond, Logger: slog.New(slog.DiscardHandler)},
-		Named{"p", closePanicker{}}, Named{"f", closeFailer{}}, Named{"nil", nil})
+		Named{Name: "p", Connector: closePanicker{}}, Named{Name: "f", Connector: closeFailer{}}, Named{Name: "nil", Connector: nil})
 	d.Emit(testEvent(0))
 	err := d.Close(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "closing connector p: connector panicked: close exploded") ||
@@ -581,7 +581,7 @@ func TestDispatcherCloseDrains(t *testing.T) {
 	slow := &recorder{delay: time.Millisecond}
 	fast := &recorder{}
 	d := NewDispatcher(Options{BatchSize: 10, FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)},
-		Named{"slow", slow}, Named{"fast", fast})
+		Named{Name: "slow", Connector: slow}, Named{Name: "fast", Connector: fast})
 	for i := range 5000 {
 		d.Emit(testEvent(i))
 	}
@@ -623,7 +623,7 @@ func TestDispatcherCloseTimeout(t *testing.T) {
 	obs := newCountingObserver()
 	c := &ctxBlocker{entered: make(chan struct{}, 1)}
 	d := NewDispatcher(Options{BatchSize: 10, FlushInterval: 50 * time.Millisecond, Logger: logs.logger(), Observer: obs},
-		Named{"hung", c})
+		Named{Name: "hung", Connector: c})
 	for i := range 100 {
 		d.Emit(testEvent(i))
 	}
@@ -659,7 +659,7 @@ func TestDispatcherCloseTimeout(t *testing.T) {
 func TestDispatcherEmitAfterClose(t *testing.T) {
 	var logs logBuffer
 	r := &recorder{}
-	d := NewDispatcher(Options{Logger: logs.logger()}, Named{"rec", r})
+	d := NewDispatcher(Options{Logger: logs.logger()}, Named{Name: "rec", Connector: r})
 	d.Emit(testEvent(0))
 	closeDispatcher(t, d)
 	for i := range 10 {
@@ -678,7 +678,7 @@ func TestDispatcherEmitAfterClose(t *testing.T) {
 
 func TestDispatcherEmitDuringClose(t *testing.T) {
 	r := &recorder{}
-	d := NewDispatcher(Options{FlushInterval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, Named{"rec", r})
+	d := NewDispatcher(Options{FlushInterval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, Named{Name: "rec", Connector: r})
 	var wg sync.WaitGroup
 	var emitted atomic.Int64
 	stop := make(chan struct{})
@@ -725,7 +725,7 @@ func TestDispatcherDefaults(t *testing.T) {
 
 func TestEmitDoesNotAllocate(t *testing.T) {
 	d := NewDispatcher(Options{QueueSize: 100, Logger: slog.New(slog.DiscardHandler)},
-		Named{"a", discard{}}, Named{"b", newBlocker(t)})
+		Named{Name: "a", Connector: discard{}}, Named{Name: "b", Connector: newBlocker(t)})
 	defer closeQuietly(d, 10*time.Millisecond)
 	ev := testEvent(1)
 	// Both paths: queued (a) and, once b's queue is full, dropped (b).
@@ -741,7 +741,7 @@ func TestEmitDoesNotAllocate(t *testing.T) {
 // and the timer stops every 5,000 events while the queue drains, so no event is
 // dropped.
 func BenchmarkEmitQueued(b *testing.B) {
-	d := NewDispatcher(Options{Logger: slog.New(slog.DiscardHandler)}, Named{"discard", discard{}})
+	d := NewDispatcher(Options{Logger: slog.New(slog.DiscardHandler)}, Named{Name: "discard", Connector: discard{}})
 	defer closeQuietly(d, time.Second)
 	ev := testEvent(1)
 	b.ReportAllocs()
@@ -768,7 +768,7 @@ func BenchmarkEmit(b *testing.B) {
 		b.Run(fmt.Sprintf("connectors=%d", n), func(b *testing.B) {
 			cs := make([]Named, n)
 			for i := range cs {
-				cs[i] = Named{fmt.Sprintf("discard%d", i), discard{}}
+				cs[i] = Named{Name: fmt.Sprintf("discard%d", i), Connector: discard{}}
 			}
 			d := NewDispatcher(Options{Logger: slog.New(slog.DiscardHandler)}, cs...)
 			ev := testEvent(1)
@@ -819,7 +819,7 @@ func TestDispatcherStatsNeverCountTwice(t *testing.T) {
 	var logs logBuffer
 	obs := &statsObserver{}
 	d := NewDispatcher(Options{BatchSize: 5, FlushInterval: time.Hour, MaxRetries: -1, Observer: obs, Logger: logs.logger()},
-		Named{"ok", &recorder{}}, Named{"down", &flaky{failures: -1}})
+		Named{Name: "ok", Connector: &recorder{}}, Named{Name: "down", Connector: &flaky{failures: -1}})
 	obs.d = d
 	for i := range 5 {
 		d.Emit(testEvent(i))

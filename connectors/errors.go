@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // permanentError marks an error that no retry will fix.
@@ -27,6 +28,69 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p permanentError
 	return errors.As(err, &p)
+}
+
+// disabledError marks an error after which the sink takes no more events.
+type disabledError struct{ err error }
+
+func (p disabledError) Error() string { return p.err.Error() }
+func (p disabledError) Unwrap() error { return permanentError(p) }
+
+// Disabled marks err as the sink's answer that it takes no events any more
+// (e.g. a webhook target answering 410 Gone). It is also Permanent; the
+// connector's Stats report Disabled. Disabled(nil) is nil.
+func Disabled(err error) error {
+	if err == nil {
+		return nil
+	}
+	return disabledError{err}
+}
+
+// IsDisabled reports whether err, or an error it wraps, was marked Disabled.
+func IsDisabled(err error) bool {
+	var p disabledError
+	return errors.As(err, &p)
+}
+
+// retryAfterError carries the sink's own word on when to try again.
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (r retryAfterError) Error() string { return r.err.Error() }
+func (r retryAfterError) Unwrap() error { return r.err }
+
+// RetryAfter marks err as one to retry no sooner than after (e.g. an HTTP
+// Retry-After): the pipeline waits at least that long, at most maxRetryAfter,
+// before the next attempt. RetryAfter(nil, d) is nil.
+func RetryAfter(err error, after time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfterError{err, after}
+}
+
+// maxRetryAfter caps the wait a sink may ask for.
+const maxRetryAfter = 10 * time.Minute
+
+// retryAfterOf returns the longest wait err asks for, looking into ItemErrors
+// too; 0 when none.
+func retryAfterOf(err error) time.Duration {
+	var d time.Duration
+	var r retryAfterError
+	if errors.As(err, &r) {
+		d = r.after
+	}
+	var items ItemErrors
+	if errors.As(err, &items) {
+		for _, e := range items {
+			if errors.As(e, &r) {
+				d = max(d, r.after)
+			}
+		}
+	}
+	return min(d, maxRetryAfter)
 }
 
 // ItemErrors is the error a Connector returns when only some events of a batch

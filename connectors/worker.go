@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -23,6 +24,15 @@ type worker struct {
 	conn Connector
 	ch   chan event.Event
 	done chan struct{} // closed when the goroutine has closed the connector
+
+	// sp is the connector's spool, nil without one. Then run appends the
+	// batches to it and closes spooled when the queue is drained; send
+	// delivers from it and closes done.
+	sp           *spool.Spool
+	spooled      chan struct{}
+	deadLettered atomic.Uint64
+	disabled     atomic.Bool
+	spoolWarn    warnLimiter // drops for a full spool
 
 	// held counts the events taken from ch and not yet delivered, failed or
 	// dropped; settle moves a batch out of it.
@@ -53,16 +63,24 @@ type worker struct {
 // stats reads w's counters under mu, which settle also holds, so a batch
 // being counted is never seen both queued and counted, nor neither.
 func (w *worker) stats() Stats {
+	var sp spool.Stats
+	if w.sp != nil {
+		sp = w.sp.Stats()
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return Stats{
-		Name:        w.name,
-		Queued:      len(w.ch) + int(w.held.Load()),
-		Delivered:   w.delivered.Load(),
-		Failed:      w.failed.Load(),
-		Dropped:     w.dropped.Load(),
-		LastError:   w.lastErr,
-		LastErrorAt: w.lastErrAt,
+		Name:         w.name,
+		Queued:       len(w.ch) + int(w.held.Load()) + int(sp.Pending),
+		Delivered:    w.delivered.Load(),
+		Failed:       w.failed.Load(),
+		Dropped:      w.dropped.Load(),
+		LastError:    w.lastErr,
+		LastErrorAt:  w.lastErrAt,
+		Spooled:      sp.Pending,
+		SpoolBytes:   sp.Bytes,
+		DeadLettered: w.deadLettered.Load(),
+		Disabled:     w.disabled.Load(),
 	}
 }
 
@@ -121,7 +139,11 @@ const maxPoll = 25 * time.Millisecond
 // event. While a batch fills it sleeps and drains the queue without blocking,
 // so Emit wakes it once per batch.
 func (d *Dispatcher) run(w *worker) {
-	defer close(w.done)
+	if w.sp != nil {
+		defer close(w.spooled)
+	} else {
+		defer close(w.done)
+	}
 	poll := max(min(d.flush/8, maxPoll), min(d.flush, time.Millisecond))
 	timer := time.NewTimer(poll)
 	timer.Stop()
@@ -148,7 +170,14 @@ func (d *Dispatcher) run(w *worker) {
 			timer.Reset(min(wait, poll))
 			<-timer.C
 		}
+		if w.sp != nil {
+			d.spool(w, batch)
+			continue
+		}
 		d.deliver(w, batch)
+	}
+	if w.sp != nil {
+		return
 	}
 	if w.abandoned > 0 {
 		d.log.LogAttrs(context.Background(), slog.LevelWarn, "events not delivered before shutdown",
@@ -201,7 +230,10 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 			d.fail(w, n, attempt+1, err, now)
 			return
 		}
-		if attempt >= d.maxRetries {
+		if IsDisabled(err) {
+			w.disabled.Store(true)
+		}
+		if attempt >= d.maxRetries || IsPermanent(err) {
 			d.fail(w, n, attempt+1, err, now)
 			return
 		}
@@ -209,7 +241,7 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 			slog.String("connector", w.name), slog.Int("events", n),
 			slog.Int("attempt", attempt+1), slog.Duration("backoff", backoff),
 			slog.String("error", err.Error()))
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(max(backoff, retryAfterOf(err)))
 		select {
 		case <-t.C:
 		case <-d.ctx.Done():
@@ -218,7 +250,7 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 			d.fail(w, n, attempt+1, err, now)
 			return
 		}
-		backoff = min(2*backoff, maxRetryBackoff)
+		backoff = min(2*backoff, d.maxBackoff)
 	}
 }
 

@@ -1,0 +1,229 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/connectors/spool"
+)
+
+// ConnectorModule is a module of the loginguard.connectors namespace: a named
+// connector of the app (kafka, webhook), with the shared options of
+// ConnectorBase. Its Provision checks its config and builds the connector
+// without reaching the sink, so that a sink down at start-up does not stop Caddy.
+type ConnectorModule interface {
+	connectors.Connector
+	connectorBase
+}
+
+// SpoolConfig is a connector's durable queue: events are written to disk,
+// one fsync per batch, before they count as accepted, and delivered from there
+// at least once, also after a restart.
+type SpoolConfig struct {
+	// Off turns the spool off: the connector then has only its in-memory
+	// queue (queue_size), lost at exit. Default: false (on).
+	Off bool `json:"off,omitempty"`
+	// Dir is the spool's directory. Default: loginguard/spool/<name> under
+	// Caddy's data directory.
+	Dir string `json:"dir,omitempty"`
+	// MaxBytes bounds the spool's disk use; when full, the newest events are
+	// dropped and counted (`dropped`), a login never waits. Default: 1 GiB.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// MaxAge is how long an event is retried before it goes to the spool's
+	// dead-letter file (dead-letter.jsonl). Default: 24h.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+}
+
+// unmarshal reads, at the dispenser's `spool` token:
+//
+//	spool off
+//	spool [{ dir <path>; max_bytes <size>; max_age <duration> }]
+func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		switch d.Val() {
+		case "off":
+			c.Off = true
+		case "on":
+		default:
+			return d.Errf("spool: want on, off or a block, got %q", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "dir":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			c.Dir = v
+		case "max_bytes":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			n, err := parseSize(v)
+			if err != nil {
+				return d.Errf("spool max_bytes: %v", err)
+			}
+			c.MaxBytes = n
+		case "max_age":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			c.MaxAge = v
+		default:
+			return d.Errf("spool: unknown option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+var sizeRE = regexp.MustCompile(`^(\d+)\s*(|b|kb|kib|mb|mib|gb|gib|tb|tib)$`)
+
+// parseSize reads a byte count: 1048576, 512MiB, 1GB (units of 1024 or 1000).
+func parseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	if m == nil {
+		return 0, fmt.Errorf("want a size like 512MiB or 1GB, got %q", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive size, got %q", s)
+	}
+	mult := map[string]int64{"": 1, "b": 1, "kb": 1e3, "kib": 1 << 10, "mb": 1e6, "mib": 1 << 20,
+		"gb": 1e9, "gib": 1 << 30, "tb": 1e12, "tib": 1 << 40}[m[2]]
+	return n * mult, nil
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// provisionConnectors loads the named connectors and opens their spools. It
+// returns the active ones; the inactive are closed (seed 001's Inactive: nothing
+// is sent to them).
+func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error) {
+	if len(a.ConnectorsRaw) == 0 {
+		return nil, nil
+	}
+	mods, err := ctx.LoadModule(a, "ConnectorsRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading connectors: %w", err)
+	}
+	var named []connectors.Named
+	fail := func(err error) ([]connectors.Named, error) {
+		for _, n := range named {
+			n.Connector.Close()
+			if n.Spool != nil {
+				n.Spool.Close()
+			}
+		}
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, m := range mods.([]any) {
+		c := m.(ConnectorModule)
+		b := c.base()
+		if seen[b.Name] {
+			c.Close()
+			return fail(fmt.Errorf("connector %s: name: used by two connectors", b.Name))
+		}
+		seen[b.Name] = true
+		if !b.IsActive() {
+			c.Close()
+			continue
+		}
+		n := connectors.Named{Name: b.Name, Connector: c}
+		if sc := b.Spool; sc == nil || !sc.Off {
+			if sc == nil {
+				sc = new(SpoolConfig)
+			}
+			dir := sc.Dir
+			if dir == "" {
+				dir = filepath.Join(caddy.AppDataDir(), "loginguard", "spool", b.Name)
+			}
+			sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: sc.MaxBytes, MaxAge: time.Duration(sc.MaxAge)})
+			if err != nil {
+				c.Close()
+				return fail(fmt.Errorf("connector %s: spool: %w", b.Name, err))
+			}
+			n.Spool = sp
+		}
+		named = append(named, n)
+	}
+	return named, nil
+}
+
+// checkBase checks the shared options of a connector module in Provision; errors
+// name the connector and the field.
+func (c *ConnectorBase) checkBase(module string) error {
+	if c.Name == "" {
+		return fmt.Errorf("connector (%s): name: required", module)
+	}
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("connector %s: name: want letters, digits, '.', '_' or '-' (at most 64)", c.Name)
+	}
+	if s := c.Spool; s != nil {
+		if s.MaxBytes < 0 {
+			return fmt.Errorf("connector %s: spool max_bytes: must not be negative", c.Name)
+		}
+		if s.MaxAge < 0 {
+			return fmt.Errorf("connector %s: spool max_age: must not be negative", c.Name)
+		}
+	}
+	if _, err := c.encoder("connector " + c.Name); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parseConnector reads, at the dispenser's `connector` token of the global
+// option:
+//
+//	connector <name> <type> [<args>] {
+//	    active on|off
+//	    format json|ecs|ocsf
+//	    spool off | spool { dir <path>; max_bytes <size>; max_age <duration> }
+//	    <the type's own options>
+//	}
+//
+// and returns the module's JSON, with "connector": <type> and "name": <name>.
+func parseConnector(d *caddyfile.Dispenser) ([]byte, error) {
+	if !d.NextArg() {
+		return nil, d.Errf("connector: want `connector <name> <type>`")
+	}
+	name := d.Val()
+	if !nameRE.MatchString(name) {
+		return nil, d.Errf("connector %s: name: want letters, digits, '.', '_' or '-' (at most 64)", name)
+	}
+	if !d.NextArg() {
+		return nil, d.Errf("connector %s: want a type (kafka, webhook) after the name", name)
+	}
+	typ := d.Val()
+	// The module's UnmarshalCaddyfile sees `<type> [<args>] { ... }`.
+	mod, err := caddyfile.UnmarshalModule(d, "loginguard.connectors."+typ)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", name, err)
+	}
+	cm, ok := mod.(connectorBase)
+	if !ok {
+		return nil, d.Errf("connector %s: %s is not a connector", name, typ)
+	}
+	cm.base().Name = name
+	return caddyconfig.JSONModuleObject(mod, "connector", typ, nil), nil
+}
+
+// errNoConnector is returned by a connector module used before Provision.
+var errNoConnector = errors.New("connector not provisioned")

@@ -1,0 +1,397 @@
+package caddymodule
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	kafkago "github.com/segmentio/kafka-go"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// TestConnectorCaddyfileErrors: bad connector blocks fail to adapt with a
+// message naming the connector and the option.
+func TestConnectorCaddyfileErrors(t *testing.T) {
+	for _, tc := range []struct{ global, want string }{
+		{"connector", "want `connector <name> <type>`"},
+		{"connector siem", "connector siem: want a type"},
+		{"connector siem carrier-pigeon", "loginguard.connectors.carrier-pigeon"},
+		{"connector 'bad name' kafka", "name: want letters"},
+		{"connector siem kafka {\n format xml\n }", `format: unknown format "xml"`},
+		{"connector siem kafka {\n active maybe\n }", "active: want on or off"},
+		{"connector siem kafka {\n compression brotli\n }", "kafka compression: unknown compression"},
+		{"connector siem kafka {\n sasl gssapi u p\n }", "kafka sasl: unknown SASL mechanism"},
+		{"connector siem kafka {\n sasl plain u\n }", "kafka sasl: want <mechanism> <username> <password>"},
+		{"connector siem kafka {\n colour blue\n }", `kafka: unknown option "colour"`},
+		{"connector siem kafka {\n tls {\n  pin x\n }\n }", `kafka tls: unknown option "pin"`},
+		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "spool max_bytes: want a size"},
+		{"connector siem kafka {\n spool {\n  max_age forever\n }\n }", "max_age: want a positive duration"},
+		{"connector siem kafka {\n spool maybe\n }", "spool: want on, off or a block"},
+		{"connector hooks webhook", "webhook: url: required"},
+		{"connector hooks webhook https://x {\n header X\n }", "webhook header: want <name> <value>"},
+		{"connector hooks webhook https://x {\n timeout soon\n }", "timeout: want a positive duration"},
+	} {
+		body := "{\nloginguard {\n" + tc.global + "\n}\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
+		_, err := adapt(t, "Caddyfile", []byte(body))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.global, err, tc.want)
+		}
+	}
+}
+
+// validateCaddyfile adapts a Caddyfile and provisions it without starting it.
+func validateCaddyfile(t *testing.T, body string) error {
+	t.Helper()
+	out, err := adapt(t, "Caddyfile", []byte(body))
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Admin = &caddy.AdminConfig{Disabled: true}
+	return caddy.Validate(&cfg)
+}
+
+func withConnectors(conns string) string {
+	return "{\nloginguard {\nstore off\n" + conns + "\n}\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
+}
+
+// TestConnectorProvisionErrors: config that parses but cannot work is
+// rejected at Provision, naming the connector and the field.
+func TestConnectorProvisionErrors(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	for _, tc := range []struct{ conns, want string }{
+		{"connector siem kafka {\n brokers 127.0.0.1:9092\n }", "connector siem (kafka): topic: required"},
+		{"connector siem kafka {\n topic t\n }", "connector siem (kafka): brokers: required"},
+		{"connector siem kafka {\n brokers kafka\n topic t\n }", `brokers: "kafka" is not host:port`},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n tls {\n  ca /nonexistent.pem\n }\n }", "connector siem (kafka): tls: ca:"},
+		{"connector hooks webhook ftp://example.com/x", "connector hooks (webhook): url:"},
+		{"connector hooks webhook https:///nohost", "connector hooks (webhook): url:"},
+		{"connector hooks webhook https://example.com {\n secret s3cret\n }", `connector hooks (webhook): secret 1: a secret must start with "whsec_"`},
+		{"connector hooks webhook https://example.com {\n secret whsec_%%%\n }", "secret 1: a secret must be"},
+		{"connector a webhook https://example.com\nconnector a webhook https://example.org", "connector a: name: used by two connectors"},
+	} {
+		err := validateCaddyfile(t, withConnectors(tc.conns))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to contain %q", tc.conns, err, tc.want)
+		}
+	}
+	// An unknown format given in JSON (the Caddyfile refuses it earlier).
+	cfg := caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{
+		"loginguard": json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","name":"h","url":"https://x.example","format":"xml"}]}`),
+	}}
+	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `connector h: format: unknown format "xml"`) {
+		t.Errorf("unknown format: %v", err)
+	}
+	cfg.AppsRaw["loginguard"] = json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","url":"https://x.example"}]}`)
+	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), "name: required") {
+		t.Errorf("no name: %v", err)
+	}
+}
+
+// TestConnectorBrokersDownAtStart: brokers that cannot be reached do not stop
+// the config from loading.
+func TestConnectorBrokersDownAtStart(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	err := validateCaddyfile(t, withConnectors("connector siem kafka {\n brokers 127.0.0.1:1\n topic t\n }"))
+	if err != nil {
+		t.Fatalf("brokers down at start-up: %v", err)
+	}
+}
+
+// TestConnectorsThroughCaddy runs Caddy with a Kafka connector (in-process
+// broker) and a webhook connector, both spooled, in front of a portal that
+// refuses a login: the attempt arrives at both, in the formats configured,
+// signed for the webhook; an inactive connector gets nothing; the statistics
+// list the connectors.
+func TestConnectorsThroughCaddy(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "login-events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("a secret of the test receiver!!"))
+	var mu sync.Mutex
+	var bodies [][]byte
+	var heads []http.Header
+	var paths []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies, heads, paths = append(bodies, b), append(heads, r.Header.Clone()), append(paths, r.URL.Path)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
+	}))
+	defer portal.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		connector siem kafka {
+			brokers %s
+			topic login-events
+		}
+		connector hooks webhook %s {
+			secret %s
+			header X-Tenant acme
+			format ecs
+		}
+		connector off webhook %s/inactive {
+			active off
+		}
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login
+	reverse_proxy %s
+}
+`, cluster.ListenAddrs()[0], hook.URL, secret, hook.URL, port, strings.TrimPrefix(portal.URL, "http://"))
+	out, err := adapt(t, "Caddyfile", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(out, true); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
+		bytes.NewReader([]byte(`{"email":"User@Example.com","password":"wrong"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(bodies)
+		mu.Unlock()
+		if n >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook got nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	wh, _ := standardwebhooks.NewWebhook(secret)
+	if err := wh.Verify(bodies[0], heads[0]); err != nil {
+		t.Errorf("webhook signature: %v", err)
+	}
+	if heads[0].Get("X-Tenant") != "acme" {
+		t.Errorf("headers %v", heads[0])
+	}
+	var ecs map[string]any
+	json.Unmarshal(bodies[0], &ecs)
+	if _, ok := ecs["@timestamp"]; !ok || !strings.Contains(string(bodies[0]), "user@example.com") {
+		t.Errorf("webhook body not ECS of the attempt: %s", bodies[0])
+	}
+	mu.Unlock()
+
+	// Kafka: the event as the connector event JSON, keyed by the email.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: cluster.ListenAddrs(), Topic: "login-events", Partition: 0, MaxWait: 50 * time.Millisecond})
+	defer r.Close()
+	m, err := r.ReadMessage(ctx)
+	if err != nil {
+		t.Fatalf("reading the Kafka topic: %v", err)
+	}
+	var ev event.Event
+	if err := json.Unmarshal(m.Value, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.EventType != event.LoginFailure || event.Value(ev.Email) != "user@example.com" || string(m.Key) != "user@example.com" {
+		t.Errorf("kafka message key %q value %s", m.Key, m.Value)
+	}
+
+	app, err := caddy.ActiveContext().App("loginguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, st := range app.(*App).ConnectorStats() {
+		names = append(names, st.Name)
+	}
+	if strings.Join(names, ",") != "siem,hooks" {
+		t.Errorf("connectors in stats: %v, want siem,hooks (off is inactive)", names)
+	}
+	// Both delivered, so the inactive connector had its chance: it sent nothing.
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range paths {
+		if p == "/inactive" {
+			t.Error("the inactive connector posted")
+		}
+	}
+	// The spools are under Caddy's data directory, one per connector.
+	for _, name := range []string{"siem", "hooks"} {
+		if _, err := os.Stat(filepath.Join(caddy.AppDataDir(), "loginguard", "spool", name, "ack")); err != nil {
+			t.Errorf("spool of %s: %v", name, err)
+		}
+	}
+}
+
+// TestConnectorSpoolAcrossRestartAndReload: a webhook target that is down
+// when a login happens gets the event after Caddy restarts, and after a config
+// reload, once it is back; the spool lives under Caddy's data directory.
+func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	var up atomic.Bool
+	var mu sync.Mutex
+	got := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			w.WriteHeader(503)
+			return
+		}
+		var ev event.Event
+		b, _ := io.ReadAll(r.Body)
+		json.Unmarshal(b, &ev)
+		mu.Lock()
+		got[event.Value(ev.Email)]++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
+	}))
+	defer portal.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	config := func(timeout string) []byte {
+		body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		connector hooks webhook %s {
+			timeout %s
+		}
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login
+	reverse_proxy %s
+}
+`, hook.URL, timeout, port, strings.TrimPrefix(portal.URL, "http://"))
+		out, err := adapt(t, "Caddyfile", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	login := func(email string) {
+		t.Helper()
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
+			strings.NewReader(`{"email":"`+email+`","password":"wrong"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	stats := func() (s connectorsStats) {
+		app, err := caddy.ActiveContext().App("loginguard")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range app.(*App).ConnectorStats() {
+			if st.Name == "hooks" {
+				return connectorsStats{spooled: st.Spooled, delivered: st.Delivered}
+			}
+		}
+		return
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	received := func(email string) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return got[email] > 0 }
+	}
+
+	// Down: the attempt is spooled. Caddy stops with it undelivered.
+	if err := caddy.Load(config("5s"), true); err != nil {
+		t.Fatal(err)
+	}
+	login("first@example.com")
+	wait("the first event spooled", func() bool { return stats().spooled == 1 })
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Back, and Caddy starts again: the event arrives.
+	up.Store(true)
+	if err := caddy.Load(config("5s"), true); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	wait("the first event after the restart", received("first@example.com"))
+
+	// Down again; a config reload happens while an event waits in the spool.
+	up.Store(false)
+	login("second@example.com")
+	wait("the second event spooled", func() bool { return stats().spooled == 1 })
+	if err := caddy.Load(config("4s"), true); err != nil {
+		t.Fatal(err)
+	}
+	up.Store(true)
+	wait("the second event after the reload", received("second@example.com"))
+	wait("the spool emptied", func() bool { return stats().spooled == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("received %v", got)
+	}
+}
+
+type connectorsStats struct {
+	spooled   int64
+	delivered uint64
+}

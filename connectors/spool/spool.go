@@ -1,0 +1,716 @@
+// Package spool is a connector's durable queue on local disk: events are
+// appended to segment files, one fsync per batch, before the pipeline counts them
+// accepted; the delivery goroutine reads them back in order and acknowledges
+// what its sink took, and segments wholly acknowledged are removed. After a
+// restart the events not acknowledged are read again (at-least-once: a sink
+// dedups by event id).
+//
+// Layout of a spool directory:
+//
+//	00000000000000000001.seg   segments, numbered in append order
+//	ack                        the position read up to and acknowledged
+//	dead-letter.jsonl          events given up, one JSON object per line
+//
+// A segment is a sequence of records:
+//
+//	uint32 length of body (little endian)
+//	uint32 CRC-32C of body
+//	body:  int64 unix nanoseconds of the append, then the event's JSON
+//
+// A record cut short or whose checksum does not match (a crash during a write)
+// ends its segment: Open truncates the segment there and counts the loss in
+// Stats.Corrupt. The ack file holds the segment number and offset of the first
+// record not acknowledged, with a checksum; it is written without fsync, as a
+// lost acknowledgement only means redelivery.
+//
+// Disk use is bounded by Options.MaxBytes (the bytes of all segments): when a
+// batch does not fit, the events that do not fit, the newest, are not written
+// and Append reports how many it took, so that the caller counts the rest as
+// dropped. Append never waits for room.
+package spool
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes     int64 = 1 << 30 // 1 GiB
+	DefaultSegmentBytes int64 = 16 << 20
+	DefaultMaxAge             = 24 * time.Hour
+)
+
+// memCap is the most events kept in memory, next to their copy on disk, for a
+// reader that keeps up: it reads them without decoding the disk copy.
+const memCap = 1 << 16
+
+// headerLen is the length of a record's length and checksum.
+const headerLen = 8
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Options configures a Spool.
+type Options struct {
+	// Dir is the spool's directory, created when missing; one directory per
+	// connector. Required.
+	Dir string
+	// MaxBytes bounds the bytes of all segments; events that do not fit are
+	// refused (Append takes fewer). Default: 1 GiB.
+	MaxBytes int64
+	// SegmentBytes is the size after which a new segment is started; at
+	// most an eighth of MaxBytes (and at least 4 KiB). Default: 16 MiB.
+	SegmentBytes int64
+	// MaxAge is how long an event may stay undelivered before the pipeline
+	// dead-letters it. The spool only carries it. Default: 24h.
+	MaxAge time.Duration
+}
+
+// Pos is a position in the spool: a segment number and a byte offset in it.
+type Pos struct {
+	Seg uint64
+	Off int64
+}
+
+func (p Pos) less(q Pos) bool { return p.Seg < q.Seg || (p.Seg == q.Seg && p.Off < q.Off) }
+
+// Batch is events read from the spool, in append order.
+type Batch struct {
+	Events []event.Event
+	// Appended is when each event was appended.
+	Appended []time.Time
+	// End is the position after the batch's last record, for Ack.
+	End Pos
+}
+
+// Stats are a spool's counters.
+type Stats struct {
+	// Pending counts the events appended and not acknowledged.
+	Pending int64
+	// Bytes is the size of all segments.
+	Bytes int64
+	// Corrupt counts the bytes cut off torn or damaged records at Open.
+	Corrupt int64
+	// DeadLettered counts the events written to the dead-letter file.
+	DeadLettered uint64
+}
+
+type item struct {
+	ev  event.Event
+	at  time.Time
+	end Pos
+}
+
+// Spool is one connector's disk queue. Append may run concurrently with Next,
+// Ack and DeadLetter; Next and Ack are for one reader.
+type Spool struct {
+	key    string
+	refs   int        // Opens not yet Closed; guarded by openMu and mu
+	reader sync.Mutex // held by the one reader (LockReader)
+
+	dir      string
+	maxBytes int64
+	segBytes int64
+	maxAge   time.Duration
+
+	wmu sync.Mutex // serialises writes to the segment being appended to
+	wf  *os.File
+	buf []byte
+
+	mu       sync.Mutex
+	sizes    map[uint64]int64 // committed size of every segment
+	wseg     uint64           // the segment appended to
+	total    int64            // sum of sizes
+	read     Pos              // the next record to read
+	ack      Pos              // the first record not acknowledged
+	pending  int64
+	corrupt  int64
+	dead     uint64
+	mem      []item // the records after read, when memOK
+	memOK    bool   // mem holds every record from read to the committed end
+	rf       *os.File
+	rseg     uint64 // segment rf reads; 0 when none is open
+	rbuf     []byte
+	closed   bool
+	notify   chan struct{}
+	ackFile  *os.File
+	deadFile *os.File
+}
+
+// Open opens the spool in o.Dir, creating it, and recovers what an earlier
+// process left: torn records are cut off, and reading starts at the first
+// record not acknowledged.
+func Open(o Options) (*Spool, error) {
+	if o.Dir == "" {
+		return nil, errors.New("spool: dir: required")
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = DefaultSegmentBytes
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	// Room is freed a whole segment at a time: keep segments small next to
+	// the limit, so that an acknowledged segment never fills it.
+	o.SegmentBytes = min(o.SegmentBytes, max(o.MaxBytes/8, 4096))
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: creating %s: %w", o.Dir, err)
+	}
+	key, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	openMu.Lock()
+	defer openMu.Unlock()
+	if s := open[key]; s != nil {
+		// Open already in this process (a config reload starts the new
+		// pipeline before the old one stops): share it, with the new limits.
+		s.mu.Lock()
+		s.refs++
+		s.maxBytes, s.segBytes, s.maxAge = o.MaxBytes, o.SegmentBytes, o.MaxAge
+		s.mu.Unlock()
+		return s, nil
+	}
+	s := &Spool{
+		key:      key,
+		refs:     1,
+		dir:      o.Dir,
+		maxBytes: o.MaxBytes,
+		segBytes: o.SegmentBytes,
+		maxAge:   o.MaxAge,
+		sizes:    make(map[uint64]int64),
+		notify:   make(chan struct{}, 1),
+	}
+	if err := s.recover(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	open[key] = s
+	return s, nil
+}
+
+// open holds the spools open in this process, by absolute directory: two
+// pipelines of one process share a spool rather than corrupt it.
+var (
+	openMu sync.Mutex
+	open   = map[string]*Spool{}
+)
+
+// Shared reports whether more than one Open of this process holds the spool.
+func (s *Spool) Shared() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refs > 1
+}
+
+// LockReader makes the caller the spool's one reader, waiting for the previous
+// one's UnlockReader, and rewinds to the first event not acknowledged (what the
+// previous reader read and did not acknowledge comes again).
+func (s *Spool) LockReader() {
+	s.reader.Lock()
+	s.Rewind()
+}
+
+// UnlockReader ends the caller's turn as reader.
+func (s *Spool) UnlockReader() { s.reader.Unlock() }
+
+// MaxAge returns the configured Options.MaxAge (or its default).
+func (s *Spool) MaxAge() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxAge
+}
+
+// Dir returns the spool's directory.
+func (s *Spool) Dir() string { return s.dir }
+
+func (s *Spool) segPath(n uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d.seg", n))
+}
+
+// recover scans the directory: it reads the ack file, removes the segments
+// wholly acknowledged, truncates every segment at its first bad record, counts
+// the pending events and opens the last segment for appending.
+func (s *Spool) recover() error {
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("spool: reading %s: %w", s.dir, err)
+	}
+	var segs []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".seg")
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil || n == 0 {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
+
+	s.ackFile, err = os.OpenFile(filepath.Join(s.dir, "ack"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: opening the ack file: %w", err)
+	}
+	ack, ackOK := readAck(s.ackFile)
+	if !ackOK && len(segs) > 0 {
+		ack = Pos{Seg: segs[0]}
+	}
+	for _, n := range segs {
+		if ackOK && n < ack.Seg {
+			if err := os.Remove(s.segPath(n)); err != nil {
+				return fmt.Errorf("spool: removing acknowledged segment: %w", err)
+			}
+			continue
+		}
+		size, count, err := s.scan(n, ack)
+		if err != nil {
+			return err
+		}
+		s.sizes[n] = size
+		s.total += size
+		s.pending += count
+		s.wseg = n
+	}
+	if len(s.sizes) == 0 {
+		s.wseg = max(ack.Seg, 1)
+		s.sizes[s.wseg] = 0
+		if ack.Seg != s.wseg {
+			ack = Pos{Seg: s.wseg}
+		}
+	}
+	if _, ok := s.sizes[ack.Seg]; !ok || ack.Off > s.sizes[ack.Seg] {
+		// An ack past what survived: start at the oldest segment left.
+		ack = Pos{Seg: s.oldest()}
+	}
+	s.ack, s.read = ack, ack
+	s.wf, err = os.OpenFile(s.segPath(s.wseg), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: opening segment: %w", err)
+	}
+	s.deadFile, err = os.OpenFile(filepath.Join(s.dir, "dead-letter.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: opening the dead-letter file: %w", err)
+	}
+	s.memOK = s.read == s.end()
+	return nil
+}
+
+func (s *Spool) oldest() uint64 {
+	first := s.wseg
+	for n := range s.sizes {
+		first = min(first, n)
+	}
+	return first
+}
+
+// end returns the committed end of the spool.
+func (s *Spool) end() Pos { return Pos{Seg: s.wseg, Off: s.sizes[s.wseg]} }
+
+// scan checks segment n record by record, truncates it at the first bad one,
+// and returns its good size and the number of records at or after ack.
+func (s *Spool) scan(n uint64, ack Pos) (int64, int64, error) {
+	path := s.segPath(n)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("spool: reading segment: %w", err)
+	}
+	var off int64
+	var count int64
+	for {
+		body, ok := record(data[off:])
+		if !ok {
+			break
+		}
+		if !(Pos{n, off}).less(ack) {
+			count++
+		}
+		off += headerLen + int64(len(body))
+	}
+	if off < int64(len(data)) {
+		s.corrupt += int64(len(data)) - off
+		if err := os.Truncate(path, off); err != nil {
+			return 0, 0, fmt.Errorf("spool: cutting a torn record off a segment: %w", err)
+		}
+	}
+	return off, count, nil
+}
+
+// record returns the body of the record at the start of b, if whole and intact.
+func record(b []byte) ([]byte, bool) {
+	if len(b) < headerLen {
+		return nil, false
+	}
+	n := binary.LittleEndian.Uint32(b)
+	if n < 8 || uint64(n) > uint64(len(b)-headerLen) {
+		return nil, false
+	}
+	body := b[headerLen : headerLen+int(n)]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, false
+	}
+	return body, true
+}
+
+func readAck(f *os.File) (Pos, bool) {
+	var b [20]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return Pos{}, false
+	}
+	if crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
+		return Pos{}, false
+	}
+	return Pos{Seg: binary.LittleEndian.Uint64(b[:]), Off: int64(binary.LittleEndian.Uint64(b[8:]))}, true
+}
+
+// Notify returns a channel that receives after every Append that wrote events.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Append writes batch, in order, and syncs it to disk. It returns how many of
+// the first events it took: fewer than len(batch) when MaxBytes would be passed
+// (the rest are not written), zero with an error when the disk failed.
+func (s *Spool) Append(batch []event.Event) (int, error) {
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return 0, errors.New("spool: closed")
+	}
+	rotate := s.sizes[s.wseg] >= s.segBytes ||
+		(s.sizes[s.wseg] >= min(1<<20, s.segBytes/2) && s.ack == s.end())
+	s.mu.Unlock()
+
+	if rotate {
+		if err := s.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	s.mu.Lock()
+	room := s.maxBytes - s.total
+	s.mu.Unlock()
+	now := time.Now()
+	buf := s.buf[:0]
+	ends := make([]int64, 0, len(batch))
+	taken := 0
+	for i := range batch {
+		start := len(buf)
+		buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(now.UnixNano()))
+		buf = batch[i].AppendJSON(buf)
+		if int64(len(buf)) > room {
+			buf = buf[:start]
+			break
+		}
+		body := buf[start+headerLen:]
+		binary.LittleEndian.PutUint32(buf[start:], uint32(len(body)))
+		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(body, castagnoli))
+		ends = append(ends, int64(len(buf)))
+		taken++
+	}
+	s.buf = buf
+	if taken == 0 {
+		return 0, nil
+	}
+	if _, err := s.wf.Write(buf); err != nil {
+		// Cut back what was written so that no torn record stays mid-segment.
+		s.mu.Lock()
+		size := s.sizes[s.wseg]
+		s.mu.Unlock()
+		_ = s.wf.Truncate(size)
+		return 0, fmt.Errorf("spool: writing: %w", err)
+	}
+	if err := s.wf.Sync(); err != nil {
+		return 0, fmt.Errorf("spool: syncing: %w", err)
+	}
+
+	s.mu.Lock()
+	base := s.sizes[s.wseg]
+	if s.memOK && len(s.mem)+taken <= memCap {
+		for i := 0; i < taken; i++ {
+			s.mem = append(s.mem, item{ev: batch[i], at: now, end: Pos{s.wseg, base + ends[i]}})
+		}
+	} else {
+		s.memOK = false
+	}
+	s.sizes[s.wseg] = base + int64(len(buf))
+	s.total += int64(len(buf))
+	s.pending += int64(taken)
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return taken, nil
+}
+
+// rotate starts a new segment. The caller holds wmu.
+func (s *Spool) rotate() error {
+	s.mu.Lock()
+	next := s.wseg + 1
+	s.mu.Unlock()
+	f, err := os.OpenFile(s.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: starting a segment: %w", err)
+	}
+	if err := s.wf.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: closing a segment: %w", err)
+	}
+	s.wf = f
+	s.mu.Lock()
+	s.wseg = next
+	s.sizes[next] = 0
+	s.removeAcked()
+	s.mu.Unlock()
+	return nil
+}
+
+// Next returns up to limit events after the last ones returned, without waiting;
+// an empty batch when there are none. After an error from Next the same events
+// are tried again by the next call.
+func (s *Spool) Next(limit int) (Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b Batch
+	if s.memOK || len(s.mem) > 0 {
+		n := min(limit, len(s.mem))
+		if n > 0 {
+			b.Events = make([]event.Event, n)
+			b.Appended = make([]time.Time, n)
+			for i, it := range s.mem[:n] {
+				b.Events[i], b.Appended[i] = it.ev, it.at
+			}
+			b.End = s.mem[n-1].end
+			s.read = b.End
+			s.mem = s.mem[n:]
+			if len(s.mem) == 0 {
+				s.mem = nil
+				s.memOK = s.read == s.end()
+			}
+			return b, nil
+		}
+		if s.memOK {
+			return b, nil
+		}
+	}
+	// From disk.
+	for len(b.Events) < limit {
+		end := s.end()
+		if s.read == end {
+			s.memOK = len(s.mem) == 0
+			break
+		}
+		size := s.sizes[s.read.Seg]
+		if s.read.Off >= size {
+			if s.read.Seg >= s.wseg {
+				break
+			}
+			s.read = Pos{Seg: s.read.Seg + 1}
+			continue
+		}
+		if s.rseg != s.read.Seg {
+			if s.rf != nil {
+				s.rf.Close()
+				s.rf = nil
+			}
+			f, err := os.Open(s.segPath(s.read.Seg))
+			if err != nil {
+				return Batch{}, fmt.Errorf("spool: opening segment: %w", err)
+			}
+			s.rf, s.rseg = f, s.read.Seg
+		}
+		chunk := min(size-s.read.Off, max(1<<20, int64(cap(s.rbuf))))
+		if int64(cap(s.rbuf)) < chunk {
+			s.rbuf = make([]byte, chunk)
+		}
+		buf := s.rbuf[:chunk]
+		if _, err := s.rf.ReadAt(buf, s.read.Off); err != nil && !errors.Is(err, io.EOF) {
+			return Batch{}, fmt.Errorf("spool: reading segment: %w", err)
+		}
+		off := 0
+		progressed := false
+		for len(b.Events) < limit {
+			body, ok := record(buf[off:])
+			if !ok {
+				break
+			}
+			var ev event.Event
+			if err := json.Unmarshal(body[8:], &ev); err != nil {
+				return Batch{}, fmt.Errorf("spool: decoding an event: %w", err)
+			}
+			b.Events = append(b.Events, ev)
+			b.Appended = append(b.Appended, time.Unix(0, int64(binary.LittleEndian.Uint64(body))))
+			off += headerLen + len(body)
+			progressed = true
+		}
+		if !progressed {
+			n := int64(binary.LittleEndian.Uint32(buf))
+			if chunk == size-s.read.Off || headerLen+n > size-s.read.Off {
+				// Damaged within the committed part (it was checked at Open or
+				// written whole since): skip the rest of the segment.
+				s.corrupt += chunk
+				s.read.Off = size
+				continue
+			}
+			// A record larger than the chunk: read it whole.
+			s.rbuf = make([]byte, headerLen+n)
+			continue
+		}
+		s.read.Off += int64(off)
+		b.End = s.read
+	}
+	return b, nil
+}
+
+// Rewind makes Next return again the events after the last acknowledged ones.
+func (s *Spool) Rewind() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read = s.ack
+	s.mem, s.memOK = nil, false
+}
+
+// Ack records that the n events up to end were delivered or dead-lettered, and
+// removes the segments wholly acknowledged.
+func (s *Spool) Ack(end Pos, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ack.less(end) {
+		return nil
+	}
+	s.ack = end
+	s.pending -= int64(n)
+	s.removeAcked()
+	var b [20]byte
+	binary.LittleEndian.PutUint64(b[:], s.ack.Seg)
+	binary.LittleEndian.PutUint64(b[8:], uint64(s.ack.Off))
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	if _, err := s.ackFile.WriteAt(b[:], 0); err != nil {
+		return fmt.Errorf("spool: writing the ack file: %w", err)
+	}
+	return nil
+}
+
+// removeAcked deletes the segments before the acknowledged position (and the
+// acknowledged one when it is wholly read and not appended to). Holds mu.
+func (s *Spool) removeAcked() {
+	for s.ack.Seg < s.wseg && s.ack.Off >= s.sizes[s.ack.Seg] {
+		s.ack = Pos{Seg: s.ack.Seg + 1}
+	}
+	for n, size := range s.sizes {
+		if n < s.ack.Seg {
+			if s.rseg == n && s.rf != nil {
+				s.rf.Close()
+				s.rf, s.rseg = nil, 0
+			}
+			if err := os.Remove(s.segPath(n)); err == nil || errors.Is(err, os.ErrNotExist) {
+				delete(s.sizes, n)
+				s.total -= size
+			}
+		}
+	}
+}
+
+// deadLetter is one line of the dead-letter file.
+type deadLetter struct {
+	At     time.Time       `json:"at"`
+	Reason string          `json:"reason"`
+	Event  json.RawMessage `json:"event"`
+}
+
+// DeadLetter appends evs to the dead-letter file with why they were given up,
+// and syncs it.
+func (s *Spool) DeadLetter(evs []event.Event, reason string) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	var buf []byte
+	for i := range evs {
+		line, err := json.Marshal(deadLetter{At: now, Reason: reason, Event: evs[i].AppendJSON(nil)})
+		if err != nil {
+			return fmt.Errorf("spool: encoding a dead letter: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.deadFile.Write(buf); err != nil {
+		return fmt.Errorf("spool: writing the dead-letter file: %w", err)
+	}
+	if err := s.deadFile.Sync(); err != nil {
+		return fmt.Errorf("spool: syncing the dead-letter file: %w", err)
+	}
+	s.dead += uint64(len(evs))
+	return nil
+}
+
+// DeadLetterPath returns the path of the dead-letter file.
+func (s *Spool) DeadLetterPath() string { return filepath.Join(s.dir, "dead-letter.jsonl") }
+
+// Stats returns the spool's counters.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Pending: s.pending, Bytes: s.total, Corrupt: s.corrupt, DeadLettered: s.dead}
+}
+
+// Close releases this Open of the spool; the last one closes its files. What
+// is not acknowledged stays for the next Open.
+func (s *Spool) Close() error {
+	openMu.Lock()
+	defer openMu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if s.refs--; s.refs > 0 {
+		return nil
+	}
+	if open[s.key] == s {
+		delete(open, s.key)
+	}
+	s.closed = true
+	return s.closeFiles()
+}
+
+// closeFiles closes every file of the spool.
+func (s *Spool) closeFiles() error {
+	var errs []error
+	for _, f := range []*os.File{s.wf, s.rf, s.ackFile, s.deadFile} {
+		if f != nil {
+			if err := f.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("spool: closing: %w", err)
+	}
+	return nil
+}

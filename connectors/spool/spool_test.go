@@ -1,0 +1,307 @@
+package spool
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+func events(prefix string, n int) []event.Event {
+	base := time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC)
+	out := make([]event.Event, n)
+	for i := range out {
+		out[i] = event.Event{
+			ID:            fmt.Sprintf("%s-%06d", prefix, i),
+			Source:        event.SourceManager,
+			Principal:     event.Str(fmt.Sprintf("user%d", i%7)),
+			EventDate:     base.Add(time.Duration(i) * time.Millisecond),
+			EventType:     event.LoginFailure,
+			RemoteAddress: "198.51.100.7",
+			Message:       event.Str("Bad credentials"),
+		}
+	}
+	return out
+}
+
+func openT(t *testing.T, o Options) *Spool {
+	t.Helper()
+	s, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// drain reads every event left, acknowledging each batch.
+func drain(t *testing.T, s *Spool) []event.Event {
+	t.Helper()
+	var all []event.Event
+	for {
+		b, err := s.Next(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Events) == 0 {
+			return all
+		}
+		all = append(all, b.Events...)
+		if err := s.Ack(b.End, len(b.Events)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ids(evs []event.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func sameIDs(t *testing.T, got, want []event.Event) {
+	t.Helper()
+	g, w := ids(got), ids(want)
+	if len(g) != len(w) {
+		t.Fatalf("got %d events, want %d", len(g), len(w))
+	}
+	for i := range g {
+		if g[i] != w[i] {
+			t.Fatalf("event %d is %s, want %s", i, g[i], w[i])
+		}
+	}
+}
+
+func TestAppendReadAck(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	all := events("a", 1000)
+	for i := 0; i < len(all); i += 250 {
+		if n, err := s.Append(all[i : i+250]); err != nil || n != 250 {
+			t.Fatalf("Append = %d, %v", n, err)
+		}
+	}
+	if st := s.Stats(); st.Pending != 1000 {
+		t.Fatalf("pending %d, want 1000", st.Pending)
+	}
+	got := drain(t, s)
+	sameIDs(t, got, all)
+	if got[3].Principal == nil || *got[3].Principal != "user3" || got[3].Message == nil {
+		t.Fatalf("event came back changed: %+v", got[3])
+	}
+	if st := s.Stats(); st.Pending != 0 {
+		t.Fatalf("pending %d after acknowledging all", st.Pending)
+	}
+}
+
+// TestReopenRedelivers: what was read but not acknowledged comes back after a
+// restart, what was acknowledged does not.
+func TestReopenRedelivers(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir, SegmentBytes: 4096})
+	all := events("r", 500)
+	if _, err := s.Append(all[:300]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(all[300:]); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Next(120)
+	if err := s.Ack(b.End, len(b.Events)); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := s.Next(50); len(b2.Events) != 50 {
+		t.Fatalf("second read got %d", len(b2.Events))
+	} // read, not acknowledged: comes back
+	s.Close()
+
+	s = openT(t, Options{Dir: dir, SegmentBytes: 4096})
+	defer s.Close()
+	if st := s.Stats(); st.Pending != 380 {
+		t.Fatalf("pending after reopen %d, want 380", st.Pending)
+	}
+	sameIDs(t, drain(t, s), all[120:])
+}
+
+// TestTornLastRecord: a crash in the middle of writing a record leaves part of
+// it; reopening cuts it off and keeps every whole record.
+func TestTornLastRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	all := events("t", 20)
+	if _, err := s.Append(all); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("segments %v", segs)
+	}
+	info, _ := os.Stat(segs[0])
+	// Half a record more, as if the process died during the write...
+	f, err := os.OpenFile(segs[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"', 'i'})
+	f.Close()
+	s = openT(t, Options{Dir: dir})
+	if st := s.Stats(); st.Pending != 20 || st.Corrupt != 11 {
+		t.Fatalf("after a torn record: %+v, want 20 pending and 11 bytes cut", st)
+	}
+	more := events("after", 3)
+	if _, err := s.Append(more); err != nil {
+		t.Fatal(err)
+	}
+	sameIDs(t, drain(t, s), append(append([]event.Event(nil), all...), more...))
+	s.Close()
+
+	// ...and a last record whose bytes are all there but damaged (a torn page).
+	s = openT(t, Options{Dir: dir})
+	s.Append(events("x", 2))
+	s.Close()
+	data, _ := os.ReadFile(segs[0])
+	data[len(data)-3] ^= 0xff
+	os.WriteFile(segs[0], data, 0o600)
+	s = openT(t, Options{Dir: dir})
+	defer s.Close()
+	got := drain(t, s)
+	if len(got) != 1 || got[0].ID != "x-000000" {
+		t.Fatalf("after a damaged last record got %v, want [x-000000]", ids(got))
+	}
+	_ = info
+}
+
+// TestMaxBytes: a full spool takes the events that fit and refuses the newest;
+// once delivered events are acknowledged, there is room again.
+func TestMaxBytes(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir(), MaxBytes: 64 << 10, SegmentBytes: 8 << 10})
+	defer s.Close()
+	all := events("m", 2000)
+	took, err := s.Append(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took == 0 || took >= len(all) {
+		t.Fatalf("took %d of %d into 64 KiB", took, len(all))
+	}
+	if st := s.Stats(); st.Bytes > 64<<10 {
+		t.Fatalf("spool holds %d bytes, over its 64 KiB", st.Bytes)
+	}
+	if n, _ := s.Append(all[took:]); n != 0 {
+		t.Fatalf("a full spool took %d more", n)
+	}
+	sameIDs(t, drain(t, s), all[:took])
+	// Acknowledged segments are removed (the one being written may stay).
+	if n, err := s.Append(all[took:]); err != nil || n == 0 {
+		t.Fatalf("after draining, Append = %d, %v", n, err)
+	}
+	if st := s.Stats(); st.Bytes > 64<<10 {
+		t.Fatalf("spool holds %d bytes, over its 64 KiB", st.Bytes)
+	}
+}
+
+// TestSegmentsRemoved: reading and acknowledging across many segments removes
+// them from the disk.
+func TestSegmentsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir, SegmentBytes: 2048})
+	defer s.Close()
+	all := events("s", 600)
+	for i := 0; i < 600; i += 20 {
+		s.Append(all[i : i+20])
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) < 10 {
+		t.Fatalf("only %d segments", len(segs))
+	}
+	sameIDs(t, drain(t, s), all)
+	segs, _ = filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) > 1 {
+		t.Fatalf("%d segments left after acknowledging everything", len(segs))
+	}
+}
+
+// TestMemoryAndDiskMix: a reader that falls behind past the in-memory copy
+// reads from disk, then from memory again, in order.
+func TestMemoryAndDiskMix(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	all := events("mix", memCap+5000)
+	s.Append(all[:100])
+	b, _ := s.Next(50) // from memory
+	s.Ack(b.End, len(b.Events))
+	got := b.Events
+	for i := 100; i < len(all); i += 1000 {
+		s.Append(all[i:min(i+1000, len(all))])
+	}
+	got = append(got, drain(t, s)...)
+	extra := events("late", 10)
+	s.Append(extra)
+	got = append(got, drain(t, s)...)
+	sameIDs(t, got, append(append([]event.Event(nil), all...), extra...))
+}
+
+func TestDeadLetter(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	if err := s.DeadLetter(events("d", 3), "permanent: 400 Bad Request"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(s.DeadLetterPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); n++ {
+	}
+	if n != 3 || s.Stats().DeadLettered != 3 {
+		t.Fatalf("dead-letter file has %d lines, stats %d; want 3", n, s.Stats().DeadLettered)
+	}
+}
+
+// TestLargeRecord: a record larger than the read chunk is read whole from disk.
+func TestLargeRecord(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	evs := events("big", 3)
+	evs[1].UserAgent = strings.Repeat("x", 3<<20)
+	if n, err := s.Append(evs); err != nil || n != 3 {
+		t.Fatalf("Append = %d, %v", n, err)
+	}
+	s.Close()
+	s = openT(t, Options{Dir: dir}) // from disk, not memory
+	defer s.Close()
+	got := drain(t, s)
+	sameIDs(t, got, evs)
+	if len(got[1].UserAgent) != 3<<20 {
+		t.Fatalf("large field came back with %d bytes", len(got[1].UserAgent))
+	}
+}
+
+// TestSmallMaxBytesDefaultSegments: a limit below the default segment size
+// still frees room once events are acknowledged, round after round.
+func TestSmallMaxBytesDefaultSegments(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir(), MaxBytes: 64 << 10})
+	defer s.Close()
+	for round := range 5 {
+		all := events(fmt.Sprintf("r%d", round), 2000)
+		took, err := s.Append(all)
+		if err != nil || took == 0 {
+			t.Fatalf("round %d: Append = %d, %v", round, took, err)
+		}
+		if got := drain(t, s); len(got) != took {
+			t.Fatalf("round %d: read %d of %d", round, len(got), took)
+		}
+		if st := s.Stats(); st.Bytes > 64<<10 {
+			t.Fatalf("round %d: %d bytes", round, st.Bytes)
+		}
+	}
+}

@@ -1,0 +1,276 @@
+// Package webhook is the webhook connector: every event is one HTTP POST to a
+// target URL, signed as Standard Webhooks specifies (https://www.standardwebhooks.com):
+//
+//	webhook-id:        the event's id (the same on every redelivery, for dedup)
+//	webhook-timestamp: unix seconds of the attempt
+//	webhook-signature: "v1,<base64 HMAC-SHA256 of id.timestamp.body>", one per
+//	                   secret, space separated, so a receiver can rotate secrets
+//
+// Answers: 2xx delivered; 410 Gone disables the target (no more requests, the
+// events are dead-lettered and Stats report it); 408, 429 and 5xx are retried,
+// no sooner than their Retry-After; any other status is Permanent (the event is
+// dead-lettered, not retried). Events of a batch are posted one after another,
+// in order.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/connectors/format"
+	"github.com/loginguard/loginguard/event"
+)
+
+// DefaultTimeout bounds one request when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// SecretPrefix starts every Standard Webhooks secret.
+const SecretPrefix = "whsec_"
+
+// Options configures a Sink.
+type Options struct {
+	// URL the events are posted to, http or https. Required.
+	URL string
+	// Secrets sign every request, each "whsec_" and base64 bytes; with
+	// several, each gives a signature (rotation). Default: none (unsigned).
+	Secrets []string
+	// Headers are added to every request (e.g. Authorization).
+	Headers map[string]string
+	// Timeout bounds one request, answer included. Default: 10s.
+	Timeout time.Duration
+	// Encoder turns an event into the request body. Default: the connector
+	// event JSON.
+	Encoder format.Encoder
+	// ContentType of the body. Default: application/json.
+	ContentType string
+	// Client sends the requests. Default: a client of its own.
+	Client *http.Client
+}
+
+// ParseSecret returns the key of a "whsec_" secret.
+func ParseSecret(s string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok {
+		return nil, fmt.Errorf("a secret must start with %q", SecretPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, fmt.Errorf("a secret must be %q and base64: %w", SecretPrefix, err)
+	}
+	if len(key) == 0 {
+		return nil, errors.New("the secret is empty")
+	}
+	return key, nil
+}
+
+// ParseURL checks a target URL.
+func ParseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q: want an http or https URL", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q: no host", s)
+	}
+	return u, nil
+}
+
+// Sink posts events to one URL. It is safe for concurrent use.
+type Sink struct {
+	url     string
+	keys    [][]byte
+	headers http.Header
+	timeout time.Duration
+	enc     format.Encoder
+	ctype   string
+	client  *http.Client
+	own     bool
+
+	disabled atomic.Bool
+	mu       sync.RWMutex
+	closed   bool
+}
+
+// New returns a sink for o.
+func New(o Options) (*Sink, error) {
+	u, err := ParseURL(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: url: %w", err)
+	}
+	s := &Sink{url: u.String(), timeout: o.Timeout, enc: o.Encoder, ctype: o.ContentType, client: o.Client,
+		headers: make(http.Header)}
+	for i, sec := range o.Secrets {
+		key, err := ParseSecret(sec)
+		if err != nil {
+			return nil, fmt.Errorf("webhook: secrets[%d]: %w", i, err)
+		}
+		s.keys = append(s.keys, key)
+	}
+	for k, v := range o.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
+			return nil, fmt.Errorf("webhook: headers: invalid header %q", k)
+		}
+		s.headers.Set(k, v)
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.enc == nil {
+		s.enc, _ = format.Lookup("")
+	}
+	if s.ctype == "" {
+		s.ctype = "application/json"
+	}
+	if s.client == nil {
+		s.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		s.own = true
+	}
+	return s, nil
+}
+
+// Disabled reports whether the target answered 410 Gone.
+func (s *Sink) Disabled() bool { return s.disabled.Load() }
+
+// sign returns the webhook-signature header of body.
+func (s *Sink) sign(id string, ts int64, body []byte) string {
+	var b strings.Builder
+	for i, key := range s.keys {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(id))
+		h.Write([]byte{'.'})
+		h.Write(strconv.AppendInt(nil, ts, 10))
+		h.Write([]byte{'.'})
+		h.Write(body)
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("v1,")
+		b.WriteString(base64.StdEncoding.EncodeToString(h.Sum(nil)))
+	}
+	return b.String()
+}
+
+// Deliver posts the events of batch one after another. When one fails, it
+// returns connectors.ItemErrors naming it and every later event (not tried), so
+// that the pipeline retries from there in order.
+func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errors.New("webhook: sink closed")
+	}
+	for i := range batch {
+		err := s.post(ctx, &batch[i])
+		if err == nil {
+			continue
+		}
+		if i == 0 {
+			// Nothing was taken: one error for the batch says it all.
+			return err
+		}
+		items := connectors.ItemErrors{}
+		for j := i; j < len(batch); j++ {
+			items[j] = err
+		}
+		return items
+	}
+	return nil
+}
+
+// post sends one event.
+func (s *Sink) post(ctx context.Context, ev *event.Event) error {
+	if s.disabled.Load() {
+		return connectors.Disabled(fmt.Errorf("webhook: %s answered 410 Gone: target disabled", s.url))
+	}
+	body, err := s.enc(nil, ev)
+	if err != nil {
+		return connectors.Permanent(fmt.Errorf("webhook: encoding event %s: %w", ev.ID, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return connectors.Permanent(fmt.Errorf("webhook: %w", err))
+	}
+	for k, v := range s.headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", s.ctype)
+	req.Header.Set("User-Agent", "loginguard-webhook")
+	ts := time.Now().Unix()
+	req.Header.Set("webhook-id", ev.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	if len(s.keys) > 0 {
+		req.Header.Set("webhook-signature", s.sign(ev.ID, ts, body))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook: posting to %s: %w", s.url, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusGone:
+		s.disabled.Store(true)
+		return connectors.Disabled(fmt.Errorf("webhook: %s answered 410 Gone: target disabled", s.url))
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+		err := fmt.Errorf("webhook: %s answered %s", s.url, resp.Status)
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return connectors.RetryAfter(err, d)
+		}
+		return err
+	default:
+		return connectors.Permanent(fmt.Errorf("webhook: %s answered %s", s.url, resp.Status))
+	}
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// Close stops the sink; its idle connections are closed.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.own {
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+var _ connectors.Connector = (*Sink)(nil)
