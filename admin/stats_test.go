@@ -289,7 +289,8 @@ func TestConnectors(t *testing.T) {
 	if len(c.Connectors) != 2 || c.Connectors[1]["name"] != "webhook" || c.Connectors[1]["active"] != true ||
 		c.Connectors[1]["queued"] != 3.0 || c.Connectors[1]["delivered"] != 50.0 || c.Connectors[1]["failed"] != 4.0 ||
 		c.Connectors[1]["dropped"] != 1.0 || c.Connectors[1]["lastError"] != "POST https://hooks.example.com: 503" ||
-		c.Connectors[1]["lastErrorAt"] != "2025-03-15T11:59:00Z" {
+		c.Connectors[1]["lastErrorAt"] != "2025-03-15T11:59:00Z" || c.Connectors[1]["spooled"] != 7.0 ||
+		c.Connectors[1]["spoolBytes"] != 4096.0 || c.Connectors[1]["deadLettered"] != 2.0 || c.Connectors[1]["disabled"] != true {
 		t.Errorf("connectors %v", c.Connectors)
 	}
 	if _, ok := c.Connectors[0]["lastErrorAt"]; ok {

@@ -94,7 +94,7 @@ func New(t testing.TB, events []event.Event, edit func(*admin.Options)) *Fixture
 		Connectors: func() []connectors.Stats {
 			return []connectors.Stats{
 				{Name: "logstore", Delivered: 57},
-				{Name: "webhook", Queued: 3, Delivered: 50, Failed: 4, Dropped: 1, LastError: "POST https://hooks.example.com: 503", LastErrorAt: Now.Add(-time.Minute)},
+				{Name: "webhook", Queued: 3, Delivered: 50, Failed: 4, Dropped: 1, Spooled: 7, SpoolBytes: 4096, DeadLettered: 2, Disabled: true, LastError: "POST https://hooks.example.com: 503", LastErrorAt: Now.Add(-time.Minute)},
 			}
 		},
 		Emit:   f.emit,
