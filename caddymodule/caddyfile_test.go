@@ -35,7 +35,7 @@ func adapt(t *testing.T, name string, body []byte) ([]byte, error) {
 // TestAdaptGolden adapts every testdata/*.caddyfile (and Caddyfile.example) and
 // compares the JSON with the golden .json next to it. Run with -update to rewrite.
 func TestAdaptGolden(t *testing.T) {
-	for _, env := range []string{"LOGINGUARD_PORT", "PORTAL_UPSTREAM", "CADDY_ADMIN", "LOGINGUARD_EVENTS", "LOGINGUARD_REDIS_URL", "LOGINGUARD_ADMIN_PORT", "LOGINGUARD_ADMIN_TOKEN", "LOGINGUARD_READ_TOKEN", "LOGINGUARD_DB", "LOGINGUARD_IP_RATE"} {
+	for _, env := range []string{"LOGINGUARD_PORT", "PORTAL_UPSTREAM", "CADDY_ADMIN", "LOGINGUARD_EVENTS", "LOGINGUARD_REDIS_URL", "LOGINGUARD_ADMIN_PORT", "LOGINGUARD_ADMIN_TOKEN", "LOGINGUARD_READ_TOKEN", "LOGINGUARD_DB", "LOGINGUARD_IP_RATE", "LOGINGUARD_KAFKA_BROKERS", "LOGINGUARD_KAFKA_TOPIC", "LOGINGUARD_WEBHOOK_URL"} {
 		t.Setenv(env, "")
 		os.Unsetenv(env)
 	}

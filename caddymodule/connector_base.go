@@ -60,8 +60,12 @@ func (c *ConnectorBase) parseBase(d *caddyfile.Dispenser) (bool, error) {
 		case "on":
 			on = true
 		case "off":
+		case "if":
+			// `active if {$VAR}`: on when the value is there (an unset
+			// environment variable leaves no token).
+			on = d.NextArg() && d.Val() != ""
 		default:
-			return true, d.Errf("active: want on or off, got %q", d.Val())
+			return true, d.Errf("active: want on, off or `if <value>`, got %q", d.Val())
 		}
 		c.Active = &on
 		if d.NextArg() {

@@ -35,7 +35,7 @@ func TestConnectorCaddyfileErrors(t *testing.T) {
 		{"connector siem carrier-pigeon", "loginguard.connectors.carrier-pigeon"},
 		{"connector 'bad name' kafka", "name: want letters"},
 		{"connector siem kafka {\n format xml\n }", `format: unknown format "xml"`},
-		{"connector siem kafka {\n active maybe\n }", "active: want on or off"},
+		{"connector siem kafka {\n active maybe\n }", "active: want on, off or `if <value>`"},
 		{"connector siem kafka {\n compression brotli\n }", "kafka compression: unknown compression"},
 		{"connector siem kafka {\n sasl gssapi u p\n }", "kafka sasl: unknown SASL mechanism"},
 		{"connector siem kafka {\n sasl plain u\n }", "kafka sasl: want <mechanism> <username> <password>"},

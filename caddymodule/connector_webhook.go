@@ -60,12 +60,16 @@ func (w *WebhookConnector) Provision(caddy.Context) error {
 		return fmt.Errorf("%s: url: %w", where, err)
 	}
 	repl := caddy.NewReplacer()
-	secrets := make([]string, len(w.Secrets))
+	secrets := make([]string, 0, len(w.Secrets))
 	for i, s := range w.Secrets {
-		secrets[i] = repl.ReplaceAll(s, "")
-		if _, err := webhook.ParseSecret(secrets[i]); err != nil {
+		v := repl.ReplaceAll(s, "")
+		if v == "" && !w.IsActive() {
+			continue // an inactive connector's unset {env.…} secret
+		}
+		if _, err := webhook.ParseSecret(v); err != nil {
 			return fmt.Errorf("%s: secret %d: %w", where, i+1, err)
 		}
+		secrets = append(secrets, v)
 	}
 	headers := make(map[string]string, len(w.Headers))
 	for k, v := range w.Headers {
