@@ -19,16 +19,8 @@
 # FLOOD_RATE (attempts/s; unset: the rate measured above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v wrk >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		echo "wrk is not installed: apt-get install -y wrk" >&2
-		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2 ||
-			{ echo "installing wrk failed; install it with: apt-get install -y wrk" >&2; exit 1; }
-	else
-		echo "wrk is not installed; install it with: sudo apt-get install -y wrk" >&2
-		exit 1
-	fi
-fi
+. bench/lib.sh
+need_wrk
 command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 1; }
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-16}
@@ -39,7 +31,6 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 portal_port=$(free_port)
 "$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
 pids+=($!)

@@ -23,18 +23,8 @@
 # others, as when Redis has a host of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# wrk is a Debian package: installed here when we may, else named at once,
-# before any build.
-if ! command -v wrk >/dev/null; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		echo "wrk is not installed: apt-get install -y wrk" >&2
-		{ apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2 ||
-			{ echo "installing wrk failed; install it with: apt-get install -y wrk" >&2; exit 1; }
-	else
-		echo "wrk is not installed; install it with: sudo apt-get install -y wrk" >&2
-		exit 1
-	fi
-fi
+. bench/lib.sh
+need_wrk
 for c in redis-server redis-cli python3; do
 	command -v $c >/dev/null || { echo "$c is not installed" >&2; exit 1; }
 done
@@ -69,7 +59,6 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/loadgen ./bench/redisping
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 portal_port=$(free_port); bare_port=$(free_port); mem_port=$(free_port); red_port=$(free_port); redis_port=$(free_port)
 
 "${on_rest[@]}" "$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
