@@ -17,6 +17,7 @@ import (
 
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/connectors/elasticsearch"
+	"github.com/loginguard/loginguard/connectors/format"
 	"github.com/loginguard/loginguard/connectors/gelf"
 	"github.com/loginguard/loginguard/connectors/nats"
 	"github.com/loginguard/loginguard/connectors/rabbitmq"
@@ -129,14 +130,18 @@ func firstArg(d *caddyfile.Dispenser, module, what string) (string, error) {
 	return v, nil
 }
 
-// prepare checks the shared options and returns the error prefix and encoder.
-func prepare(b *ConnectorBase, module string) (string, func(error) error, error) {
+// prepare checks the shared options and returns the payload encoder and a
+// function that prefixes an error with the connector's name and type.
+func prepare(b *ConnectorBase, module string) (format.Encoder, func(error) error, error) {
 	if err := b.checkBase(module); err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	where := "connector " + b.Name + " (" + module + ")"
-	wrap := func(err error) error { return fmt.Errorf("%s: %w", where, err) }
-	return where, wrap, nil
+	enc, err := b.encoder(where)
+	if err != nil {
+		return nil, nil, err
+	}
+	return enc, func(err error) error { return fmt.Errorf("%s: %w", where, err) }, nil
 }
 
 // tlsFromCA returns a TLS config trusting the CAs of a PEM file ("" : the
@@ -181,11 +186,7 @@ func (*NATSConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config and builds the sink.
 func (c *NATSConnector) Provision(caddy.Context) error {
-	where, wrap, err := prepare(&c.ConnectorBase, "nats")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "nats")
 	if err != nil {
 		return err
 	}
@@ -239,11 +240,7 @@ func (*RabbitMQConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config and builds the sink.
 func (c *RabbitMQConnector) Provision(caddy.Context) error {
-	where, wrap, err := prepare(&c.ConnectorBase, "rabbitmq")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "rabbitmq")
 	if err != nil {
 		return err
 	}
@@ -300,11 +297,7 @@ func splitAddress(raw string) (network, hostport string, err error) {
 
 // Provision checks the config and builds the sink.
 func (c *SyslogConnector) Provision(caddy.Context) error {
-	where, wrap, err := prepare(&c.ConnectorBase, "syslog")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "syslog")
 	if err != nil {
 		return err
 	}
@@ -359,11 +352,7 @@ func (*GELFConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config and builds the sink.
 func (c *GELFConnector) Provision(caddy.Context) error {
-	where, wrap, err := prepare(&c.ConnectorBase, "gelf")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "gelf")
 	if err != nil {
 		return err
 	}
@@ -409,11 +398,7 @@ func (*SQLConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config and builds the sink.
 func (c *SQLConnector) Provision(caddy.Context) error {
-	where, wrap, err := prepare(&c.ConnectorBase, "sql")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "sql")
 	if err != nil {
 		return err
 	}
@@ -466,11 +451,7 @@ func (c *ElasticsearchConnector) Provision(caddy.Context) error {
 	if c.Format == "" {
 		c.Format = "ecs"
 	}
-	where, wrap, err := prepare(&c.ConnectorBase, "elasticsearch")
-	if err != nil {
-		return err
-	}
-	enc, err := c.encoder(where)
+	enc, wrap, err := prepare(&c.ConnectorBase, "elasticsearch")
 	if err != nil {
 		return err
 	}

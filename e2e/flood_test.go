@@ -66,10 +66,6 @@ func (s *stack) metricSum(names ...string) float64 {
 	return sum
 }
 
-// lockedRows counts the LOCKED refusals among evs and checks that each carries
-// its account's failure count.
-func lockedRows(evs []event.Event) int { return countReason(evs, event.Locked) }
-
 // TestFloodBudgeted: Caddyfile.example (its per-IP limit lifted) flooded with
 // 5,000 wrong passwords on one account from one IP, while a second account gets
 // 1,000: the portal sees at most 5 of each, the log store holds each account's
@@ -103,7 +99,7 @@ func TestFloodBudgeted(t *testing.T) {
 			t.Fatalf("%s: statuses %v", c.email, c.codes)
 		}
 		evs := waitAttempts(t, func() []event.Event { return s.storeEvents(c.email) }, c.n)
-		locked := lockedRows(evs)
+		locked := countReason(evs, event.Locked)
 		// The account's own budget: 10 one event each, then one per interval.
 		if locked < 10 || locked > intervals*(10+1) {
 			t.Fatalf("%s: %d LOCKED rows over at most %d intervals, want 10 to %d", c.email, locked, intervals, intervals*11)

@@ -419,3 +419,21 @@ func testHostileText(t *testing.T, s Sink) {
 	}
 	closeConn(t, c)
 }
+
+// Quiet waits until count stops changing for 450 ms, or 30 s pass. It is for
+// sinks without an acknowledgement (a socket): their test receiver parses what
+// Deliver wrote after Deliver has returned, so Read waits for it to settle.
+func Quiet(count func() int) {
+	deadline := time.Now().Add(30 * time.Second)
+	last, still := -1, 0
+	for still < 3 && time.Now().Before(deadline) {
+		n := count()
+		if n == last {
+			still++
+		} else {
+			still = 0
+		}
+		last = n
+		time.Sleep(150 * time.Millisecond)
+	}
+}

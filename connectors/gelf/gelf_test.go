@@ -148,23 +148,12 @@ func (r *receiver) events(t *testing.T) []event.Event {
 // settle waits until nothing new arrived for 450 ms (or 30 s pass).
 func (r *receiver) settle(t *testing.T) []event.Event {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last, still := -1, 0
-	for {
+	connectortest.Quiet(func() int {
 		r.mu.Lock()
-		n := len(r.msgs) + len(r.errs)
-		r.mu.Unlock()
-		if n == last {
-			still++
-		} else {
-			still = 0
-		}
-		if still == 3 || time.Now().After(deadline) {
-			return r.events(t)
-		}
-		last = n
-		time.Sleep(150 * time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		return len(r.msgs) + len(r.errs)
+	})
+	return r.events(t)
 }
 
 func TestConformanceTCP(t *testing.T) {

@@ -144,28 +144,16 @@ func spaced(v string) string {
 	}, v)
 }
 
-// waitEvents waits until r holds n messages (TCP delivers before the
-// receiver has parsed), then returns them.
+// waitEvents returns what r received once nothing new arrives (TCP delivers
+// before the receiver has parsed).
 func (r *receiver) waitEvents(t *testing.T) []event.Event {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	last, still := -1, 0
-	for {
+	connectortest.Quiet(func() int {
 		r.mu.Lock()
-		n := len(r.msgs) + len(r.errs)
-		r.mu.Unlock()
-		// Settled: nothing new for 450 ms.
-		if n == last {
-			still++
-		} else {
-			still = 0
-		}
-		if still == 3 || time.Now().After(deadline) {
-			return r.events(t)
-		}
-		last = n
-		time.Sleep(150 * time.Millisecond)
-	}
+		defer r.mu.Unlock()
+		return len(r.msgs) + len(r.errs)
+	})
+	return r.events(t)
 }
 
 func selfSigned(t *testing.T) (server *tls.Config, client *tls.Config) {
