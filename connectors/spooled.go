@@ -243,8 +243,6 @@ func (d *Dispatcher) deadLetter(w *worker, evs []event.Event, reason string) {
 	if err := w.sp.DeadLetter(evs, reason); err != nil {
 		w.setLastError(err, time.Now())
 	}
-	w.deadLettered.Add(uint64(len(evs)))
-	w.failed.Add(uint64(len(evs)))
 	if d.obs != nil {
 		d.obs.Failed(w.name, len(evs))
 	}
@@ -253,4 +251,6 @@ func (d *Dispatcher) deadLetter(w *worker, evs []event.Event, reason string) {
 			slog.String("connector", w.name), slog.Uint64("dead_lettered", count),
 			slog.String("file", w.sp.DeadLetterPath()), slog.String("reason", reason))
 	}
+	w.deadLettered.Add(uint64(len(evs)))
+	w.failed.Add(uint64(len(evs)))
 }

@@ -272,9 +272,10 @@ func (d *Dispatcher) attempt(w *worker, batch []event.Event) (err error) {
 	return w.conn.Deliver(d.ctx, batch)
 }
 
-// fail counts n events given up after attempts tries and warns when due.
+// fail counts n events given up after attempts tries and warns when due. The
+// observer and the warning come before the stats, so that whoever sees the
+// events counted as failed also finds them reported.
 func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) {
-	w.settle(n, &w.failed)
 	if d.obs != nil {
 		d.obs.Failed(w.name, n)
 	}
@@ -283,6 +284,7 @@ func (d *Dispatcher) fail(w *worker, n, attempts int, err error, now time.Time) 
 			slog.String("connector", w.name), slog.Uint64("failed", count),
 			slog.Int("attempts", attempts), slog.String("error", err.Error()))
 	}
+	w.settle(n, &w.failed)
 }
 
 // abandon counts n events that shutdown had no time left to deliver; run logs
