@@ -17,6 +17,9 @@ import (
 type Alerts struct {
 	// Rules are the rules in force. Empty: the defaults (alerts.Defaults).
 	Rules []AlertRule `json:"rules,omitempty"`
+	// Connectors names the connectors ALERT events go to (and every sink).
+	// Default (nil): every connector; empty: none.
+	Connectors *[]string `json:"connectors,omitempty"`
 }
 
 // AlertRule is one rule: name (ip_failures, account_locked,
@@ -55,6 +58,7 @@ func (c *Alerts) engine() (*alerts.Engine, error) {
 //	    distributed_attack  <ips> <window> [<cooldown>]
 //	    guessed_password    <failures> <window> [<cooldown>]
 //	    <rule> off
+//	    connectors <name...>|none
 //	}
 //
 // A rule named in the block replaces its default; `off` drops it; the others
@@ -69,8 +73,17 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 		byName[r.Name] = &AlertRule{Name: r.Name, Threshold: r.Threshold, Window: caddy.Duration(r.Window), Cooldown: caddy.Duration(r.Cooldown)}
 		order = append(order, r.Name)
 	}
+	var to *[]string
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if name == "connectors" {
+			list, err := parseTargets(d, "alerts connectors")
+			if err != nil {
+				return nil, err
+			}
+			to = &list
+			continue
+		}
 		if !slices.Contains(order, name) {
 			return nil, d.Errf("alerts: unknown rule %q (want ip_failures, account_locked, credential_stuffing, distributed_attack or guessed_password)", name)
 		}
@@ -107,7 +120,7 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 		}
 		byName[name] = r
 	}
-	cfg := &Alerts{}
+	cfg := &Alerts{Connectors: to}
 	for _, n := range order {
 		if r, ok := byName[n]; ok {
 			cfg.Rules = append(cfg.Rules, *r)
@@ -125,5 +138,5 @@ func (a *App) alert(al alerts.Alert) {
 	a.logger.Warn("loginguard alert", "rule", al.Rule, "subject", al.Subject, "count", al.Count, "window", al.Window.String())
 	a.metrics.alerts.WithLabelValues(al.Rule).Inc()
 	a.tel.alert(al.Rule)
-	a.emit(al.Event(), true)
+	a.emit(al.Event(), true, a.alertTo)
 }

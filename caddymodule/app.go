@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +83,8 @@ type App struct {
 	store      state.Store
 	storeKey   string
 	dispatcher *connectors.Dispatcher
+	connNames  map[string]bool    // every configured connector, active or not
+	alertTo    connectors.Targets // where ALERT events go
 
 	logStore    logstore.Store
 	logStoreKey string
@@ -192,6 +197,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Observer:      a.metrics,
 	}
 	a.dispatcher = connectors.NewDispatcher(opts, named...)
+	if a.Alerts != nil {
+		if a.alertTo, err = a.targets("alerts connectors", a.Alerts.Connectors); err != nil {
+			return err
+		}
+	}
 	return a.provisionLogStore(ctx, opts)
 }
 
@@ -395,20 +405,45 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// Emit hands an event to the log store and to every sink, without blocking.
-func (a *App) Emit(ev event.Event) { a.emit(ev, true) }
+// Emit hands an event to the log store and to every sink and connector,
+// without blocking.
+func (a *App) Emit(ev event.Event) { a.emit(ev, true, connectors.Targets{}) }
 
-// emit hands an event to every sink and, when save is set, to the log store.
-func (a *App) emit(ev event.Event, save bool) {
+// emit hands an event to the sinks and connectors of to and, when save is set,
+// to the log store.
+func (a *App) emit(ev event.Event, save bool, to connectors.Targets) {
 	if save && a.logQueue != nil {
 		a.logQueue.Emit(ev)
 	}
-	a.dispatcher.Emit(ev)
+	a.dispatcher.EmitTo(ev, to)
 	if a.alerts != nil {
 		for _, al := range a.alerts.Observe(ev, time.Now()) {
 			a.alert(al)
 		}
 	}
+}
+
+// targets resolves the connector names of field (a route's or the alerts'
+// `connectors`) to the dispatcher's choice: every sink and the named connectors
+// that are active (an inactive one receives nothing). nil names choose every
+// sink and connector; an empty list, the sinks only. A name no connector has
+// is an error.
+func (a *App) targets(field string, names *[]string) (connectors.Targets, error) {
+	if names == nil {
+		return connectors.Targets{}, nil
+	}
+	chosen := map[string]bool{}
+	for _, n := range *names {
+		if !a.connNames[n] {
+			defined := slices.Sorted(maps.Keys(a.connNames))
+			if len(defined) == 0 {
+				return connectors.Targets{}, fmt.Errorf("%s: unknown connector %q: the loginguard app defines none", field, n)
+			}
+			return connectors.Targets{}, fmt.Errorf("%s: unknown connector %q: the loginguard app defines %s", field, n, strings.Join(defined, ", "))
+		}
+		chosen[n] = true
+	}
+	return a.dispatcher.Select(func(name string) bool { return !a.connNames[name] || chosen[name] }), nil
 }
 
 // LogStore returns the login log store, nil when it is off.

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,6 +137,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.parseLockout(d); err != nil {
 				return err
 			}
+		case "connectors":
+			list, err := parseTargets(d, "connectors")
+			if err != nil {
+				return err
+			}
+			h.Connectors = &list
 		case "save_to_database":
 			v, err := oneArg(d)
 			if err != nil {
@@ -477,6 +484,27 @@ func oneArg(d *caddyfile.Dispenser) (string, error) {
 		return "", d.Errf("%s: want one value, got more", name)
 	}
 	return v, nil
+}
+
+// parseTargets reads the rest of a `connectors <name...>|none` line: the
+// connector names, or an empty list for none.
+func parseTargets(d *caddyfile.Dispenser, field string) ([]string, error) {
+	names := d.RemainingArgs()
+	switch {
+	case len(names) == 0:
+		return nil, d.Errf("%s: want one or more connector names, or none", field)
+	case len(names) == 1 && names[0] == "none":
+		return []string{}, nil
+	}
+	for i, n := range names {
+		if n == "none" {
+			return nil, d.Errf("%s: none stands alone: it means no connector", field)
+		}
+		if slices.Contains(names[:i], n) {
+			return nil, d.Errf("%s: %s named twice", field, n)
+		}
+	}
+	return names, nil
 }
 
 func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {

@@ -129,6 +129,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"loginguard /login {\n lockout maybe\n}", "lockout: want `lockout off`"},
 		{"loginguard /login {\n session_ttl -1s\n}", "session_ttl: want a positive duration"},
 		{"loginguard /login {\n source\n}", "source: missing value"},
+		{"loginguard /login {\n connectors\n}", "connectors: want one or more connector names, or none"},
+		{"loginguard /login {\n connectors a none\n}", "connectors: none stands alone"},
+		{"loginguard /login {\n connectors a b a\n}", "connectors: a named twice"},
 	} {
 		body := ":8080 {\n" + tc.body + "\nreverse_proxy 127.0.0.1:9\n}\n"
 		_, err := adapt(t, "Caddyfile", []byte(body))
@@ -151,6 +154,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"loginguard {\n alerts {\n  ip_failures many 1h\n }\n}", `alerts ip_failures: threshold: want a positive integer, got "many"`},
 		{"loginguard {\n alerts {\n  ip_failures 10 soon\n }\n}", `alerts ip_failures: window: want a positive duration, got "soon"`},
 		{"loginguard {\n alerts {\n  account_locked 1h 2h\n }\n}", "alerts account_locked: too many values"},
+		{"loginguard {\n alerts {\n  connectors\n }\n}", "alerts connectors: want one or more connector names, or none"},
+		{"loginguard {\n connector none webhook https://x\n}", "connector none: name: none is reserved"},
 		{"loginguard {\n telemetry {\n  protocol thrift\n }\n}", `telemetry protocol: want http or grpc, got "thrift"`},
 		{"loginguard {\n telemetry {\n  sample_ratio 2\n }\n}", "telemetry sample_ratio: want a number from 0 to 1"},
 		{"loginguard {\n telemetry {\n  sample_ratio half\n }\n}", "telemetry sample_ratio: want a number from 0 to 1"},

@@ -115,6 +115,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 // returns the active ones; the inactive are closed (seed 001's Inactive: nothing
 // is sent to them).
 func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error) {
+	a.connNames = map[string]bool{}
 	if len(a.ConnectorsRaw) == 0 {
 		return nil, nil
 	}
@@ -141,6 +142,7 @@ func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error)
 			return fail(fmt.Errorf("connector %s: name: used by two connectors", b.Name))
 		}
 		seen[b.Name] = true
+		a.connNames[b.Name] = true
 		if !b.IsActive() {
 			c.Close()
 			continue
@@ -175,6 +177,9 @@ func (c *ConnectorBase) checkBase(module string) error {
 	if !nameRE.MatchString(c.Name) {
 		return fmt.Errorf("connector %s: name: want letters, digits, '.', '_' or '-' (at most 64)", c.Name)
 	}
+	if c.Name == "none" {
+		return fmt.Errorf("connector none: name: none is reserved (`connectors none` means no connector)")
+	}
 	if s := c.Spool; s != nil {
 		if s.MaxBytes < 0 {
 			return fmt.Errorf("connector %s: spool max_bytes: must not be negative", c.Name)
@@ -207,6 +212,9 @@ func parseConnector(d *caddyfile.Dispenser) ([]byte, error) {
 	name := d.Val()
 	if !nameRE.MatchString(name) {
 		return nil, d.Errf("connector %s: name: want letters, digits, '.', '_' or '-' (at most 64)", name)
+	}
+	if name == "none" {
+		return nil, d.Errf("connector none: name: none is reserved (`connectors none` means no connector)")
 	}
 	if !d.NextArg() {
 		return nil, d.Errf("connector %s: want a type (kafka, webhook) after the name", name)

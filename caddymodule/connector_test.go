@@ -95,6 +95,22 @@ func TestConnectorProvisionErrors(t *testing.T) {
 			t.Errorf("%q: error %v, want it to contain %q", tc.conns, err, tc.want)
 		}
 	}
+	// A route or the alerts naming a connector the app does not define.
+	for _, tc := range []struct{ conns, route, want string }{
+		{"connector a webhook https://example.com", "connectors a b", `connectors: unknown connector "b": the loginguard app defines a`},
+		{"", "connectors a", `connectors: unknown connector "a": the loginguard app defines none`},
+		{"connector a webhook https://example.com\nalerts {\nconnectors c\n}", "", `alerts connectors: unknown connector "c": the loginguard app defines a`},
+	} {
+		body := "{\nloginguard {\nstore off\n" + tc.conns + "\n}\n}\n:8080 {\nloginguard /login {\n" + tc.route + "\n}\nreverse_proxy 127.0.0.1:9\n}\n"
+		err := validateCaddyfile(t, body)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q / %q: error %v, want it to contain %q", tc.conns, tc.route, err, tc.want)
+		}
+	}
+	// An inactive connector may be named: it receives nothing.
+	if err := validateCaddyfile(t, "{\nloginguard {\nstore off\nconnector a webhook https://example.com {\nactive off\n}\n}\n}\n:8080 {\nloginguard /login {\nconnectors a\n}\nreverse_proxy 127.0.0.1:9\n}\n"); err != nil {
+		t.Errorf("naming an inactive connector: %v", err)
+	}
 	// An unknown format given in JSON (the Caddyfile refuses it earlier).
 	cfg := caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{
 		"loginguard": json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","name":"h","url":"https://x.example","format":"xml"}]}`),

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
 	"github.com/loginguard/loginguard/ratelimit"
@@ -80,6 +81,11 @@ type Handler struct {
 	// they would be lost, and Caddy warns at load.
 	SaveToDatabase *bool `json:"save_to_database,omitempty"`
 
+	// Connectors names the connectors of the loginguard app that this
+	// route's events go to (seed 001's Connector Targets); the sinks get
+	// every event. Default (nil): every connector; empty: none.
+	Connectors *[]string `json:"connectors,omitempty"`
+
 	// RateLimit limits attempts per client IP, per account and per route.
 	// Default: no limits.
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
@@ -98,8 +104,9 @@ type Handler struct {
 	captureRsp bool
 	source     event.Source
 	statePol   state.Policy
-	finishDone func(error) // reports an asynchronous Finish's error
-	counted    [16]bool    // by reasonIndex
+	targets    connectors.Targets // where this route's events go
+	finishDone func(error)        // reports an asynchronous Finish's error
+	counted    [16]bool           // by reasonIndex
 	lockBody   []byte
 	limiter    *ratelimit.Limiter
 	limiterKey string
@@ -299,8 +306,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		on := true
 		h.SaveToDatabase = &on
 	}
-	if (!*h.SaveToDatabase || h.app.logStore == nil) && len(h.app.SinksRaw) == 0 {
-		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no sink is configured; add a sink or turn save_to_database on")
+	if h.targets, err = h.app.targets("connectors", h.Connectors); err != nil {
+		return err
+	}
+	if (!*h.SaveToDatabase || h.app.logStore == nil) && len(h.app.dispatcher.Names(h.targets)) == 0 {
+		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no active sink or connector receives them; add one or turn save_to_database on")
 	}
 	h.provisionLockedEvents()
 	if err := h.provisionLimits(); err != nil {

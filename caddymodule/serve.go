@@ -376,7 +376,7 @@ func (h *Handler) setIdentity(a *attempt, principal string) {
 	}
 }
 
-func (h *Handler) emit(ev event.Event) { h.app.emit(ev, *h.SaveToDatabase) }
+func (h *Handler) emit(ev event.Event) { h.app.emit(ev, *h.SaveToDatabase, h.targets) }
 
 // clientIP is the client address as Caddy resolved it (trusted_proxies honoured).
 func clientIP(r *http.Request) string {

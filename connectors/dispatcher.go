@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -228,10 +229,50 @@ func NewDispatcher(o Options, cs ...Named) *Dispatcher {
 // per connector, so that Emit does not log. After Close the event is counted as
 // dropped (and Emit warns, at most once per 10 seconds). The pointers in ev are
 // shared with the connectors: the caller must not change what they point to.
-func (d *Dispatcher) Emit(ev event.Event) {
+func (d *Dispatcher) Emit(ev event.Event) { d.EmitTo(ev, Targets{}) }
+
+// Targets is a choice among a dispatcher's connectors, made by Select, for
+// EmitTo. The zero value chooses every connector.
+type Targets struct {
+	chosen bool  // false: every connector
+	idx    []int // the chosen workers, in order
+}
+
+// Select chooses the connectors whose name keep reports true.
+func (d *Dispatcher) Select(keep func(name string) bool) Targets {
+	t := Targets{chosen: true}
+	for i, w := range d.workers {
+		if keep(w.name) {
+			t.idx = append(t.idx, i)
+		}
+	}
+	return t
+}
+
+// Names lists the connectors t chooses among d's.
+func (d *Dispatcher) Names(t Targets) []string {
+	var names []string
+	for i, w := range d.workers {
+		if !t.chosen || slices.Contains(t.idx, i) {
+			names = append(names, w.name)
+		}
+	}
+	return names
+}
+
+// EmitTo is Emit for the connectors t chooses only; t comes from Select on d.
+func (d *Dispatcher) EmitTo(ev event.Event, t Targets) {
 	d.mu.RLock()
 	closed := d.closed
-	for _, w := range d.workers {
+	n := len(d.workers)
+	if t.chosen {
+		n = len(t.idx)
+	}
+	for i := range n {
+		w := d.workers[i]
+		if t.chosen {
+			w = d.workers[t.idx[i]]
+		}
 		if !closed {
 			select {
 			case w.ch <- ev:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -270,6 +271,47 @@ func TestDispatcherFanOut(t *testing.T) {
 		}
 		if n := obs.get(obs.delivered, want); n != 1000 {
 			t.Errorf("observer saw %d delivered to %s, want 1000", n, want)
+		}
+	}
+}
+
+func TestDispatcherEmitTo(t *testing.T) {
+	a, b, c := &recorder{}, &recorder{}, &recorder{}
+	d := NewDispatcher(Options{Logger: slog.New(slog.DiscardHandler)},
+		Named{Name: "a", Connector: a}, Named{Name: "b", Connector: b}, Named{Name: "c", Connector: c})
+	ac := d.Select(func(name string) bool { return name != "b" })
+	none := d.Select(func(string) bool { return false })
+	if got := d.Names(ac); !slices.Equal(got, []string{"a", "c"}) {
+		t.Errorf("Names(a, c) = %v", got)
+	}
+	if got := d.Names(Targets{}); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("Names(zero Targets) = %v, want every connector", got)
+	}
+	if got := d.Names(none); len(got) != 0 {
+		t.Errorf("Names(none) = %v", got)
+	}
+	for i := range 10 {
+		d.EmitTo(testEvent(i), ac)
+	}
+	for i := 10; i < 20; i++ {
+		d.EmitTo(testEvent(i), none)
+	}
+	for i := 20; i < 30; i++ {
+		d.EmitTo(testEvent(i), Targets{})
+	}
+	closeDispatcher(t, d)
+	for name, r := range map[string]*recorder{"a": a, "c": c} {
+		got := r.events()
+		if len(got) != 20 {
+			t.Fatalf("%s: got %d events, want 20 (0-9 and 20-29)", name, len(got))
+		}
+		checkIDs(t, name, got[:10], 0, 10)
+		checkIDs(t, name, got[10:], 20, 30)
+	}
+	checkIDs(t, "b", b.events(), 20, 30)
+	for _, s := range d.Stats() {
+		if s.Dropped != 0 {
+			t.Errorf("%s: %d dropped; an event not chosen for a connector is not a drop", s.Name, s.Dropped)
 		}
 	}
 }
