@@ -135,6 +135,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.metrics = m
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(sinkGauges{a.ConnectorStats}); err != nil {
+			return fmt.Errorf("registering the sink gauges: %w", err)
+		}
+	}
 	if a.tel, err = newTelemetry(ctx, a.Telemetry, a.ConnectorStats); err != nil {
 		return err
 	}

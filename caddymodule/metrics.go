@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -22,6 +23,7 @@ type metrics struct {
 	delivered   *prometheus.CounterVec
 	failed      *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
+	dead        *prometheus.CounterVec
 	stateWait   *prometheus.HistogramVec
 	alerts      *prometheus.CounterVec
 	// admitWait and finishWait are stateWait's two series, looked up once.
@@ -68,6 +70,10 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "events_dropped_total",
 			Help: "Events dropped because a sink's queue was full, by sink.",
 		}, []string{"sink"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "events_dead_lettered_total",
+			Help: "Events a connector gave up and wrote to its spool's dead-letter file (also in events_failed_total), by sink.",
+		}, []string{"sink"}),
 		stateWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "state_wait_seconds",
 			Help:    "Time a login request waited for one state store call (admit before forwarding, finish after the answer), by call.",
@@ -90,7 +96,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.stateWait, m.alerts} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -140,6 +146,51 @@ func (m *metrics) logout(src event.Source)     { m.logouts.WithLabelValues(strin
 func (m *metrics) Delivered(sink string, n int) { m.delivered.WithLabelValues(sink).Add(float64(n)) }
 func (m *metrics) Failed(sink string, n int)    { m.failed.WithLabelValues(sink).Add(float64(n)) }
 func (m *metrics) Dropped(sink string, n int)   { m.dropped.WithLabelValues(sink).Add(float64(n)) }
+func (m *metrics) DeadLettered(sink string, n int) {
+	m.dead.WithLabelValues(sink).Add(float64(n))
+}
+
+// sinkGauges reads the queues and spools of one config's sinks and connectors
+// at each scrape: it is registered with that config's registry, so a reload
+// shows the new config's sinks.
+type sinkGauges struct{ stats func() []connectors.Stats }
+
+var (
+	queuedDesc = prometheus.NewDesc("loginguard_sink_queued_events",
+		"Events waiting for a sink or connector: its memory queue plus its spool.", []string{"sink"}, nil)
+	spooledDesc = prometheus.NewDesc("loginguard_spool_events",
+		"Events in a connector's spool on disk, not yet delivered or dead-lettered.", []string{"sink"}, nil)
+	spoolBytesDesc = prometheus.NewDesc("loginguard_spool_bytes",
+		"Disk used by a connector's spool segments.", []string{"sink"}, nil)
+	disabledDesc = prometheus.NewDesc("loginguard_sink_disabled",
+		"1 when a connector's target said it takes no more events (a webhook's 410).", []string{"sink"}, nil)
+	lastErrorDesc = prometheus.NewDesc("loginguard_sink_last_error_timestamp_seconds",
+		"When a sink's or connector's latest delivery attempt failed (Unix time); absent before the first failure.", []string{"sink"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (g sinkGauges) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{queuedDesc, spooledDesc, spoolBytesDesc, disabledDesc, lastErrorDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (g sinkGauges) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range g.stats() {
+		ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(s.Queued), s.Name)
+		ch <- prometheus.MustNewConstMetric(spooledDesc, prometheus.GaugeValue, float64(s.Spooled), s.Name)
+		ch <- prometheus.MustNewConstMetric(spoolBytesDesc, prometheus.GaugeValue, float64(s.SpoolBytes), s.Name)
+		disabled := 0.0
+		if s.Disabled {
+			disabled = 1
+		}
+		ch <- prometheus.MustNewConstMetric(disabledDesc, prometheus.GaugeValue, disabled, s.Name)
+		if !s.LastErrorAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(lastErrorDesc, prometheus.GaugeValue, float64(s.LastErrorAt.UnixNano())/1e9, s.Name)
+		}
+	}
+}
 
 // stateHealth reports a state store outage once, not once per request.
 type stateHealth struct {

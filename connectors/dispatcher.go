@@ -76,6 +76,9 @@ type Observer interface {
 	// Dropped reports n events never handed to the connector: its queue was
 	// full, the dispatcher was closed, or shutdown ran out of time.
 	Dropped(name string, n int)
+	// DeadLettered reports n events written to the connector's dead-letter
+	// file; they are reported as Failed too.
+	DeadLettered(name string, n int)
 }
 
 // Named is a connector with the name it has in logs, statistics and metrics.

@@ -172,17 +172,18 @@ func (l *logBuffer) records(t *testing.T, msg string) []map[string]any {
 
 // countingObserver sums what the dispatcher reports per connector.
 type countingObserver struct {
-	mu                         sync.Mutex
-	delivered, failed, dropped map[string]int
+	mu                                       sync.Mutex
+	delivered, failed, dropped, deadLettered map[string]int
 }
 
 func newCountingObserver() *countingObserver {
-	return &countingObserver{delivered: map[string]int{}, failed: map[string]int{}, dropped: map[string]int{}}
+	return &countingObserver{delivered: map[string]int{}, failed: map[string]int{}, dropped: map[string]int{}, deadLettered: map[string]int{}}
 }
 
-func (o *countingObserver) Delivered(name string, n int) { o.add(o.delivered, name, n) }
-func (o *countingObserver) Failed(name string, n int)    { o.add(o.failed, name, n) }
-func (o *countingObserver) Dropped(name string, n int)   { o.add(o.dropped, name, n) }
+func (o *countingObserver) Delivered(name string, n int)    { o.add(o.delivered, name, n) }
+func (o *countingObserver) Failed(name string, n int)       { o.add(o.failed, name, n) }
+func (o *countingObserver) Dropped(name string, n int)      { o.add(o.dropped, name, n) }
+func (o *countingObserver) DeadLettered(name string, n int) { o.add(o.deadLettered, name, n) }
 
 func (o *countingObserver) add(m map[string]int, name string, n int) {
 	o.mu.Lock()
@@ -854,6 +855,7 @@ func (o *statsObserver) note(name string) {
 func (o *statsObserver) Delivered(name string, _ int) { o.note(name) }
 func (o *statsObserver) Failed(name string, _ int)    { o.note(name) }
 func (o *statsObserver) Dropped(name string, _ int)   { o.note(name) }
+func (o *statsObserver) DeadLettered(string, int)     {}
 
 // An event counted delivered or failed is no longer queued in the same Stats:
 // a reader that waits for a count never sees the batch twice.

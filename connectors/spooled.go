@@ -244,6 +244,7 @@ func (d *Dispatcher) deadLetter(w *worker, evs []event.Event, reason string) {
 		w.setLastError(err, time.Now())
 	}
 	if d.obs != nil {
+		d.obs.DeadLettered(w.name, len(evs))
 		d.obs.Failed(w.name, len(evs))
 	}
 	if count, ok := w.failWarn.note(uint64(len(evs)), time.Now(), d.warnEvery); ok {

@@ -129,7 +129,10 @@ func TestSpoolRestartWhileSinkDown(t *testing.T) {
 func TestSpoolPermanentDeadLetters(t *testing.T) {
 	sink := &switchable{permanent: map[string]bool{"ev-000003": true, "ev-000007": true}}
 	sp := openSpool(t, spool.Options{Dir: t.TempDir()})
-	d := NewDispatcher(spoolOpts(), Named{Name: "s", Connector: sink, Spool: sp})
+	obs := newCountingObserver()
+	opts := spoolOpts()
+	opts.Observer = obs
+	d := NewDispatcher(opts, Named{Name: "s", Connector: sink, Spool: sp})
 	for i := range 10 {
 		d.Emit(testEvent(i))
 	}
@@ -138,6 +141,9 @@ func TestSpoolPermanentDeadLetters(t *testing.T) {
 	st := statsOf(d, "s")
 	if st.DeadLettered != 2 || st.Failed != 2 || st.Delivered != 8 {
 		t.Fatalf("stats %+v, want 2 dead-lettered, 8 delivered", st)
+	}
+	if dl, f := obs.get(obs.deadLettered, "s"), obs.get(obs.failed, "s"); dl != 2 || f != 2 {
+		t.Errorf("observer saw %d dead-lettered and %d failed, want 2 and 2", dl, f)
 	}
 	// However the 10 events were batched, each is tried once, and the events
 	// after a refused one once more: no endless retry.

@@ -5,8 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -163,5 +167,86 @@ func waitTargets(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s within 60 s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sinkMetric reads the sample of metric name for sink on the instance's
+// /metrics; ok is false when there is none.
+func (s *stack) sinkMetric(name, sink string) (v float64, ok bool) {
+	s.t.Helper()
+	resp, err := http.Get("http://" + s.admin + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	re := regexp.MustCompile(`(?m)^` + name + `\{sink="` + regexp.QuoteMeta(sink) + `"\} (\S+)$`)
+	m := re.FindStringSubmatch(string(b))
+	if m == nil {
+		return 0, false
+	}
+	v, err = strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return v, true
+}
+
+// TestConnectorMetrics: a webhook connector whose target is down (503) shows
+// its spooled events, spool bytes and last error on Caddy's /metrics; when the
+// target refuses the events for good (400) they are dead-lettered and counted,
+// and the spool empties. After a config reload the series are still there.
+func TestConnectorMetrics(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusServiceUnavailable)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(int(status.Load()))
+	}))
+	defer hook.Close()
+	cfg := config{App: "connector hook webhook {$HOOK}"}.String()
+	s := newStack(t, stackOptions{Caddyfile: cfg, Env: []string{"HOOK=" + hook.URL}})
+	for range 3 {
+		if resp, _ := s.login("active@example.com", "wrong"); resp.StatusCode != 401 {
+			t.Fatalf("login: %d", resp.StatusCode)
+		}
+	}
+	waitTargets(t, "3 spooled events and a last error on /metrics", func() bool {
+		n, _ := s.sinkMetric("loginguard_spool_events", "hook")
+		_, failedOnce := s.sinkMetric("loginguard_sink_last_error_timestamp_seconds", "hook")
+		return n == 3 && failedOnce
+	})
+	if b, _ := s.sinkMetric("loginguard_spool_bytes", "hook"); b <= 0 {
+		t.Errorf("loginguard_spool_bytes{sink=hook} = %v with 3 events spooled", b)
+	}
+	if q, _ := s.sinkMetric("loginguard_sink_queued_events", "hook"); q != 3 {
+		t.Errorf("loginguard_sink_queued_events{sink=hook} = %v, want 3", q)
+	}
+	if at, _ := s.sinkMetric("loginguard_sink_last_error_timestamp_seconds", "hook"); time.Since(time.Unix(int64(at), 0)) > 5*time.Minute {
+		t.Errorf("last error at %v, want just now", at)
+	}
+
+	status.Store(http.StatusBadRequest)
+	waitTargets(t, "3 dead-lettered events on /metrics", func() bool {
+		n, _ := s.sinkMetric("loginguard_events_dead_lettered_total", "hook")
+		return n == 3
+	})
+	if n, _ := s.sinkMetric("loginguard_spool_events", "hook"); n != 0 {
+		t.Errorf("loginguard_spool_events{sink=hook} = %v after the dead letters, want 0", n)
+	}
+	if n, _ := s.sinkMetric("loginguard_events_failed_total", "hook"); n != 3 {
+		t.Errorf("loginguard_events_failed_total{sink=hook} = %v, want the 3 dead letters", n)
+	}
+
+	b, err := os.ReadFile(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reload(append(b, "\n# reloaded\n"...))
+	if _, ok := s.sinkMetric("loginguard_spool_events", "hook"); !ok {
+		t.Error("no loginguard_spool_events{sink=hook} after a reload")
+	}
+	if n, _ := s.sinkMetric("loginguard_events_dead_lettered_total", "hook"); n != 3 {
+		t.Errorf("loginguard_events_dead_lettered_total{sink=hook} = %v after a reload, want 3", n)
 	}
 }
