@@ -18,12 +18,15 @@ type connectorView struct {
 	// SpoolBytes is its disk use; DeadLettered events went to its dead-letter
 	// file (of Failed); Disabled: the sink refused all further events (a
 	// webhook's 410) until the next config load.
-	Spooled      int64      `json:"spooled"`
-	SpoolBytes   int64      `json:"spoolBytes"`
-	DeadLettered uint64     `json:"deadLettered"`
-	Disabled     bool       `json:"disabled"`
-	LastError    string     `json:"lastError,omitempty"`
-	LastErrorAt  *time.Time `json:"lastErrorAt,omitempty"`
+	Spooled      int64  `json:"spooled"`
+	SpoolBytes   int64  `json:"spoolBytes"`
+	DeadLettered uint64 `json:"deadLettered"`
+	// DeadLetterDiscarded dead letters were removed with an old
+	// dead-letter file (dead_letter_max_bytes).
+	DeadLetterDiscarded uint64     `json:"deadLetterDiscarded"`
+	Disabled            bool       `json:"disabled"`
+	LastError           string     `json:"lastError,omitempty"`
+	LastErrorAt         *time.Time `json:"lastErrorAt,omitempty"`
 }
 
 // connectorsAnswer is the answer of GET /api/v1/connectors.
@@ -38,7 +41,7 @@ func (h *handler) connectorList(w http.ResponseWriter, _ *http.Request, _ *call)
 		for _, s := range h.connectors() {
 			a.Connectors = append(a.Connectors, connectorView{Name: s.Name, Active: true, Queued: s.Queued,
 				Delivered: s.Delivered, Failed: s.Failed, Dropped: s.Dropped, Spooled: s.Spooled, SpoolBytes: s.SpoolBytes,
-				DeadLettered: s.DeadLettered, Disabled: s.Disabled, LastError: s.LastError,
+				DeadLettered: s.DeadLettered, DeadLetterDiscarded: s.DeadLetterDiscarded, Disabled: s.Disabled, LastError: s.LastError,
 				LastErrorAt: timePtr(s.LastErrorAt)})
 		}
 	}

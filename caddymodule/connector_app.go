@@ -42,12 +42,16 @@ type SpoolConfig struct {
 	// MaxAge is how long an event is retried before it goes to the spool's
 	// dead-letter file (dead-letter.jsonl). Default: 24h.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
+	// DeadLetterMaxBytes bounds the dead-letter file: past it, the file
+	// becomes dead-letter.1.jsonl (the one before is removed, its events
+	// counted) and a new one is begun. Default: 64 MiB.
+	DeadLetterMaxBytes int64 `json:"dead_letter_max_bytes,omitempty"`
 }
 
 // unmarshal reads, at the dispenser's `spool` token:
 //
 //	spool off
-//	spool [{ dir <path>; max_bytes <size>; max_age <duration> }]
+//	spool [{ dir <path>; max_bytes <size>; max_age <duration>; dead_letter_max_bytes <size> }]
 func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		switch d.Val() {
@@ -85,6 +89,16 @@ func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
 				return err
 			}
 			c.MaxAge = v
+		case "dead_letter_max_bytes":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			n, err := parseSize(v)
+			if err != nil {
+				return d.Errf("spool dead_letter_max_bytes: %v", err)
+			}
+			c.DeadLetterMaxBytes = n
 		default:
 			return d.Errf("spool: unknown option %q", d.Val())
 		}
@@ -156,7 +170,7 @@ func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error)
 			if dir == "" {
 				dir = filepath.Join(caddy.AppDataDir(), "loginguard", "spool", b.Name)
 			}
-			sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: sc.MaxBytes, MaxAge: time.Duration(sc.MaxAge)})
+			sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: sc.MaxBytes, MaxAge: time.Duration(sc.MaxAge), DeadLetterBytes: sc.DeadLetterMaxBytes})
 			if err != nil {
 				c.Close()
 				return fail(fmt.Errorf("connector %s: spool: %w", b.Name, err))
@@ -186,6 +200,9 @@ func (c *ConnectorBase) checkBase(module string) error {
 		}
 		if s.MaxAge < 0 {
 			return fmt.Errorf("connector %s: spool max_age: must not be negative", c.Name)
+		}
+		if s.DeadLetterMaxBytes < 0 {
+			return fmt.Errorf("connector %s: spool dead_letter_max_bytes: must not be negative", c.Name)
 		}
 	}
 	if _, err := c.encoder("connector " + c.Name); err != nil {

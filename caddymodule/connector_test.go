@@ -44,6 +44,7 @@ func TestConnectorCaddyfileErrors(t *testing.T) {
 		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "spool max_bytes: want a size"},
 		{"connector siem kafka {\n spool {\n  max_age forever\n }\n }", "max_age: want a positive duration"},
 		{"connector siem kafka {\n spool maybe\n }", "spool: want on, off or a block"},
+		{"connector siem kafka {\n spool {\n  dead_letter_max_bytes -1\n }\n }", "spool dead_letter_max_bytes: want a size"},
 		{"connector hooks webhook", "webhook: url: required"},
 		{"connector hooks webhook https://x {\n header X\n }", "webhook header: want <name> <value>"},
 		{"connector hooks webhook https://x {\n timeout soon\n }", "timeout: want a positive duration"},

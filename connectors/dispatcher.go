@@ -117,6 +117,9 @@ type Stats struct {
 	// (a Permanent error, or older than the spool's max age); they are also
 	// counted in Failed.
 	DeadLettered uint64
+	// DeadLetterDiscarded counts the dead letters removed with an old
+	// dead-letter file (the spool's DeadLetterBytes) since the spool opened.
+	DeadLetterDiscarded uint64
 	// Disabled is set when the connector said it will take no more events
 	// (an error marked Disabled, e.g. HTTP 410); its events are then
 	// dead-lettered (with a spool) or failed.

@@ -70,17 +70,18 @@ func (w *worker) stats() Stats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return Stats{
-		Name:         w.name,
-		Queued:       len(w.ch) + int(w.held.Load()) + int(sp.Pending),
-		Delivered:    w.delivered.Load(),
-		Failed:       w.failed.Load(),
-		Dropped:      w.dropped.Load(),
-		LastError:    w.lastErr,
-		LastErrorAt:  w.lastErrAt,
-		Spooled:      sp.Pending,
-		SpoolBytes:   sp.Bytes,
-		DeadLettered: w.deadLettered.Load(),
-		Disabled:     w.disabled.Load(),
+		Name:                w.name,
+		Queued:              len(w.ch) + int(w.held.Load()) + int(sp.Pending),
+		Delivered:           w.delivered.Load(),
+		Failed:              w.failed.Load(),
+		Dropped:             w.dropped.Load(),
+		LastError:           w.lastErr,
+		LastErrorAt:         w.lastErrAt,
+		Spooled:             sp.Pending,
+		SpoolBytes:          sp.Bytes,
+		DeadLettered:        w.deadLettered.Load(),
+		DeadLetterDiscarded: sp.DeadLetterDiscarded,
+		Disabled:            w.disabled.Load(),
 	}
 }
 

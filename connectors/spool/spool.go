@@ -10,6 +10,7 @@
 //	00000000000000000001.seg   segments, numbered in append order
 //	ack                        the position read up to and acknowledged
 //	dead-letter.jsonl          events given up, one JSON object per line
+//	dead-letter.1.jsonl        the previous dead-letter file (see DeadLetterBytes)
 //
 // A segment is a sequence of records:
 //
@@ -49,9 +50,10 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultMaxBytes     int64 = 1 << 30 // 1 GiB
-	DefaultSegmentBytes int64 = 16 << 20
-	DefaultMaxAge             = 24 * time.Hour
+	DefaultMaxBytes        int64 = 1 << 30 // 1 GiB
+	DefaultSegmentBytes    int64 = 16 << 20
+	DefaultMaxAge                = 24 * time.Hour
+	DefaultDeadLetterBytes int64 = 64 << 20
 )
 
 // memCap is the most events kept in memory, next to their copy on disk, for a
@@ -77,6 +79,12 @@ type Options struct {
 	// MaxAge is how long an event may stay undelivered before the pipeline
 	// dead-letters it. The spool only carries it. Default: 24h.
 	MaxAge time.Duration
+	// DeadLetterBytes bounds the dead-letter file: when a write would take
+	// it past this size, dead-letter.jsonl becomes dead-letter.1.jsonl (the
+	// previous one is removed, its events counted in
+	// Stats.DeadLetterDiscarded) and a new file is begun, so that dead
+	// letters use at most about twice this. Default: 64 MiB.
+	DeadLetterBytes int64
 }
 
 // Pos is a position in the spool: a segment number and a byte offset in it.
@@ -106,6 +114,9 @@ type Stats struct {
 	Corrupt int64
 	// DeadLettered counts the events written to the dead-letter file.
 	DeadLettered uint64
+	// DeadLetterDiscarded counts the dead letters removed with an old
+	// dead-letter file (DeadLetterBytes), since Open.
+	DeadLetterDiscarded uint64
 }
 
 type item struct {
@@ -125,6 +136,7 @@ type Spool struct {
 	maxBytes int64
 	segBytes int64
 	maxAge   time.Duration
+	deadMax  int64
 
 	wmu sync.Mutex // serialises writes to the segment being appended to
 	wf  *os.File
@@ -148,6 +160,10 @@ type Spool struct {
 	notify   chan struct{}
 	ackFile  *os.File
 	deadFile *os.File
+	deadSize int64  // bytes of dead-letter.jsonl
+	deadN    uint64 // dead letters in dead-letter.jsonl
+	oldN     uint64 // dead letters in dead-letter.1.jsonl
+	gone     uint64 // dead letters removed with an old file
 }
 
 // Open opens the spool in o.Dir, creating it, and recovers what an earlier
@@ -166,6 +182,9 @@ func Open(o Options) (*Spool, error) {
 	if o.MaxAge <= 0 {
 		o.MaxAge = DefaultMaxAge
 	}
+	if o.DeadLetterBytes <= 0 {
+		o.DeadLetterBytes = DefaultDeadLetterBytes
+	}
 	// Room is freed a whole segment at a time: keep segments small next to
 	// the limit, so that an acknowledged segment never fills it.
 	o.SegmentBytes = min(o.SegmentBytes, max(o.MaxBytes/8, 4096))
@@ -183,7 +202,7 @@ func Open(o Options) (*Spool, error) {
 		// pipeline before the old one stops): share it, with the new limits.
 		s.mu.Lock()
 		s.refs++
-		s.maxBytes, s.segBytes, s.maxAge = o.MaxBytes, o.SegmentBytes, o.MaxAge
+		s.maxBytes, s.segBytes, s.maxAge, s.deadMax = o.MaxBytes, o.SegmentBytes, o.MaxAge, o.DeadLetterBytes
 		s.mu.Unlock()
 		return s, nil
 	}
@@ -194,6 +213,7 @@ func Open(o Options) (*Spool, error) {
 		maxBytes: o.MaxBytes,
 		segBytes: o.SegmentBytes,
 		maxAge:   o.MaxAge,
+		deadMax:  o.DeadLetterBytes,
 		sizes:    make(map[uint64]int64),
 		notify:   make(chan struct{}, 1),
 	}
@@ -306,9 +326,14 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return fmt.Errorf("spool: opening segment: %w", err)
 	}
-	s.deadFile, err = os.OpenFile(filepath.Join(s.dir, "dead-letter.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: opening the dead-letter file: %w", err)
+	if s.deadN, s.deadSize, err = countLines(s.DeadLetterPath()); err != nil {
+		return fmt.Errorf("spool: reading the dead-letter file: %w", err)
+	}
+	if s.oldN, _, err = countLines(s.oldDeadPath()); err != nil {
+		return fmt.Errorf("spool: reading the old dead-letter file: %w", err)
+	}
+	if err := s.openDead(); err != nil {
+		return err
 	}
 	s.memOK = s.read == s.end()
 	return nil
@@ -640,8 +665,62 @@ type deadLetter struct {
 	Event  json.RawMessage `json:"event"`
 }
 
+// countLines returns the lines and bytes of the file at path; a missing file
+// has none.
+func countLines(path string) (lines uint64, size int64, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		size += int64(n)
+		for _, c := range buf[:n] {
+			if c == '\n' {
+				lines++
+			}
+		}
+		if err == io.EOF {
+			return lines, size, nil
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+}
+
+func (s *Spool) oldDeadPath() string { return filepath.Join(s.dir, "dead-letter.1.jsonl") }
+
+func (s *Spool) openDead() (err error) {
+	s.deadFile, err = os.OpenFile(s.DeadLetterPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: opening the dead-letter file: %w", err)
+	}
+	return nil
+}
+
+// rotateDead makes the dead-letter file the old one and begins a new one.
+func (s *Spool) rotateDead() error {
+	if err := s.deadFile.Close(); err != nil {
+		return fmt.Errorf("spool: closing the dead-letter file: %w", err)
+	}
+	if err := os.Rename(s.DeadLetterPath(), s.oldDeadPath()); err != nil {
+		s.openDead()
+		return fmt.Errorf("spool: rotating the dead-letter file: %w", err)
+	}
+	s.gone += s.oldN
+	s.oldN, s.deadN, s.deadSize = s.deadN, 0, 0
+	return s.openDead()
+}
+
 // DeadLetter appends evs to the dead-letter file with why they were given up,
-// and syncs it.
+// and syncs it. A write that would take the file past DeadLetterBytes rotates
+// it first.
 func (s *Spool) DeadLetter(evs []event.Event, reason string) error {
 	if len(evs) == 0 {
 		return nil
@@ -657,13 +736,21 @@ func (s *Spool) DeadLetter(evs []event.Event, reason string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.deadFile.Write(buf); err != nil {
+	if s.deadSize > 0 && s.deadSize+int64(len(buf)) > s.deadMax {
+		if err := s.rotateDead(); err != nil {
+			return err
+		}
+	}
+	n, err := s.deadFile.Write(buf)
+	s.deadSize += int64(n)
+	if err != nil {
 		return fmt.Errorf("spool: writing the dead-letter file: %w", err)
 	}
 	if err := s.deadFile.Sync(); err != nil {
 		return fmt.Errorf("spool: syncing the dead-letter file: %w", err)
 	}
 	s.dead += uint64(len(evs))
+	s.deadN += uint64(len(evs))
 	return nil
 }
 
@@ -674,7 +761,7 @@ func (s *Spool) DeadLetterPath() string { return filepath.Join(s.dir, "dead-lett
 func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Pending: s.pending, Bytes: s.total, Corrupt: s.corrupt, DeadLettered: s.dead}
+	return Stats{Pending: s.pending, Bytes: s.total, Corrupt: s.corrupt, DeadLettered: s.dead, DeadLetterDiscarded: s.gone}
 }
 
 // Close releases this Open of the spool; the last one closes its files. What

@@ -2,6 +2,8 @@ package spool
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -265,6 +267,76 @@ func TestDeadLetter(t *testing.T) {
 	if n != 3 || s.Stats().DeadLettered != 3 {
 		t.Fatalf("dead-letter file has %d lines, stats %d; want 3", n, s.Stats().DeadLettered)
 	}
+}
+
+// TestDeadLetterBytes: the dead-letter file is rotated before a write would
+// take it past DeadLetterBytes; the file before the previous one is removed
+// and its events counted, also across a reopen; disk use stays within twice
+// the limit.
+func TestDeadLetterBytes(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 8 << 10
+	lines := func(path string) int {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(b, []byte("\n"))
+	}
+	s := openT(t, Options{Dir: dir, DeadLetterBytes: limit})
+	written := 0
+	for i := range 60 {
+		if err := s.DeadLetter(events(fmt.Sprintf("d%02d-", i), 2), "permanent: 400 Bad Request"); err != nil {
+			t.Fatal(err)
+		}
+		written += 2
+		cur, old := fileSize(t, s.DeadLetterPath()), fileSize(t, filepath.Join(dir, "dead-letter.1.jsonl"))
+		if cur > limit || cur+old > 2*limit {
+			t.Fatalf("after %d dead letters: %d + %d bytes of dead letters, limit %d", written, cur, old, limit)
+		}
+	}
+	kept := lines(s.DeadLetterPath()) + lines(filepath.Join(dir, "dead-letter.1.jsonl"))
+	st := s.Stats()
+	if st.DeadLetterDiscarded == 0 || kept+int(st.DeadLetterDiscarded) != written || st.DeadLettered != uint64(written) {
+		t.Fatalf("%d dead letters kept, stats %+v; want some discarded and kept + discarded = %d", kept, st, written)
+	}
+	// The newest are kept: the last one written is the last line.
+	b, _ := os.ReadFile(s.DeadLetterPath())
+	if !bytes.Contains(b, []byte(events("d59-", 2)[1].ID)) {
+		t.Error("the newest dead letter is not in dead-letter.jsonl")
+	}
+	s.Close()
+
+	// After a reopen the files' lines are known again: the next rotation
+	// counts the old file's events.
+	s = openT(t, Options{Dir: dir, DeadLetterBytes: limit})
+	defer s.Close()
+	before := lines(filepath.Join(dir, "dead-letter.1.jsonl"))
+	for i := 0; s.Stats().DeadLetterDiscarded == 0; i++ {
+		if i > 100 {
+			t.Fatal("no rotation after a reopen")
+		}
+		if err := s.DeadLetter(events(fmt.Sprintf("e%03d-", i), 2), "max age"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Stats().DeadLetterDiscarded; got != uint64(before) {
+		t.Errorf("discarded %d after a reopen, want the %d lines of the old file", got, before)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }
 
 // TestLargeRecord: a record larger than the read chunk is read whole from disk.
