@@ -74,13 +74,9 @@ func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
 			}
 			c.Dir = v
 		case "max_bytes":
-			v, err := oneArg(d)
+			n, err := sizeArg(d)
 			if err != nil {
 				return err
-			}
-			n, err := parseSize(v)
-			if err != nil {
-				return d.Errf("spool max_bytes: %v", err)
 			}
 			c.MaxBytes = n
 		case "max_age":
@@ -90,13 +86,9 @@ func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
 			}
 			c.MaxAge = v
 		case "dead_letter_max_bytes":
-			v, err := oneArg(d)
+			n, err := sizeArg(d)
 			if err != nil {
 				return err
-			}
-			n, err := parseSize(v)
-			if err != nil {
-				return d.Errf("spool dead_letter_max_bytes: %v", err)
 			}
 			c.DeadLetterMaxBytes = n
 		default:
@@ -104,6 +96,20 @@ func (c *SpoolConfig) unmarshal(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// sizeArg reads the one size argument of a spool option.
+func sizeArg(d *caddyfile.Dispenser) (int64, error) {
+	opt := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		return 0, d.Errf("spool %s: %v", opt, err)
+	}
+	return n, nil
 }
 
 var sizeRE = regexp.MustCompile(`^(\d+)\s*(|b|kb|kib|mb|mib|gb|gib|tb|tib)$`)

@@ -38,20 +38,30 @@ func (s *stack) storeEvents(email string) []event.Event {
 	}
 }
 
-// metricSum adds up every sample of the named metric families on the
-// instance's Caddy /metrics.
-func (s *stack) metricSum(names ...string) float64 {
+// scrape returns the instance's Caddy /metrics.
+func (s *stack) scrape() string {
 	s.t.Helper()
 	resp, err := http.Get("http://" + s.admin + "/metrics")
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// metricSum adds up every sample of the named metric families on the
+// instance's Caddy /metrics.
+func (s *stack) metricSum(names ...string) float64 {
+	s.t.Helper()
+	b := s.scrape()
 	var sum float64
 	for _, n := range names {
 		re := regexp.MustCompile(`(?m)^` + n + `(?:\{[^}]*\})? (\S+)$`)
-		ms := re.FindAllStringSubmatch(string(b), -1)
+		ms := re.FindAllStringSubmatch(b, -1)
 		if ms == nil {
 			s.t.Fatalf("no %s on /metrics", n)
 		}

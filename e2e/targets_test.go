@@ -172,20 +172,14 @@ func waitTargets(t *testing.T, what string, cond func() bool) {
 
 // sinkMetric reads the sample of metric name for sink on the instance's
 // /metrics; ok is false when there is none.
-func (s *stack) sinkMetric(name, sink string) (v float64, ok bool) {
+func (s *stack) sinkMetric(name, sink string) (float64, bool) {
 	s.t.Helper()
-	resp, err := http.Get("http://" + s.admin + "/metrics")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	re := regexp.MustCompile(`(?m)^` + name + `\{sink="` + regexp.QuoteMeta(sink) + `"\} (\S+)$`)
-	m := re.FindStringSubmatch(string(b))
+	m := re.FindStringSubmatch(s.scrape())
 	if m == nil {
 		return 0, false
 	}
-	v, err = strconv.ParseFloat(m[1], 64)
+	v, err := strconv.ParseFloat(m[1], 64)
 	if err != nil {
 		s.t.Fatal(err)
 	}
