@@ -158,13 +158,13 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 	}
 }
 
-// waitTargets polls cond for up to 60 s.
+// waitTargets polls cond for up to 120 s.
 func waitTargets(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 60 s", what)
+			t.Fatalf("no %s within 120 s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

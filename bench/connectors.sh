@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Connector cost benchmark. In one run, on the same upstream (the demo portal), the
+# gateway bench's login route (bench/gateway.sh's wrk load and login mix; memory state,
+# file sink, store off) on two Caddy processes:
+#   (a) no connectors,
+#   (b) the same with three connectors, each with its spool on (the default, fsync per
+#       batch) under this run's temporary directory:
+#         kafka  to an in-process Kafka broker run as a process (bench/kfakebroker),
+#         hook   a webhook signed with one secret to a local receiver that verifies
+#                every signature (bench/hookrecv),
+#         down   a RabbitMQ connector to a closed port: down the whole run, its events
+#                wait in its spool.
+# Rounds interleave a b a b ... (ROUNDS of each). Before every round the connectors of
+# (b) are let catch up with what they were given (kafka and hook delivered as many
+# events as the file sink), so that a backlog of (b) never runs during a round of (a);
+# the catch-up time after each round of (b) is printed. Also printed: the CPU each
+# process spends per request over the rounds (Caddy, and the receiver and the broker,
+# which in production run elsewhere), and what each connector delivered or holds.
+# Last line:
+#   connectors_ratio=<median over rounds of b/a of that round> median_ratio=<median b /
+#   median a> best_ratio=<best b / best a>
+# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 5,
+# at least 3), PROFILE_DIR (when set: after the rounds, one more run of each of (a) and
+# (b) with a CPU profile of its Caddy taken meanwhile from Caddy's admin endpoint,
+# written to PROFILE_DIR/a.pprof and b.pprof; read with `go tool pprof -top`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+need_wrk
+for c in python3 curl; do
+	command -v $c >/dev/null || { echo "$c is not installed" >&2; exit 1; }
+done
+DURATION=${DURATION:-5s}
+CONNS=${CONNS:-32}
+ROUNDS=${ROUNDS:-5}
+PROFILE_DIR=${PROFILE_DIR:-}
+[ "$ROUNDS" -ge 3 ] || { echo "ROUNDS=$ROUNDS: want at least 3" >&2; exit 2; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+# Caddy's autosave and data (certificates, default spools) stay in the run's directory.
+export XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data"
+
+go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/kfakebroker ./bench/hookrecv
+portal_port=$(free_port) a_port=$(free_port) b_port=$(free_port) a_admin=$(free_port) b_admin=$(free_port)
+kafka_port=$(free_port) hook_port=$(free_port) down_port=$(free_port)
+secret="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+
+"$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
+pids+=($!)
+portal_pid=$!
+"$work/kfakebroker" -addr "127.0.0.1:$kafka_port" -topic login-events 2>"$work/kfake.log" &
+pids+=($!)
+kafka_pid=$!
+"$work/hookrecv" -addr "127.0.0.1:$hook_port" -secret "$secret" &
+pids+=($!)
+hook_pid=$!
+
+cfg() { # cfg <port> <admin port> <name> <connectors>
+	cat <<CF
+{
+	admin 127.0.0.1:$2
+	log default {
+		level ERROR
+	}
+	loginguard {
+		state memory
+		sink file $work/$3.jsonl
+		store off
+$4
+	}
+}
+http://127.0.0.1:$1 {
+	loginguard /api/login {
+		portal_id bench
+		rule success {
+			status 200
+			cookie portal_session
+		}
+		rule failure {
+			status 4xx
+			json /code
+			reasons {
+				BAD_CREDENTIALS BAD_CREDENTIALS
+				USER_NOT_FOUND ACCOUNT_NOT_FOUND
+			}
+		}
+		account_id /account/id
+		display_name /account/displayName
+		session_cookie portal_session
+	}
+	metrics /metrics
+	reverse_proxy 127.0.0.1:$portal_port
+}
+CF
+}
+cfg "$a_port" "$a_admin" a "" >"$work/a.caddyfile"
+cfg "$b_port" "$b_admin" b "		connector kafka kafka {
+			brokers 127.0.0.1:$kafka_port
+			topic login-events
+			spool {
+				dir $work/spool/kafka
+			}
+		}
+		connector hook webhook http://127.0.0.1:$hook_port/logins {
+			secret $secret
+			spool {
+				dir $work/spool/hook
+			}
+		}
+		connector down rabbitmq amqp://guest:guest@127.0.0.1:$down_port/ {
+			routing_key login-events
+			spool {
+				dir $work/spool/down
+			}
+		}" >"$work/b.caddyfile"
+for c in a b; do
+	"$work/caddy" run --config "$work/$c.caddyfile" --adapter caddyfile >"$work/$c.log" 2>&1 &
+	pids+=($!)
+	declare "${c}_pid=$!"
+done
+up() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+for port in $portal_port $kafka_port $hook_port $a_port $b_port $a_admin $b_admin; do
+	up "$port" || { echo "nothing listens on $port; logs:" >&2; tail -n 20 "$work"/*.log >&2; exit 1; }
+done
+for c in a b; do
+	kill -0 "$(eval echo \$${c}_pid)" 2>/dev/null || { echo "caddy ($c) exited:" >&2; cat "$work/$c.log" >&2; exit 1; }
+done
+
+cat >"$work/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+	n = n + 1
+	local body
+	if n % 256 == 0 then
+		body = '{"email":"active@example.com","password":"correct-horse"}'
+	else
+		body = '{"email":"user' .. (n % 5000) .. '@example.org","password":"guess-' .. n .. '"}'
+	end
+	return wrk.format(nil, "/api/login", nil, body)
+end
+LUA
+
+# metric <port> <name> <sink>: the value of loginguard_<name>{sink="<sink>"}, 0 when absent.
+metric() {
+	curl -s "http://127.0.0.1:$1/metrics" | awk -v n="loginguard_$2" -v s="sink=\"$3\"" \
+		'$1 ~ "^"n"{" && index($1, s) {v=$2} END {print v+0}'
+}
+# settle: waits (up to 120 s) until (b)'s kafka and hook connectors delivered as many
+# events as its file sink; prints the seconds it took.
+settle() {
+	local t0 now file kafka hook
+	t0=$(date +%s.%N)
+	for _ in $(seq 1200); do
+		file=$(metric "$b_port" events_delivered_total 'file#0')
+		kafka=$(metric "$b_port" events_delivered_total kafka)
+		hook=$(metric "$b_port" events_delivered_total hook)
+		if [ "$kafka" -ge "$file" ] && [ "$hook" -ge "$file" ]; then
+			now=$(date +%s.%N)
+			awk -v a="$t0" -v b="$now" 'BEGIN{printf "%.1f", b-a}'
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "(b)'s connectors did not catch up in 120 s: file $file, kafka $kafka, hook $hook" >&2
+	exit 1
+}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# run <port> <caddy pid>: one wrk run; prints "<req/s> <requests> <caddy ticks> <hook ticks> <kafka ticks>"
+# (the CPU ticks of those processes during the run).
+run() {
+	local c0 h0 k0 out
+	c0=$(ticks "$2"); h0=$(ticks "$hook_pid"); k0=$(ticks "$kafka_pid")
+	out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$work/login.lua" "http://127.0.0.1:$1/api/login")
+	echo "$out" | awk -v c="$(( $(ticks "$2") - c0 ))" -v h="$(( $(ticks "$hook_pid") - h0 ))" -v k="$(( $(ticks "$kafka_pid") - k0 ))" \
+		'/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n, c, h, k}'
+}
+
+run "$a_port" "$a_pid" >/dev/null # warm-up
+run "$b_port" "$b_pid" >/dev/null
+settle >/dev/null
+a_all="" b_all="" ratios=""
+declare -A n_tot=([a]=0 [b]=0) c_tot=([a]=0 [b]=0)
+h_tot=0 k_tot=0
+for r in $(seq "$ROUNDS"); do
+	read -r a_rps a_n a_c _ _ < <(run "$a_port" "$a_pid")
+	read -r b_rps b_n b_c b_h b_k < <(run "$b_port" "$b_pid")
+	drain=$(settle)
+	ratio=$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN{printf "%.3f", b/a}')
+	echo "round $r: (a) no connectors $a_rps req/s, (b) three connectors $b_rps req/s, b/a $ratio; (b)'s connectors caught up ${drain}s after"
+	a_all+="$a_rps " b_all+="$b_rps " ratios+="$ratio "
+	n_tot[a]=$(( n_tot[a] + a_n )) n_tot[b]=$(( n_tot[b] + b_n ))
+	c_tot[a]=$(( c_tot[a] + a_c )) c_tot[b]=$(( c_tot[b] + b_c ))
+	h_tot=$(( h_tot + b_h )) k_tot=$(( k_tot + b_k ))
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+best() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
+med_a=$(echo "$a_all" | median) med_b=$(echo "$b_all" | median)
+best_a=$(echo "$a_all" | best) best_b=$(echo "$b_all" | best)
+med_ratio=$(echo "$ratios" | median)
+
+if [ -n "$PROFILE_DIR" ]; then
+	mkdir -p "$PROFILE_DIR"
+	secs=$(( $(echo "$DURATION" | tr -dc 0-9) - 1 ))
+	for c in a b; do
+		port=$(eval echo \$${c}_port) admin=$(eval echo \$${c}_admin) pid=$(eval echo \$${c}_pid)
+		curl -s -o "$PROFILE_DIR/$c.pprof" "http://127.0.0.1:$admin/debug/pprof/profile?seconds=$secs" &
+		prof=$!
+		sleep 0.5
+		read -r rps _ < <(run "$port" "$pid")
+		wait "$prof"
+		echo "profile of ($c) at $rps req/s: $PROFILE_DIR/$c.pprof"
+		[ "$c" = b ] && settle >/dev/null
+	done
+fi
+
+# What the connectors did, and a check that they did it.
+received=$(curl -s "http://127.0.0.1:$hook_port/count")
+file_b=$(metric "$b_port" events_delivered_total 'file#0')
+kafka_b=$(metric "$b_port" events_delivered_total kafka)
+hook_b=$(metric "$b_port" events_delivered_total hook)
+down_b=$(metric "$b_port" events_delivered_total down)
+dropped_b=$(for s in kafka hook down; do metric "$b_port" events_dropped_total $s; done | paste -sd+ | bc)
+spooled_down=$(du -sb "$work/spool/down" | cut -f1)
+echo "(b) events: file sink $file_b, kafka delivered $kafka_b, hook delivered $hook_b (receiver: $received), down delivered $down_b (its spool: $spooled_down bytes), dropped by the connectors $dropped_b"
+case "$received" in "received=0 "* | *"rejected="[1-9]*) echo "the webhook receiver got nothing or rejected signatures" >&2; exit 1 ;; esac
+[ "$kafka_b" -gt 0 ] && [ "$kafka_b" -ge "$file_b" ] || { echo "kafka delivered $kafka_b of $file_b events" >&2; exit 1; }
+[ "$down_b" -eq 0 ] || { echo "the down connector delivered events: it is not down" >&2; exit 1; }
+[ "$spooled_down" -gt 100000 ] || { echo "the down connector's spool holds $spooled_down bytes: events did not reach it" >&2; exit 1; }
+[ "$dropped_b" -eq 0 ] || echo "warning: the connectors of (b) dropped $dropped_b events (queue or spool full)" >&2
+
+awk -v ca="${c_tot[a]}" -v na="${n_tot[a]}" -v cb="${c_tot[b]}" -v nb="${n_tot[b]}" -v h="$h_tot" -v k="$k_tot" -v hz="$hz" \
+	'BEGIN { f = 1e6 / hz; printf "CPU per request over the rounds (µs): Caddy (a) %.0f, Caddy (b) %.0f (+%.0f for three connectors); during (b): webhook receiver %.0f, Kafka broker %.0f\n", ca*f/na, cb*f/nb, cb*f/nb - ca*f/na, h*f/nb, k*f/nb }'
+echo "throughput (wrk -c$CONNS, $DURATION, $ROUNDS rounds each, interleaved): (a) median $med_a best $best_a req/s; (b) median $med_b best $best_b req/s"
+echo "connectors_ratio=$med_ratio median_ratio=$(awk -v a="$med_a" -v b="$med_b" 'BEGIN{printf "%.3f", b/a}') best_ratio=$(awk -v a="$best_a" -v b="$best_b" 'BEGIN{printf "%.3f", b/a}')"
