@@ -24,7 +24,9 @@ func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, 
 	if d > 0 {
 		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
 	}
-	a.Emit(accountEvent(account, event.AccountLocked, "Account "+account+" locked by "+by+" "+until))
+	ev := accountEvent(account, event.AccountLocked, "Account "+account+" locked by "+by+" "+until)
+	a.tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
+	a.Emit(ev)
 	return nil
 }
 
@@ -40,7 +42,9 @@ func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, erro
 		return false, fmt.Errorf("unlocking %s: %w", account, err)
 	}
 	if was {
-		a.Emit(accountEvent(account, event.AccountUnlocked, "Account "+account+" unlocked by "+by))
+		ev := accountEvent(account, event.AccountUnlocked, "Account "+account+" unlocked by "+by)
+		a.tel.accountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
+		a.Emit(ev)
 	}
 	return was, nil
 }

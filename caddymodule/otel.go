@@ -424,17 +424,44 @@ func (t *telemetry) endSpan(span trace.Span, ev *event.Event, identity string) {
 		attrs = append(attrs, attribute.String("loginguard.reason", string(ev.Reason)))
 	}
 	if identity != "" {
-		switch {
-		case t.hash:
-			sum := sha256.Sum256([]byte(strings.ToLower(identity)))
-			attrs = append(attrs, attribute.String("user.hash", hex.EncodeToString(sum[:16])))
-		case ev.Email != nil:
-			attrs = append(attrs, attribute.String("user.email", identity))
-		default:
-			attrs = append(attrs, attribute.String("user.name", identity))
-		}
+		attrs = append(attrs, t.user(identity, ev.Email != nil))
 	}
 	span.SetAttributes(attrs...)
+	span.End()
+}
+
+// user is the attribute naming a user: user.hash when identities are hashed,
+// else user.email or user.name.
+func (t *telemetry) user(identity string, email bool) attribute.KeyValue {
+	switch {
+	case t.hash:
+		sum := sha256.Sum256([]byte(strings.ToLower(identity)))
+		return attribute.String("user.hash", hex.EncodeToString(sum[:16]))
+	case email:
+		return attribute.String("user.email", identity)
+	default:
+		return attribute.String("user.name", identity)
+	}
+}
+
+// accountAction records an admin's lock or unlock of ev's account as a span
+// named name (a child of ctx's span: Caddy's request span when its tracing is
+// on) holding one span event, evName, and sets ev's traceId to the span's.
+func (t *telemetry) accountAction(ctx context.Context, name, evName string, ev *event.Event) {
+	if t == nil {
+		return
+	}
+	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal))
+	identity, email := "", ev.Email != nil
+	if email {
+		identity = *ev.Email
+	} else if ev.Principal != nil {
+		identity = *ev.Principal
+	}
+	span.AddEvent(evName, trace.WithAttributes(t.user(identity, email)))
+	if sc := span.SpanContext(); sc.IsValid() {
+		ev.TraceID = sc.TraceID().String()
+	}
 	span.End()
 }
 

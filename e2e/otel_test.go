@@ -20,6 +20,8 @@ import (
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/loginguard/loginguard/event"
 )
 
 // otlpReceiver is an OTLP/HTTP collector: it decodes the protobuf requests of
@@ -173,6 +175,7 @@ func TestOpenTelemetry(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 		"OTEL_BSP_SCHEDULE_DELAY=100",
 		"OTEL_METRIC_EXPORT_INTERVAL=200",
+		"LOGINGUARD_IP_RATE=20-M",
 	}})
 	const tid = "4bf92f3577b34da6a3ce929d0e0e4736"
 	tp := "00-" + tid + "-00f067aa0ba902b7-01"
@@ -261,6 +264,47 @@ func TestOpenTelemetry(t *testing.T) {
 	}
 	rcv.mu.Unlock()
 
+	// Span events: the failure that locks the account (the 5th) has one; an
+	// admin's lock and unlock are spans of their own, each with its event, and
+	// the ACCOUNT_UNLOCKED event carries the unlock span's trace.
+	for range 4 {
+		s.post("/api/login", "application/json", `{"email":"active@example.com","password":"wrong"}`)
+	}
+	var locking *tracepb.Span
+	waitFor(t, "a login span with the loginguard.account_locked event", func() bool {
+		for _, sp := range rcv.spansNamed("loginguard.login") {
+			if len(sp.Events) == 1 && sp.Events[0].Name == "loginguard.account_locked" {
+				locking = sp
+				return true
+			}
+		}
+		return false
+	})
+	if got := attr(locking.Events[0].Attributes, "loginguard.failure_count"); got != "5" {
+		t.Errorf("account_locked event's failure_count %q, want 5", got)
+	}
+	if st, b := s.callAPI("DELETE", "/api/v1/lockouts/accounts/active@example.com", adminToken, "", ""); st != 200 {
+		t.Fatalf("unlock: %d %s", st, b)
+	}
+	if st, b := s.callAPI("POST", "/api/v1/lockouts/accounts", adminToken, "", `{"principal":"waiting@example.com","duration":"1m"}`); st/100 != 2 {
+		t.Fatalf("lock: %d %s", st, b)
+	}
+	for name, evName := range map[string]string{"loginguard.unlock": "loginguard.account_unlocked", "loginguard.lock": "loginguard.account_locked"} {
+		waitFor(t, "the "+name+" span", func() bool { return len(rcv.spansNamed(name)) == 1 })
+		sp := rcv.spansNamed(name)[0]
+		if len(sp.Events) != 1 || sp.Events[0].Name != evName || len(attr(sp.Events[0].Attributes, "user.hash")) != 32 {
+			t.Fatalf("%s span's events %v, want one %s with user.hash", name, sp.Events, evName)
+		}
+	}
+	var unlocked []event.Event
+	waitFor(t, "the ACCOUNT_UNLOCKED event", func() bool {
+		unlocked = byType(s.readEvents(), event.AccountUnlocked)
+		return len(unlocked) == 1
+	})
+	if want := hex.EncodeToString(rcv.spansNamed("loginguard.unlock")[0].TraceId); unlocked[0].TraceID != want {
+		t.Errorf("ACCOUNT_UNLOCKED traceId %q, want the unlock span's %s", unlocked[0].TraceID, want)
+	}
+
 	// Prometheus on Caddy's /metrics, and again after a reload.
 	scrape := func() string {
 		resp, err := http.Get("http://" + s.admin + "/metrics")
@@ -285,6 +329,29 @@ func TestOpenTelemetry(t *testing.T) {
 	// The attempt is counted after its answer is sent.
 	waitFor(t, "/metrics counting the login after a reload", func() bool {
 		return strings.Contains(scrape(), `loginguard_login_attempts_total{outcome="success",reason="",source="API_PORTAL"} 2`)
+	})
+
+	// The per-IP limit (20 a minute here): the refused attempt's span has the
+	// loginguard.rate_limited event.
+	limited := false
+	for range 25 {
+		if resp, _ := s.post("/api/login", "application/json", `{"email":"new@example.com","password":"wrong"}`); resp.StatusCode == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("25 attempts in a minute from one IP, with a limit of 20: no 429")
+	}
+	waitFor(t, "a login span with the loginguard.rate_limited event", func() bool {
+		for _, sp := range rcv.spansNamed("loginguard.login") {
+			for _, e := range sp.Events {
+				if e.Name == "loginguard.rate_limited" && attr(e.Attributes, "loginguard.scope") != "" {
+					return true
+				}
+			}
+		}
+		return false
 	})
 }
 
