@@ -217,10 +217,29 @@ type pooledLogStore struct{ logstore.Store }
 
 func (p pooledLogStore) Destruct() error { return p.Close() }
 
-// nopClose keeps the dispatcher from closing the pooled store: the pool does.
-type nopClose struct{ logstore.Store }
+// storeConnector is the log store as its dispatcher's connector. It records
+// the store's write lag (from each event's login to its batch written) and
+// keeps the dispatcher from closing the pooled store: the pool does.
+type storeConnector struct {
+	logstore.Store
+	app *App
+}
 
-func (nopClose) Close() error { return nil }
+func (storeConnector) Close() error { return nil }
+
+// Deliver writes batch to the store and records the write lag of its events.
+func (s storeConnector) Deliver(ctx context.Context, batch []event.Event) error {
+	err := s.Store.Deliver(ctx, batch)
+	if err == nil {
+		now := time.Now()
+		for i := range batch {
+			lag := now.Sub(batch[i].EventDate).Seconds()
+			s.app.metrics.storeLag.Observe(lag)
+			s.app.tel.storeLag(lag)
+		}
+	}
+	return err
+}
 
 func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) error {
 	if a.Retention == 0 {
@@ -255,7 +274,7 @@ func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) erro
 		return err
 	}
 	a.logStore = val.(pooledLogStore).Store
-	a.logQueue = connectors.NewDispatcher(opts, connectors.Named{Name: "store", Connector: nopClose{a.logStore}})
+	a.logQueue = connectors.NewDispatcher(opts, connectors.Named{Name: "store", Connector: storeConnector{a.logStore, a}})
 	return nil
 }
 

@@ -26,6 +26,7 @@ type metrics struct {
 	dead        *prometheus.CounterVec
 	stateWait   *prometheus.HistogramVec
 	alerts      *prometheus.CounterVec
+	storeLag    prometheus.Histogram
 	// admitWait and finishWait are stateWait's two series, looked up once.
 	admitWait, finishWait prometheus.Observer
 }
@@ -83,6 +84,11 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "alerts_total",
 			Help: "Alerts fired, by rule.",
 		}, []string{"rule"}),
+		storeLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "store_write_lag_seconds",
+			Help:    "Time from an event (its login answered) to its batch written to the login log store.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
 	}
 	m.admitWait, m.finishWait = m.stateWait.WithLabelValues("admit"), m.stateWait.WithLabelValues("finish")
 	return m
@@ -96,7 +102,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

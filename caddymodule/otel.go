@@ -203,7 +203,7 @@ type telemetry struct {
 	hash   bool
 
 	attempts, lockouts, rateLimited, alerts metric.Int64Counter
-	upstream, stateDur                      metric.Float64Histogram
+	upstream, stateDur, storeLagDur         metric.Float64Histogram
 }
 
 // noopSpan is the span of an attempt when telemetry is off.
@@ -339,13 +339,23 @@ func (t *telemetry) instruments(m metric.Meter, stats func() []connectors.Stats)
 	add(err)
 	t.stateDur, err = m.Float64Histogram("loginguard.state.duration", metric.WithUnit("s"), metric.WithDescription("How long the state store (Redis or memory) took to decide, by operation."))
 	add(err)
+	t.storeLagDur, err = m.Float64Histogram("loginguard.store.write_lag", metric.WithUnit("s"),
+		metric.WithDescription("Time from an event (its login answered) to its batch written to the login log store."),
+		metric.WithExplicitBucketBoundaries(.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300))
+	add(err)
 	queued, err := m.Int64ObservableGauge("loginguard.connector.queue", metric.WithDescription("Events waiting for each connector."))
 	add(err)
 	delivered, err := m.Int64ObservableCounter("loginguard.connector.delivered", metric.WithDescription("Events delivered by each connector."))
 	add(err)
 	failed, err := m.Int64ObservableCounter("loginguard.connector.failed", metric.WithDescription("Events each connector failed to deliver."))
 	add(err)
-	dropped, err := m.Int64ObservableCounter("loginguard.connector.dropped", metric.WithDescription("Events dropped before each connector (queue full)."))
+	dropped, err := m.Int64ObservableCounter("loginguard.connector.dropped", metric.WithDescription("Events dropped before each connector (queue full, or its spool full)."))
+	add(err)
+	spooled, err := m.Int64ObservableGauge("loginguard.connector.spooled", metric.WithDescription("Events in each connector's spool on disk, not yet delivered or dead-lettered."))
+	add(err)
+	spoolBytes, err := m.Int64ObservableGauge("loginguard.connector.spool_bytes", metric.WithUnit("By"), metric.WithDescription("Disk used by each connector's spool segments."))
+	add(err)
+	deadLettered, err := m.Int64ObservableCounter("loginguard.connector.dead_lettered", metric.WithDescription("Events each connector wrote to its spool's dead-letter file (also counted failed)."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("telemetry instruments: %w", err)
@@ -360,9 +370,12 @@ func (t *telemetry) instruments(m metric.Meter, stats func() []connectors.Stats)
 			o.ObserveInt64(delivered, int64(s.Delivered), at)
 			o.ObserveInt64(failed, int64(s.Failed), at)
 			o.ObserveInt64(dropped, int64(s.Dropped), at)
+			o.ObserveInt64(spooled, s.Spooled, at)
+			o.ObserveInt64(spoolBytes, s.SpoolBytes, at)
+			o.ObserveInt64(deadLettered, int64(s.DeadLettered), at)
 		}
 		return nil
-	}, queued, delivered, failed, dropped)
+	}, queued, delivered, failed, dropped, spooled, spoolBytes, deadLettered)
 	return err
 }
 
@@ -499,6 +512,12 @@ func (t *telemetry) upstreamTook(d time.Duration) {
 func (t *telemetry) stateTook(op string, d time.Duration) {
 	if t != nil {
 		t.stateDur.Record(context.Background(), d.Seconds(), metric.WithAttributes(attribute.String("op", op)))
+	}
+}
+
+func (t *telemetry) storeLag(seconds float64) {
+	if t != nil {
+		t.storeLagDur.Record(context.Background(), seconds)
 	}
 }
 

@@ -115,9 +115,8 @@ func (o *otlpReceiver) spanByID(id []byte) *tracepb.Span {
 	return nil
 }
 
-// sum adds up the latest export's data points of the named counter with
-// attribute key=value (any when key is "").
-func (o *otlpReceiver) sum(name, key, value string) int64 {
+// last returns the latest export of the named metric, or nil.
+func (o *otlpReceiver) last(name string) *metricpb.Metric {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var last *metricpb.Metric
@@ -126,6 +125,13 @@ func (o *otlpReceiver) sum(name, key, value string) int64 {
 			last = m
 		}
 	}
+	return last
+}
+
+// sum adds up the latest export's data points of the named counter with
+// attribute key=value (any when key is "").
+func (o *otlpReceiver) sum(name, key, value string) int64 {
+	last := o.last(name)
 	if last == nil || last.GetSum() == nil {
 		return 0
 	}
@@ -237,6 +243,31 @@ func TestOpenTelemetry(t *testing.T) {
 	if n := rcv.sum("loginguard.login.attempts", "outcome", "failure"); n != 1 {
 		t.Errorf("%d failures counted, want 1", n)
 	}
+	// The log store's write lag: both events written, each within the batch
+	// interval and far below a minute.
+	waitFor(t, "loginguard.store.write_lag counting the two events", func() bool {
+		h := rcv.last("loginguard.store.write_lag").GetHistogram()
+		return h != nil && len(h.DataPoints) == 1 && h.DataPoints[0].Count >= 2
+	})
+	if dp := rcv.last("loginguard.store.write_lag").GetHistogram().DataPoints[0]; dp.GetMax() <= 0 || dp.GetMax() > 60 {
+		t.Errorf("store write lag max %v s", dp.GetMax())
+	}
+	for _, name := range []string{"loginguard.connector.spooled", "loginguard.connector.spool_bytes", "loginguard.connector.dead_lettered"} {
+		m := rcv.last(name)
+		var dps []*metricpb.NumberDataPoint
+		if m.GetGauge() != nil {
+			dps = m.GetGauge().DataPoints
+		} else if m.GetSum() != nil {
+			dps = m.GetSum().DataPoints
+		}
+		found := false
+		for _, dp := range dps {
+			found = found || attr(dp.Attributes, "connector") == "store"
+		}
+		if !found {
+			t.Errorf("%s has no data point for connector=store: %v", name, m)
+		}
+	}
 	rcv.mu.Lock()
 	for _, m := range rcv.metrics {
 		var dps [][]*commonpb.KeyValue
@@ -317,6 +348,8 @@ func TestOpenTelemetry(t *testing.T) {
 	}
 	if m := scrape(); !strings.Contains(m, `loginguard_login_attempts_total{outcome="success",reason="",source="API_PORTAL"} 1`) {
 		t.Fatalf("/metrics lacks the success:\n%s", grepLines(m, "loginguard_login"))
+	} else if !strings.Contains(m, "loginguard_store_write_lag_seconds_count ") || strings.Contains(m, "loginguard_store_write_lag_seconds_count 0\n") {
+		t.Errorf("/metrics lacks the store's write lag:\n%s", grepLines(m, "write_lag"))
 	}
 	cf, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.example"))
 	if err != nil {
