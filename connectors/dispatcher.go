@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,16 @@ const (
 
 // maxRetryBackoff caps the doubling backoff between two attempts of one batch.
 const maxRetryBackoff = time.Minute
+
+// retryWait is the wait before a retry: a jittered backoff, drawn uniformly
+// between half of it and the whole, and never before a Retry-After the sink
+// gave (which is not jittered: the sink asked for at least that).
+func retryWait(backoff time.Duration, err error) time.Duration {
+	if backoff > 1 {
+		backoff = backoff/2 + rand.N(backoff-backoff/2+1)
+	}
+	return max(backoff, retryAfterOf(err))
+}
 
 // warnEvery is the least time between two warnings of one kind for one connector.
 const warnEvery = 10 * time.Second
@@ -48,7 +59,9 @@ type Options struct {
 	// retries until delivery or the spool's max age instead.
 	MaxRetries int
 	// RetryBackoff is the wait before the first retry; it doubles for each
-	// further retry, up to one minute. Default: 100ms.
+	// further retry, up to one minute. Default: 100ms. Each wait is jittered:
+	// drawn between half the backoff and the whole, so that instances and
+	// connectors failing together do not retry in step.
 	RetryBackoff time.Duration
 	// MaxRetryBackoff caps the doubling wait between two attempts of one
 	// batch. With a spool the batch is retried until it is delivered or older

@@ -512,9 +512,10 @@ func TestDispatcherRetriesThenFails(t *testing.T) {
 	if len(calls) != 4 {
 		t.Fatalf("Deliver called %d times, want 1 + 3 retries", len(calls))
 	}
-	for i, want := range []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond} {
+	// The backoff doubles, 10, 20 and 40 ms, each wait jittered down to half.
+	for i, want := range []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond} {
 		if gap := calls[i+1].Sub(calls[i]); gap < want {
-			t.Errorf("retry %d came %v after the previous attempt, want at least %v (doubling backoff)", i+1, gap, want)
+			t.Errorf("retry %d came %v after the previous attempt, want at least %v (doubling backoff, jittered)", i+1, gap, want)
 		}
 	}
 	if got := obs.get(obs.failed, "down"); got != 5 {
@@ -878,5 +879,25 @@ func TestDispatcherStatsNeverCountTwice(t *testing.T) {
 		if sum := s.Queued + int(s.Delivered+s.Failed+s.Dropped); sum != 5 {
 			t.Errorf("stats %+v just after counting: queued + counted = %d, want the 5 emitted", s, sum)
 		}
+	}
+}
+
+// TestRetryWaitJittered: a retry waits between half the backoff and the whole,
+// drawn anew each time, and never before the sink's Retry-After.
+func TestRetryWaitJittered(t *testing.T) {
+	const backoff = 100 * time.Millisecond
+	seen := map[time.Duration]bool{}
+	for range 1000 {
+		w := retryWait(backoff, errors.New("down"))
+		if w < backoff/2 || w > backoff {
+			t.Fatalf("wait %v for backoff %v: want within [%v, %v]", w, backoff, backoff/2, backoff)
+		}
+		seen[w] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("%d distinct waits in 1000: not jittered", len(seen))
+	}
+	if w := retryWait(backoff, RetryAfter(errors.New("busy"), 5*time.Second)); w != 5*time.Second {
+		t.Errorf("wait %v with Retry-After 5s", w)
 	}
 }

@@ -218,7 +218,7 @@ func (d *Dispatcher) deliverSpooled(w *worker, b spool.Batch) bool {
 				slog.String("connector", w.name), slog.Int64("spooled", w.sp.Stats().Pending),
 				slog.String("error", err.Error()))
 		}
-		if !d.pause(w, max(backoff, retryAfterOf(err))) {
+		if !d.pause(w, retryWait(backoff, err)) {
 			return false
 		}
 		backoff = min(2*backoff, d.maxBackoff)

@@ -242,7 +242,7 @@ func (d *Dispatcher) deliver(w *worker, batch []event.Event) {
 			slog.String("connector", w.name), slog.Int("events", n),
 			slog.Int("attempt", attempt+1), slog.Duration("backoff", backoff),
 			slog.String("error", err.Error()))
-		t := time.NewTimer(max(backoff, retryAfterOf(err)))
+		t := time.NewTimer(retryWait(backoff, err))
 		select {
 		case <-t.C:
 		case <-d.ctx.Done():
