@@ -23,8 +23,20 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 )
+
+// freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
 
 // TestConnectorCaddyfileErrors: bad connector blocks fail to adapt with a
 // message naming the connector and the option.
@@ -125,13 +137,71 @@ func TestConnectorProvisionErrors(t *testing.T) {
 	}
 }
 
-// TestConnectorBrokersDownAtStart: brokers that cannot be reached do not stop
-// the config from loading.
+// TestConnectorBrokersDownAtStart: Caddy starts with a Kafka connector whose
+// brokers cannot be reached (a closed port); a login is answered at once, and
+// the connector reports its error and holds the event in its spool.
 func TestConnectorBrokersDownAtStart(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	err := validateCaddyfile(t, withConnectors("connector siem kafka {\n brokers 127.0.0.1:1\n topic t\n }"))
+	closed := freePort(t)
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
+	}))
+	defer portal.Close()
+	port := freePort(t)
+	body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		connector siem kafka {
+			brokers 127.0.0.1:%d
+			topic login-events
+			write_timeout 1s
+		}
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login
+	reverse_proxy %s
+}
+`, closed, port, strings.TrimPrefix(portal.URL, "http://"))
+	out, err := adapt(t, "Caddyfile", []byte(body))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(out, true); err != nil {
 		t.Fatalf("brokers down at start-up: %v", err)
+	}
+	defer caddy.Stop()
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
+		bytes.NewReader([]byte(`{"email":"user@example.com","password":"wrong"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("login answered %d, want the portal's 401", resp.StatusCode)
+	}
+	app, err := caddy.ActiveContext().App("loginguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st connectors.Stats
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st = app.(*App).ConnectorStats()[0]
+		if st.LastError != "" && st.Spooled == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s the connector reports %+v, want its error and the event spooled", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st.Name != "siem" || st.Delivered != 0 || st.Failed != 0 || st.Dropped != 0 {
+		t.Errorf("stats %+v: want the event kept, neither delivered nor failed", st)
 	}
 }
 
@@ -165,12 +235,7 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
 	}))
 	defer portal.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 
 	body := fmt.Sprintf(`{
 	admin off
@@ -311,12 +376,7 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
 	}))
 	defer portal.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	config := func(timeout string) []byte {
 		body := fmt.Sprintf(`{
 	admin off

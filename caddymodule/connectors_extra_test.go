@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -99,9 +98,7 @@ func TestExtraConnectorsThroughCaddy(t *testing.T) {
 		io.WriteString(w, `{"code":"BAD_CREDENTIALS"}`)
 	}))
 	defer portal.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freePort(t)
 	body := fmt.Sprintf(`{
 	admin off
 	loginguard {
