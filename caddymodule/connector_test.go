@@ -27,6 +27,32 @@ import (
 	"github.com/loginguard/loginguard/event"
 )
 
+// refusingPortal is a portal that refuses every login with a 401 (bad
+// credentials); it is closed at the end of the test.
+func refusingPortal(t *testing.T) *httptest.Server {
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
+	}))
+	t.Cleanup(portal.Close)
+	return portal
+}
+
+// connectorsConfig adapts a Caddyfile: no admin endpoint, no log store, a 5ms
+// flush, the loginguard app's options app (its connectors), and a site on
+// 127.0.0.1:port whose /login route is watched in front of upstream.
+func connectorsConfig(t *testing.T, port int, upstream, app string) []byte {
+	t.Helper()
+	body := fmt.Sprintf("{\n\tadmin off\n\tloginguard {\n\t\tstore off\n\t\tflush_interval 5ms\n%s\n\t}\n}\n"+
+		"http://127.0.0.1:%d {\n\tloginguard /login\n\treverse_proxy %s\n}\n", app, port, strings.TrimPrefix(upstream, "http://"))
+	out, err := adapt(t, "Caddyfile", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -143,34 +169,13 @@ func TestConnectorProvisionErrors(t *testing.T) {
 func TestConnectorBrokersDownAtStart(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
 	closed := freePort(t)
-	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(401)
-		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
-	}))
-	defer portal.Close()
+	portal := refusingPortal(t)
 	port := freePort(t)
-	body := fmt.Sprintf(`{
-	admin off
-	loginguard {
-		store off
-		flush_interval 5ms
-		connector siem kafka {
+	out := connectorsConfig(t, port, portal.URL, fmt.Sprintf(`		connector siem kafka {
 			brokers 127.0.0.1:%d
 			topic login-events
 			write_timeout 1s
-		}
-	}
-}
-http://127.0.0.1:%d {
-	loginguard /login
-	reverse_proxy %s
-}
-`, closed, port, strings.TrimPrefix(portal.URL, "http://"))
-	out, err := adapt(t, "Caddyfile", []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+		}`, closed))
 	if err := caddy.Load(out, true); err != nil {
 		t.Fatalf("brokers down at start-up: %v", err)
 	}
@@ -229,20 +234,10 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(401)
-		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
-	}))
-	defer portal.Close()
+	portal := refusingPortal(t)
 	port := freePort(t)
 
-	body := fmt.Sprintf(`{
-	admin off
-	loginguard {
-		store off
-		flush_interval 5ms
-		connector siem kafka {
+	out := connectorsConfig(t, port, portal.URL, fmt.Sprintf(`		connector siem kafka {
 			brokers %s
 			topic login-events
 		}
@@ -253,18 +248,7 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 		}
 		connector off webhook %s/inactive {
 			active off
-		}
-	}
-}
-http://127.0.0.1:%d {
-	loginguard /login
-	reverse_proxy %s
-}
-`, cluster.ListenAddrs()[0], hook.URL, secret, hook.URL, port, strings.TrimPrefix(portal.URL, "http://"))
-	out, err := adapt(t, "Caddyfile", []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+		}`, cluster.ListenAddrs()[0], hook.URL, secret, hook.URL))
 	if err := caddy.Load(out, true); err != nil {
 		t.Fatal(err)
 	}
@@ -370,33 +354,12 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer hook.Close()
-	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(401)
-		io.WriteString(w, `{"code":"BAD_CREDENTIALS","message":"Bad credentials"}`)
-	}))
-	defer portal.Close()
+	portal := refusingPortal(t)
 	port := freePort(t)
 	config := func(timeout string) []byte {
-		body := fmt.Sprintf(`{
-	admin off
-	loginguard {
-		store off
-		flush_interval 5ms
-		connector hooks webhook %s {
+		out := connectorsConfig(t, port, portal.URL, fmt.Sprintf(`		connector hooks webhook %s {
 			timeout %s
-		}
-	}
-}
-http://127.0.0.1:%d {
-	loginguard /login
-	reverse_proxy %s
-}
-`, hook.URL, timeout, port, strings.TrimPrefix(portal.URL, "http://"))
-		out, err := adapt(t, "Caddyfile", []byte(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		}`, hook.URL, timeout))
 		return out
 	}
 	login := func(email string) {

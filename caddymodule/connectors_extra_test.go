@@ -6,9 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -92,19 +90,9 @@ func TestExtraConnectorsThroughCaddy(t *testing.T) {
 	defer db.Close()
 	defer db.Exec("DROP TABLE IF EXISTS " + table)
 
-	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(401)
-		io.WriteString(w, `{"code":"BAD_CREDENTIALS"}`)
-	}))
-	defer portal.Close()
+	portal := refusingPortal(t)
 	port := freePort(t)
-	body := fmt.Sprintf(`{
-	admin off
-	loginguard {
-		store off
-		flush_interval 5ms
-		connector js nats nats://127.0.0.1:4222 {
+	out := connectorsConfig(t, port, portal.URL, fmt.Sprintf(`		connector js nats nats://127.0.0.1:4222 {
 			subject %s
 			stream %s
 		}
@@ -119,18 +107,7 @@ func TestExtraConnectorsThroughCaddy(t *testing.T) {
 		connector graylog gelf udp://127.0.0.1:1
 		connector es elasticsearch http://127.0.0.1:1 {
 			index logins-{yyyy}.{MM}
-		}
-	}
-}
-http://127.0.0.1:%d {
-	loginguard /login
-	reverse_proxy %s
-}
-`, subject, stream, queue, queue, pgDSN, table, port, strings.TrimPrefix(portal.URL, "http://"))
-	out, err := adapt(t, "Caddyfile", []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+		}`, subject, stream, queue, queue, pgDSN, table))
 	if err := caddy.Load(out, true); err != nil {
 		t.Fatal(err)
 	}
