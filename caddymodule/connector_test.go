@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -51,6 +50,19 @@ func connectorsConfig(t *testing.T, port int, upstream, app string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// failLogin posts a wrong password for email to the watched /login route on
+// 127.0.0.1:port and returns the answer's status.
+func failLogin(t *testing.T, port int, email string) int {
+	t.Helper()
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
+		strings.NewReader(`{"email":"`+email+`","password":"wrong"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // freePort returns a TCP port of 127.0.0.1 that nothing listens on now.
@@ -180,14 +192,8 @@ func TestConnectorBrokersDownAtStart(t *testing.T) {
 		t.Fatalf("brokers down at start-up: %v", err)
 	}
 	defer caddy.Stop()
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
-		bytes.NewReader([]byte(`{"email":"user@example.com","password":"wrong"}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 401 {
-		t.Fatalf("login answered %d, want the portal's 401", resp.StatusCode)
+	if st := failLogin(t, port, "user@example.com"); st != 401 {
+		t.Fatalf("login answered %d, want the portal's 401", st)
 	}
 	app, err := caddy.ActiveContext().App("loginguard")
 	if err != nil {
@@ -254,12 +260,7 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 	}
 	defer caddy.Stop()
 
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
-		bytes.NewReader([]byte(`{"email":"User@Example.com","password":"wrong"}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	failLogin(t, port, "User@Example.com")
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -362,15 +363,6 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 		}`, hook.URL, timeout))
 		return out
 	}
-	login := func(email string) {
-		t.Helper()
-		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json",
-			strings.NewReader(`{"email":"`+email+`","password":"wrong"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
 	stats := func() (s connectorsStats) {
 		app, err := caddy.ActiveContext().App("loginguard")
 		if err != nil {
@@ -401,7 +393,7 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 	if err := caddy.Load(config("5s"), true); err != nil {
 		t.Fatal(err)
 	}
-	login("first@example.com")
+	failLogin(t, port, "first@example.com")
 	wait("the first event spooled", func() bool { return stats().spooled == 1 })
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
@@ -416,7 +408,7 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 
 	// Down again; a config reload happens while an event waits in the spool.
 	up.Store(false)
-	login("second@example.com")
+	failLogin(t, port, "second@example.com")
 	wait("the second event spooled", func() bool { return stats().spooled == 1 })
 	if err := caddy.Load(config("4s"), true); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,10 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -112,11 +110,7 @@ func TestExtraConnectorsThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer caddy.Stop()
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/login", port), "application/json", bytes.NewReader([]byte(`{"email":"User@Example.com","password":"wrong"}`)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	failLogin(t, port, "User@Example.com")
 
 	deadline := time.Now().Add(60 * time.Second)
 	var fromNATS, fromMQ, fromSQL event.Event
