@@ -6,7 +6,11 @@
 # sampled; and, to tell the two apart, loginguard's export alone (no Caddy tracing).
 # Rounds interleave the three (best of ROUNDS each). Last line:
 #   otel_ratio=<on/off> lg_ratio=<loginguard's export alone/off>
-# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 5).
+# Also printed: the CPU each Caddy spends per request over the rounds, and the receiver's.
+# Environment: DURATION (per run, default 5s), CONNS (default 32), ROUNDS (default 5),
+# PROFILE_DIR (when set: after the rounds, one more run of each with a CPU profile of its
+# Caddy taken meanwhile from Caddy's admin endpoint, written to PROFILE_DIR/off.pprof,
+# on.pprof and lg.pprof; read with `go tool pprof -top`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -15,6 +19,7 @@ command -v python3 >/dev/null || { echo "python3 is not installed" >&2; exit 1; 
 DURATION=${DURATION:-5s}
 CONNS=${CONNS:-32}
 ROUNDS=${ROUNDS:-5}
+PROFILE_DIR=${PROFILE_DIR:-}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -22,27 +27,29 @@ trap cleanup EXIT
 
 go build -o "$work" ./cmd/caddy ./cmd/demoportal ./bench/otlpsink
 portal_port=$(free_port) off_port=$(free_port) on_port=$(free_port) lg_port=$(free_port) sink_port=$(free_port)
+off_admin=$(free_port) on_admin=$(free_port) lg_admin=$(free_port)
 "$work/demoportal" -addr "127.0.0.1:$portal_port" 2>/dev/null &
 pids+=($!)
 "$work/otlpsink" -addr "127.0.0.1:$sink_port" &
 pids+=($!)
+sink_pid=$!
 
-cfg() { # cfg <port> <events file> <telemetry line> <tracing directive>
+cfg() { # cfg <port> <admin port> <events file> <telemetry line> <tracing directive>
 	cat <<CF
 {
-	admin off
+	admin 127.0.0.1:$2
 	log default {
 		level ERROR
 	}
 	loginguard {
 		state memory
-		sink file $2
+		sink file $3
 		store off
-		$3
+		$4
 	}
 }
 http://127.0.0.1:$1 {
-	$4
+	$5
 	loginguard /api/login {
 		portal_id bench
 		rule success {
@@ -65,21 +72,24 @@ http://127.0.0.1:$1 {
 }
 CF
 }
-cfg "$off_port" "$work/off.jsonl" "telemetry off" "" >"$work/off.caddyfile"
-cfg "$on_port" "$work/on.jsonl" "telemetry http://127.0.0.1:$sink_port {
+cfg "$off_port" "$off_admin" "$work/off.jsonl" "telemetry off" "" >"$work/off.caddyfile"
+cfg "$on_port" "$on_admin" "$work/on.jsonl" "telemetry http://127.0.0.1:$sink_port {
 			metric_interval 1s
 		}" "tracing" >"$work/on.caddyfile"
-cfg "$lg_port" "$work/lg.jsonl" "telemetry http://127.0.0.1:$sink_port {
+cfg "$lg_port" "$lg_admin" "$work/lg.jsonl" "telemetry http://127.0.0.1:$sink_port {
 			metric_interval 1s
 		}" "" >"$work/lg.caddyfile"
 "$work/caddy" run --config "$work/lg.caddyfile" --adapter caddyfile >"$work/lg.log" 2>&1 &
 pids+=($!)
+lg_pid=$!
 "$work/caddy" run --config "$work/off.caddyfile" --adapter caddyfile >"$work/off.log" 2>&1 &
 pids+=($!)
+off_pid=$!
 OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
 	"$work/caddy" run --config "$work/on.caddyfile" --adapter caddyfile >"$work/on.log" 2>&1 &
 pids+=($!)
-for port in $portal_port $off_port $on_port $lg_port $sink_port; do
+on_pid=$!
+for port in $portal_port $off_port $on_port $lg_port $sink_port $off_admin $on_admin $lg_admin; do
 	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
@@ -98,23 +108,46 @@ request = function()
 	return wrk.format(nil, "/api/login", nil, body)
 end
 LUA
-rps() { wrk -t1 -c"$CONNS" -d"$DURATION" -s "$work/login.lua" "http://127.0.0.1:$1/api/login" | awk '/Requests\/sec/ {print $2}'; }
-rps "$off_port" >/dev/null
-rps "$on_port" >/dev/null
-rps "$lg_port" >/dev/null
-best_off=0 best_on=0 best_lg=0
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# run <name>: one wrk run on off, on or lg; prints "<req/s> <requests> <its caddy's CPU ticks> <receiver's ticks>".
+run() {
+	local port pid c0 s0 out
+	port=$(eval echo \$${1}_port) pid=$(eval echo \$${1}_pid)
+	c0=$(ticks "$pid") s0=$(ticks "$sink_pid")
+	out=$(wrk -t1 -c"$CONNS" -d"$DURATION" -s "$work/login.lua" "http://127.0.0.1:$port/api/login")
+	echo "$out" | awk -v c="$(( $(ticks "$pid") - c0 ))" -v s="$(( $(ticks "$sink_pid") - s0 ))" \
+		'/Requests\/sec/ {rps=$2} /requests in/ {n=$1} END {print rps, n, c, s}'
+}
+for c in off on lg; do run $c >/dev/null; done # warm-up
+declare -A best=([off]=0 [on]=0 [lg]=0) n_tot=([off]=0 [on]=0 [lg]=0) c_tot=([off]=0 [on]=0 [lg]=0) s_tot=([off]=0 [on]=0 [lg]=0) rps=()
 for r in $(seq "$ROUNDS"); do
-	off=$(rps "$off_port")
-	on=$(rps "$on_port")
-	lg=$(rps "$lg_port")
-	echo "round $r: off $off req/s, on $on req/s, loginguard's export alone $lg req/s"
-	best_off=$(awk -v a="$off" -v b="$best_off" 'BEGIN{print (a>b)?a:b}')
-	best_on=$(awk -v a="$on" -v b="$best_on" 'BEGIN{print (a>b)?a:b}')
-	best_lg=$(awk -v a="$lg" -v b="$best_lg" 'BEGIN{print (a>b)?a:b}')
+	for c in off on lg; do
+		read -r rate n ct st < <(run $c)
+		rps[$c]=$rate
+		best[$c]=$(awk -v a="$rate" -v b="${best[$c]}" 'BEGIN{print (a>b)?a:b}')
+		n_tot[$c]=$(( n_tot[$c] + n )) c_tot[$c]=$(( c_tot[$c] + ct )) s_tot[$c]=$(( s_tot[$c] + st ))
+	done
+	echo "round $r: off ${rps[off]} req/s, on ${rps[on]} req/s, loginguard's export alone ${rps[lg]} req/s"
 done
+if [ -n "$PROFILE_DIR" ]; then
+	mkdir -p "$PROFILE_DIR"
+	secs=$(( $(echo "$DURATION" | tr -dc 0-9) - 1 ))
+	for c in off on lg; do
+		curl -s -o "$PROFILE_DIR/$c.pprof" "http://127.0.0.1:$(eval echo \$${c}_admin)/debug/pprof/profile?seconds=$secs" &
+		prof=$!
+		sleep 0.5
+		read -r rate _ < <(run $c)
+		wait "$prof"
+		echo "profile of ($c) at $rate req/s: $PROFILE_DIR/$c.pprof"
+	done
+fi
+best_off=${best[off]} best_on=${best[on]} best_lg=${best[lg]}
 sleep 2 # the last batch of spans and metrics
 received=$(curl -s "http://127.0.0.1:$sink_port/count")
 echo "receiver: $received"
 case "$received" in requests=0*) echo "the receiver got nothing: telemetry is not exporting" >&2; exit 1 ;; esac
+per() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN{printf "%.0f", t*1e6/hz/n}'; }
+echo "CPU per request over the rounds (µs): Caddy off $(per "${c_tot[off]}" "${n_tot[off]}"), on $(per "${c_tot[on]}" "${n_tot[on]}"), loginguard's export alone $(per "${c_tot[lg]}" "${n_tot[lg]}"); the receiver during on $(per "${s_tot[on]}" "${n_tot[on]}"), during lg $(per "${s_tot[lg]}" "${n_tot[lg]}")"
 echo "off $best_off req/s, on $best_on req/s, loginguard's export alone $best_lg req/s (best of $ROUNDS)"
 echo "otel_ratio=$(awk -v a="$best_on" -v b="$best_off" 'BEGIN{printf "%.3f", a/b}') lg_ratio=$(awk -v a="$best_lg" -v b="$best_off" 'BEGIN{printf "%.3f", a/b}')"

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -204,6 +205,43 @@ type telemetry struct {
 
 	attempts, lockouts, rateLimited, alerts metric.Int64Counter
 	upstream, stateDur, storeLagDur         metric.Float64Histogram
+
+	// The attribute sets of the metrics, built once each: they are few (sources x
+	// outcomes x reasons, state operations, rules), and a set built on every
+	// record costs a sort, a hash and allocations on the login path.
+	attemptSets optionCache[attemptKey]
+	opSets      optionCache[string]
+	ruleSets    optionCache[string]
+}
+
+type attemptKey struct {
+	src     event.Source
+	success bool
+	reason  event.Reason
+}
+
+// optionCache holds the measurement option of each attribute set by its key.
+type optionCache[K comparable] struct {
+	mu sync.RWMutex
+	m  map[K]metric.MeasurementOption
+}
+
+// get is k's option, built by build(k) on first use.
+func (c *optionCache[K]) get(k K, build func(K) []attribute.KeyValue) metric.MeasurementOption {
+	c.mu.RLock()
+	o, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return o
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(build(k)...))
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[K]metric.MeasurementOption)
+	}
+	c.m[k] = o
+	c.mu.Unlock()
+	return o
 }
 
 // noopSpan is the span of an attempt when telemetry is off.
@@ -424,12 +462,12 @@ func (t *telemetry) endSpan(span trace.Span, ev *event.Event, identity string) {
 	case event.Logout:
 		outcome = "logout"
 	}
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
 		attribute.String("client.address", ev.RemoteAddress),
 		attribute.String("loginguard.source", string(ev.Source)),
 		attribute.String("loginguard.outcome", outcome),
-		attribute.Int("loginguard.failure_count", ev.FailureCount),
-	}
+		attribute.Int("loginguard.failure_count", ev.FailureCount))
 	if ev.PortalID != nil {
 		attrs = append(attrs, attribute.String("loginguard.portal_id", *ev.PortalID))
 	}
@@ -483,12 +521,13 @@ func (t *telemetry) attempt(src event.Source, success bool, reason event.Reason)
 	if t == nil {
 		return
 	}
-	outcome := "failure"
-	if success {
-		outcome = "success"
-	}
-	t.attempts.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String("source", string(src)), attribute.String("outcome", outcome), attribute.String("reason", string(reason))))
+	t.attempts.Add(context.Background(), 1, t.attemptSets.get(attemptKey{src, success, reason}, func(k attemptKey) []attribute.KeyValue {
+		outcome := "failure"
+		if k.success {
+			outcome = "success"
+		}
+		return []attribute.KeyValue{attribute.String("source", string(k.src)), attribute.String("outcome", outcome), attribute.String("reason", string(k.reason))}
+	}))
 }
 
 func (t *telemetry) lock() {
@@ -511,7 +550,9 @@ func (t *telemetry) upstreamTook(d time.Duration) {
 
 func (t *telemetry) stateTook(op string, d time.Duration) {
 	if t != nil {
-		t.stateDur.Record(context.Background(), d.Seconds(), metric.WithAttributes(attribute.String("op", op)))
+		t.stateDur.Record(context.Background(), d.Seconds(), t.opSets.get(op, func(op string) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("op", op)}
+		}))
 	}
 }
 
@@ -523,6 +564,8 @@ func (t *telemetry) storeLag(seconds float64) {
 
 func (t *telemetry) alert(rule string) {
 	if t != nil {
-		t.alerts.Add(context.Background(), 1, metric.WithAttributes(attribute.String("rule", rule)))
+		t.alerts.Add(context.Background(), 1, t.ruleSets.get(rule, func(rule string) []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("rule", rule)}
+		}))
 	}
 }

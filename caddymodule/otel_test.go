@@ -2,12 +2,18 @@ package caddymodule
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -122,4 +128,111 @@ func TestTelemetryOff(t *testing.T) {
 	if r.Header.Get("Traceparent") != "" {
 		t.Fatal("telemetry off added a traceparent")
 	}
+}
+
+// TestMetricAttributeSets: each attempt is counted under its own source,
+// outcome and reason, and each state operation under its op, whatever order
+// the cached attribute sets were built in.
+func TestMetricAttributeSets(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	tel := new(telemetry)
+	if err := tel.instruments(mp.Meter("test"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		tel.attempt(event.SourcePortal, true, "")
+		tel.attempt(event.SourcePortal, false, event.BadCredentials)
+		tel.attempt(event.SourceManager, false, event.BadCredentials)
+		tel.stateTook("admit", time.Millisecond)
+	}
+	tel.attempt(event.SourcePortal, false, event.Locked)
+	tel.stateTook("finish", time.Millisecond)
+	tel.alert("ip_failures")
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					got[m.Name+" "+attrString(p.Attributes)] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					got[m.Name+" "+attrString(p.Attributes)] += int64(p.Count)
+				}
+			}
+		}
+	}
+	want := map[string]int64{
+		"loginguard.login.attempts outcome=success,reason=,source=API_PORTAL":                 3,
+		"loginguard.login.attempts outcome=failure,reason=BAD_CREDENTIALS,source=API_PORTAL":  3,
+		"loginguard.login.attempts outcome=failure,reason=BAD_CREDENTIALS,source=API_MANAGER": 3,
+		"loginguard.login.attempts outcome=failure,reason=LOCKED,source=API_PORTAL":           1,
+		"loginguard.state.duration op=admit":                                                  3,
+		"loginguard.state.duration op=finish":                                                 1,
+		"loginguard.alerts rule=ip_failures":                                                  1,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %d, want %d (all: %v)", k, got[k], v, got)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("data points %v, want %v", got, want)
+	}
+}
+
+func attrString(s attribute.Set) string {
+	var parts []string
+	for _, kv := range s.ToSlice() {
+		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+	}
+	return strings.Join(parts, ",")
+}
+
+// BenchmarkTelemetryAttempt: what one login attempt costs the gateway in
+// telemetry (its span with every attribute, exported over OTLP/HTTP to a
+// receiver that discards, and its metrics), against telemetry off in the same
+// run.
+func BenchmarkTelemetryAttempt(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Email: event.Str("a@x.com"),
+		Reason: event.BadCredentials, RemoteAddress: "10.1.2.3", PortalID: event.Str("bench"), FailureCount: 2}
+	attempt := func(tel *telemetry) {
+		r, span := tel.startSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
+		_ = r
+		tel.stateTook("admit", time.Microsecond)
+		tel.upstreamTook(time.Millisecond)
+		tel.stateTook("finish", time.Microsecond)
+		tel.attempt(ev.Source, false, ev.Reason)
+		tel.endSpan(span, &ev, "a@x.com")
+	}
+	b.Run("off", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			attempt(nil)
+		}
+	})
+	b.Run("on", func(b *testing.B) {
+		tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: srv.URL}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tel.shutdown()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			attempt(tel)
+		}
+	})
 }
