@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -93,6 +94,8 @@ func ParseCompression(name string) (kafkago.Compression, error) {
 type Sink struct {
 	w   *kafkago.Writer
 	enc format.Encoder
+	// perEvent is the bytes an event took in the last batch's buffer.
+	perEvent atomic.Int64
 
 	mu     sync.RWMutex
 	closed bool
@@ -159,8 +162,11 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 	if s.closed {
 		return errors.New("kafka: sink closed")
 	}
+	// One buffer for the values, keys and ids, sized from the last batch, and
+	// one array for the headers: a few allocations per batch, not per event.
 	msgs := make([]kafkago.Message, len(batch))
-	var buf []byte
+	hdrs := make([]kafkago.Header, len(batch))
+	buf := make([]byte, 0, len(batch)*int(max(s.perEvent.Load(), 256)))
 	for i := range batch {
 		ev := &batch[i]
 		start := len(buf)
@@ -169,13 +175,16 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 		if err != nil {
 			return connectors.Permanent(fmt.Errorf("kafka: encoding event %s: %w", ev.ID, err))
 		}
-		msgs[i] = kafkago.Message{
-			Key:     []byte(ev.Identity()),
-			Value:   buf[start:len(buf):len(buf)],
-			Headers: []kafkago.Header{{Key: HeaderEventID, Value: []byte(ev.ID)}},
-			Time:    ev.EventDate,
-		}
+		value := buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = append(buf, ev.Identity()...)
+		key := buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = append(buf, ev.ID...)
+		hdrs[i] = kafkago.Header{Key: HeaderEventID, Value: buf[start:len(buf):len(buf)]}
+		msgs[i] = kafkago.Message{Key: key, Value: value, Headers: hdrs[i : i+1 : i+1], Time: ev.EventDate}
 	}
+	s.perEvent.Store(int64(len(buf)/len(batch) + 16))
 	err := s.w.WriteMessages(ctx, msgs...)
 	if err == nil {
 		return nil

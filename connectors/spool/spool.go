@@ -152,6 +152,7 @@ type Spool struct {
 	corrupt  int64
 	dead     uint64
 	mem      []item // the records after read, when memOK
+	memArr   []item // the array mem is in, whole (len = cap), reused from its start
 	memOK    bool   // mem holds every record from read to the committed end
 	rf       *os.File
 	rseg     uint64 // segment rf reads; 0 when none is open
@@ -473,8 +474,22 @@ func (s *Spool) Append(batch []event.Event) (int, error) {
 	s.mu.Lock()
 	base := s.sizes[s.wseg]
 	if s.memOK && len(s.mem)+taken <= memCap {
+		if len(s.mem) == 0 {
+			s.mem = s.memArr[:0]
+		} else if cap(s.mem)-len(s.mem) < taken && len(s.mem)+taken <= cap(s.memArr) {
+			// Move what is left to the array's start rather than grow another,
+			// and let go of the events after it.
+			end := cap(s.memArr) - cap(s.mem) + len(s.mem)
+			n := copy(s.memArr, s.mem)
+			clear(s.memArr[n:end])
+			s.mem = s.memArr[:n]
+		}
+		was := cap(s.mem)
 		for i := 0; i < taken; i++ {
 			s.mem = append(s.mem, item{ev: batch[i], at: now, end: Pos{s.wseg, base + ends[i]}})
+		}
+		if cap(s.mem) != was {
+			s.memArr = s.mem[:cap(s.mem)] // a new array, mem at its start
 		}
 	} else {
 		s.memOK = false
@@ -531,6 +546,8 @@ func (s *Spool) Next(limit int) (Batch, error) {
 			s.read = b.End
 			s.mem = s.mem[n:]
 			if len(s.mem) == 0 {
+				// Let the events go, and the next Append start the array again.
+				clear(s.memArr[:cap(s.memArr)-cap(s.mem)])
 				s.mem = nil
 				s.memOK = s.read == s.end()
 			}

@@ -250,6 +250,46 @@ func TestMemoryAndDiskMix(t *testing.T) {
 	sameIDs(t, got, append(append([]event.Event(nil), all...), extra...))
 }
 
+// TestReaderBehindInMemory: a reader that keeps up but is a little behind,
+// taking batches of other sizes than the appended ones (so that the events in
+// memory are moved to the start of their array and the array reused), gets
+// every event once, in order, as written, and nothing is left pending.
+func TestReaderBehindInMemory(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	all := events("behind", 20000)
+	var got []event.Event
+	appends, reads := []int{7, 300, 1, 64, 999, 250}, []int{5, 200, 33, 128, 300}
+	next := 0
+	for i, k := 0, 0; next < len(all); k++ {
+		n := min(appends[k%len(appends)], len(all)-next)
+		if took, err := s.Append(all[next : next+n]); err != nil || took != n {
+			t.Fatalf("Append = %d, %v", took, err)
+		}
+		next += n
+		// Read less than was appended now and then, so the reader stays behind.
+		b, err := s.Next(reads[i%len(reads)])
+		i++
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(b.End, len(b.Events)); len(b.Events) > 0 && err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b.Events...)
+	}
+	got = append(got, drain(t, s)...)
+	sameIDs(t, got, all)
+	for i := range got {
+		if got[i].Principal == nil || *got[i].Principal != *all[i].Principal || !got[i].EventDate.Equal(all[i].EventDate) {
+			t.Fatalf("event %d came back changed: %+v", i, got[i])
+		}
+	}
+	if st := s.Stats(); st.Pending != 0 {
+		t.Fatalf("pending %d after reading all", st.Pending)
+	}
+}
+
 func TestDeadLetter(t *testing.T) {
 	s := openT(t, Options{Dir: t.TempDir()})
 	defer s.Close()
