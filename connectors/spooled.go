@@ -143,6 +143,7 @@ func (d *Dispatcher) deliverSpooled(w *worker, b spool.Batch) bool {
 			err = d.attempt(w, evs)
 		}
 		if err == nil {
+			w.sp.Failing(false)
 			w.settleSpooled(len(evs), &w.delivered)
 			if d.obs != nil {
 				d.obs.Delivered(w.name, len(evs))
@@ -218,6 +219,7 @@ func (d *Dispatcher) deliverSpooled(w *worker, b spool.Batch) bool {
 				slog.String("connector", w.name), slog.Int64("spooled", w.sp.Stats().Pending),
 				slog.String("error", err.Error()))
 		}
+		w.sp.Failing(true)
 		if !d.pause(w, retryWait(backoff, err)) {
 			return false
 		}

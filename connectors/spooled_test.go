@@ -234,8 +234,9 @@ func TestSpoolFull(t *testing.T) {
 func TestSpoolDownUnderLoad(t *testing.T) {
 	down, healthy := &switchable{}, &recorder{}
 	down.down.Store(true)
+	sp := openSpool(t, spool.Options{Dir: t.TempDir(), SegmentBytes: 256 << 10})
 	d := NewDispatcher(spoolOpts(),
-		Named{Name: "down", Connector: down, Spool: openSpool(t, spool.Options{Dir: t.TempDir(), SegmentBytes: 256 << 10})},
+		Named{Name: "down", Connector: down, Spool: sp},
 		Named{Name: "healthy", Connector: healthy})
 	const writers, per = 4, 5000
 	var wg sync.WaitGroup
@@ -256,6 +257,11 @@ func TestSpoolDownUnderLoad(t *testing.T) {
 	if st := statsOf(d, "down"); st.Delivered != 0 {
 		t.Fatalf("the down sink delivered: %+v", st)
 	}
+	// The down sink's events are on disk only, not held on the heap as well.
+	waitFor(t, "the down sink's spool keeps no events in memory", 60*time.Second, func() bool {
+		st := sp.Stats()
+		return st.Pending == writers*per && st.InMemory == 0
+	})
 	down.down.Store(false)
 	waitFor(t, "every event delivered after the sink is back", 60*time.Second, func() bool {
 		return down.distinct() == writers*per

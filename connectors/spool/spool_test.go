@@ -290,6 +290,35 @@ func TestReaderBehindInMemory(t *testing.T) {
 	}
 }
 
+// TestFailingKeepsNothingInMemory: while the reader's deliveries fail, the
+// events appended are on disk only (and those held are let go); once they
+// succeed again every event is read, in order, and memory is used again.
+func TestFailingKeepsNothingInMemory(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	all := events("failing", 3000)
+	s.Append(all[:1000])
+	if st := s.Stats(); st.InMemory != 1000 {
+		t.Fatalf("in memory %d, want 1000", st.InMemory)
+	}
+	b, _ := s.Next(100) // the batch being retried
+	got := b.Events
+	s.Failing(true)
+	s.Append(all[1000:2000])
+	if st := s.Stats(); st.InMemory != 0 || st.Pending != 2000 {
+		t.Fatalf("failing: %+v, want nothing in memory and 2000 pending", st)
+	}
+	s.Failing(false)
+	s.Ack(b.End, len(b.Events))
+	got = append(got, drain(t, s)...)
+	s.Append(all[2000:])
+	if st := s.Stats(); st.InMemory != 1000 {
+		t.Fatalf("caught up: in memory %d, want 1000", st.InMemory)
+	}
+	got = append(got, drain(t, s)...)
+	sameIDs(t, got, all)
+}
+
 func TestDeadLetter(t *testing.T) {
 	s := openT(t, Options{Dir: t.TempDir()})
 	defer s.Close()
