@@ -98,6 +98,7 @@ func TestConnectorCaddyfileErrors(t *testing.T) {
 		{"connector hooks webhook", "webhook: url: required"},
 		{"connector hooks webhook https://x {\n header X\n }", "webhook header: want <name> <value>"},
 		{"connector hooks webhook https://x {\n timeout soon\n }", "timeout: want a positive duration"},
+		{"connector hooks webhook https://x {\n batch 0\n }", "batch: want a positive integer"},
 	} {
 		body := "{\nloginguard {\n" + tc.global + "\n}\n}\n:8080 {\nreverse_proxy 127.0.0.1:9\n}\n"
 		_, err := adapt(t, "Caddyfile", []byte(body))
@@ -139,6 +140,7 @@ func TestConnectorProvisionErrors(t *testing.T) {
 		{"connector hooks webhook https:///nohost", "connector hooks (webhook): url:"},
 		{"connector hooks webhook https://example.com {\n secret s3cret\n }", `connector hooks (webhook): secret 1: a secret must start with "whsec_"`},
 		{"connector hooks webhook https://example.com {\n secret whsec_%%%\n }", "secret 1: a secret must be"},
+		{"connector hooks webhook https://example.com {\n batch 5000\n }", "connector hooks (webhook): batch: want 1 to 1000 events, got 5000"},
 		{"connector a webhook https://example.com\nconnector a webhook https://example.org", "connector a: name: used by two connectors"},
 	} {
 		err := validateCaddyfile(t, withConnectors(tc.conns))
@@ -252,9 +254,12 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 			header X-Tenant acme
 			format ecs
 		}
+		connector batched webhook %s/batched {
+			batch 10
+		}
 		connector off webhook %s/inactive {
 			active off
-		}`, cluster.ListenAddrs()[0], hook.URL, secret, hook.URL))
+		}`, cluster.ListenAddrs()[0], hook.URL, secret, hook.URL, hook.URL))
 	if err := caddy.Load(out, true); err != nil {
 		t.Fatal(err)
 	}
@@ -267,15 +272,24 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 		mu.Lock()
 		n := len(bodies)
 		mu.Unlock()
-		if n >= 1 {
+		if n >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the webhook got nothing")
+			t.Fatalf("the webhooks got %d requests, want 2", n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	mu.Lock()
+	if paths[0] == "/batched" {
+		bodies[0], bodies[1], heads[0], heads[1] = bodies[1], bodies[0], heads[1], heads[0]
+	}
+	// The batched connector: an array of the one event, under a batch id.
+	var batched []event.Event
+	if err := json.Unmarshal(bodies[1], &batched); err != nil || len(batched) != 1 ||
+		event.Value(batched[0].Email) != "user@example.com" || !strings.HasPrefix(heads[1].Get("webhook-id"), "batch_") {
+		t.Errorf("batched webhook got %s (webhook-id %q): %v", bodies[1], heads[1].Get("webhook-id"), err)
+	}
 	wh, _ := standardwebhooks.NewWebhook(secret)
 	if err := wh.Verify(bodies[0], heads[0]); err != nil {
 		t.Errorf("webhook signature: %v", err)
@@ -315,8 +329,8 @@ func TestConnectorsThroughCaddy(t *testing.T) {
 	for _, st := range app.(*App).ConnectorStats() {
 		names = append(names, st.Name)
 	}
-	if strings.Join(names, ",") != "siem,hooks" {
-		t.Errorf("connectors in stats: %v, want siem,hooks (off is inactive)", names)
+	if strings.Join(names, ",") != "siem,hooks,batched" {
+		t.Errorf("connectors in stats: %v, want siem,hooks,batched (off is inactive)", names)
 	}
 	// Both delivered, so the inactive connector had its chance: it sent nothing.
 	mu.Lock()

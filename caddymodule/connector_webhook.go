@@ -31,6 +31,10 @@ type WebhookConnector struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Timeout bounds one request. Default: 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// Batch is the most events in one request (1 to 1000): 1, the default,
+	// posts every event alone (Standard Webhooks' one message per event); more
+	// posts them as JSON arrays of up to Batch events, under a batch id.
+	Batch int `json:"batch,omitempty"`
 
 	sink *webhook.Sink
 }
@@ -78,8 +82,11 @@ func (w *WebhookConnector) Provision(caddy.Context) error {
 	if w.Timeout < 0 {
 		return fmt.Errorf("%s: timeout: must be positive", where)
 	}
+	if w.Batch < 0 || w.Batch > webhook.MaxBatch {
+		return fmt.Errorf("%s: batch: want 1 to %d events, got %d", where, webhook.MaxBatch, w.Batch)
+	}
 	s, err := webhook.New(webhook.Options{URL: w.URL, Secrets: secrets, Headers: headers,
-		Timeout: time.Duration(w.Timeout), Encoder: enc})
+		Timeout: time.Duration(w.Timeout), Encoder: enc, Batch: w.Batch})
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -109,6 +116,7 @@ func (w *WebhookConnector) Close() error {
 //	    secret whsec_<base64>        (repeat for rotation)
 //	    header <name> <value>
 //	    timeout <duration>
+//	    batch <events>
 //	    active on|off
 //	    format json|ecs|ocsf
 //	    spool off | spool { dir <path>; max_bytes <size>; max_age <duration> }
@@ -151,6 +159,12 @@ func (w *WebhookConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			w.Timeout = v
+		case "batch":
+			n, err := intArg(d)
+			if err != nil {
+				return err
+			}
+			w.Batch = n
 		default:
 			return d.Errf("webhook: unknown option %q", opt)
 		}

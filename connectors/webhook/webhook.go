@@ -11,6 +11,13 @@
 // no sooner than their Retry-After; any other status is Permanent (the event is
 // dead-lettered, not retried). Events of a batch are posted one after another,
 // in order.
+//
+// With Options.Batch above 1, up to that many events go in one request, the
+// body a JSON array of them in order, and webhook-id "batch_" and 32 hex digits
+// of a SHA-256 of their ids (the same events give the same id on a retry; a
+// receiver de-duplicates on each event's own id). A batch refused for good
+// (a 4xx other than 408, 410 and 429) is posted again event by event, each an
+// array of one, so that only the events refused are dead-lettered.
 package webhook
 
 import (
@@ -19,6 +26,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -59,7 +67,14 @@ type Options struct {
 	ContentType string
 	// Client sends the requests. Default: a client of its own.
 	Client *http.Client
+	// Batch is the most events in one request: 0 or 1 (the default) posts
+	// every event alone, its body the event; more posts up to Batch events of
+	// a delivery as one JSON array (see the package comment).
+	Batch int
 }
+
+// MaxBatch bounds Options.Batch.
+const MaxBatch = 1000
 
 // ParseSecret returns the key of a "whsec_" secret.
 func ParseSecret(s string) ([]byte, error) {
@@ -102,6 +117,7 @@ type Sink struct {
 	ctype   string
 	client  *http.Client
 	own     bool
+	batch   int
 
 	disabled atomic.Bool
 	mu       sync.RWMutex
@@ -114,8 +130,11 @@ func New(o Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook: url: %w", err)
 	}
+	if o.Batch < 0 || o.Batch > MaxBatch {
+		return nil, fmt.Errorf("webhook: batch: want 1 to %d events, got %d", MaxBatch, o.Batch)
+	}
 	s := &Sink{url: u.String(), timeout: o.Timeout, enc: o.Encoder, ctype: o.ContentType, client: o.Client,
-		headers: make(http.Header)}
+		headers: make(http.Header), batch: max(o.Batch, 1)}
 	for i, sec := range o.Secrets {
 		key, err := ParseSecret(sec)
 		if err != nil {
@@ -167,41 +186,94 @@ func (s *Sink) sign(id string, ts int64, body []byte) string {
 	return b.String()
 }
 
-// Deliver posts the events of batch one after another. When one fails, it
-// returns connectors.ItemErrors naming it and every later event (not tried), so
-// that the pipeline retries from there in order.
+// Deliver posts the events of batch one after another (or, with Batch, up to
+// Batch at a time). When one fails, it returns connectors.ItemErrors naming it
+// and every later event (not tried), so that the pipeline retries from there
+// in order; events refused for good are named too, and those between were
+// taken.
 func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return errors.New("webhook: sink closed")
 	}
-	for i := range batch {
-		err := s.post(ctx, &batch[i])
-		if err == nil {
+	items := connectors.ItemErrors{}
+	for start := 0; start < len(batch); start += s.batch {
+		chunk := batch[start:min(start+s.batch, len(batch))]
+		err := s.post(ctx, chunk)
+		if err != nil && len(chunk) > 1 && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
+			// Refused for good: find the events refused, each alone.
+			for j := range chunk {
+				e := s.post(ctx, chunk[j:j+1])
+				switch {
+				case e == nil:
+				case connectors.IsPermanent(e) && !connectors.IsDisabled(e):
+					items[start+j] = e
+				default:
+					return failFrom(items, start+j, len(batch), e)
+				}
+			}
 			continue
 		}
-		if i == 0 {
-			// Nothing was taken: one error for the batch says it all.
-			return err
+		if err != nil {
+			return failFrom(items, start, len(batch), err)
 		}
-		items := connectors.ItemErrors{}
-		for j := i; j < len(batch); j++ {
-			items[j] = err
-		}
+	}
+	if len(items) > 0 {
 		return items
 	}
 	return nil
 }
 
-// post sends one event.
-func (s *Sink) post(ctx context.Context, ev *event.Event) error {
+// failFrom is the error of a delivery whose events from i on failed with err,
+// those before having been taken or refused (items).
+func failFrom(items connectors.ItemErrors, i, n int, err error) error {
+	if i == 0 {
+		// Nothing was taken: one error for the batch says it all.
+		return err
+	}
+	for j := i; j < n; j++ {
+		items[j] = err
+	}
+	return items
+}
+
+// body is the request of evs and its webhook-id: the event alone without
+// Batch, else the JSON array of evs.
+func (s *Sink) body(evs []event.Event) (string, []byte, error) {
+	if s.batch == 1 {
+		body, err := s.enc(nil, &evs[0])
+		if err != nil {
+			return "", nil, fmt.Errorf("event %s: %w", evs[0].ID, err)
+		}
+		return evs[0].ID, body, nil
+	}
+	h := sha256.New()
+	body := make([]byte, 0, 512*len(evs))
+	body = append(body, '[')
+	for i := range evs {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		var err error
+		if body, err = s.enc(body, &evs[i]); err != nil {
+			return "", nil, fmt.Errorf("event %s: %w", evs[i].ID, err)
+		}
+		h.Write([]byte(evs[i].ID))
+		h.Write([]byte{'\n'})
+	}
+	body = append(body, ']')
+	return "batch_" + hex.EncodeToString(h.Sum(nil)[:16]), body, nil
+}
+
+// post sends evs in one request: one event, or with Batch an array of them.
+func (s *Sink) post(ctx context.Context, evs []event.Event) error {
 	if s.disabled.Load() {
 		return connectors.Disabled(fmt.Errorf("webhook: %s answered 410 Gone: target disabled", s.url))
 	}
-	body, err := s.enc(nil, ev)
+	id, body, err := s.body(evs)
 	if err != nil {
-		return connectors.Permanent(fmt.Errorf("webhook: encoding event %s: %w", ev.ID, err))
+		return connectors.Permanent(fmt.Errorf("webhook: encoding: %w", err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -215,10 +287,10 @@ func (s *Sink) post(ctx context.Context, ev *event.Event) error {
 	req.Header.Set("Content-Type", s.ctype)
 	req.Header.Set("User-Agent", "loginguard-webhook")
 	ts := time.Now().Unix()
-	req.Header.Set("webhook-id", ev.ID)
+	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	if len(s.keys) > 0 {
-		req.Header.Set("webhook-signature", s.sign(ev.ID, ts, body))
+		req.Header.Set("webhook-signature", s.sign(id, ts, body))
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -51,17 +51,25 @@ func (r *benchReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 //	spool=on/signed=on    the spool, one secret: the sink signs every request
 //	                      (HMAC-SHA256) and the receiver verifies it with the
 //	                      Standard Webhooks library, as a real receiver would
+//	spool=on/signed=on/batch=100  the same, up to 100 events per request
 //
 // The producer waits while more than half the queue is waiting, so no event is
-// dropped; every event is one POST, one after another, as the sink sends them.
+// dropped; every event (or batch) is one POST, one after another, as the sink
+// sends them.
 //
 //	go test -run '^$' -bench DispatcherToWebhook -benchtime 50000x ./connectors/webhook/
 func BenchmarkDispatcherToWebhook(b *testing.B) {
-	for _, c := range []struct{ spool, signed bool }{{false, false}, {true, false}, {true, true}} {
+	for _, c := range []struct {
+		spool, signed bool
+		batch         int
+	}{{false, false, 1}, {true, false, 1}, {true, true, 1}, {true, true, 100}} {
 		name := fmt.Sprintf("spool=%s/signed=%s", onOff(c.spool), onOff(c.signed))
+		if c.batch > 1 {
+			name += fmt.Sprintf("/batch=%d", c.batch)
+		}
 		b.Run(name, func(b *testing.B) {
 			rcv := &benchReceiver{}
-			o := Options{}
+			o := Options{Batch: c.batch}
 			if c.signed {
 				wh, err := standardwebhooks.NewWebhook(secretA)
 				if err != nil {
@@ -90,8 +98,8 @@ func BenchmarkDispatcherToWebhook(b *testing.B) {
 			if n := rcv.rejected.Load(); n != 0 {
 				b.Fatalf("the receiver rejected %d requests", n)
 			}
-			if got := rcv.got.Load(); got < int64(b.N)+1 {
-				b.Fatalf("the receiver got %d requests, want %d", got, b.N+1)
+			if got := rcv.got.Load(); got < int64(b.N)/int64(c.batch)+1 {
+				b.Fatalf("the receiver got %d requests, want %d", got, b.N/c.batch+1)
 			}
 		})
 	}

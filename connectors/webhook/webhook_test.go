@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,6 +94,28 @@ func TestConformance(t *testing.T) {
 			return s
 		},
 		Read: func(t *testing.T) []event.Event { return r.events(t) },
+	})
+}
+
+// TestConformanceBatched: the same suite with events posted 50 at a time.
+func TestConformanceBatched(t *testing.T) {
+	var r *receiver
+	connectortest.Run(t, connectortest.Sink{
+		New: func(t *testing.T) connectors.Connector {
+			r = &receiver{}
+			s, err := New(Options{URL: serve(t, r).URL, Secrets: []string{secretA}, Batch: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Read: func(t *testing.T) []event.Event {
+			var all []event.Event
+			for _, a := range r.arrays(t) {
+				all = append(all, a...)
+			}
+			return all
+		},
 	})
 }
 
@@ -260,6 +283,132 @@ func TestGoneThroughSpool(t *testing.T) {
 	}
 }
 
+// arrays decodes the bodies r took as JSON arrays of events.
+func (r *receiver) arrays(t *testing.T) [][]event.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([][]event.Event, len(r.bodies))
+	for i, b := range r.bodies {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			t.Fatalf("request %d is not an array of events: %v: %q", i, err, b)
+		}
+	}
+	return out
+}
+
+func ids(evs []event.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		b.WriteString(ev.ID + " ")
+	}
+	return b.String()
+}
+
+// TestBatchSigned: with Batch, a delivery is posted Batch events at a time, as
+// JSON arrays in order, each request signed (verified by the Standard Webhooks
+// library) under a batch id that is the same when the same events are posted
+// again and differs between batches.
+func TestBatchSigned(t *testing.T) {
+	r := &receiver{}
+	s, err := New(Options{URL: serve(t, r).URL, Secrets: []string{secretA}, Batch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var evs []event.Event
+	for i := range 7 {
+		evs = append(evs, testEvent(fmt.Sprintf("ev-%d", i)))
+	}
+	for range 2 { // the second time, as a redelivery
+		if err := s.Deliver(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := r.arrays(t)
+	if len(got) != 6 || len(got[0]) != 3 || len(got[1]) != 3 || len(got[2]) != 1 {
+		t.Fatalf("requests %v, want arrays of 3, 3 and 1, twice", got)
+	}
+	var all []event.Event
+	for _, a := range got[:3] {
+		all = append(all, a...)
+	}
+	if ids(all) != ids(evs) || all[4].Email == nil || *all[4].Email != "user@example.com" {
+		t.Fatalf("events %q, want %q in order and whole", ids(all), ids(evs))
+	}
+	wh, _ := standardwebhooks.NewWebhook(secretA)
+	seen := map[string]bool{}
+	for i, h := range r.heads {
+		if err := wh.Verify(r.bodies[i], h); err != nil {
+			t.Errorf("request %d does not verify: %v", i, err)
+		}
+		id := h.Get("webhook-id")
+		if !strings.HasPrefix(id, "batch_") || len(id) != len("batch_")+32 {
+			t.Errorf("request %d webhook-id %q, want batch_ and 32 hex digits", i, id)
+		}
+		if i < 3 {
+			if seen[id] {
+				t.Errorf("two batches share the webhook-id %q", id)
+			}
+			seen[id] = true
+		} else if r.heads[i-3].Get("webhook-id") != id {
+			t.Errorf("redelivered batch %d has a new webhook-id %q", i-3, id)
+		}
+	}
+}
+
+// TestBatchRefusedIsolated: a batch refused for good (400) is posted again
+// event by event, so that only the refused event is named (and dead-lettered)
+// and the others are delivered, in order.
+func TestBatchRefusedIsolated(t *testing.T) {
+	r := &receiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		if strings.Contains(string(body), `"poison"`) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		r.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	s, _ := New(Options{URL: srv.URL, Batch: 10})
+	defer s.Close()
+	evs := []event.Event{testEvent("a"), testEvent("b"), testEvent("poison"), testEvent("c"), testEvent("d")}
+	err := s.Deliver(context.Background(), evs)
+	items, ok := err.(connectors.ItemErrors)
+	if !ok || len(items) != 1 || !connectors.IsPermanent(items[2]) {
+		t.Fatalf("Deliver = %#v, want the poisoned event alone refused for good", err)
+	}
+	var got []event.Event
+	for _, a := range r.arrays(t) {
+		got = append(got, a...)
+	}
+	if ids(got) != "a b c d " {
+		t.Fatalf("delivered %q, want a b c d", ids(got))
+	}
+}
+
+// TestBatchPartialRetry: a batch that fails to be retried names its events and
+// the later ones; the batches before were taken.
+func TestBatchPartialRetry(t *testing.T) {
+	r := &receiver{answer: func(n int) (int, http.Header) {
+		if n == 1 {
+			return 503, nil
+		}
+		return 200, nil
+	}}
+	s, _ := New(Options{URL: serve(t, r).URL, Batch: 2})
+	defer s.Close()
+	err := s.Deliver(context.Background(), []event.Event{testEvent("0"), testEvent("1"), testEvent("2"), testEvent("3"), testEvent("4")})
+	items, ok := err.(connectors.ItemErrors)
+	if !ok || len(items) != 3 || items[2] == nil || items[3] == nil || items[4] == nil || connectors.IsPermanent(items[2]) {
+		t.Fatalf("Deliver = %#v, want events 2 to 4 to retry", err)
+	}
+	if got := r.arrays(t); len(got) != 1 || ids(got[0]) != "0 1 " {
+		t.Fatalf("delivered %v", got)
+	}
+}
+
 func TestOptionsErrors(t *testing.T) {
 	for _, c := range []struct {
 		o    Options
@@ -271,6 +420,8 @@ func TestOptionsErrors(t *testing.T) {
 		{Options{URL: "http://x", Secrets: []string{"s3cret"}}, "whsec_"},
 		{Options{URL: "http://x", Secrets: []string{"whsec_!!"}}, "secrets[0]"},
 		{Options{URL: "http://x", Headers: map[string]string{"Bad Header": "v"}}, "headers"},
+		{Options{URL: "http://x", Batch: -1}, "batch"},
+		{Options{URL: "http://x", Batch: MaxBatch + 1}, "batch"},
 	} {
 		if _, err := New(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("New(%+v) = %v, want an error naming %s", c.o, err, c.want)
