@@ -1,12 +1,15 @@
 // Command hookrecv is a webhook target for benchmarks: it reads each POST,
 // verifies its Standard Webhooks signature when -secret is set (answering 400
-// to a bad one), counts, and answers 204. GET /count prints
-// "received=<n> rejected=<n>".
+// to a bad one), counts the requests and the events (a JSON array body holds
+// several: the connector's batch option), and answers 204. GET /count prints
+// "received=<requests> rejected=<requests> events=<n>".
 //
 //	go run ./bench/hookrecv -addr 127.0.0.1:8099 -secret whsec_...
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -28,7 +31,7 @@ func main() {
 			log.Fatalf("hookrecv: -secret: %v", err)
 		}
 	}
-	var received, rejected atomic.Int64
+	var received, rejected, events atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -40,11 +43,22 @@ func main() {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		n := int64(1)
+		if bytes.HasPrefix(body, []byte("[")) {
+			var arr []json.RawMessage
+			if err := json.Unmarshal(body, &arr); err != nil {
+				rejected.Add(1)
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			n = int64(len(arr))
+		}
 		received.Add(1)
+		events.Add(n)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "received=%d rejected=%d\n", received.Load(), rejected.Load())
+		fmt.Fprintf(w, "received=%d rejected=%d events=%d\n", received.Load(), rejected.Load(), events.Load())
 	})
 	log.Fatal(http.ListenAndServe(*addr, mux))
 }
