@@ -187,10 +187,10 @@ func (s *Sink) sign(id string, ts int64, body []byte) string {
 }
 
 // Deliver posts the events of batch one after another (or, with Batch, up to
-// Batch at a time). When one fails, it returns connectors.ItemErrors naming it
-// and every later event (not tried), so that the pipeline retries from there
-// in order; events refused for good are named too, and those between were
-// taken.
+// Batch at a time). An event refused for good is named in the
+// connectors.ItemErrors it returns, and the next ones are still posted; when
+// a post fails otherwise, it names that event and every later one (not
+// tried), so that the pipeline retries from there in order.
 func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -201,8 +201,13 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 	for start := 0; start < len(batch); start += s.batch {
 		chunk := batch[start:min(start+s.batch, len(batch))]
 		err := s.post(ctx, chunk)
-		if err != nil && len(chunk) > 1 && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
-			// Refused for good: find the events refused, each alone.
+		if err != nil && len(chunk) == 1 && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
+			// Refused for good: this event only; the next ones are tried.
+			items[start] = err
+			continue
+		}
+		if err != nil && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
+			// A batch refused for good: find the events refused, each alone.
 			for j := range chunk {
 				e := s.post(ctx, chunk[j:j+1])
 				switch {
@@ -219,10 +224,15 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 			return failFrom(items, start, len(batch), err)
 		}
 	}
-	if len(items) > 0 {
-		return items
+	switch {
+	case len(items) == 0:
+		return nil
+	case len(batch) == 1:
+		return items[0]
+	case len(items) == len(batch):
+		return connectors.Permanent(items) // every event refused for good
 	}
-	return nil
+	return items
 }
 
 // failFrom is the error of a delivery whose events from i on failed with err,

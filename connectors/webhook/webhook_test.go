@@ -218,6 +218,27 @@ func TestPartialBatch(t *testing.T) {
 	}
 }
 
+// TestRefusedEventAlone: an event refused for good (400) is named alone; the
+// events after it are still posted.
+func TestRefusedEventAlone(t *testing.T) {
+	r := &receiver{answer: func(n int) (int, http.Header) {
+		if n == 1 {
+			return 400, nil
+		}
+		return 200, nil
+	}}
+	s, _ := New(Options{URL: serve(t, r).URL})
+	defer s.Close()
+	err := s.Deliver(context.Background(), []event.Event{testEvent("0"), testEvent("1"), testEvent("2")})
+	items, ok := err.(connectors.ItemErrors)
+	if !ok || len(items) != 1 || !connectors.IsPermanent(items[1]) {
+		t.Fatalf("Deliver = %#v, want event 1 alone refused for good", err)
+	}
+	if got := r.events(t); ids(got) != "0 2 " {
+		t.Fatalf("delivered %q, want 0 2", ids(got))
+	}
+}
+
 // TestTimeout: a target that does not answer in time fails the delivery, to
 // be retried.
 func TestTimeout(t *testing.T) {
