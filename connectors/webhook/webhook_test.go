@@ -76,6 +76,17 @@ func (r *receiver) events(t *testing.T) []event.Event {
 	return out
 }
 
+// answerNth is a receiver answering code to its n-th request (from 0), 200 to
+// the others.
+func answerNth(n, code int) *receiver {
+	return &receiver{answer: func(i int) (int, http.Header) {
+		if i == n {
+			return code, nil
+		}
+		return 200, nil
+	}}
+}
+
 func serve(t *testing.T, r *receiver) *httptest.Server {
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
@@ -203,12 +214,7 @@ func TestStatuses(t *testing.T) {
 
 // TestPartialBatch: a failure part way names that event and the later ones.
 func TestPartialBatch(t *testing.T) {
-	r := &receiver{answer: func(n int) (int, http.Header) {
-		if n == 2 {
-			return 503, nil
-		}
-		return 200, nil
-	}}
+	r := answerNth(2, 503)
 	s, _ := New(Options{URL: serve(t, r).URL})
 	defer s.Close()
 	err := s.Deliver(context.Background(), []event.Event{testEvent("0"), testEvent("1"), testEvent("2"), testEvent("3")})
@@ -221,12 +227,7 @@ func TestPartialBatch(t *testing.T) {
 // TestRefusedEventAlone: an event refused for good (400) is named alone; the
 // events after it are still posted.
 func TestRefusedEventAlone(t *testing.T) {
-	r := &receiver{answer: func(n int) (int, http.Header) {
-		if n == 1 {
-			return 400, nil
-		}
-		return 200, nil
-	}}
+	r := answerNth(1, 400)
 	s, _ := New(Options{URL: serve(t, r).URL})
 	defer s.Close()
 	err := s.Deliver(context.Background(), []event.Event{testEvent("0"), testEvent("1"), testEvent("2")})
@@ -412,12 +413,7 @@ func TestBatchRefusedIsolated(t *testing.T) {
 // TestBatchPartialRetry: a batch that fails to be retried names its events and
 // the later ones; the batches before were taken.
 func TestBatchPartialRetry(t *testing.T) {
-	r := &receiver{answer: func(n int) (int, http.Header) {
-		if n == 1 {
-			return 503, nil
-		}
-		return 200, nil
-	}}
+	r := answerNth(1, 503)
 	s, _ := New(Options{URL: serve(t, r).URL, Batch: 2})
 	defer s.Close()
 	err := s.Deliver(context.Background(), []event.Event{testEvent("0"), testEvent("1"), testEvent("2"), testEvent("3"), testEvent("4")})
