@@ -418,6 +418,7 @@ func (s *Spool) Notify() <-chan struct{} { return s.notify }
 // Append writes batch, in order, and syncs it to disk. It returns how many of
 // the first events it took: fewer than len(batch) when MaxBytes would be passed
 // (the rest are not written), zero with an error when the disk failed.
+// It keeps no reference to batch: the caller may reuse it.
 func (s *Spool) Append(batch []event.Event) (int, error) {
 	if len(batch) == 0 {
 		return 0, nil
