@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,34 @@ func TestAppendReadAck(t *testing.T) {
 	if st := s.Stats(); st.Pending != 0 {
 		t.Fatalf("pending %d after acknowledging all", st.Pending)
 	}
+}
+
+// TestAppendKeepsNoReference: the dispatcher reuses a batch's slice once
+// Append returns, so what was appended must not change with it, whether read
+// from memory or from disk.
+func TestAppendKeepsNoReference(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	defer s.Close()
+	want := events("k", 10)
+	batch := slices.Clone(want)
+	if n, err := s.Append(batch); err != nil || n != len(batch) {
+		t.Fatalf("Append = %d, %v", n, err)
+	}
+	copy(batch, events("overwritten", 10))
+	clear(batch[5:])
+	got := drain(t, s)
+	sameIDs(t, got, want)
+	s.Rewind()
+	batch = slices.Clone(want)
+	if _, err := s.Append(batch); err != nil {
+		t.Fatal(err)
+	}
+	s.Failing(true) // nothing in memory: the second copy is read from disk
+	if n := s.Stats().InMemory; n != 0 {
+		t.Fatalf("%d events in memory while failing", n)
+	}
+	clear(batch)
+	sameIDs(t, drain(t, s), want)
 }
 
 // TestReopenRedelivers: what was read but not acknowledged comes back after a
