@@ -93,14 +93,18 @@ lg_pid=$!
 "$work/caddy" run --config "$work/off.caddyfile" --adapter caddyfile >"$work/off.log" 2>&1 &
 pids+=($!)
 off_pid=$!
-OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
-	OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$SAMPLE" \
-	"$work/caddy" run --config "$work/on.caddyfile" --adapter caddyfile >"$work/on.log" 2>&1 &
+# traced <name>: runs Caddy on <name>.caddyfile with its tracing exporting to the
+# receiver, SAMPLE of the traces sampled. It execs Caddy, so that `traced on &` leaves
+# Caddy's own pid in $! (its CPU ticks are read from /proc).
+traced() {
+	exec env OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
+		OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$SAMPLE" \
+		"$work/caddy" run --config "$work/$1.caddyfile" --adapter caddyfile >"$work/$1.log" 2>&1
+}
+traced on &
 pids+=($!)
 on_pid=$!
-OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
-	OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$SAMPLE" \
-	"$work/caddy" run --config "$work/caddy.caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+traced caddy &
 pids+=($!)
 caddy_pid=$!
 for port in $portal_port $off_port $on_port $lg_port $caddy_port $sink_port $off_admin $on_admin $lg_admin $caddy_admin; do

@@ -149,21 +149,18 @@ func (d *Dispatcher) run(w *worker) {
 	timer := time.NewTimer(poll)
 	timer.Stop()
 	open := true
-	var reuse []event.Event // a spooled connector's batch: the spool copies it
+	var batch []event.Event
 	for open {
 		ev, ok := <-w.ch
 		if !ok {
 			break
 		}
 		// A fresh slice per batch for Deliver: a connector may keep it after
-		// Deliver returns. Append keeps no reference to it.
-		var batch []event.Event
-		if w.sp != nil && cap(reuse) > 0 {
-			batch = append(reuse[:0], ev)
-		} else {
-			batch = make([]event.Event, 1, min(max(firstBatchCap, 1+len(w.ch)), d.batchSize))
-			batch[0] = ev
+		// Deliver returns. A spooled connector's is reused: Append copies it.
+		if w.sp == nil || batch == nil {
+			batch = make([]event.Event, 0, min(max(firstBatchCap, 1+len(w.ch)), d.batchSize))
 		}
+		batch = append(batch[:0], ev)
 		w.held.Add(1)
 		deadline := time.Now().Add(d.flush)
 		for {
@@ -181,7 +178,6 @@ func (d *Dispatcher) run(w *worker) {
 		if w.sp != nil {
 			d.spool(w, batch)
 			clear(batch) // let the events' strings go
-			reuse = batch
 			continue
 		}
 		d.deliver(w, batch)

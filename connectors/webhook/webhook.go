@@ -200,27 +200,22 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 	items := connectors.ItemErrors{}
 	for start := 0; start < len(batch); start += s.batch {
 		chunk := batch[start:min(start+s.batch, len(batch))]
-		err := s.post(ctx, chunk)
-		if err != nil && len(chunk) == 1 && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
-			// Refused for good: this event only; the next ones are tried.
-			items[start] = err
-			continue
-		}
-		if err != nil && connectors.IsPermanent(err) && !connectors.IsDisabled(err) {
+		switch err := s.post(ctx, chunk); {
+		case err == nil:
+		case refused(err) && len(chunk) == 1:
+			items[start] = err // this event only; the next ones are tried
+		case refused(err):
 			// A batch refused for good: find the events refused, each alone.
 			for j := range chunk {
-				e := s.post(ctx, chunk[j:j+1])
-				switch {
+				switch e := s.post(ctx, chunk[j:j+1]); {
 				case e == nil:
-				case connectors.IsPermanent(e) && !connectors.IsDisabled(e):
+				case refused(e):
 					items[start+j] = e
 				default:
 					return failFrom(items, start+j, len(batch), e)
 				}
 			}
-			continue
-		}
-		if err != nil {
+		default:
 			return failFrom(items, start, len(batch), err)
 		}
 	}
@@ -233,6 +228,12 @@ func (s *Sink) Deliver(ctx context.Context, batch []event.Event) error {
 		return connectors.Permanent(items) // every event refused for good
 	}
 	return items
+}
+
+// refused reports whether err refuses the events for good (a Permanent error
+// that does not disable the target).
+func refused(err error) bool {
+	return connectors.IsPermanent(err) && !connectors.IsDisabled(err)
 }
 
 // failFrom is the error of a delivery whose events from i on failed with err,
