@@ -26,6 +26,10 @@ const (
 	CredentialStuffing = "credential_stuffing"
 	DistributedAttack  = "distributed_attack"
 	GuessedPassword    = "guessed_password"
+	// UnattributedSuccess fires on every successful login whose principal the
+	// gateway could not read (a route with on_missing_principal forward): the
+	// portal let someone in whom no lockout counted.
+	UnattributedSuccess = "unattributed_success"
 )
 
 // Rule is one alert rule: it fires when Threshold is reached within Window
@@ -48,17 +52,18 @@ func Defaults() []Rule {
 		{Name: CredentialStuffing, Threshold: 5, Window: 10 * time.Minute},
 		{Name: DistributedAttack, Threshold: 5, Window: time.Hour},
 		{Name: GuessedPassword, Threshold: 5, Window: time.Hour},
+		{Name: UnattributedSuccess},
 	}
 }
 
 // Validate checks a rule.
 func (r Rule) Validate() error {
 	switch r.Name {
-	case AccountLocked:
+	case AccountLocked, UnattributedSuccess:
 		return nil
 	case IPFailures, CredentialStuffing, DistributedAttack, GuessedPassword:
 	default:
-		return fmt.Errorf("alert rule %q: want one of %s", r.Name, strings.Join([]string{IPFailures, AccountLocked, CredentialStuffing, DistributedAttack, GuessedPassword}, ", "))
+		return fmt.Errorf("alert rule %q: want one of %s", r.Name, strings.Join([]string{IPFailures, AccountLocked, CredentialStuffing, DistributedAttack, GuessedPassword, UnattributedSuccess}, ", "))
 	}
 	if r.Threshold < 1 {
 		return fmt.Errorf("alert rule %s: threshold: want a positive integer, got %d", r.Name, r.Threshold)
@@ -93,6 +98,9 @@ func (a Alert) Message() string {
 	head := fmt.Sprintf("alert rule=%s subject=%s count=%d", a.Rule, a.Subject, a.Count)
 	if a.Rule == AccountLocked {
 		return head + ": account " + a.Subject + " locked"
+	}
+	if a.Rule == UnattributedSuccess {
+		return head + ": a successful login from IP " + a.Subject + " whose principal the gateway could not read (no lockout counted it)"
 	}
 	return head + fmt.Sprintf(" window=%s: ", a.Window) + fmt.Sprintf(what, a.Count, a.Subject, a.Window)
 }
@@ -189,6 +197,11 @@ func (e *Engine) Observe(ev event.Event, now time.Time) []Alert {
 				continue
 			}
 			subject, count = account, max(ev.FailureCount, 1)
+		case UnattributedSuccess:
+			if ev.EventType != event.LoginSuccess || ev.Reason != event.MissingPrincipal {
+				continue
+			}
+			subject, count = ev.RemoteAddress, 1
 		case CredentialStuffing:
 			if !failure || ip == "" || account == "" {
 				continue
@@ -218,7 +231,7 @@ func (e *Engine) Observe(ev event.Event, now time.Time) []Alert {
 			delete(e.seen[i], account) // a success ends the run of failures
 			subject = account
 		}
-		if count < r.Threshold && r.Name != AccountLocked {
+		if count < r.Threshold && r.Name != AccountLocked && r.Name != UnattributedSuccess {
 			continue
 		}
 		key := r.Name + "\x00" + subject

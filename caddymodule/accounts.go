@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/policy"
 	"github.com/loginguard/loginguard/state"
 )
 
 // LockAccount locks an account by an admin's decision for d (d <= 0: until
 // unlocked) and emits ACCOUNT_LOCKED. by names who locked it, for the message.
 func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, by string) error {
-	account = strings.ToLower(strings.TrimSpace(account))
+	account = adminAccount(account)
 	if account == "" {
 		return fmt.Errorf("account: required")
 	}
@@ -33,7 +34,7 @@ func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, 
 // UnlockAccount lifts an account's lock, clears its failures and, when it was
 // locked, emits ACCOUNT_UNLOCKED. It reports whether the account was locked.
 func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, error) {
-	account = strings.ToLower(strings.TrimSpace(account))
+	account = adminAccount(account)
 	if account == "" {
 		return false, fmt.Errorf("account: required")
 	}
@@ -47,6 +48,17 @@ func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, erro
 		a.Emit(ev)
 	}
 	return was, nil
+}
+
+// adminAccount is the lockout key of an account an admin names ("name" or
+// "realm|name"): the name in the default canonical form, as the routes key it
+// unless they name another (policy.DefaultCanonical).
+func adminAccount(account string) string {
+	account = strings.TrimSpace(account)
+	if realm, name, ok := strings.Cut(account, "|"); ok {
+		return accountKey(realm, policy.DefaultCanonical.Key(name))
+	}
+	return policy.DefaultCanonical.Key(account)
 }
 
 // accountEvent is the event of an action on an account (an admin's, or the end

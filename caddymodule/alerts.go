@@ -85,7 +85,7 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 			continue
 		}
 		if !slices.Contains(order, name) {
-			return nil, d.Errf("alerts: unknown rule %q (want ip_failures, account_locked, credential_stuffing, distributed_attack or guessed_password)", name)
+			return nil, d.Errf("alerts: unknown rule %q (want ip_failures, account_locked, credential_stuffing, distributed_attack, guessed_password or unattributed_success)", name)
 		}
 		args := d.RemainingArgs()
 		if len(args) == 1 && args[0] == "off" {
@@ -93,7 +93,7 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 			continue
 		}
 		r := &AlertRule{Name: name}
-		if name != alerts.AccountLocked {
+		if name != alerts.AccountLocked && name != alerts.UnattributedSuccess {
 			if len(args) < 2 || len(args) > 3 {
 				return nil, d.Errf("alerts %s: want <threshold> <window> [<cooldown>] or off", name)
 			}

@@ -35,6 +35,19 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    realm       <name>
 //	    principal   json <pointer>
 //	    principal   form <field>
+//	    principal   basic
+//	    principal   header <name>
+//	    principal   xmlrpc [<position>] [<method>=<position>...]
+//	    on_ambiguous         refuse|count_all
+//	    on_missing_principal refuse|forward
+//	    canonical   <preset|step...>
+//	    multicall   count|refuse
+//	    aliases {
+//	        cookie     <name> [<regexp>]
+//	        body       <regexp>
+//	        account_id
+//	        ttl        <duration>
+//	    }
 //	    methods     <method...>
 //	    rule success|failure [<REASON>] {
 //	        status   <code|class|range...>
@@ -107,20 +120,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.SessionTTL = v
 		case "principal":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.Errf("principal: want `principal json <pointer>` or `principal form <field>`")
+			if err := h.parsePrincipal(d); err != nil {
+				return err
 			}
-			if h.Principal == nil {
-				h.Principal = new(policy.PrincipalSpec)
+		case "on_ambiguous", "on_missing_principal", "multicall":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
 			}
-			switch args[0] {
-			case "json":
-				h.Principal.JSONPointer = args[1]
-			case "form":
-				h.Principal.FormField = args[1]
-			default:
-				return d.Errf("principal: want json or form, got %q", args[0])
+			*map[string]*string{"on_ambiguous": &h.OnAmbiguous, "on_missing_principal": &h.OnMissingPrincipal, "multicall": &h.Multicall}[opt] = v
+		case "canonical":
+			h.Canonical = d.RemainingArgs()
+			if _, err := policy.ParseCanonical(h.Canonical); err != nil {
+				return d.Errf("canonical: %v", err)
+			}
+		case "aliases":
+			if err := h.parseAliases(d); err != nil {
+				return err
 			}
 		case "methods":
 			h.Methods = d.RemainingArgs()
@@ -169,6 +185,96 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		default:
 			return d.Errf("loginguard: unknown option %q", opt)
+		}
+	}
+	return nil
+}
+
+// parsePrincipal reads one `principal` line.
+func (h *Handler) parsePrincipal(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	const want = "principal: want `principal json <pointer>`, `principal form <field>`, `principal basic`, `principal header <name>` or `principal xmlrpc [<position>] [<method>=<position>...]`"
+	if len(args) == 0 {
+		return d.Err(want)
+	}
+	if h.Principal == nil {
+		h.Principal = new(policy.PrincipalSpec)
+	}
+	ps := h.Principal
+	switch args[0] {
+	case "json", "form", "header":
+		if len(args) != 2 {
+			return d.Err(want)
+		}
+		*map[string]*string{"json": &ps.JSONPointer, "form": &ps.FormField, "header": &ps.Header}[args[0]] = args[1]
+	case "basic":
+		if len(args) != 1 {
+			return d.Err(want)
+		}
+		ps.Basic = true
+	case "xmlrpc":
+		x := policy.DefaultXMLRPC()
+		for _, a := range args[1:] {
+			m, pos, named := strings.Cut(a, "=")
+			n, err := strconv.Atoi(pos)
+			if !named {
+				n, err = strconv.Atoi(a)
+			}
+			if err != nil || n < 0 {
+				return d.Errf("principal xmlrpc: %q: want a parameter position (0 or more) or <method>=<position>", a)
+			}
+			if named {
+				x.Methods[m] = n
+			} else {
+				x.Param = n
+			}
+		}
+		ps.XMLRPC = x
+	default:
+		return d.Errf("principal: want json, form, basic, header or xmlrpc, got %q", args[0])
+	}
+	return nil
+}
+
+// parseAliases reads an `aliases` block.
+func (h *Handler) parseAliases(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if h.Aliases == nil {
+		h.Aliases = new(Aliases)
+	}
+	al := h.Aliases
+	for n := d.Nesting(); d.NextBlock(n); {
+		switch opt := d.Val(); opt {
+		case "cookie":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Err("aliases cookie: want `cookie <name> [<regexp>]`")
+			}
+			al.Cookie = args[0]
+			if len(args) == 2 {
+				al.CookieRegexp = args[1]
+			}
+		case "body":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			al.Body = v
+		case "account_id":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			al.AccountID = true
+		case "ttl":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			al.TTL = v
+		default:
+			return d.Errf("aliases: unknown option %q (want cookie, body, account_id or ttl)", opt)
 		}
 	}
 	return nil

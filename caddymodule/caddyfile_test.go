@@ -114,7 +114,7 @@ func TestExampleNeedsAdminToken(t *testing.T) {
 func TestCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{"loginguard /login {\n bogus 1\n}", `unknown option "bogus"`},
-		{"loginguard /login {\n principal yaml /x\n}", "principal: want json or form"},
+		{"loginguard /login {\n principal yaml /x\n}", "principal: want json, form, basic, header or xmlrpc"},
 		{"loginguard /login {\n principal json\n}", "principal: want"},
 		{"loginguard /login {\n rule success {\n  color red\n }\n}", `rule: unknown condition "color"`},
 		{"loginguard /login {\n rule\n}", "rule: want"},

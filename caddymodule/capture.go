@@ -62,12 +62,19 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // recorder passes a response through unchanged while it notes the status and
 // keeps a copy of the first policy.MaxBody bytes of the body for classification.
-// It never holds anything back.
+// Unless holding, it never holds anything back.
+//
+// A holding recorder keeps the head and the body (up to policy.MaxBody; past
+// that it lets go and streams) until release sends them or discard drops them,
+// so that a verdict can still refuse the answer. The headers are set on the
+// underlying writer's header map, which discard clears.
 type recorder struct {
 	caddyhttp.ResponseWriterWrapper
 	status  int
 	capture bool
 	body    []byte
+	holding bool
+	held    []byte
 
 	// remainingHeader, when set, is written with remaining before the head.
 	remainingHeader string
@@ -80,6 +87,9 @@ func (rc *recorder) WriteHeader(code int) {
 		if rc.remainingHeader != "" {
 			rc.Header().Set(rc.remainingHeader, strconv.Itoa(rc.remaining))
 		}
+		if rc.holding {
+			return
+		}
 	}
 	rc.ResponseWriter.WriteHeader(code)
 }
@@ -89,7 +99,48 @@ func (rc *recorder) Write(p []byte) (int, error) {
 		rc.WriteHeader(http.StatusOK)
 	}
 	rc.keep(p)
+	if rc.holding {
+		rc.held = append(rc.held, p...)
+		if len(rc.held) > policy.MaxBody {
+			return len(p), rc.release()
+		}
+		return len(p), nil
+	}
 	return rc.ResponseWriter.Write(p)
+}
+
+// FlushError keeps a held answer held; otherwise it flushes.
+func (rc *recorder) FlushError() error {
+	if rc.holding {
+		return nil
+	}
+	return http.NewResponseController(rc.ResponseWriter).Flush()
+}
+
+// release sends a held answer on and stops holding.
+func (rc *recorder) release() error {
+	if !rc.holding {
+		return nil
+	}
+	rc.holding = false
+	if rc.status == 0 {
+		return nil
+	}
+	rc.ResponseWriter.WriteHeader(rc.status)
+	held := rc.held
+	rc.held = nil
+	_, err := rc.ResponseWriter.Write(held)
+	return err
+}
+
+// discard drops a held answer, its headers included.
+func (rc *recorder) discard() {
+	rc.holding = false
+	rc.held = nil
+	hdr := rc.ResponseWriter.Header()
+	for k := range hdr {
+		delete(hdr, k)
+	}
 }
 
 // ReadFrom keeps the underlying writer's fast path (reverse_proxy copies with it)
@@ -97,6 +148,9 @@ func (rc *recorder) Write(p []byte) (int, error) {
 func (rc *recorder) ReadFrom(r io.Reader) (int64, error) {
 	if rc.status == 0 {
 		rc.WriteHeader(http.StatusOK)
+	}
+	if rc.holding {
+		return io.Copy(struct{ io.Writer }{rc}, r) // through Write, which holds
 	}
 	if rc.capture {
 		r = io.TeeReader(r, keeper{rc})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,40 @@ type Handler struct {
 	// Default: JSON pointer /email and form field email for portal routes,
 	// /username and username for manager routes.
 	Principal *policy.PrincipalSpec `json:"principal,omitempty"`
+
+	// OnAmbiguous is what happens to a request that could name more than one
+	// account (a repeated field, an array, the query string beside the body, a
+	// field-name variant, a JSON duplicate key, a body of another type than
+	// declared): "refuse" (default) answers 400 before the portal, reason
+	// AMBIGUOUS_PRINCIPAL, and counts a failure against every candidate;
+	// "count_all" forwards it, refused if any candidate is locked, and counts
+	// the portal's verdict against every candidate.
+	OnAmbiguous string `json:"on_ambiguous,omitempty"`
+
+	// OnMissingPrincipal is what happens to an attempt whose principal cannot
+	// be read (no field, an unreadable encoding or content type): "refuse"
+	// (default) answers 400, reason MISSING_PRINCIPAL; "forward" lets it through
+	// uncounted, and a success is reported by the unattributed_success alert.
+	// Either way it is rate-limited and recorded. A body over 64 KiB is always
+	// refused (413).
+	OnMissingPrincipal string `json:"on_missing_principal,omitempty"`
+
+	// Canonical lists the presets and steps (policy.Canonical) that turn the
+	// spellings of one account into its key for locks, rate limits and the
+	// users view: email, username, wordpress, none; percent, octets, tags,
+	// entities, nfkc, accents, ignorable, space, lower. Default: username
+	// (every step but octets).
+	Canonical []string `json:"canonical,omitempty"`
+
+	// Aliases learns from the portal's answers which spellings name one
+	// account, so they share one counter. Default: none.
+	Aliases *Aliases `json:"aliases,omitempty"`
+
+	// Multicall is what happens to an XML-RPC system.multicall on a route with
+	// an XML-RPC principal: "count" (default) counts each call that logs in
+	// as one attempt, refused when the account has not that many failures
+	// left; "refuse" answers 400 to every multicall.
+	Multicall string `json:"multicall,omitempty"`
 
 	// Methods are the request methods that are login attempts; requests with
 	// other methods pass through untouched and emit nothing. Default: every
@@ -113,6 +148,34 @@ type Handler struct {
 	sampler    *ratelimit.Sampler
 	lockEvents *ratelimit.Sampler // of LOCKED refusals; nil for locked_events all
 	flush      *sampledFlush      // reports the samplers' counts when a flood stops
+	canonical  policy.Canonical
+	aliasBody  *regexp.Regexp
+	aliasValue *regexp.Regexp
+	hold       bool // the portal's answer is held until judged (aliases)
+}
+
+// Aliases configures how the account behind a spelling is learned from the
+// portal's answers. The name learned is put through the route's canonical
+// steps; from then on the spelling counts against that account (kept in the
+// state, so in Redis for a fleet). While any alias source is set, the route
+// holds the portal's answer (up to 64 KiB) until it is judged, so that a
+// success for an account that turns out to be locked is refused before the
+// client gets its session.
+type Aliases struct {
+	// Cookie is the name of a cookie a successful login sets whose value names
+	// the account (a trailing "*" matches any rest of the name). Default: none.
+	Cookie string `json:"cookie,omitempty"`
+	// CookieRegexp picks the name out of the cookie's URL-decoded value: its
+	// first group, else its whole match. Default: the whole value.
+	CookieRegexp string `json:"cookie_regexp,omitempty"`
+	// Body is a regexp on the portal's answer (success or failure) whose first
+	// group names the account, e.g. WordPress's "for the username
+	// <strong>([^<]+)</strong>". Default: none.
+	Body string `json:"body,omitempty"`
+	// AccountID: a success's account_id names the account. Default: off.
+	AccountID bool `json:"account_id,omitempty"`
+	// TTL is how long an alias is kept after it was last seen. Default: 90 days.
+	TTL caddy.Duration `json:"ttl,omitempty"`
 }
 
 // Lockout configures how failures are counted and accounts locked.
@@ -216,6 +279,40 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.SessionTTL == 0 {
 		h.SessionTTL = caddy.Duration(12 * time.Hour)
 	}
+	if h.OnAmbiguous == "" {
+		h.OnAmbiguous = "refuse"
+	}
+	if h.OnMissingPrincipal == "" {
+		h.OnMissingPrincipal = "refuse"
+	}
+	if h.Multicall == "" {
+		h.Multicall = "count"
+	}
+	h.canonical = policy.DefaultCanonical
+	if len(h.Canonical) > 0 {
+		c, err := policy.ParseCanonical(h.Canonical)
+		if err != nil {
+			return fmt.Errorf("canonical: %w", err)
+		}
+		h.canonical = c
+	}
+	if al := h.Aliases; al != nil {
+		if al.TTL == 0 {
+			al.TTL = caddy.Duration(90 * 24 * time.Hour)
+		}
+		var err error
+		if al.Body != "" {
+			if h.aliasBody, err = regexp.Compile(al.Body); err != nil {
+				return fmt.Errorf("aliases body: %w", err)
+			}
+		}
+		if al.CookieRegexp != "" {
+			if h.aliasValue, err = regexp.Compile(al.CookieRegexp); err != nil {
+				return fmt.Errorf("aliases cookie_regexp: %w", err)
+			}
+		}
+		h.hold = al.Body != "" || al.Cookie != "" || al.AccountID
+	}
 	for i, m := range h.Methods {
 		h.Methods[i] = strings.ToUpper(m)
 	}
@@ -272,7 +369,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.classifier = c
-	h.captureRsp = c.NeedsBody() || h.AccountID != "" || h.DisplayName != ""
+	h.captureRsp = c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
 
 	h.finishDone = func(err error) {
 		if err != nil {
@@ -331,8 +428,47 @@ func (h *Handler) Validate() error {
 	if h.PortalID != "" && h.Source != "portal" {
 		return fmt.Errorf("portal_id: only for portal routes (source is %q)", h.Source)
 	}
-	if h.Principal.JSONPointer == "" && h.Principal.FormField == "" {
-		return fmt.Errorf("principal: needs a JSON pointer or a form field")
+	if ps := h.Principal; ps.JSONPointer == "" && ps.FormField == "" && !ps.Basic && ps.Header == "" && ps.XMLRPC == nil {
+		return fmt.Errorf("principal: needs a JSON pointer, a form field, basic, a header or xmlrpc")
+	}
+	if ps := h.Principal; ps.Header != "" && !validHeaderName(ps.Header) {
+		return fmt.Errorf("principal header: %q is not a header name", ps.Header)
+	}
+	if x := h.Principal.XMLRPC; x != nil {
+		if x.Param < 0 {
+			return fmt.Errorf("principal xmlrpc: the parameter position must be 0 or more, got %d", x.Param)
+		}
+		for m, i := range x.Methods {
+			if i < 0 || m == "" {
+				return fmt.Errorf("principal xmlrpc: %s=%d: want <method>=<position>", m, i)
+			}
+		}
+	}
+	if h.OnAmbiguous != "refuse" && h.OnAmbiguous != "count_all" {
+		return fmt.Errorf("on_ambiguous: want refuse or count_all, got %q", h.OnAmbiguous)
+	}
+	if h.OnMissingPrincipal != "refuse" && h.OnMissingPrincipal != "forward" {
+		return fmt.Errorf("on_missing_principal: want refuse or forward, got %q", h.OnMissingPrincipal)
+	}
+	if h.Multicall != "count" && h.Multicall != "refuse" {
+		return fmt.Errorf("multicall: want count or refuse, got %q", h.Multicall)
+	}
+	if al := h.Aliases; al != nil {
+		if al.Cookie == "" && al.Body == "" && !al.AccountID {
+			return fmt.Errorf("aliases: needs cookie, body or account_id")
+		}
+		if al.AccountID && h.AccountID == "" {
+			return fmt.Errorf("aliases account_id: the route has no account_id pointer")
+		}
+		if al.Cookie != "" && !validCookieName(strings.TrimSuffix(al.Cookie, "*")) {
+			return fmt.Errorf("aliases cookie: %q is not a cookie name", al.Cookie)
+		}
+		if al.CookieRegexp != "" && al.Cookie == "" {
+			return fmt.Errorf("aliases cookie_regexp: needs cookie")
+		}
+		if al.TTL < 0 {
+			return fmt.Errorf("aliases ttl: must be positive")
+		}
 	}
 	for name, p := range map[string]string{"principal json": h.Principal.JSONPointer, "account_id": h.AccountID, "display_name": h.DisplayName} {
 		if p == "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/ratelimit"
+	"github.com/loginguard/loginguard/state"
 )
 
 // RateLimit configures a login route's rate limits, counted in Redis when the
@@ -117,7 +118,7 @@ func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt
 		h.app.stateError("rate_limit", err)
 		if h.app.OnStateError == "fail_closed" {
 			w.Header().Set("Retry-After", "5")
-			return true, h.refuse(w, a, a.adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
+			return true, h.refuse(w, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil)
 		}
 		return false, nil
 	}

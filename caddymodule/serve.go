@@ -35,14 +35,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // attempt is one login attempt on its way through the handler.
 type attempt struct {
 	ev       event.Event
-	account  string     // lockout key; "" when no principal was read
+	account  string     // lockout key of the first account named; "" when none was read
 	ip       netip.Addr // the client IP, parsed once (invalid when it is not an address)
 	prefix   string     // client IP prefix, when per-IP counting or known IPs are on
-	identity string     // email (portal) or username (manager)
-	adm      state.Admission
-	admitted bool
+	identity string     // email (portal) or username (manager), canonical
+	claims   []claim    // the accounts the attempt is counted against, admitted
+	calls    int        // login calls of an XML-RPC multicall (0: not one)
 	finished bool
 	span     trace.Span // of the attempt (a no-op one when telemetry is off)
+}
+
+// claim is one account an attempt is counted against, with its admission.
+type claim struct {
+	account  string
+	identity string
+	spelling string // the spelling's own lockout key, before aliases
+	adm      state.Admission
+}
+
+// admitted reports whether the attempt holds slots to finish.
+func (a *attempt) admitted() bool { return len(a.claims) > 0 }
+
+// failuresBefore is the first account's failures counted before the attempt.
+func (a *attempt) failuresBefore() int {
+	if len(a.claims) == 0 {
+		return 0
+	}
+	return a.claims[0].adm.Failures
 }
 
 func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -52,9 +71,29 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
-	prefix, complete := readPrefix(r)
-	if p, ok := policy.Extract(*h.Principal, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), prefix, complete); ok {
-		h.setIdentity(a, p)
+	body, complete := readPrefix(r)
+	id := policy.Identify(*h.Principal, policy.Request{
+		ContentType:     r.Header.Get("Content-Type"),
+		ContentEncoding: r.Header.Get("Content-Encoding"),
+		Body:            body,
+		Complete:        complete,
+		Query:           r.URL.RawQuery,
+		Authorization:   r.Header.Get("Authorization"),
+		Header:          headerValues(r, h.Principal.Header),
+	})
+	if id.NotLogin {
+		return next.ServeHTTP(w, r)
+	}
+	named, err := h.accounts(r.Context(), id.Candidates)
+	if err != nil {
+		h.app.stateError("alias", err)
+		if h.app.OnStateError == "fail_closed" {
+			w.Header().Set("Retry-After", "5")
+			return h.refuse(w, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil)
+		}
+	}
+	if len(named) > 0 {
+		h.setIdentity(a, named[0])
 	}
 
 	if a.ip.IsValid() && h.app.isBlocked(a.ip) {
@@ -65,45 +104,44 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 			return err
 		}
 	}
-	if a.account != "" && !h.Lockout.Off {
+	switch {
+	case !complete:
+		return h.refuseUnread(w, a, "the body is over 64 KiB", http.StatusRequestEntityTooLarge)
+	case len(named) == 0 && h.OnMissingPrincipal == "refuse":
+		return h.refuseUnread(w, a, id.Missing, http.StatusBadRequest)
+	case len(named) > 1 || (len(named) == 1 && id.Unreadable != ""):
+		a.ev.Candidates = identities(named)
+		if h.OnAmbiguous == "refuse" {
+			return h.refuseAmbiguous(r.Context(), w, a, named, ambiguity(id))
+		}
+	case id.Logins > 1 || strings.HasPrefix(id.Shape, "an XML-RPC system.multicall"):
+		if h.Multicall == "refuse" {
+			return h.refuseUnread(w, a, id.Shape, http.StatusBadRequest, event.AmbiguousPrincipal)
+		}
+		a.calls = id.Logins
+		for range id.Logins - 1 {
+			named = append(named, named[0])
+		}
+	}
+	if len(named) > 0 && !h.Lockout.Off {
 		if h.statePol.PerPrefixMaxFailures > 0 || h.statePol.KnownPrefixTTL > 0 {
 			a.prefix = ipPrefix(a.ip, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix)
 		}
-		adm, err := h.admit(r.Context(), state.Attempt{Account: a.account, Prefix: a.prefix})
-		switch {
-		case err != nil:
-			h.app.stateError("admit", err)
-			if h.app.OnStateError == "fail_closed" {
-				w.Header().Set("Retry-After", "5")
-				return h.refuse(w, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
-			}
-			// fail open: the attempt goes through uncounted and is reported as usual.
-		case adm.Locked:
-			h.app.stateOK()
-			return h.refuseLocked(w, a, adm)
-		case adm.Busy():
-			// More attempts at once than the account has failures left: a
-			// flood, sampled like the rate limits' refusals.
-			h.app.stateOK()
-			w.Header().Set("Retry-After", "1")
-			a.ev.FailureCount = adm.Failures
-			return h.refuseSampled(w, a, ratelimit.Decision{Scope: "account", Key: "busy:" + a.account}, http.StatusTooManyRequests)
-		default:
-			h.app.stateOK()
-			a.adm, a.admitted = adm, true
-			defer h.release(a)
+		if answered, err := h.admitAll(r.Context(), w, a, named); answered {
+			return err
 		}
+		defer h.release(a)
 	}
 
-	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, capture: h.captureRsp}
+	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, capture: h.captureRsp, holding: h.hold}
 	if h.Lockout.RemainingHeader != "" && a.account != "" && !h.Lockout.Off {
 		rec.remainingHeader = h.Lockout.RemainingHeader
-		rec.remaining = max(0, h.Lockout.MaxFailures-a.adm.Failures-1)
+		rec.remaining = max(0, h.Lockout.MaxFailures-a.failuresBefore()-1)
 	}
 	sent := time.Now()
-	err := next.ServeHTTP(rec, r)
+	err = next.ServeHTTP(rec, r)
 	h.app.tel.upstreamTook(time.Since(sent))
-	if err == nil {
+	if err == nil && !rec.holding {
 		// The client has its answer before the state and event work below.
 		_ = http.NewResponseController(rec).Flush()
 	}
@@ -125,7 +163,61 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		v = policy.Verdict{Reason: event.UpstreamError, Rule: -1}
 	}
 	h.judged(r.Context(), a, v, rec)
+	if rec.holding {
+		rec.release()
+	}
 	return err
+}
+
+// headerValues returns the values of the request header name ("" for none).
+func headerValues(r *http.Request, name string) []string {
+	if name == "" {
+		return nil
+	}
+	return r.Header.Values(name)
+}
+
+// admitAll takes a slot for every account the attempt names, in order. When one
+// is locked or has no failure left, the slots taken are given back and the
+// attempt is answered; it reports whether it was.
+func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attempt, named []named) (bool, error) {
+	for i, n := range named {
+		at := state.Attempt{Account: n.account, Prefix: a.prefix}
+		var adm state.Admission
+		var err error
+		if i > 0 && n.account == named[0].account {
+			// Another call of one multicall: its own slots are what it would wait on.
+			adm, err = h.app.Store().Admit(ctx, at, h.statePol)
+		} else {
+			adm, err = h.admit(ctx, at)
+		}
+		switch {
+		case err != nil:
+			h.app.stateError("admit", err)
+			if h.app.OnStateError == "fail_closed" {
+				h.release(a)
+				w.Header().Set("Retry-After", "5")
+				return true, h.refuse(w, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
+			}
+			// fail open: the attempt goes through uncounted for this account.
+			continue
+		case adm.Locked:
+			h.app.stateOK()
+			h.release(a)
+			return true, h.refuseLocked(w, a, adm)
+		case adm.Busy():
+			// More attempts at once than the account has failures left: a
+			// flood, sampled like the rate limits' refusals.
+			h.app.stateOK()
+			h.release(a)
+			w.Header().Set("Retry-After", "1")
+			a.ev.FailureCount = adm.Failures
+			return true, h.refuseSampled(w, a, ratelimit.Decision{Scope: "account", Key: "busy:" + n.account}, http.StatusTooManyRequests)
+		}
+		h.app.stateOK()
+		a.claims = append(a.claims, claim{account: n.account, identity: n.identity, spelling: n.spelling, adm: adm})
+	}
+	return false, nil
 }
 
 // admit takes a slot for account, waiting up to AdmissionWait while the account
@@ -159,16 +251,19 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 	return adm, nil
 }
 
-// release gives an admitted attempt's slot back when the attempt ended without
-// a verdict (a panic further down the chain).
+// release gives an admitted attempt's slots back when the attempt ended without
+// a verdict (refused on a later account, or a panic further down the chain).
 func (h *Handler) release(a *attempt) {
 	if a.finished {
 		return
 	}
+	a.finished = true
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := h.app.Store().Finish(ctx, state.Attempt{Account: a.account, Prefix: a.prefix}, a.adm.Slot, state.Uncounted, h.statePol); err != nil {
-		h.app.stateError("finish", err)
+	for _, c := range a.claims {
+		if _, err := h.app.Store().Finish(ctx, state.Attempt{Account: c.account, Prefix: a.prefix}, c.adm.Slot, state.Uncounted, h.statePol); err != nil {
+			h.app.stateError("finish", err)
+		}
 	}
 }
 
@@ -195,67 +290,178 @@ func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission,
 
 // judged records the portal's verdict on an attempt and emits its events.
 func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec *recorder) {
-	outcome := state.Uncounted
-	if v.Success {
-		outcome = state.Success
-	} else if a.account != "" && h.counted[reasonIndex(v.Reason)] {
-		outcome = state.CountedFailure
+	// A client that hangs up must not keep its failure from being counted.
+	ctx = context.WithoutCancel(ctx)
+	if v.Success && len(a.claims) > 0 && h.hold {
+		if locked, target := h.learnedLocked(ctx, a, rec); locked {
+			// The portal let in a spelling of a locked account: the client
+			// never gets the session.
+			h.release(a)
+			rec.discard()
+			_ = h.refuseLocked(rec.ResponseWriter, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
+			h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", target)
+			return
+		}
 	}
-	var res state.Result
-	failures := a.adm.Failures
-	if a.admitted {
-		a.finished = true
-		// A client that hangs up must not keep its failure from being counted.
-		ctx := context.WithoutCancel(ctx)
-		at := state.Attempt{Account: a.account, Prefix: a.prefix}
-		store := h.app.Store()
-		if as, ok := store.(state.AsyncFinisher); ok && outcome != state.CountedFailure {
-			// Nothing below needs the result of a success or an uncounted
-			// failure (the event keeps the count seen at admission): the
-			// request does not wait for it.
-			as.FinishAsync(ctx, at, a.adm.Slot, outcome, h.statePol, h.finishDone)
-		} else {
-			start := time.Now()
-			r, err := store.Finish(ctx, at, a.adm.Slot, outcome, h.statePol)
-			h.app.waited(h.app.metrics.finishWait, "finish", start)
-			if err != nil {
-				h.app.stateError("finish", err)
-			} else {
-				res, failures = r, r.Failures
-			}
+	verdicts := h.verdicts(a, v, rec)
+	a.finished = true
+	type locked struct {
+		c   claim
+		res state.Result
+	}
+	var newly []locked
+	results := make([]state.Result, len(a.claims))
+	for i, c := range a.claims {
+		res, ok := h.finish(ctx, a, c, h.outcome(a, verdicts[i]))
+		results[i] = res
+		if ok && res.NewlyLocked {
+			newly = append(newly, locked{c, res})
+		}
+	}
+	if learned := h.learnAlias(ctx, a, v, rec); learned != nil && !v.Success && h.counted[reasonIndex(v.Reason)] {
+		// The failure counts against the account behind the spelling too.
+		if res, ok := h.countAgainst(ctx, a, *learned); ok && res.NewlyLocked {
+			newly = append(newly, locked{*learned, res})
 		}
 	}
 
-	if v.Success {
-		a.ev.EventType = event.LoginSuccess
-		if rec.capture && len(rec.body) > 0 {
-			if s, ok := policy.LookupJSON(rec.body, h.AccountID); ok && h.AccountID != "" {
-				a.ev.AccountID = event.Str(policy.Clean(s))
-			}
-			if s, ok := policy.LookupJSON(rec.body, h.DisplayName); ok && h.DisplayName != "" {
-				a.ev.DisplayName = event.Str(policy.Clean(s))
+	events := 1
+	if a.calls > 0 {
+		events = len(a.claims)
+	}
+	for i := range events {
+		ev := &a.ev // the attempt's span reads the first
+		if i > 0 {
+			cp := a.ev
+			cp.ID = event.NewID()
+			ev = &cp
+		}
+		vi := v
+		failures := a.failuresBefore()
+		if i < len(verdicts) {
+			vi = verdicts[i]
+			failures = results[i].Failures
+			if failures == 0 && !vi.Success {
+				failures = a.claims[i].adm.Failures
 			}
 		}
-		h.rememberSession(ctx, a, rec.Header())
-	} else {
-		a.ev.FailureCount = failures
-		h.fail(a, v.Reason, failures)
+		h.emitVerdict(ctx, a, ev, vi, failures, rec)
 	}
-	h.app.countAttempt(h.source, v.Success, v.Reason)
-	h.emit(a.ev)
-
-	if res.NewlyLocked {
+	for _, l := range newly {
 		lock := a.ev
 		lock.ID = event.NewID()
 		lock.EventType = event.AccountLocked
 		lock.Reason = ""
 		lock.ErrorType = nil
-		lock.Message = event.Str(lockMessage(a.identity, failures, res))
+		lock.Candidates = nil
+		lock.FailureCount = l.res.Failures
+		h.setEventIdentity(&lock, l.c.identity, "")
+		lock.Message = event.Str(lockMessage(l.c.identity, l.res.Failures, l.res))
 		h.app.metrics.lock()
 		h.app.tel.lock()
-		a.span.AddEvent("loginguard.account_locked", trace.WithAttributes(attribute.Int("loginguard.failure_count", failures)))
+		a.span.AddEvent("loginguard.account_locked", trace.WithAttributes(attribute.Int("loginguard.failure_count", l.res.Failures)))
 		h.emit(lock)
 	}
+}
+
+// emitVerdict fills ev with verdict v and emits it.
+func (h *Handler) emitVerdict(ctx context.Context, a *attempt, ev *event.Event, v policy.Verdict, failures int, rec *recorder) {
+	if v.Success {
+		ev.EventType = event.LoginSuccess
+		ev.Reason, ev.Message, ev.ErrorType = "", nil, nil
+		if rec.capture && len(rec.body) > 0 {
+			if s, ok := policy.LookupJSON(rec.body, h.AccountID); ok && h.AccountID != "" {
+				ev.AccountID = event.Str(policy.Clean(s))
+			}
+			if s, ok := policy.LookupJSON(rec.body, h.DisplayName); ok && h.DisplayName != "" {
+				ev.DisplayName = event.Str(policy.Clean(s))
+			}
+		}
+		if a.account == "" {
+			// The portal let in someone the gateway could not name: an alert.
+			ev.Reason = event.MissingPrincipal
+		}
+		h.rememberSession(ctx, a, rec.Header())
+	} else {
+		ev.FailureCount = failures
+		msg, errType := policy.Describe(v.Reason, h.source, a.identity, failures)
+		ev.EventType, ev.Reason, ev.Message, ev.ErrorType = event.LoginFailure, v.Reason, &msg, &errType
+	}
+	h.app.countAttempt(h.source, v.Success, v.Reason)
+	h.emit(*ev)
+}
+
+// outcome is what a verdict means for the lockout state.
+func (h *Handler) outcome(a *attempt, v policy.Verdict) state.Outcome {
+	switch {
+	case v.Success:
+		return state.Success
+	case a.account != "" && h.counted[reasonIndex(v.Reason)]:
+		return state.CountedFailure
+	}
+	return state.Uncounted
+}
+
+// verdicts returns the verdict for each claim: the attempt's, or for an XML-RPC
+// multicall each call's, read from the portal's answer (a fault 403 is a wrong
+// password, another fault an error, a result a success), failures first.
+func (h *Handler) verdicts(a *attempt, v policy.Verdict, rec *recorder) []policy.Verdict {
+	out := make([]policy.Verdict, len(a.claims))
+	for i := range out {
+		out[i] = v
+	}
+	if a.calls == 0 || len(a.claims) == 0 {
+		return out
+	}
+	faults, ok := policy.XMLRPCResults(rec.body)
+	if !ok {
+		return out // the whole multicall failed: each call with it
+	}
+	var bad, other, good int
+	for _, f := range faults {
+		switch f {
+		case 0:
+			good++
+		case 403:
+			bad++
+		default:
+			other++
+		}
+	}
+	for i := range out {
+		switch {
+		case i < bad:
+			out[i] = policy.Verdict{Reason: event.BadCredentials, Rule: -1}
+		case i < bad+other:
+			out[i] = policy.Verdict{Reason: event.Unknown, Rule: -1}
+		case i < bad+other+good:
+			out[i] = policy.Verdict{Success: true, Rule: -1}
+		default:
+			out[i] = policy.Verdict{Reason: event.Unknown, Rule: -1}
+		}
+	}
+	return out
+}
+
+// finish records one claim's outcome; ok is false when the state failed or the
+// outcome was recorded without waiting for its result.
+func (h *Handler) finish(ctx context.Context, a *attempt, c claim, o state.Outcome) (state.Result, bool) {
+	at := state.Attempt{Account: c.account, Prefix: a.prefix}
+	store := h.app.Store()
+	if as, ok := store.(state.AsyncFinisher); ok && o != state.CountedFailure {
+		// Nothing needs the result of a success or an uncounted failure (the
+		// event keeps the count seen at admission): the request does not wait.
+		as.FinishAsync(ctx, at, c.adm.Slot, o, h.statePol, h.finishDone)
+		return state.Result{}, false
+	}
+	start := time.Now()
+	r, err := store.Finish(ctx, at, c.adm.Slot, o, h.statePol)
+	h.app.waited(h.app.metrics.finishWait, "finish", start)
+	if err != nil {
+		h.app.stateError("finish", err)
+		return state.Result{}, false
+	}
+	return r, true
 }
 
 func lockMessage(identity string, failures int, res state.Result) string {
@@ -358,22 +564,6 @@ func (h *Handler) newEvent(r *http.Request, t event.Type) event.Event {
 		ev.PortalID = event.Str(h.PortalID)
 	}
 	return ev
-}
-
-// setIdentity fills the attempt's principal or email and its lockout key.
-func (h *Handler) setIdentity(a *attempt, principal string) {
-	lower := strings.ToLower(principal)
-	if h.source == event.SourcePortal {
-		a.identity = lower
-		a.ev.Email = &lower
-	} else {
-		a.identity = principal
-		a.ev.Principal = &principal
-	}
-	a.account = lower
-	if h.Realm != "" {
-		a.account = h.Realm + "|" + lower
-	}
 }
 
 func (h *Handler) emit(ev event.Event) { h.app.emit(ev, *h.SaveToDatabase, h.targets) }

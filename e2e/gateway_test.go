@@ -301,17 +301,18 @@ func TestBadInput(t *testing.T) {
 		body                     []byte
 		chunked                  bool
 		email                    string // expected email in the event, "<nil>" for none; "" for no event
+		refused                  int    // the gateway's own answer (the attempt never reaches the upstream); 0: the upstream's
 	}{
-		{"malformed", "POST", "application/json", "", []byte(`{"email": "half@example.com", `), false, "<nil>"},
-		{"too-large", "POST", "application/json", "", []byte(big), false, "<nil>"},
-		{"missing", "POST", "application/json", "", []byte(`{"password":"x"}`), false, "<nil>"},
-		{"gzip", "POST", "application/json", "gzip", gz.Bytes(), false, "zipped@example.com"},
-		{"chunked", "POST", "application/json", "", []byte(`{"email":"chunked@example.com","password":"x"}`), true, "chunked@example.com"},
-		{"multipart", "POST", mw.FormDataContentType(), "", mp.Bytes(), false, "multi@example.com"},
-		{"wrong-type", "POST", "text/plain", "", []byte("email=plain@example.com&password=x"), false, "plain@example.com"},
-		{"control-chars", "POST", "application/json", "", []byte(`{"email":"evil\n2026-01-01 INFO forged@example.com\u0000","password":"x"}`), false, "evil\ufffd2026-01-01 info forged@example.com\ufffd"},
-		{"put", "PUT", "application/json", "", []byte(`{"email":"put@example.com","password":"x"}`), false, "put@example.com"},
-		{"get", "GET", "", "", nil, false, ""},
+		{"malformed", "POST", "application/json", "", []byte(`{"email": "half@example.com", `), false, "<nil>", 400},
+		{"too-large", "POST", "application/json", "", []byte(big), false, "<nil>", 413},
+		{"missing", "POST", "application/json", "", []byte(`{"password":"x"}`), false, "<nil>", 400},
+		{"gzip", "POST", "application/json", "gzip", gz.Bytes(), false, "zipped@example.com", 0},
+		{"chunked", "POST", "application/json", "", []byte(`{"email":"chunked@example.com","password":"x"}`), true, "chunked@example.com", 0},
+		{"multipart", "POST", mw.FormDataContentType(), "", mp.Bytes(), false, "multi@example.com", 0},
+		{"wrong-type", "POST", "text/plain", "", []byte("email=plain@example.com&password=x"), false, "plain@example.com", 0},
+		{"control-chars", "POST", "application/json", "", []byte(`{"email":"evil\n2026-01-01 INFO forged@example.com\u0000","password":"x"}`), false, "evil2026-01-01 info forged@example.com", 0},
+		{"put", "PUT", "application/json", "", []byte(`{"email":"put@example.com","password":"x"}`), false, "put@example.com", 0},
+		{"get", "GET", "", "", nil, false, "", 0},
 	}
 	var events int
 	for _, c := range cases {
@@ -328,6 +329,16 @@ func TestBadInput(t *testing.T) {
 		}
 		req.Header.Set("X-Case", c.name)
 		resp, _ := s.do(req)
+		if c.refused != 0 {
+			up.mu.Lock()
+			got, reached := up.bodies[c.name]
+			up.mu.Unlock()
+			if resp.StatusCode != c.refused || reached {
+				t.Errorf("%s: status %d, upstream received %q; want the gateway's %d and nothing upstream", c.name, resp.StatusCode, got, c.refused)
+			}
+			events++
+			continue
+		}
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want the upstream's 400", c.name, resp.StatusCode)
 		}
@@ -353,12 +364,16 @@ func TestBadInput(t *testing.T) {
 		}
 		e := evs[i]
 		i++
-		if str(e.Email) != c.email || e.EventType != event.LoginFailure || e.Reason != event.Unknown {
-			t.Errorf("%s: event email %q type %s reason %s, want %q LOGIN_FAILURE UNKNOWN", c.name, str(e.Email), e.EventType, e.Reason, c.email)
+		want := event.Unknown
+		if c.refused != 0 {
+			want = event.MissingPrincipal
+		}
+		if str(e.Email) != c.email || e.EventType != event.LoginFailure || e.Reason != want {
+			t.Errorf("%s: event email %q type %s reason %s, want %q LOGIN_FAILURE %s", c.name, str(e.Email), e.EventType, e.Reason, c.email, want)
 		}
 	}
 	raw, _ := os.ReadFile(s.events)
-	if bytes.Contains(raw, []byte("\nforged")) || bytes.Contains(raw, []byte("INFO forged")) {
+	if bytes.Contains(raw, []byte("\nforged")) || bytes.Contains(raw, []byte("\x00")) || bytes.Contains(raw, []byte(`\n2026`)) {
 		t.Errorf("a control character reached the events file raw")
 	}
 	if strings.Contains(s.caddyLog(), "\n2026-01-01 INFO forged") {

@@ -53,12 +53,20 @@ const (
 	RateLimited           Reason = "RATE_LIMITED"
 	UpstreamError         Reason = "UPSTREAM_ERROR"
 	Unknown               Reason = "UNKNOWN"
+	// AmbiguousPrincipal: the request could be read as naming more than one
+	// account (a repeated field, an array, the query string beside the body…).
+	AmbiguousPrincipal Reason = "AMBIGUOUS_PRINCIPAL"
+	// MissingPrincipal: no principal could be read from the request (no field,
+	// a body over the read limit, an unreadable encoding or content type).
+	MissingPrincipal Reason = "MISSING_PRINCIPAL"
 )
 
 // Reasons lists every reason in a stable order.
 var Reasons = []Reason{
 	BadCredentials, AccountNotFound, Disabled, WaitingForApprovement, ConfirmationNeeded,
 	Rejected, NotApproved, MFARequired, MFAFailed, Locked, RateLimited, UpstreamError, Unknown,
+	// Stores keep a reason as its place in this list: new reasons go at the end.
+	AmbiguousPrincipal, MissingPrincipal,
 }
 
 // ParseReason returns the reason named s (exact, upper case) and whether it is one.
@@ -94,6 +102,13 @@ type Event struct {
 	Host         string `json:"host,omitempty"`
 	Path         string `json:"path,omitempty"`
 	TraceID      string `json:"traceId,omitempty"`
+	// SentAs is the principal as the request spelled it, when that differs from
+	// the account it was counted against (principal or email): another case, an
+	// accent, an alias such as the email of a username.
+	SentAs string `json:"sentAs,omitempty"`
+	// Candidates are the principals an ambiguous request named (reason
+	// AMBIGUOUS_PRINCIPAL), each counted against.
+	Candidates []string `json:"candidates,omitempty"`
 	// Seq is the log store's sequence number of the event: an integer >= 1,
 	// unique in the store and higher for a newer event. Only events read back
 	// from a store have one; zero is not written.
@@ -148,6 +163,20 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = append(b, f.name...)
 			b = appendString(b, f.v)
 		}
+	}
+	if e.SentAs != "" {
+		b = append(b, `,"sentAs":`...)
+		b = appendString(b, e.SentAs)
+	}
+	if len(e.Candidates) > 0 {
+		b = append(b, `,"candidates":[`...)
+		for i, c := range e.Candidates {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, c)
+		}
+		b = append(b, ']')
 	}
 	if e.Seq != 0 {
 		b = append(b, `,"seq":`...)

@@ -29,7 +29,8 @@ type Rule struct {
 	// Header maps a header name to a regexp that some value of that header must match
 	// ("" for any value). A missing header does not match. Default: no header condition.
 	Header map[string]string `json:"header,omitempty"`
-	// Cookie is the name of a cookie the response must set: a Set-Cookie with this name
+	// Cookie is the name of a cookie the response must set (a trailing "*" matches
+	// any rest of the name, e.g. wordpress_logged_in_*): a Set-Cookie with this name
 	// and a non-empty value that does not expire it (Max-Age zero or less, or Expires in
 	// the past; a positive Max-Age wins over Expires). Default: no cookie condition.
 	Cookie string `json:"cookie,omitempty"`
@@ -443,28 +444,37 @@ func anyMatch(re *regexp.Regexp, values []string) bool {
 // setsCookie reports whether one of the Set-Cookie lines sets the cookie name to a
 // non-empty value without expiring it.
 func setsCookie(lines []string, name string, now func() time.Time) bool {
+	_, ok := SetCookieValue(lines, name, now)
+	return ok
+}
+
+// SetCookieValue returns the value of the first Set-Cookie line that sets a cookie
+// named pattern (a trailing "*" matches any rest of the name: WordPress's
+// wordpress_logged_in_<hash>) to a non-empty value without expiring it.
+func SetCookieValue(lines []string, pattern string, now func() time.Time) (string, bool) {
+	prefix, wild := strings.CutSuffix(pattern, "*")
 	for _, line := range lines {
-		// Cheap check before parsing: the line must start with name=.
+		// Cheap check before parsing: the line must start with the name.
 		rest := strings.TrimLeft(line, " \t")
-		if !strings.HasPrefix(rest, name) {
+		if !strings.HasPrefix(rest, prefix) {
 			continue
 		}
-		if rest = strings.TrimLeft(rest[len(name):], " \t"); !strings.HasPrefix(rest, "=") {
+		if rest = strings.TrimLeft(rest[len(prefix):], " \t"); !wild && !strings.HasPrefix(rest, "=") {
 			continue
 		}
 		c, err := http.ParseSetCookie(line)
-		if err != nil || c.Name != name || c.Value == "" {
+		if err != nil || c.Value == "" || (c.Name != pattern && !(wild && strings.HasPrefix(c.Name, prefix))) {
 			continue
 		}
 		switch {
 		case c.MaxAge < 0:
 			continue
 		case c.MaxAge > 0:
-			return true
+			return c.Value, true
 		case !c.Expires.IsZero() && !c.Expires.After(now()):
 			continue
 		}
-		return true
+		return c.Value, true
 	}
-	return false
+	return "", false
 }

@@ -15,8 +15,15 @@ import (
 type PrincipalSpec struct {
 	// JSONPointer is an RFC 6901 pointer into a JSON body, e.g. "/email" or "/user/name".
 	JSONPointer string `json:"json,omitempty"`
-	// FormField is a field of an urlencoded or multipart form body, e.g. "email".
+	// FormField is a field of an urlencoded or multipart form body (and of the
+	// query string), e.g. "email".
 	FormField string `json:"form,omitempty"`
+	// Basic reads the user of HTTP Basic credentials (Authorization: Basic).
+	Basic bool `json:"basic,omitempty"`
+	// Header names a request header that carries the principal.
+	Header string `json:"header,omitempty"`
+	// XMLRPC reads the username of XML-RPC calls (WordPress's xmlrpc.php).
+	XMLRPC *XMLRPCSpec `json:"xmlrpc,omitempty"`
 }
 
 // MaxPrincipalRunes is the length to which Clean cuts a principal.

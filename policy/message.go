@@ -71,6 +71,10 @@ func Describe(r event.Reason, src event.Source, identity string, failures int) (
 		return messageFailedPrefix + string(event.RateLimited), ErrorTypeAuthenticationService
 	case event.UpstreamError:
 		return messageFailedPrefix + string(event.UpstreamError), ErrorTypeAuthenticationService
+	case event.AmbiguousPrincipal:
+		return messageFailedPrefix + string(event.AmbiguousPrincipal), ErrorTypeAuthentication
+	case event.MissingPrincipal:
+		return messageFailedPrefix + string(event.MissingPrincipal), ErrorTypeAuthentication
 	default:
 		return messageFailedPrefix + string(event.Unknown), ErrorTypeAuthentication
 	}

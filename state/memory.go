@@ -53,6 +53,7 @@ type Memory struct {
 	now      func() time.Time
 	accounts *accountTable
 	sessions *sessionTable
+	aliases  *sessionTable // Session.Account is the account of a spelling
 	blocks   blockTable
 	nextSlot atomic.Uint64
 	closed   atomic.Bool
@@ -73,6 +74,7 @@ func NewMemory(o MemoryOptions) *Memory {
 		now:      o.Clock(),
 		accounts: newAccountTable(o.MaxAccounts),
 		sessions: newSessionTable(o.MaxSessions),
+		aliases:  newSessionTable(o.MaxSessions),
 	}
 }
 
@@ -289,6 +291,30 @@ func (m *Memory) TakeSession(_ context.Context, hash string) (Session, bool, err
 	}
 	s, ok := m.sessions.take(hash, m.now())
 	return s, ok, nil
+}
+
+// PutAlias implements Store. At most MaxSessions aliases are kept; a full table
+// forgets the one that would expire first.
+func (m *Memory) PutAlias(_ context.Context, name, account string, ttl time.Duration) error {
+	if m.closed.Load() {
+		return errClosed
+	}
+	if ttl <= 0 {
+		m.aliases.forget(name)
+		return nil
+	}
+	now := m.now()
+	m.aliases.put(name, Session{Account: account}, now.Add(ttl), now)
+	return nil
+}
+
+// Alias implements Store.
+func (m *Memory) Alias(_ context.Context, name string) (string, bool, error) {
+	if m.closed.Load() {
+		return "", false, errClosed
+	}
+	s, ok := m.aliases.get(name, m.now())
+	return s.Account, ok, nil
 }
 
 // Lock implements Store. It fails only when every tracked account is locked and

@@ -44,6 +44,17 @@ func (t *sessionTable) put(hash string, s Session, expires, now time.Time) {
 	heap.Push(&t.heap, e)
 }
 
+// get returns the session behind hash without forgetting it.
+func (t *sessionTable) get(hash string, now time.Time) (Session, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.byHash[hash]
+	if e == nil || !now.Before(e.expires) {
+		return Session{}, false
+	}
+	return e.s, true
+}
+
 func (t *sessionTable) take(hash string, now time.Time) (Session, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -203,6 +203,13 @@ type Store interface {
 	// TakeSession returns and forgets the session behind a cookie hash.
 	TakeSession(ctx context.Context, hash string) (Session, bool, error)
 
+	// PutAlias records for ttl that name is another spelling of account (an
+	// email of a username, say), learned from the portal's answers; a ttl
+	// that is not positive forgets it.
+	PutAlias(ctx context.Context, name, account string, ttl time.Duration) error
+	// Alias returns the account that name was recorded as a spelling of.
+	Alias(ctx context.Context, name string) (account string, ok bool, err error)
+
 	// Lock locks account for d; d <= 0 locks it until Unlock.
 	Lock(ctx context.Context, account string, d time.Duration) error
 	// Unlock lifts a lock and the locks of its pairs, and clears the failure

@@ -19,6 +19,7 @@ const Buckets = 1024
 //	                    replaced or removed before EndedLocks took it (a sorted
 //	                    set scored by the end)
 //	Psession:<hash>     a login session behind a cookie hash (a string)
+//	Palias:<name>       the account a spelling is an alias of ("<expiry ms>|<account>")
 //	Pblocks             blocked IP ranges (a hash), see Block
 //
 // The hash tag is the bucket, not the account name: an account's state and its
@@ -52,6 +53,10 @@ func (s *Store) bucketKeys(suffix string) []string {
 		keys[i] = s.prefix + "{b" + strconv.Itoa(i) + "}:" + suffix
 	}
 	return keys
+}
+
+func (s *Store) aliasKey(name string) string {
+	return s.prefix + "alias:" + name
 }
 
 func (s *Store) sessionKey(hash string) string {

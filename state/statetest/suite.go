@@ -102,6 +102,7 @@ var cases = []struct {
 	{"EndedLocks", testEndedLocks},
 	{"Reset", testReset},
 	{"Sessions", testSessions},
+	{"Aliases", testAliases},
 	{"OpaqueAccounts", testOpaqueAccounts},
 	{"IPBlocks", testIPBlocks},
 	{"PrefixesOff", testPrefixesOff},
@@ -894,6 +895,50 @@ func testSessions(h *harness) {
 	}
 	if _, ok := take(h.prefix + "never-put"); ok {
 		h.t.Fatal("TakeSession found a session never put")
+	}
+}
+
+func testAliases(h *harness) {
+	alias := func(name string) (string, bool) {
+		h.t.Helper()
+		a, ok, err := h.s.Alias(h.ctx, name)
+		if err != nil {
+			h.t.Fatalf("Alias(%q): %v", name, err)
+		}
+		return a, ok
+	}
+	put := func(name, account string, ttl time.Duration) {
+		h.t.Helper()
+		if err := h.s.PutAlias(h.ctx, name, account, ttl); err != nil {
+			h.t.Fatalf("PutAlias(%q): %v", name, err)
+		}
+	}
+	email, user := h.prefix+"wpadmin@example.com", h.prefix+"wpadmin"
+	if a, ok := alias(email); ok {
+		h.t.Fatalf("Alias of a name never put = %q", a)
+	}
+	put(email, user, time.Hour)
+	for range 2 { // a lookup does not forget it
+		if a, ok := alias(email); !ok || a != user {
+			h.t.Fatalf("Alias = %q, %v; want %q", a, ok, user)
+		}
+	}
+	odd := h.prefix + "Ünï {tag} a:b|c"
+	put(odd, "id:42|x", time.Hour)
+	if a, ok := alias(odd); !ok || a != "id:42|x" {
+		h.t.Fatalf("Alias of an odd name = %q, %v", a, ok)
+	}
+	put(email, h.prefix+"other", time.Hour)
+	if a, _ := alias(email); a != h.prefix+"other" {
+		h.t.Fatalf("Alias after a second Put = %q; want the second account", a)
+	}
+	h.clock.Advance(time.Hour)
+	if a, ok := alias(email); ok {
+		h.t.Fatalf("Alias found after its ttl: %q", a)
+	}
+	put(odd, "", 0)
+	if _, ok := alias(odd); ok {
+		h.t.Fatal("Alias found after PutAlias with ttl 0")
 	}
 }
 
