@@ -13,24 +13,33 @@ var (
 	benchResp = []byte(`{"timestamp":"2026-03-31T10:01:00Z","status":403,"error":{"code":"DISABLED","message":"Authentication failed -> DISABLED"},"path":"/api/portal/login","traceId":"4bf92f3577b34da6a3ce929d0e0e4736ab12c"}`)
 )
 
-func BenchmarkExtractJSON(b *testing.B) {
+func BenchmarkIdentify(b *testing.B) {
 	spec := PrincipalSpec{JSONPointer: "/email", FormField: "email"}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(benchJSON)))
-	for b.Loop() {
-		if p, ok := Extract(spec, "application/json; charset=utf-8", "", benchJSON, true); !ok || p != "alice.smith@example.com" {
-			b.Fatal(p, ok)
-		}
+	for _, c := range []struct {
+		name, ct string
+		body     []byte
+	}{
+		{"json", "application/json; charset=utf-8", benchJSON},
+		{"form", "application/x-www-form-urlencoded", benchForm},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			for b.Loop() {
+				id := Identify(spec, Request{ContentType: c.ct, Body: c.body, Complete: true})
+				if len(id.Candidates) != 1 || id.Candidates[0] != "alice.smith@example.com" {
+					b.Fatal(id)
+				}
+			}
+		})
 	}
 }
 
-func BenchmarkExtractForm(b *testing.B) {
-	spec := PrincipalSpec{JSONPointer: "/email", FormField: "email"}
+func BenchmarkCanonical(b *testing.B) {
 	b.ReportAllocs()
-	b.SetBytes(int64(len(benchForm)))
 	for b.Loop() {
-		if p, ok := Extract(spec, "application/x-www-form-urlencoded", "", benchForm, true); !ok || p != "alice.smith@example.com" {
-			b.Fatal(p, ok)
+		if k := DefaultCanonical.Key("Alice.Smith@Example.com"); k != "alice.smith@example.com" {
+			b.Fatal(k)
 		}
 	}
 }

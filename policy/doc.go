@@ -1,5 +1,6 @@
-// Package policy holds loginguard's pure login-route logic: it extracts the principal
-// from a login request body (Extract, Clean), looks values up in JSON documents by RFC
+// Package policy holds loginguard's pure login-route logic: it reads every principal a
+// login request could name, the way any portal might parse it (Identify, Clean), turns
+// the spellings of one account into one key (Canonical), looks values up in JSON documents by RFC
 // 6901 pointer (LookupJSON), decides from the portal's response whether a login
 // succeeded and why not (Compile, Classifier.Classify), and words failures as the seeds
 // do (Describe).

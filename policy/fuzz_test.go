@@ -2,8 +2,10 @@ package policy
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -11,11 +13,11 @@ import (
 	"github.com/loginguard/loginguard/event"
 )
 
-// checkPrincipal fails t unless p is a principal Extract may return.
-func checkPrincipal(t *testing.T, p string, ok bool) {
+// checkPrincipal fails t unless p is a principal Identify may return.
+func checkPrincipal(t *testing.T, p string) {
 	t.Helper()
-	if ok != (p != "") {
-		t.Fatalf("Extract = %q, %v: ok must say whether there is a principal", p, ok)
+	if p == "" {
+		t.Fatal("an empty candidate")
 	}
 	if !utf8.ValidString(p) {
 		t.Fatalf("principal %q is not valid UTF-8", p)
@@ -38,22 +40,37 @@ func checkPrincipal(t *testing.T, p string, ok bool) {
 	}
 }
 
-func FuzzExtract(f *testing.F) {
-	f.Add("/email", "email", "application/json", "", []byte(`{"email":"a@x","password":"p"}`), true)
-	f.Add("/user/name", "user", "application/json; charset=utf-8", "", []byte(`{"user":{"name":"b\u0000\n"}}`), true)
-	f.Add("/a~1b/0", "a", "application/problem+json", "", []byte(`{"a/b":[12.5e3]}`), true)
-	f.Add("/email", "email", "application/x-www-form-urlencoded", "", []byte(`email=%E2%80%A8x%00&email=y`), false)
-	f.Add("/email", "email", "", "", []byte(`  {"email":"\ud800"}`), true)
-	f.Add("/email", "email", "", "", []byte("email=\xff\xfe+x"), true)
+func FuzzIdentify(f *testing.F) {
+	f.Add("/email", "email", "application/json", "", []byte(`{"email":"a@x","password":"p"}`), "", true)
+	f.Add("/user/name", "user", "application/json; charset=utf-8", "", []byte(`{"user":{"name":"b\u0000\n"}}`), "", true)
+	f.Add("/a~1b", "a", "application/problem+json", "", []byte(`{"a/b":[12.5e3,"x"]}`), "", true)
+	f.Add("/email", "email", "application/x-www-form-urlencoded", "", []byte(`email=%E2%80%A8x%00&email=y&+email=z`), "email=q", true)
+	f.Add("/email", "email", "", "", []byte(`  {"email":"\ud800","Email":"w"}`), "", true)
+	f.Add("/email", "email", "", "", []byte("email=\xff\xfe+x&email[]=y"), "", true)
 	f.Add("/email", "email", "multipart/form-data; boundary=XyZ", "",
-		[]byte("--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nm@x\r\n--XyZ--\r\n"), true)
+		[]byte("--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nm@x\r\n--XyZ--\r\n"), "", true)
 	f.Add("/email", "email", "application/x-www-form-urlencoded", "gzip",
-		[]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffJ\xcdM\xcc\xcc\xb1MO\xaf\x00\x04\x00\x00\xff\xff"), false)
-	f.Add("/email", "email", "application/json", "deflate", []byte("x\x9c\xab\x06\x00"), true)
-	f.Fuzz(func(t *testing.T, pointer, field, contentType, contentEncoding string, body []byte, complete bool) {
-		spec := PrincipalSpec{JSONPointer: pointer, FormField: field}
-		p, ok := Extract(spec, contentType, contentEncoding, body, complete)
-		checkPrincipal(t, p, ok)
+		[]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffJ\xcdM\xcc\xcc\xb1MO\xaf\x00\x04\x00\x00\xff\xff"), "", false)
+	f.Add("/email", "email", "text/xml", "", []byte(xmlrpcCall("system.multicall", "")), "", true)
+	f.Fuzz(func(t *testing.T, pointer, field, contentType, contentEncoding string, body []byte, query string, complete bool) {
+		spec := PrincipalSpec{JSONPointer: pointer, FormField: field, Basic: true, Header: "X-User", XMLRPC: DefaultXMLRPC()}
+		id := Identify(spec, Request{ContentType: contentType, ContentEncoding: contentEncoding, Body: body, Complete: complete, Query: query,
+			Authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(field+":hunter2")), Header: []string{pointer}})
+		for _, c := range id.Candidates {
+			checkPrincipal(t, c)
+			if c == "hunter2" && field != "hunter2" && pointer != "hunter2" && !bytes.Contains(body, []byte("hunter2")) && !strings.Contains(query, "hunter2") {
+				t.Fatalf("the Basic password came out as a candidate: %q", id.Candidates)
+			}
+			if k := DefaultCanonical.Key(c); DefaultCanonical.Key(k) != k {
+				t.Fatalf("canonical form not stable: %q -> %q -> %q", c, k, DefaultCanonical.Key(k))
+			}
+		}
+		if (len(id.Candidates) == 0) != (id.Missing != "" || id.NotLogin) && !(id.NotLogin && len(id.Candidates) == 0) {
+			t.Fatalf("identity %+v: Missing must be set exactly when nothing was read", id)
+		}
+		if id.Logins < 0 {
+			t.Fatalf("Logins %d", id.Logins)
+		}
 	})
 }
 
@@ -162,7 +179,8 @@ func FuzzClean(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c := Clean(s)
-		checkPrincipal(t, c, c != "")
+		if c := Clean(s); c != "" {
+			checkPrincipal(t, c)
+		}
 	})
 }
