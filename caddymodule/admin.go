@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -73,6 +74,16 @@ func (*AdminHandler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// tokenHint says how to set the token a config reads: the environment variable
+// its {env.NAME} placeholder names, else LOGINGUARD_ADMIN_TOKEN.
+func tokenHint(raw string) string {
+	if name, ok := strings.CutPrefix(strings.TrimSpace(raw), "{env."); ok && strings.HasSuffix(name, "}") {
+		name = strings.TrimSuffix(name, "}")
+		return "set " + name + " (the variable this config reads) to a long random secret, e.g. export " + name + "=$(head -c 32 /dev/urandom | base64)"
+	}
+	return adminTokenHint
+}
+
 const adminTokenHint = "set LOGINGUARD_ADMIN_TOKEN to a long random secret, e.g. export LOGINGUARD_ADMIN_TOKEN=$(head -c 32 /dev/urandom | base64)"
 
 // Provision builds the API over the loginguard app.
@@ -96,7 +107,7 @@ func (ah *AdminHandler) Provision(ctx caddy.Context) error {
 		}
 		if value == "" {
 			if scope == admin.ScopeAdmin {
-				return fmt.Errorf("tokens[%d]: the admin token is empty: %s", i, adminTokenHint)
+				return fmt.Errorf("tokens[%d]: the admin token is empty: %s", i, tokenHint(t.Token))
 			}
 			continue
 		}

@@ -100,8 +100,18 @@ func TestExampleNeedsAdminToken(t *testing.T) {
 	}
 	cfg.Admin = &caddy.AdminConfig{Disabled: true}
 	err = caddy.Validate(&cfg)
-	if err == nil || !strings.Contains(err.Error(), "set LOGINGUARD_ADMIN_TOKEN to a long random secret") {
+	if err == nil || !strings.Contains(err.Error(), "set LOGINGUARD_ADMIN_TOKEN (the variable this config reads) to a long random secret") {
 		t.Fatalf("error %v", err)
+	}
+	// A config that reads another variable names that one.
+	other := bytes.ReplaceAll(out, []byte("{env.LOGINGUARD_ADMIN_TOKEN}"), []byte("{env.MY_ADMIN_TOKEN}"))
+	var cfg2 caddy.Config
+	if err := json.Unmarshal(other, &cfg2); err != nil {
+		t.Fatal(err)
+	}
+	cfg2.Admin = &caddy.AdminConfig{Disabled: true}
+	if err := caddy.Validate(&cfg2); err == nil || !strings.Contains(err.Error(), "set MY_ADMIN_TOKEN (the variable this config reads)") {
+		t.Fatalf("error %v; want it to name MY_ADMIN_TOKEN", err)
 	}
 	t.Setenv("LOGINGUARD_ADMIN_TOKEN", "now-it-is-set")
 	if err := caddy.Validate(&cfg); err != nil {
