@@ -100,6 +100,10 @@ type App struct {
 
 	flushMu  sync.Mutex
 	flushers []func() // the handlers' last reports of sampled refusals, run before the queues close
+
+	// aliasRealms holds the realms (string keys) of which some route learns
+	// aliases: every route of such a realm looks its spellings up.
+	aliasRealms sync.Map
 }
 
 // onCleanup registers f to run in Cleanup before the event queues close, so the

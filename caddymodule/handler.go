@@ -84,7 +84,8 @@ type Handler struct {
 
 	// Methods are the request methods that are login attempts; requests with
 	// other methods pass through untouched and emit nothing. Default: every
-	// method but GET, HEAD and OPTIONS.
+	// method but GET, HEAD and OPTIONS; on a route whose only principal is
+	// basic, every request with Basic credentials, whatever its method.
 	Methods []string `json:"methods,omitempty"`
 
 	// Rules decide from the portal's response whether the login succeeded and
@@ -152,6 +153,7 @@ type Handler struct {
 	aliasBody  *regexp.Regexp
 	aliasValue *regexp.Regexp
 	hold       bool // the portal's answer is held until judged (aliases)
+	basicOnly  bool // every request with Basic credentials is an attempt, whatever its method
 }
 
 // Aliases configures how the account behind a spelling is learned from the
@@ -313,6 +315,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.hold = al.Body != "" || al.Cookie != "" || al.AccountID
 	}
+	ps := h.Principal
+	h.basicOnly = len(h.Methods) == 0 && ps.Basic && ps.JSONPointer == "" && ps.FormField == "" && ps.Header == "" && ps.XMLRPC == nil
 	for i, m := range h.Methods {
 		h.Methods[i] = strings.ToUpper(m)
 	}
@@ -402,6 +406,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.SaveToDatabase == nil {
 		on := true
 		h.SaveToDatabase = &on
+	}
+	if h.Aliases != nil {
+		h.app.aliasRealms.Store(h.Realm, true)
 	}
 	if h.targets, err = h.app.targets("connectors", h.Connectors); err != nil {
 		return err
@@ -534,6 +541,21 @@ func (h *Handler) Validate() error {
 		}
 	}
 	return nil
+}
+
+// isAttemptRequest reports whether r is a login attempt: by its method, or on a
+// route that reads only HTTP Basic credentials, by carrying them (a REST API
+// checks them on every method).
+func (h *Handler) isAttemptRequest(r *http.Request) bool {
+	if h.basicOnly {
+		return hasBasic(r.Header.Get("Authorization"))
+	}
+	return h.isAttempt(r.Method)
+}
+
+func hasBasic(auth string) bool {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(auth), " ")
+	return strings.EqualFold(scheme, "basic")
 }
 
 // isAttempt reports whether a request with this method is a login attempt.

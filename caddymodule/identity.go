@@ -44,7 +44,7 @@ func (h *Handler) accounts(ctx context.Context, candidates []string) ([]named, e
 		}
 		n := named{account: accountKey(h.Realm, id), identity: id, sent: c}
 		n.spelling = n.account
-		if h.Aliases != nil {
+		if _, on := h.app.aliasRealms.Load(h.Realm); on {
 			target, ok, err := h.app.Store().Alias(ctx, n.account)
 			if err != nil && firstErr == nil {
 				firstErr = err

@@ -23,7 +23,7 @@ import (
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.isAttempt(r.Method) {
+	if !h.isAttemptRequest(r) {
 		return next.ServeHTTP(w, r)
 	}
 	if h.Action == "logout" {
