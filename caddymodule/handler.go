@@ -85,7 +85,9 @@ type Handler struct {
 	// Methods are the request methods that are login attempts; requests with
 	// other methods pass through untouched and emit nothing. Default: every
 	// method but GET, HEAD and OPTIONS; on a route whose only principal is
-	// basic, every request with Basic credentials, whatever its method.
+	// basic, every request with Basic credentials, whatever its method; on a
+	// logout route every method but HEAD and OPTIONS (many portals log out
+	// with a GET link; an answer of 400 or more emits nothing).
 	Methods []string `json:"methods,omitempty"`
 
 	// Rules decide from the portal's response whether the login succeeded and
@@ -102,7 +104,8 @@ type Handler struct {
 	DisplayName string `json:"display_name,omitempty"`
 
 	// SessionCookie is the name of the cookie the portal sets on a successful
-	// login. Login routes remember a hash of its value; logout routes find the
+	// login (a trailing "*" matches any rest of the name, e.g.
+	// wordpress_logged_in_*). Login routes remember a hash of its value; logout routes find the
 	// principal by it. Default: none (logout events then have no principal).
 	SessionCookie string `json:"session_cookie,omitempty"`
 
@@ -490,7 +493,7 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("methods[%d]: %q is not a method", i, m)
 		}
 	}
-	if h.SessionCookie != "" && !validCookieName(h.SessionCookie) {
+	if h.SessionCookie != "" && !validCookieName(strings.TrimSuffix(h.SessionCookie, "*")) {
 		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
 	}
 	if h.SessionTTL < 0 {
@@ -562,6 +565,9 @@ func hasBasic(auth string) bool {
 func (h *Handler) isAttempt(method string) bool {
 	if len(h.Methods) > 0 {
 		return slices.Contains(h.Methods, method)
+	}
+	if h.Action == "logout" {
+		return method != http.MethodHead && method != http.MethodOptions
 	}
 	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
 }

@@ -484,8 +484,11 @@ func (h *Handler) fail(a *attempt, reason event.Reason, failures int) {
 func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	var hash string
 	if h.SessionCookie != "" {
-		if c, err := r.Cookie(h.SessionCookie); err == nil && c.Value != "" {
-			hash = hashSession(c.Value)
+		for _, c := range r.Cookies() {
+			if c.Value != "" && cookieNameMatches(h.SessionCookie, c.Name) {
+				hash = hashSession(c.Value)
+				break
+			}
 		}
 	}
 	r, span := h.app.tel.startSpan(r, "loginguard.logout")
@@ -526,7 +529,7 @@ func (h *Handler) rememberSession(ctx context.Context, a *attempt, hdr http.Head
 	}
 	for _, line := range hdr.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		if err != nil || c.Name != h.SessionCookie || c.Value == "" || c.MaxAge < 0 {
+		if err != nil || !cookieNameMatches(h.SessionCookie, c.Name) || c.Value == "" || c.MaxAge < 0 {
 			continue
 		}
 		s := state.Session{Account: a.account, Source: string(h.source), Principal: a.identity, PortalID: h.PortalID}
@@ -535,6 +538,15 @@ func (h *Handler) rememberSession(ctx context.Context, a *attempt, hdr http.Head
 		}
 		return
 	}
+}
+
+// cookieNameMatches reports whether name matches pattern: equal, or for a
+// pattern ending in "*", starting with the rest.
+func cookieNameMatches(pattern, name string) bool {
+	if prefix, wild := strings.CutSuffix(pattern, "*"); wild {
+		return strings.HasPrefix(name, prefix)
+	}
+	return name == pattern
 }
 
 // hashSession is what loginguard keeps of a session cookie: never the value.

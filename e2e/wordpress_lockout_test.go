@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -639,5 +640,39 @@ func TestWordPressLockout(t *testing.T) {
 			t.Errorf("%d LOGIN_SUCCESS events", got)
 		}
 		t.Logf("events:\n%s", eventLines(evs))
+	})
+
+	t.Run("logout by GET is attributed", func(t *testing.T) {
+		c := startRecipeCaddy(t, wp, fc.Socket)
+		resp, _ := wpBrowserLogin(t, c.url, wpLoginBody("log="+wp.User, wp.Password))
+		if resp.StatusCode != http.StatusFound || !hasLoggedInCookie(resp) {
+			t.Fatalf("login: %d, want 302 with wordpress_logged_in_", resp.StatusCode)
+		}
+		var cookies []string
+		for _, ck := range resp.Cookies() {
+			if ck.Value != "" && ck.MaxAge >= 0 {
+				cookies = append(cookies, ck.Name+"="+ck.Value)
+			}
+		}
+		// The logout link, with its nonce, is on every admin page.
+		req := mustRequest(t, http.MethodGet, c.url+"/wp-admin/profile.php", "")
+		req.Header.Set("Cookie", strings.Join(cookies, "; "))
+		_, page := wpDo(t, req)
+		m := regexp.MustCompile(`wp-login\.php\?action=logout&(?:amp;|#038;)?_wpnonce=([0-9a-f]+)`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no logout link on the profile page (cookies %q): %.3000s", cookies, page)
+		}
+		req = mustRequest(t, http.MethodGet, c.url+"/wp-login.php?action=logout&_wpnonce="+m[1], "")
+		req.Header.Set("Cookie", strings.Join(cookies, "; "))
+		resp, body := wpDo(t, req)
+		if resp.StatusCode != http.StatusFound {
+			t.Fatalf("logout: %d %.300s, want WordPress's 302", resp.StatusCode, body)
+		}
+		evs := waitEventsWhere(t, c.events, "the LOGOUT of wpadmin", func(evs []event.Event) bool {
+			return countEvents(evs, func(e event.Event) bool { return e.EventType == event.Logout && principalOf(e) == wp.User }) == 1
+		})
+		if got := countEvents(evs, func(e event.Event) bool { return e.EventType == event.Logout }); got != 1 {
+			t.Errorf("%d LOGOUT events, want 1:\n%s", got, eventLines(evs))
+		}
 	})
 }
