@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,5 +101,156 @@ func TestMissingPrincipalForward(t *testing.T) {
 			t.Fatalf("events %+v: want a LOGIN_SUCCESS with reason MISSING_PRINCIPAL and an unattributed_success alert", evs)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// doorsCaddyfile has a route per door of a stub portal: a form login whose
+// aliases come from the account id, XML-RPC with multicall refused, and a
+// header-borne principal.
+const doorsCaddyfile = `{
+	admin {$CADDY_ADMIN}
+	loginguard {
+		sink file {$LOGINGUARD_EVENTS}
+	}
+}
+http://:{$LOGINGUARD_PORT} {
+	bind 127.0.0.1
+	loginguard /login {
+		source manager
+		principal form user
+		account_id /account/id
+		aliases {
+			account_id
+		}
+		rule success {
+			status 200
+		}
+		rule failure BAD_CREDENTIALS {
+			status 401
+		}
+	}
+	loginguard /xmlrpc {
+		source manager
+		principal xmlrpc
+		multicall refuse
+		rule failure BAD_CREDENTIALS {
+			body "<int>403</int>"
+		}
+		rule success {
+			status 200
+		}
+	}
+	loginguard /sso {
+		source manager
+		realm sso
+		principal header X-User
+		rule success {
+			status 200
+		}
+		rule failure BAD_CREDENTIALS {
+			status 401
+		}
+	}
+	reverse_proxy {$PORTAL_UPSTREAM}
+}
+`
+
+// stubPortal answers logins for one account that has two names (alice and
+// alice@example.com, account id 42) and counts the requests it receives.
+type stubPortal struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits map[string]int // path → requests
+}
+
+func newStubPortal(t *testing.T) *stubPortal {
+	p := &stubPortal{hits: map[string]int{}}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.hits[r.URL.Path]++
+		p.mu.Unlock()
+		user, pass := r.PostFormValue("user"), r.PostFormValue("password")
+		if r.URL.Path == "/sso" {
+			user, pass = r.Header.Get("X-User"), r.Header.Get("X-Password")
+		}
+		if r.URL.Path == "/xmlrpc" {
+			_, _ = io.WriteString(w, `<?xml version="1.0"?><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>403</int></value></member></struct></value></fault></methodResponse>`)
+			return
+		}
+		if (user == "alice" || user == "alice@example.com") && pass == "right" {
+			_, _ = io.WriteString(w, `{"account":{"id":"42"}}`)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *stubPortal) count(path string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits[path]
+}
+
+// TestDoors: aliases learned from the account id share one counter; a multicall
+// is refused with `multicall refuse`; a header carries a principal.
+func TestDoors(t *testing.T) {
+	portal := newStubPortal(t)
+	s := newStack(t, stackOptions{Caddyfile: doorsCaddyfile, Upstream: strings.TrimPrefix(portal.URL, "http://")})
+	form := "application/x-www-form-urlencoded"
+
+	// The owner logs in under both names: each is learned as account 42.
+	for _, name := range []string{"alice@example.com", "alice"} {
+		if resp, _ := s.post("/login", form, "user="+name+"&password=right"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d, want 200", name, resp.StatusCode)
+		}
+	}
+	for i := range 5 {
+		if resp, _ := s.post("/login", form, "user=alice&password=wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	before := portal.count("/login")
+	resp, body := s.post("/login", form, "user=alice%40example.com&password=right")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "AUTHENTICATION_FAILED") || portal.count("/login") != before {
+		t.Errorf("the other name of the locked account: %d %s (portal reached: %v); want the gateway's refusal", resp.StatusCode, body, portal.count("/login") != before)
+	}
+
+	// multicall refuse: never forwarded; a single call is.
+	mc := `<?xml version="1.0"?><methodCall><methodName>system.multicall</methodName><params><param><value><array><data>` +
+		`<value><struct><member><name>methodName</name><value><string>wp.getUsersBlogs</string></value></member>` +
+		`<member><name>params</name><value><array><data><value><string>bob</string></value><value><string>x</string></value></data></array></value></member></struct></value>` +
+		`</data></array></value></param></params></methodCall>`
+	if resp, _ := s.post("/xmlrpc", "text/xml", mc); resp.StatusCode != http.StatusBadRequest || portal.count("/xmlrpc") != 0 {
+		t.Errorf("multicall: %d, portal reached %d times; want 400 and never", resp.StatusCode, portal.count("/xmlrpc"))
+	}
+	single := `<?xml version="1.0"?><methodCall><methodName>wp.getUsersBlogs</methodName><params><param><value><string>bob</string></value></param><param><value><string>x</string></value></param></params></methodCall>`
+	if resp, _ := s.post("/xmlrpc", "text/xml", single); resp.StatusCode != http.StatusOK || portal.count("/xmlrpc") != 1 {
+		t.Errorf("single call: %d, portal reached %d times; want the portal's answer", resp.StatusCode, portal.count("/xmlrpc"))
+	}
+
+	// A header names the principal: 5 failures lock it.
+	for i := range 6 {
+		resp, _ := s.post("/sso", form, "", "X-User", "Carol", "X-Password", "wrong")
+		want := http.StatusUnauthorized
+		if resp.StatusCode != want {
+			t.Fatalf("header attempt %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	if got := portal.count("/sso"); got != 5 {
+		t.Errorf("the portal saw %d header attempts, want 5 (the 6th refused)", got)
+	}
+
+	evs := waitAttempts(t, s.readEvents, 16)
+	var locked []string
+	for _, e := range evs {
+		if e.EventType == event.AccountLocked {
+			locked = append(locked, str(e.Principal))
+		}
+	}
+	slices.Sort(locked)
+	if !slices.Equal(locked, []string{"alice", "carol"}) {
+		t.Errorf("locked %v, want alice (account 42) and carol", locked)
 	}
 }
