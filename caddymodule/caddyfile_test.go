@@ -43,7 +43,7 @@ func TestAdaptGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files = append(files, "../Caddyfile.example")
+	files = append(files, "../Caddyfile.example", "../examples/wordpress.caddyfile")
 	if len(files) < 3 {
 		t.Fatalf("want golden Caddyfiles in testdata, found %v", files)
 	}
@@ -125,6 +125,10 @@ func TestCaddyfileErrors(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{"loginguard /login {\n bogus 1\n}", `unknown option "bogus"`},
 		{"loginguard /login {\n principal yaml /x\n}", "principal: want json, form, basic, header or xmlrpc"},
+		{"loginguard /login {\n principal xmlrpc one\n}", `principal xmlrpc: "one": want a parameter position`},
+		{"loginguard /login {\n canonical lower bogus\n}", `canonical: unknown preset or step "bogus"`},
+		{"loginguard /login {\n aliases {\n  cookies x\n }\n}", `aliases: unknown option "cookies"`},
+		{"loginguard /login {\n on_ambiguous\n}", "on_ambiguous: missing value"},
 		{"loginguard /login {\n principal json\n}", "principal: want"},
 		{"loginguard /login {\n rule success {\n  color red\n }\n}", `rule: unknown condition "color"`},
 		{"loginguard /login {\n rule\n}", "rule: want"},

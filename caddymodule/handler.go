@@ -429,11 +429,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate rejects bad configuration, naming the field.
 func (h *Handler) Validate() error {
-	if h.Action != "login" && h.Action != "logout" {
-		return fmt.Errorf("action: must be \"login\" or \"logout\", got %q", h.Action)
-	}
-	if h.Source != "portal" && h.Source != "manager" {
-		return fmt.Errorf("source: must be \"portal\" or \"manager\", got %q", h.Source)
+	for _, f := range []struct {
+		name, value string
+		allowed     [2]string
+	}{
+		{"action", h.Action, [2]string{"login", "logout"}},
+		{"source", h.Source, [2]string{"portal", "manager"}},
+		{"on_ambiguous", h.OnAmbiguous, [2]string{"refuse", "count_all"}},
+		{"on_missing_principal", h.OnMissingPrincipal, [2]string{"refuse", "forward"}},
+		{"multicall", h.Multicall, [2]string{"count", "refuse"}},
+	} {
+		if f.value != f.allowed[0] && f.value != f.allowed[1] {
+			return fmt.Errorf("%s: must be %q or %q, got %q", f.name, f.allowed[0], f.allowed[1], f.value)
+		}
 	}
 	if h.PortalID != "" && h.Source != "portal" {
 		return fmt.Errorf("portal_id: only for portal routes (source is %q)", h.Source)
@@ -453,15 +461,6 @@ func (h *Handler) Validate() error {
 				return fmt.Errorf("principal xmlrpc: %s=%d: want <method>=<position>", m, i)
 			}
 		}
-	}
-	if h.OnAmbiguous != "refuse" && h.OnAmbiguous != "count_all" {
-		return fmt.Errorf("on_ambiguous: want refuse or count_all, got %q", h.OnAmbiguous)
-	}
-	if h.OnMissingPrincipal != "refuse" && h.OnMissingPrincipal != "forward" {
-		return fmt.Errorf("on_missing_principal: want refuse or forward, got %q", h.OnMissingPrincipal)
-	}
-	if h.Multicall != "count" && h.Multicall != "refuse" {
-		return fmt.Errorf("multicall: want count or refuse, got %q", h.Multicall)
 	}
 	if al := h.Aliases; al != nil {
 		if al.Cookie == "" && al.Body == "" && !al.AccountID {
