@@ -132,8 +132,37 @@ func (c Canonical) Steps() []string {
 
 var folder = cases.Fold()
 
-// Key returns the canonical form of a principal (already Clean).
+// Key returns the canonical form of a principal (already Clean). It is stable:
+// Key(Key(s)) == Key(s), as steps may uncover work for earlier ones ("%" and
+// "00" around a removed character make "%00"), they are run again until
+// nothing changes (at most 4 rounds).
 func (c Canonical) Key(s string) string {
+	if plainASCII(s) {
+		return c.once(s) // stable at once: only case and spaces change
+	}
+	for range 4 {
+		k := c.once(s)
+		if k == s {
+			break
+		}
+		s = k
+	}
+	return s
+}
+
+// once applies every step once.
+func (c Canonical) once(s string) string {
+	if plainASCII(s) {
+		// Nothing for percent, octets, tags, entities, nfkc, accents or
+		// ignorable to change: only case and spaces.
+		if c.steps&stepSpace != 0 && strings.Contains(s, "  ") {
+			s = strings.Join(strings.Fields(s), " ")
+		}
+		if c.steps&stepLower != 0 {
+			s = strings.ToLower(s)
+		}
+		return Clean(s)
+	}
 	if c.steps&stepPercent != 0 {
 		for range 3 {
 			if !strings.Contains(s, "%") {
@@ -172,6 +201,17 @@ func (c Canonical) Key(s string) string {
 		s = folder.String(s)
 	}
 	return Clean(s)
+}
+
+// plainASCII reports whether s is printable ASCII without "%", "<", "&" and
+// with no space at either end.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c >= 0x7f || c == '%' || c == '<' || c == '&' {
+			return false
+		}
+	}
+	return s == "" || (s[0] != ' ' && s[len(s)-1] != ' ')
 }
 
 // formDecodeKeepPlus decodes %XX escapes (a "+" stays: it is a character of many
@@ -269,14 +309,14 @@ func removeAccents(s string) string {
 	if ascii {
 		return s
 	}
-	d := norm.NFD.String(accentLetters.Replace(s))
-	d = strings.Map(func(r rune) rune {
+	d := strings.Map(func(r rune) rune {
 		if unicode.Is(unicode.Mn, r) && !ignorable(r) {
 			return -1
 		}
 		return r
-	}, d)
-	return norm.NFC.String(d)
+	}, norm.NFD.String(s))
+	// After the marks are gone: ǣ decomposes to æ and a macron.
+	return norm.NFC.String(accentLetters.Replace(d))
 }
 
 // ignorable reports default-ignorable code points, controls and U+FFFD.

@@ -5,9 +5,16 @@ import (
 	"encoding/base64"
 	"io"
 	"mime/multipart"
+	"slices"
 	"strings"
 	"unicode"
+	"unsafe"
 )
+
+// unsafeString views b as a string, for a comparison that keeps no reference.
+func unsafeString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
 
 // Request is what Identify reads of a login request.
 type Request struct {
@@ -57,7 +64,6 @@ type Identity struct {
 // identity collects candidates.
 type identity struct {
 	Identity
-	seen map[string]bool
 }
 
 func (id *identity) add(v, shape string) {
@@ -68,16 +74,12 @@ func (id *identity) add(v, shape string) {
 	if shape != "" && id.Shape == "" {
 		id.Shape = shape
 	}
-	if id.seen == nil {
-		id.seen = map[string]bool{}
-	}
-	if id.seen[c] {
+	if slices.Contains(id.Candidates, c) {
 		if id.Shape == "" {
 			id.Shape = "a repeated principal"
 		}
 		return
 	}
-	id.seen[c] = true
 	id.Candidates = append(id.Candidates, strings.Clone(c))
 }
 
@@ -119,7 +121,7 @@ func Identify(spec PrincipalSpec, req Request) Identity {
 	if spec.XMLRPC != nil && (kind == mediaUnknown || startsWithAngle(body)) {
 		identifyXMLRPC(&id, spec.XMLRPC, body)
 		if id.NotLogin || len(id.Candidates) > 0 || id.Unreadable != "" {
-			return id.done("")
+			return id.done(nil)
 		}
 	}
 	if spec.JSONPointer != "" && startsWithBrace(body) {
@@ -158,16 +160,18 @@ func Identify(spec PrincipalSpec, req Request) Identity {
 			id.add(v, shape)
 		}
 	}
-	return id.done(describeSpec(spec))
+	return id.done(&spec)
 }
 
-func (id *identity) done(wanted string) Identity {
+// done sets Missing when nothing was read; spec (nil for none) words what was
+// looked for.
+func (id *identity) done(spec *PrincipalSpec) Identity {
 	if len(id.Candidates) == 0 && !id.NotLogin {
 		switch {
 		case id.Unreadable != "":
 			id.Missing = "the principal is " + id.Unreadable
-		case wanted != "":
-			id.Missing = "no " + wanted
+		case spec != nil:
+			id.Missing = "no " + describeSpec(*spec)
 		default:
 			id.Missing = "no principal"
 		}
@@ -228,8 +232,7 @@ func looseName(name string, brackets bool) string {
 		name = name[:i]
 	}
 	name = strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == 0 })
-	name = strings.ToLower(name)
-	name = strings.NewReplacer(".", "_", " ", "_").Replace(name)
+	name = phpNames.Replace(strings.ToLower(name))
 	if !brackets {
 		if i := strings.IndexByte(name, '['); i > 0 {
 			name = name[:i]
@@ -246,6 +249,9 @@ func looseName(name string, brackets bool) string {
 	}
 	return name
 }
+
+// phpNames rewrites "." and " " in a field name to "_", as PHP does.
+var phpNames = strings.NewReplacer(".", "_", " ", "_")
 
 // nameMatch tells how a field name read from a request relates to the wanted one.
 type nameMatch uint8
@@ -271,6 +277,14 @@ func (m fieldMatcher) match(name string) nameMatch {
 	if name == m.want {
 		return exactMatch
 	}
+	if plainName(name) {
+		// Nothing in it a framework rewrites but case (the common case,
+		// without allocating): looseName(name) is its lower case.
+		if strings.EqualFold(name, m.loose) {
+			return looseMatch
+		}
+		return noMatch
+	}
 	if looseName(name, m.brackets) != m.loose {
 		return noMatch
 	}
@@ -278,6 +292,18 @@ func (m fieldMatcher) match(name string) nameMatch {
 		return arrayMatch
 	}
 	return looseMatch
+}
+
+// plainName reports whether a field name holds nothing that looseName changes
+// but case: no "%", "[", ".", space or control character.
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c <= ' ', c == '%', c == '[', c == '.', c >= 0x7f:
+			return false
+		}
+	}
+	return true
 }
 
 func shapeOf(m nameMatch, field, where string) string {
@@ -308,7 +334,12 @@ func identifyForm(id *identity, field string, body []byte, shape string) {
 		if len(key) > 4*len(field)+64 {
 			continue // far too long to be the field under any spelling
 		}
-		k := m.match(formDecode(key))
+		var k nameMatch
+		if bytes.IndexByte(key, '%') < 0 && bytes.IndexByte(key, '+') < 0 {
+			k = m.match(unsafeString(key))
+		} else {
+			k = m.match(formDecode(key))
+		}
 		if k == noMatch {
 			continue
 		}
@@ -398,8 +429,7 @@ func identifyJSON(id *identity, pointer string, body []byte, shape string) {
 	want := strings.ToLower(strings.TrimSpace(last))
 	n := 0
 	_ = s.eachMember(pos, func(key string, valueStart int) {
-		k := strings.ToLower(strings.TrimSpace(key))
-		if k != want {
+		if !strings.EqualFold(strings.TrimSpace(key), want) {
 			return
 		}
 		n++
@@ -447,7 +477,8 @@ func jsonArray(id *identity, s *jsonScanner, i int, shape string) {
 }
 
 // eachMember calls fn with the unescaped name and value start of every member of
-// the object at s.d[i] == '{'.
+// the object at s.d[i] == '{'. The name may share memory with the document: fn
+// must not keep it.
 func (s *jsonScanner) eachMember(i int, fn func(key string, valueStart int)) error {
 	i = s.ws(i + 1)
 	if i < len(s.d) && s.d[i] == '}' {
@@ -462,7 +493,7 @@ func (s *jsonScanner) eachMember(i int, fn func(key string, valueStart int)) err
 			return err
 		}
 		raw := s.d[i+1 : end-1]
-		key := string(raw)
+		key := unsafeString(raw) // fn keeps no reference to it
 		if !plain {
 			key = string(appendJSONString(nil, raw))
 		}

@@ -53,6 +53,7 @@ func TestIdentify(t *testing.T) {
 		{name: "leading space name", spec: email, req: Request{ContentType: form, Body: []byte("email=d@x&+email=v@x")}, candidates: []string{"d@x", "v@x"}, shape: true},
 		{name: "NUL in name", spec: email, req: Request{ContentType: form, Body: []byte("email%00x=v@x")}, candidates: []string{"v@x"}, shape: true},
 		{name: "dot for underscore", spec: PrincipalSpec{FormField: "user_name"}, req: Request{ContentType: form, Body: []byte("user.name=v")}, candidates: []string{"v"}, shape: true},
+		{name: "underscore for dot", spec: PrincipalSpec{FormField: "user.name"}, req: Request{ContentType: form, Body: []byte("user.name=d&user_name=v")}, candidates: []string{"d", "v"}, shape: true},
 		{name: "case of name", spec: email, req: Request{ContentType: form, Body: []byte("EMAIL=v@x")}, candidates: []string{"v@x"}, shape: true},
 		{name: "double-encoded name", spec: email, req: Request{ContentType: form, Body: []byte("e%256dail=v@x")}, candidates: []string{"v@x"}, shape: true},
 		{name: "password field never a candidate", spec: email, req: Request{ContentType: form, Body: []byte("password=email&emailx=y&pass[email]=z")}, missing: true},
