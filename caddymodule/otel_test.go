@@ -43,7 +43,7 @@ func TestSpanIdentity(t *testing.T) {
 		ended := rec.Ended()
 		got := map[string]string{}
 		for _, kv := range ended[len(ended)-1].Attributes() {
-			got[string(kv.Key)] = kv.Value.Emit()
+			got[string(kv.Key)] = kv.Value.String()
 		}
 		if hash && (len(got["user.hash"]) != 32 || got["user.email"] != "") {
 			t.Errorf("hashed: %v", got)
@@ -192,7 +192,7 @@ func TestMetricAttributeSets(t *testing.T) {
 func attrString(s attribute.Set) string {
 	var parts []string
 	for _, kv := range s.ToSlice() {
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	return strings.Join(parts, ",")
 }

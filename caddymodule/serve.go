@@ -53,9 +53,6 @@ type claim struct {
 	adm      state.Admission
 }
 
-// admitted reports whether the attempt holds slots to finish.
-func (a *attempt) admitted() bool { return len(a.claims) > 0 }
-
 // failuresBefore is the first account's failures counted before the attempt.
 func (a *attempt) failuresBefore() int {
 	if len(a.claims) == 0 {

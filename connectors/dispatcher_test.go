@@ -104,14 +104,20 @@ type flaky struct {
 	events []event.Event
 }
 
+// nilMapWrite writes to a nil map: the runtime panics "assignment to entry in nil map".
+func nilMapWrite() {
+	var m map[string]int
+	set := func(m map[string]int) { m["boom"]++ }
+	set(m)
+}
+
 func (f *flaky) Deliver(ctx context.Context, batch []event.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, time.Now())
 	if f.failures < 0 || len(f.calls) <= f.failures {
 		if f.panics {
-			var m map[string]int
-			m["boom"]++ // a real nil-map panic, as a buggy connector would have
+			nilMapWrite() // a real runtime panic, as a buggy connector would have
 		}
 		return fmt.Errorf("sink unavailable (call %d)", len(f.calls))
 	}

@@ -42,14 +42,14 @@ http://:{$LOGINGUARD_PORT} {
 
 // diffPortal is one portal under test, reached through loginguard.
 type diffPortal struct {
-	kind                     string
-	path                     string // the login route
-	victim, decoy, right     string
-	received                 func() map[string]int
-	key                      func(string) string // the portal's own key of a principal
-	stack                    *stack
-	successStatus            int
-	successCookie, noSuccess string
+	kind                 string
+	path                 string // the login route
+	victim, decoy, right string
+	received             func() map[string]int
+	key                  func(string) string // the portal's own key of a principal
+	stack                *stack
+	successStatus        int
+	successCookie        string
 }
 
 // diffShape is one way to spell a login request.

@@ -47,7 +47,7 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 		}
 		b, err := io.ReadAll(body)
 		if err != nil || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			http.Error(w, "want a protobuf body", 415)
+			http.Error(w, "want a protobuf body", http.StatusUnsupportedMediaType)
 			return
 		}
 		var resp proto.Message

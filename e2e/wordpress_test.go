@@ -484,7 +484,7 @@ func checkBlogs(t *testing.T, v any, base string) {
 }
 
 func isFault403(m map[string]any) bool {
-	return m != nil && len(m) == 2 && m["faultCode"] == int64(403) && m["faultString"] == "Incorrect username or password."
+	return len(m) == 2 && m["faultCode"] == int64(403) && m["faultString"] == "Incorrect username or password."
 }
 
 // xmlrpcValue is an XML-RPC <value>, decoded by decode.

@@ -127,10 +127,15 @@ func TestIdentifyGzipBomb(t *testing.T) {
 	if len(id.Candidates) != 0 || id.Missing == "" {
 		t.Errorf("bomb: %+v; want nothing read, Missing set", id)
 	}
-	small := gzipBytes(t, []byte(`email=zip@x&password=pw`))
-	id = Identify(PrincipalSpec{FormField: "email"}, Request{ContentType: "application/x-www-form-urlencoded", ContentEncoding: "gzip", Body: small, Complete: true})
-	if !slices.Equal(id.Candidates, []string{"zip@x"}) {
-		t.Errorf("gzip: %+v", id)
+	plain := []byte(`email=zip@x&password=pw`)
+	for _, c := range []struct {
+		coding string
+		body   []byte
+	}{{"gzip", gzipBytes(t, plain)}, {"x-gzip", gzipBytes(t, plain)}, {"deflate", zlibBytes(t, plain)}, {"deflate", flateBytes(t, plain)}} {
+		id = Identify(PrincipalSpec{FormField: "email"}, Request{ContentType: "application/x-www-form-urlencoded", ContentEncoding: c.coding, Body: c.body, Complete: true})
+		if !slices.Equal(id.Candidates, []string{"zip@x"}) {
+			t.Errorf("%s: %+v", c.coding, id)
+		}
 	}
 }
 
