@@ -147,8 +147,9 @@ type UsersFilter struct {
 	Number, Size int
 }
 
-// UserSummary is one identity's login activity (seed 003). Times are zero when
-// the identity has no such event. Whether the account is locked comes from the
+// UserSummary is one identity's login activity, as the user login activity
+// page shows it (last login, last logout, ...). Times are zero when the
+// identity has no such event. Whether the account is locked comes from the
 // state store, not from here.
 type UserSummary struct {
 	Identity    string       `json:"identity"`

@@ -46,30 +46,31 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 
 // Dict string slots of a row.
 const (
-	sPr = iota
-	sEm
-	sIP   // only when the address is not inline
-	sProf // the profile string, see profile
-	sUA   // from here on, strings shared across accounts
-	sHost
-	sPath
-	sET
-	sMsg
-	sPortal
-	sXtra
-	nStrs
+	slotPrincipal = iota
+	slotEmail
+	slotIP      // only when the address is not inline
+	slotProfile // the profile string, see profile
+	slotUA      // from here on, strings shared across accounts
+	slotHost
+	slotPath
+	slotErrorType
+	slotMessage
+	slotPortal
+	slotExtra
+	nSlots
 )
 
-// erow is one event on its way in.
+// erow is one event on its way in: the events columns of the same names
+// (see schemaSQL), and what they are made from.
 type erow struct {
-	ts, r, ip int64 // ip: the key of an inline address, or 0 (then str[sIP] if any)
+	ts, r, ip int64 // ip: the key of an inline address, or 0 (then str[slotIP] if any)
 	ia        int32
-	short     bool
+	short     bool // the id is stored short (r, ia), not in xid
 	code, fc  int16
 	xtype     string  // the event type when this version does not know it
 	prof      profile // display name and account id
-	str       [nStrs]string
-	id        [nStrs]int32
+	str       [nSlots]string
+	id        [nSlots]int32 // the dict ids of str
 	cx        int32
 	trace     []byte
 	tracet    string
@@ -80,36 +81,7 @@ func (s *Store) deliver(ctx context.Context, batch []event.Event) error {
 	rows := slices.Grow(s.rowBuf[:0], len(batch))[:len(batch)]
 	s.rowBuf = rows
 	for i := range batch {
-		e, w := &batch[i], &rows[i]
-		*w = erow{ts: e.EventDate.UnixMilli(), eid: e.ID}
-		w.r, w.ia, w.short = splitID(e.ID, w.ts)
-		code, extra := codec.Code(e)
-		w.code = int16(code)
-		w.fc = int16(min(max(e.FailureCount, -32768), 32767))
-		w.str = [nStrs]string{sPr: event.Value(e.Principal), sEm: event.Value(e.Email), sUA: e.UserAgent, sHost: e.Host,
-			sPath: e.Path, sET: event.Value(e.ErrorType), sPortal: event.Value(e.PortalID), sXtra: extra}
-		w.prof = profile{clean(event.Value(e.DisplayName)), clean(event.Value(e.AccountID))}
-		if ip, ok := inlineIP(e.RemoteAddress); ok {
-			w.ip = ip
-		} else {
-			w.str[sIP] = e.RemoteAddress
-		}
-		if e.Message != nil {
-			w.str[sMsg] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
-		}
-		for j := range w.str {
-			w.str[j] = clean(w.str[j])
-		}
-		if codec.TypeCode(e.EventType) < 0 {
-			w.xtype = clean(string(e.EventType))
-		}
-		if e.TraceID != "" {
-			if b, err := hex.DecodeString(e.TraceID); err == nil && len(b) > 0 && hex.EncodeToString(b) == e.TraceID {
-				w.trace = b
-			} else {
-				w.tracet = clean(e.TraceID)
-			}
-		}
+		fillRow(&rows[i], &batch[i])
 	}
 	// Key order: appends to the primary key, and the same lock order in every writer.
 	slices.SortStableFunc(rows, func(a, b erow) int { return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.r, b.r)) })
@@ -130,18 +102,7 @@ func (s *Store) deliver(ctx context.Context, batch []event.Event) error {
 		var pe *pgconn.PgError
 		switch {
 		case err == nil:
-			for _, p := range parts {
-				s.touched[p] = true
-			}
-			s.batches++
-			if s.added >= s.analyze || s.batches >= s.foldEvery {
-				s.kick(s.added >= s.analyze)
-			}
-			if s.idle == nil {
-				s.idle = time.AfterFunc(s.idleAfter, s.idleKick)
-			} else {
-				s.idle.Reset(s.idleAfter)
-			}
+			s.written(parts)
 			return nil
 		case try > 2 || !errors.As(err, &pe):
 			return err
@@ -159,6 +120,56 @@ func (s *Store) deliver(ctx context.Context, batch []event.Event) error {
 		default:
 			return err
 		}
+	}
+}
+
+// fillRow sets w to the row of e, its strings not resolved yet.
+func fillRow(w *erow, e *event.Event) {
+	*w = erow{ts: e.EventDate.UnixMilli(), eid: e.ID}
+	w.r, w.ia, w.short = splitID(e.ID, w.ts)
+	code, extra := codec.Code(e)
+	w.code = int16(code)
+	w.fc = int16(min(max(e.FailureCount, -32768), 32767))
+	w.str = [nSlots]string{slotPrincipal: event.Value(e.Principal), slotEmail: event.Value(e.Email), slotUA: e.UserAgent, slotHost: e.Host,
+		slotPath: e.Path, slotErrorType: event.Value(e.ErrorType), slotPortal: event.Value(e.PortalID), slotExtra: extra}
+	w.prof = profile{clean(event.Value(e.DisplayName)), clean(event.Value(e.AccountID))}
+	if ip, ok := inlineIP(e.RemoteAddress); ok {
+		w.ip = ip
+	} else {
+		w.str[slotIP] = e.RemoteAddress
+	}
+	if e.Message != nil {
+		w.str[slotMessage] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+	}
+	for j := range w.str {
+		w.str[j] = clean(w.str[j])
+	}
+	if codec.TypeCode(e.EventType) < 0 {
+		w.xtype = clean(string(e.EventType))
+	}
+	if e.TraceID != "" {
+		if b, err := hex.DecodeString(e.TraceID); err == nil && len(b) > 0 && hex.EncodeToString(b) == e.TraceID {
+			w.trace = b
+		} else {
+			w.tracet = clean(e.TraceID)
+		}
+	}
+}
+
+// written notes a committed batch over the partitions parts, and schedules
+// the background maintenance it makes due.
+func (s *Store) written(parts []int64) {
+	for _, p := range parts {
+		s.touched[p] = true
+	}
+	s.batches++
+	if s.added >= s.analyze || s.batches >= s.foldEvery {
+		s.kick(s.added >= s.analyze)
+	}
+	if s.idle == nil {
+		s.idle = time.AfterFunc(s.idleAfter, s.idleKick)
+	} else {
+		s.idle.Reset(s.idleAfter)
 	}
 }
 
@@ -263,39 +274,54 @@ func (s *Store) write(ctx context.Context, rows []erow, fast bool) error {
 		if err := t.copyFrom(ctx, buf, copyEvents); err != nil {
 			return err
 		}
-	} else {
-		if err := t.simple(ctx, `CREATE TEMP TABLE lg_stage (LIKE events) ON COMMIT DROP`); err != nil {
-			return err
-		}
-		if err := t.copyFrom(ctx, buf, copyStage); err != nil {
-			return err
-		}
-		type key struct{ ts, r int64 }
-		in := map[key]bool{}
-		if err := t.query(ctx, func(res pgx.Rows) error {
-			for res.Next() {
-				var k key
-				if err := res.Scan(&k.ts, &k.r); err != nil {
-					return err
-				}
-				in[k] = true
-			}
-			return nil
-		}, `INSERT INTO events`+copyCols+` SELECT `+copyCols[1:len(copyCols)-1]+` FROM pg_temp.lg_stage ORDER BY ts, r ON CONFLICT (ts, r) DO NOTHING RETURNING ts, r`); err != nil {
-			return err
-		}
-		added = nil
-		for _, w := range rows {
-			if in[key{w.ts, w.r}] {
-				added = append(added, w)
-			}
-		}
+	} else if added, err = copyStaged(ctx, t, buf, rows); err != nil {
+		return err
 	}
 	var b pgx.Batch
 	s.rollups(&b, added)
 	if err := t.commit(ctx, &b); err != nil {
 		return err
 	}
+	s.cacheResolved(rows, newIDs, newCx)
+	s.added += int64(len(added))
+	return nil
+}
+
+// copyStaged copies the COPY stream buf of rows into a staging table, then
+// inserts into events those not stored already, and returns them.
+func copyStaged(ctx context.Context, t *wtx, buf io.Reader, rows []erow) ([]erow, error) {
+	if err := t.simple(ctx, `CREATE TEMP TABLE lg_stage (LIKE events) ON COMMIT DROP`); err != nil {
+		return nil, err
+	}
+	if err := t.copyFrom(ctx, buf, copyStage); err != nil {
+		return nil, err
+	}
+	type key struct{ ts, r int64 }
+	in := map[key]bool{}
+	if err := t.query(ctx, func(res pgx.Rows) error {
+		for res.Next() {
+			var k key
+			if err := res.Scan(&k.ts, &k.r); err != nil {
+				return err
+			}
+			in[k] = true
+		}
+		return nil
+	}, `INSERT INTO events`+copyCols+` SELECT `+copyCols[1:len(copyCols)-1]+` FROM pg_temp.lg_stage ORDER BY ts, r ON CONFLICT (ts, r) DO NOTHING RETURNING ts, r`); err != nil {
+		return nil, err
+	}
+	var added []erow
+	for _, w := range rows {
+		if in[key{w.ts, w.r}] {
+			added = append(added, w)
+		}
+	}
+	return added, nil
+}
+
+// cacheResolved adds the dict and ctx ids a committed batch resolved to the
+// caches, emptying a cache that would grow past maxCache.
+func (s *Store) cacheResolved(rows []erow, newIDs map[string]int32, newCx map[cxKey]int32) {
 	if len(newIDs) > 0 {
 		for _, m := range []map[string]int32{s.ids, s.cids} {
 			if len(m)+len(newIDs) > maxCache {
@@ -311,9 +337,9 @@ func (s *Store) write(ctx context.Context, rows []erow, fast bool) error {
 				id, ok := newIDs[v]
 				switch {
 				case v == "" || !ok:
-				case j == sProf:
+				case j == slotProfile:
 					s.profs[w.prof] = id
-				case j < sUA:
+				case j < slotUA:
 					s.ids[v] = id
 				default:
 					s.cids[v] = id
@@ -327,9 +353,6 @@ func (s *Store) write(ctx context.Context, rows []erow, fast bool) error {
 	for k, v := range newCx {
 		s.cxs[k] = v
 	}
-
-	s.added += int64(len(added))
-	return nil
 }
 
 // byteReader reads a byte slice.
@@ -363,12 +386,12 @@ func (s *Store) resolve(ctx context.Context, t *wtx, rows []erow) (map[string]in
 	for i := range rows {
 		w := &rows[i]
 		// From scratch: ids from an attempt that rolled back may not exist.
-		w.id, w.cx, w.str[sProf] = [nStrs]int32{}, 0, ""
+		w.id, w.cx, w.str[slotProfile] = [nSlots]int32{}, 0, ""
 		if w.prof != (profile{}) {
 			if id, ok := s.profs[w.prof]; ok {
-				w.id[sProf] = id
+				w.id[slotProfile] = id
 			} else {
-				w.str[sProf] = w.prof.String()
+				w.str[slotProfile] = w.prof.String()
 			}
 		}
 		for j, v := range w.str {
@@ -376,7 +399,7 @@ func (s *Store) resolve(ctx context.Context, t *wtx, rows []erow) (map[string]in
 				continue
 			}
 			cache := s.cids
-			if j < sUA {
+			if j < slotUA {
 				cache = s.ids
 			}
 			if id, ok := cache[v]; ok {
@@ -387,7 +410,7 @@ func (s *Store) resolve(ctx context.Context, t *wtx, rows []erow) (map[string]in
 				want, plain = map[string]int32{}, map[string]bool{}
 			}
 			want[v] = 0
-			if j != sProf {
+			if j != slotProfile {
 				plain[v] = true
 			}
 		}
@@ -454,7 +477,7 @@ func scanIDs(res pgx.Rows, into map[string]int32) error {
 }
 
 func cxOf(w *erow) cxKey {
-	return cxKey{cxUA: w.id[sUA], cxHost: w.id[sHost], cxPath: w.id[sPath], cxET: w.id[sET], cxMsg: w.id[sMsg], cxPortal: w.id[sPortal]}
+	return cxKey{cxUA: w.id[slotUA], cxHost: w.id[slotHost], cxPath: w.id[slotPath], cxET: w.id[slotErrorType], cxMsg: w.id[slotMessage], cxPortal: w.id[slotPortal]}
 }
 
 // resolveCtx gives every row its ctx id, inserting the new combinations. It
@@ -575,17 +598,17 @@ func encodeRows(b []byte, rows []erow) []byte {
 		} else {
 			c.null()
 		}
-		c.i4n(w.id[sIP])
+		c.i4n(w.id[slotIP])
 		if w.short {
 			c.i4(w.ia)
 		} else {
 			c.null()
 		}
-		c.i4n(w.id[sPr])
-		c.i4n(w.id[sEm])
-		c.i4n(w.id[sProf])
+		c.i4n(w.id[slotPrincipal])
+		c.i4n(w.id[slotEmail])
+		c.i4n(w.id[slotProfile])
 		c.i4n(w.cx)
-		c.i4n(w.id[sXtra])
+		c.i4n(w.id[slotExtra])
 		c.i2(w.code)
 		c.i2(w.fc)
 		if w.trace != nil {
@@ -628,17 +651,17 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			t = newTallyAcc()
 			tally[h] = t
 		}
-		ident := int64(w.id[sPr])
+		ident := int64(w.id[slotPrincipal])
 		if ident == 0 {
-			ident = int64(w.id[sEm])
+			ident = int64(w.id[slotEmail])
 		}
 		ip := w.ip
 		if ip == 0 {
-			ip = int64(w.id[sIP])
+			ip = int64(w.id[slotIP])
 		}
-		t.add(w.code, w.id[sPortal], w.id[sXtra], ident, ip)
+		t.add(w.code, w.id[slotPortal], w.id[slotExtra], ident, ip)
 		if w.xtype != "" {
-			xtypes[w.id[sXtra]] = w.xtype
+			xtypes[w.id[slotExtra]] = w.xtype
 		}
 		if ident != 0 {
 			u := users[ident]
@@ -648,7 +671,7 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			}
 			var disp int64 // the profile, when it has a display name
 			if w.prof.disp != "" {
-				disp = int64(w.id[sProf])
+				disp = int64(w.id[slotProfile])
 			}
 			u.Apply(int64(w.code), w.ts, ip, disp)
 		}

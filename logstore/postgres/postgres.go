@@ -37,7 +37,11 @@
 //	                     queries. Insert only.
 //	udelta(seq, b)       per batch, its user summaries packed; folded into users
 //	                     in the background (see users.go).
-//	users(id, ...)       seed 003's summary per identity.
+//	users(id, ...)       the summary per identity: last login, logout and
+//	                     failure, last IP, failures since success (what the
+//	                     user login activity page shows).
+//
+// The tables, column by column, are in the comment on schemaSQL.
 //
 // # Ingest
 //
@@ -50,17 +54,15 @@
 // staging table with INSERT ... ON CONFLICT DO NOTHING, and only the rows
 // inserted count in the rollups.
 //
-// Profiled (bench/logstore, 1M events, batches of 500, 2 cores), the time
-// goes to PostgreSQL's index inserts (primary key, email or principal, IP:
-// about two thirds of the COPY; EXPLAIN ANALYZE of 500 rows: 1.6 ms without
-// the secondary indexes, 5.6 ms with them), the commit's WAL flush and, while
-// accounts are still new, dict inserts. What each change was for: COPY
-// instead of INSERT ... SELECT unnest(...) RETURNING; rollups computed in Go;
-// partitions, so that the indexes being written stay in the buffer cache
-// (128 MB here) instead of costing a page read and write per event; user
-// summaries as deltas folded in the background (an upsert per account and
-// batch cost as much as the COPY); tally rows instead of upserts of shared
-// hourly rows; no round trips of their own for BEGIN and COMMIT.
+// Ingest time goes to PostgreSQL's index inserts (primary key, email or
+// principal, IP: most of the COPY), the commit's WAL flush and, while
+// accounts are still new, dict inserts. Hence: COPY instead of INSERT ...
+// SELECT unnest(...) RETURNING; rollups computed in Go; partitions, so that
+// the indexes being written stay in the buffer cache instead of costing a
+// page read and write per event; user summaries as deltas folded in the
+// background (an upsert per account and batch cost as much as the COPY);
+// tally rows instead of upserts of shared hourly rows; no round trips of
+// their own for BEGIN and COMMIT.
 package postgres
 
 import (
@@ -140,6 +142,48 @@ const (
 
 const maxCache = 1 << 20
 
+// schemaSQL is the store's tables (see the package doc for their design).
+// Their columns, after which erow, cxKey and the dict slots are named; the
+// "key" of an address is explained at ipKeyExpr:
+//
+//	column              meaning                           encoding
+//	events.ts           event date                        ms since 1970
+//	events.r            event id, part                    short: the UUID's bytes 8-15; long: md5 of the id, 8 bytes
+//	events.ia           event id, rest (short ids only)   ms delta<<16 | the UUID's bytes 6-7 (splitID); NULL: long
+//	events.xid          event id (long ids only)          text; NULL: short
+//	events.ip           remote address, IPv4              its 32 bits; NULL: none or not IPv4
+//	events.ipx          remote address, any other         dict id; NULL: none or IPv4
+//	events.pr           principal                         dict id; NULL: none
+//	events.em           email                             dict id; NULL: none
+//	events.prof         display name and account id       dict id of a profile (profile.String); NULL: none
+//	events.cx           user agent, host, path, error     ctx id; NULL: all empty
+//	                    type, message template, portal
+//	events.xtra         type, source, reason unknown here dict id of codec.Code's extra; NULL: none
+//	events.code         event type, source and reason     codec.Code
+//	events.fc           failure count                     clamped to int16
+//	events.trace        trace id, lower-case hex          its bytes; NULL: none or tracet
+//	events.tracet       trace id, any other               text; NULL: none or trace
+//	events.seq          sequence number                   from events_seq_no (addSeq)
+//	dict.id, dict.s     a string and its id               text, COLLATE "C"
+//	dict.fold           lower-case form of s              text; NULL when it is s, and for profiles
+//	ctx.id              a combination of ctx strings      serial (cxKey)
+//	ctx.ua, .host, .path, .et (error type), .msg (message template), .portal
+//	                                                      dict ids; 0: empty
+//	xtype.id, xtype.t   an extra (events.xtra) and the    dict id, text
+//	                    type it holds
+//	tally.h             UTC hour                          floor(ms / hourMs)
+//	tally.users         attempts per identity (dict id)   counts blob, codec.VarintDelta
+//	tally.ips           failures per IP (address key)     counts blob, codec.VarintDelta
+//	tally.counts        events per (code, portal, xtra)   packEventCounts
+//	udelta.seq, .b      a batch's user summaries          packUsers
+//	users.id            identity                          dict id
+//	users.seen, .login, .logout, .fail
+//	                    last activity, login, logout and  ms; NULL: none
+//	                    failure
+//	users.ip            last address                      address key; NULL: none
+//	users.disp          the profile with the display name dict id; NULL: none
+//	users.fails         failures since the last login     integer
+//	users.src           source                            codec source code
 const schemaSQL = `
 CREATE TABLE IF NOT EXISTS events(ts bigint NOT NULL, r bigint NOT NULL, ip int, ipx int, ia int, pr int, em int, prof int,
   cx int, xtra int, code smallint NOT NULL, fc smallint NOT NULL, trace bytea, tracet text, xid text, PRIMARY KEY (ts, r))

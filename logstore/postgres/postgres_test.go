@@ -316,7 +316,7 @@ func TestPackRoundTrip(t *testing.T) {
 	}
 	keys := map[int64]int64{-4294967296: 2, -1: 1, 5: 9, 1 << 40: 1}
 	gotk := map[int64]int64{}
-	if err := unpackCounts(packCounts(keys), func(k, n int64) { gotk[k] = n }); err != nil || !reflect.DeepEqual(gotk, keys) {
+	if err := codec.AddCounts(codec.AppendCountMap(nil, codec.VarintDelta, keys), codec.VarintDelta, func(k, n int64) { gotk[k] = n }); err != nil || !reflect.DeepEqual(gotk, keys) {
 		t.Fatalf("keyed counts round trip: %v %v", err, gotk)
 	}
 	for _, p := range []profile{{}, {"Jörg \"Ü\"", ""}, {"", "acc-1"}, {"a", "b"}} {

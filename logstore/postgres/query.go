@@ -505,10 +505,10 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int
 		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n) }); err != nil {
 			return err
 		}
-		if err := unpackCounts(t.users, acc.Users.Add); err != nil {
+		if err := codec.AddCounts(t.users, codec.VarintDelta, acc.Users.Add); err != nil {
 			return err
 		}
-		return unpackCounts(t.ips, acc.IPs.Add)
+		return codec.AddCounts(t.ips, codec.VarintDelta, acc.IPs.Add)
 	}); err != nil {
 		return err
 	}

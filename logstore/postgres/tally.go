@@ -11,8 +11,9 @@ import (
 )
 
 // The tally rollup: every batch adds one row per UTC hour its events fall in,
-// with three packed blobs: the number of events per (code, portal, xtra), the
-// attempts per identity and the failures per IP. Stats and the totals of
+// with three packed blobs: the number of events per (code, portal, xtra)
+// (packEventCounts), the attempts per identity and the failures per IP (counts
+// blobs, codec.AppendCounts with codec.VarintDelta). Stats and the totals of
 // unkeyed queries add up the rows of the whole hours they cover. Rows are
 // only ever inserted (DeleteBefore replaces those of the hour it cuts), so
 // concurrent writers never wait for one another here.
@@ -48,7 +49,9 @@ func (t *tallyAcc) add(code int16, portal, xtra int32, ident, ip int64) {
 }
 
 func (t *tallyAcc) pack() (users, ips, counts []byte) {
-	return packCounts(t.users), packCounts(t.ips), packEventCounts(t.counts)
+	return codec.AppendCountMap(make([]byte, 0, 4*len(t.users)), codec.VarintDelta, t.users),
+		codec.AppendCountMap(make([]byte, 0, 4*len(t.ips)), codec.VarintDelta, t.ips),
+		packEventCounts(t.counts)
 }
 
 // packEventCounts encodes counts sorted by key: code, portal and xtra as
@@ -91,42 +94,6 @@ func unpackEventCounts(b []byte, fn func(code int16, portal, xtra int32, n int64
 		}
 		b = b[n:]
 		fn(int16(k[0]), int32(k[1]), int32(k[2]), int64(c))
-	}
-	return nil
-}
-
-// packCounts encodes counts by key as sorted (key delta varint, count uvarint) pairs.
-func packCounts(m map[int64]int64) []byte {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b := make([]byte, 0, 4*len(keys))
-	var prev int64
-	for _, k := range keys {
-		b = binary.AppendVarint(b, k-prev)
-		b = binary.AppendUvarint(b, uint64(m[k]))
-		prev = k
-	}
-	return b
-}
-
-// unpackCounts calls add for every count of a blob written by packCounts.
-func unpackCounts(b []byte, add func(k, n int64)) error {
-	var prev int64
-	for len(b) > 0 {
-		d, n := binary.Varint(b)
-		if n <= 0 {
-			return errCorrupt
-		}
-		c, m := binary.Uvarint(b[n:])
-		if m <= 0 {
-			return errCorrupt
-		}
-		b = b[n+m:]
-		prev += d
-		add(prev, int64(c))
 	}
 	return nil
 }

@@ -17,13 +17,13 @@ import (
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
-// The per-identity summaries (seed 003) change with nearly every event, and a
-// batch touches about one users row per event: updating them in each Deliver
-// cost more than writing the events. So a batch adds one udelta row instead,
-// its summaries packed, and a background fold merges the deltas into users,
-// in SQL so that concurrent folders and writers merge rather than overwrite.
-// Users reads users and the deltas not folded yet, so it is exact at every
-// moment.
+// The per-identity summaries (logstore.UserSummary) change with nearly every
+// event, and a batch touches about one users row per event: updating them in
+// each Deliver cost more than writing the events. So a batch adds one udelta
+// row instead, its summaries packed, and a background fold merges the deltas
+// into users, in SQL so that concurrent folders and writers merge rather than
+// overwrite. Users reads users and the deltas not folded yet, so it is exact
+// at every moment.
 
 // foldBatches is how many batches a process writes before it folds udelta.
 const foldBatches = 64

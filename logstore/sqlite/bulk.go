@@ -15,7 +15,8 @@ const bulkRows = 64
 
 // stmts caches the writer's prepared statements by their text, so that a
 // statement is parsed once per store rather than once per use (parsing a
-// 64-row INSERT cost about a tenth of ingest). Used with Store.mu held.
+// 64-row INSERT at every use was a measurable share of ingest). Used with
+// Store.mu held.
 //
 // The writer pool has one connection, held by the open transaction, so a
 // statement first met inside a transaction is prepared on it for that use

@@ -16,9 +16,12 @@ import (
 
 const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x) VALUES`
 
-type hourKey struct{ h, code, portal, xtra int64 }
+// rollupKey is the key of a row of hourly (h: the UTC hour) or of daily (h:
+// the UTC day); see schema.
+type rollupKey struct{ h, code, portal, xtra int64 }
 
-// evRow is what sealing and the user summaries need of an event (0: null).
+// evRow is what sealing and the user summaries need of an event: its
+// events columns of the same names (see schema), 0 for NULL.
 type evRow struct{ k, code, pr, em, ip, disp int64 }
 
 func (r *evRow) ident() int64 {
@@ -86,6 +89,9 @@ func (s *Store) Deliver(ctx context.Context, batch []event.Event) error {
 	return nil
 }
 
+// insert writes the events of batch, taken in the order order (by event
+// date), in one transaction, then updates what the writer keeps in memory.
+// Called with s.mu held.
 func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) (err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -98,191 +104,271 @@ func (s *Store) insert(ctx context.Context, batch []event.Event, order []int) (e
 			s.unresolve(added)
 		}
 	}()
-	lo := codec.Key(batch[order[0]].EventDate.UnixMilli(), 0)
-	hi := codec.Key(batch[order[len(order)-1]].EventDate.UnixMilli()+1, 0)
-	taken := map[int64]string{}
-	rows, err := tx.QueryContext(ctx, `SELECT k, idb FROM events WHERE k >= ? AND k < ?`, lo, hi)
+	first, last := batch[order[0]].EventDate.UnixMilli(), batch[order[len(order)-1]].EventDate.UnixMilli()
+	taken, err := takenKeys(ctx, tx, first, last)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var k int64
-		var b []byte
-		if err := rows.Scan(&k, &b); err != nil {
-			rows.Close()
+	ids := s.lookupStrings(batch, order)
+	if len(ids.want) > 0 {
+		if ids.got, added, err = s.resolve(ctx, tx, ids.want); err != nil {
 			return err
 		}
-		taken[k] = string(b)
+		ids.fillResolved(order)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
-	// Every string of the batch, to dict ids: each looked up once, the ones
-	// the cache lacks resolved in a few statements. A pending string is
-	// -(its index in want)-1 until then.
-	refs := make([][nSlots]int64, len(batch))
-	codes := make([]int64, len(batch))
-	var want []string
-	wanted := map[string]int{}
-	var last [nSlots]string
-	var lastID [nSlots]int64
+	w := s.newBatchWriter(tx, taken, len(batch))
 	for _, i := range order {
-		e := &batch[i]
-		code, extra := codec.Code(e)
-		codes[i] = code
-		v := [nSlots]string{event.Value(e.Principal), event.Value(e.Email), event.Value(e.DisplayName), e.RemoteAddress, "",
-			event.Value(e.ErrorType), event.Value(e.PortalID), event.Value(e.AccountID), e.UserAgent, e.Host, e.Path, extra}
-		if e.Message != nil {
-			v[slotMessage] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
-		}
-		if _, ok := inlineIP(v[slotIP]); ok {
-			v[slotIP] = "" // stored inline, below
-		}
-		r := &refs[i]
-		for j, x := range v {
-			switch {
-			case x == "":
-			case lastID[j] != 0 && x == last[j]:
-				r[j] = lastID[j]
-			default:
-				var id int64
-				var ok bool
-				if hotSlot[j] {
-					if id, ok = s.hot[x]; !ok {
-						if id, ok = s.ids.get(x); ok && len(s.hot) < maxHot {
-							s.hot[x] = id
-						}
-					}
-				} else {
-					id, ok = s.ids.get(x)
-				}
-				if !ok {
-					w, seen := wanted[x]
-					if !seen {
-						w = len(want)
-						wanted[x] = w
-						want = append(want, x)
-					}
-					id = -int64(w) - 1
-				}
-				r[j], last[j], lastID[j] = id, x, id
-			}
-		}
-	}
-	var got []int64
-	if len(want) > 0 {
-		if got, added, err = s.resolve(ctx, tx, want); err != nil {
-			return err
-		}
-		for _, i := range order {
-			for j, id := range refs[i] {
-				if id < 0 {
-					refs[i][j] = got[-id-1]
-				}
-			}
-		}
-	}
-
-	ins := newBulk(tx, &s.sc, insertEvents, 10, "")
-	arena := make([]byte, 0, 24*len(batch))
-	hours, days := map[hourKey]int64{}, map[hourKey]int64{}
-	seen := make(map[string]bool, len(batch))
-	maxMs := s.maxMs
-	var tail, pend []evRow
-	var late []int64
-	for _, i := range order {
-		e := &batch[i]
-		if seen[e.ID] {
-			continue
-		}
-		seen[e.ID] = true
-		ms := e.EventDate.UnixMilli()
-		idb, short := codec.SplitID(e.ID, ms)
-		dup := false
-		seq := 0
-		for ; ; seq++ {
-			v, ok := taken[codec.Key(ms, seq)]
-			if !ok {
-				break
-			}
-			if short && v == string(idb) {
-				dup = true
-				break
-			}
-		}
-		if !short && !dup {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM xid WHERE id = ?`, idb).Scan(&one)
-			if err == nil {
-				dup = true
-			} else if err != sql.ErrNoRows {
-				return err
-			}
-		}
-		if dup {
-			continue
-		}
-		if seq > codec.MaxSeq {
-			return fmt.Errorf("event %q: more than %d events in one millisecond", e.ID, codec.MaxSeq+1)
-		}
-		k := codec.Key(ms, seq)
-		taken[k] = string(idb)
-		code := codes[i]
-		r := &refs[i]
-		ip := r[slotIP]
-		if id, ok := inlineIP(e.RemoteAddress); ok {
-			ip = id
-		}
-		at := len(arena)
-		arena = packRest(arena, r, int64(e.FailureCount), e.TraceID)
-		if err := ins.add(ctx, k, idb, code, nz(r[slotPrincipal]), nz(r[slotEmail]), nz(r[slotDisplay]), nz(ip), nz(r[slotPortal]),
-			nz(r[slotExtra]), arena[at:len(arena):len(arena)]); err != nil {
-			return err
-		}
-		if !short {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO xid(id, k) VALUES(?, ?)`, idb, k); err != nil {
-				return err
-			}
-		}
-		hours[hourKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}]++
-		days[hourKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}]++
-		row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay]}
-		switch {
-		case k >= s.mark:
-			tail = append(tail, row)
-		default:
-			late = append(late, k)
-			if k >= s.umark {
-				pend = append(pend, row)
-			}
-		}
-		maxMs = max(maxMs, ms)
-	}
-	if err := ins.flush(ctx); err != nil {
-		return err
-	}
-	if err := addCounts(ctx, tx, &s.sc, hours, days, 1); err != nil {
-		return err
-	}
-	lt := newBulk(tx, &s.sc, `INSERT OR FAIL INTO late(k) VALUES`, 1, "")
-	for _, k := range late {
-		if err := lt.add(ctx, k); err != nil {
+		if err := w.add(ctx, &batch[i], ids.codes[i], &ids.refs[i]); err != nil {
 			return err
 		}
 	}
-	if err := lt.flush(ctx); err != nil {
+	if err := w.finish(ctx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.cacheIDs(want, got)
-	s.addTail(tail)
-	s.pend = append(s.pend, pend...)
-	s.maxMs = maxMs
+	s.cacheIDs(ids.want, ids.got)
+	s.addTail(w.tail)
+	s.pend = append(s.pend, w.pend...)
+	s.maxMs = w.maxMs
 	return nil
+}
+
+// takenKeys returns the keys stored for the milliseconds first to last, both
+// included, with their stored ids (idb), so that new events take free keys
+// and a redelivered short id is recognised.
+func takenKeys(ctx context.Context, tx *sql.Tx, first, last int64) (map[int64]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT k, idb FROM events WHERE k >= ? AND k < ?`, codec.Key(first, 0), codec.Key(last+1, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	taken := map[int64]string{}
+	for rows.Next() {
+		var k int64
+		var idb []byte
+		if err := rows.Scan(&k, &idb); err != nil {
+			return nil, err
+		}
+		taken[k] = string(idb)
+	}
+	return taken, rows.Err()
+}
+
+// batchIDs is what a batch's events are stored as, by index in the batch:
+// their codes and the dict ids of their strings.
+type batchIDs struct {
+	codes []int64         // type, source and reason (codec.Code)
+	refs  [][nSlots]int64 // dict id per string slot; 0: none, < 0: want[-id-1], pending
+	want  []string        // the strings the writer's caches lack, each once
+	got   []int64         // the dict ids of want, once resolved
+}
+
+// lookupStrings looks every string of the batch up in the writer's caches,
+// each distinct string once, and lists the ones the caches lack in want.
+func (s *Store) lookupStrings(batch []event.Event, order []int) *batchIDs {
+	ids := &batchIDs{codes: make([]int64, len(batch)), refs: make([][nSlots]int64, len(batch))}
+	wanted := map[string]int{} // index in ids.want
+	// The previous event's strings and their ids: neighbours share many.
+	var last [nSlots]string
+	var lastID [nSlots]int64
+	for _, i := range order {
+		e := &batch[i]
+		code, extra := codec.Code(e)
+		ids.codes[i] = code
+		r := &ids.refs[i]
+		for slot, v := range slotValues(e, extra) {
+			switch {
+			case v == "":
+			case lastID[slot] != 0 && v == last[slot]:
+				r[slot] = lastID[slot]
+			default:
+				id, ok := s.cachedID(slot, v)
+				if !ok {
+					w, seen := wanted[v]
+					if !seen {
+						w = len(ids.want)
+						wanted[v] = w
+						ids.want = append(ids.want, v)
+					}
+					id = -int64(w) - 1
+				}
+				r[slot], last[slot], lastID[slot] = id, v, id
+			}
+		}
+	}
+	return ids
+}
+
+// slotValues returns the strings of e by slot, extra being the one of
+// codec.Code: the message as its template (codec.Template), and no IP address
+// when it is stored inline.
+func slotValues(e *event.Event, extra string) [nSlots]string {
+	v := [nSlots]string{
+		slotPrincipal: event.Value(e.Principal),
+		slotEmail:     event.Value(e.Email),
+		slotDisplay:   event.Value(e.DisplayName),
+		slotIP:        e.RemoteAddress,
+		slotErrorType: event.Value(e.ErrorType),
+		slotPortal:    event.Value(e.PortalID),
+		slotAccount:   event.Value(e.AccountID),
+		slotUA:        e.UserAgent,
+		slotHost:      e.Host,
+		slotPath:      e.Path,
+		slotExtra:     extra,
+	}
+	if e.Message != nil {
+		v[slotMessage] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
+	}
+	if _, ok := inlineIP(v[slotIP]); ok {
+		v[slotIP] = "" // stored inline, in the ip column
+	}
+	return v
+}
+
+// cachedID returns the dict id of v, a string of the slot slot, when the
+// writer's caches hold it: for a hot slot, the small cache first.
+func (s *Store) cachedID(slot int, v string) (int64, bool) {
+	if !hotSlot[slot] {
+		return s.ids.get(v)
+	}
+	if id, ok := s.hot[v]; ok {
+		return id, true
+	}
+	id, ok := s.ids.get(v)
+	if ok && len(s.hot) < maxHot {
+		s.hot[v] = id
+	}
+	return id, ok
+}
+
+// fillResolved replaces the pending ids of refs with the resolved ones.
+func (ids *batchIDs) fillResolved(order []int) {
+	for _, i := range order {
+		for slot, id := range ids.refs[i] {
+			if id < 0 {
+				ids.refs[i][slot] = ids.got[-id-1]
+			}
+		}
+	}
+}
+
+// batchWriter writes a batch's new events and gathers what follows from
+// them: the rollup counts, the late keys and the rows the writer keeps in
+// memory.
+type batchWriter struct {
+	s           *Store
+	tx          *sql.Tx
+	taken       map[int64]string // keys in use in the batch's milliseconds, with their idb
+	seen        map[string]bool  // event ids of the batch met so far
+	events      *bulk            // the INSERT into events
+	arena       []byte           // holds the x blobs of the rows in events
+	hours, days map[rollupKey]int64
+	tail, pend  []evRow // rows for s.tail and s.pend
+	late        []int64 // keys of the rows below the seal watermark
+	maxMs       int64   // the newest event date, in ms
+}
+
+func (s *Store) newBatchWriter(tx *sql.Tx, taken map[int64]string, n int) *batchWriter {
+	return &batchWriter{s: s, tx: tx, taken: taken, seen: make(map[string]bool, n),
+		events: newBulk(tx, &s.sc, insertEvents, 10, ""), arena: make([]byte, 0, 24*n),
+		hours: map[rollupKey]int64{}, days: map[rollupKey]int64{}, maxMs: s.maxMs}
+}
+
+// add writes e, whose code and string ids are code and r, unless the batch or
+// the store holds it already.
+func (w *batchWriter) add(ctx context.Context, e *event.Event, code int64, r *[nSlots]int64) error {
+	if w.seen[e.ID] {
+		return nil
+	}
+	w.seen[e.ID] = true
+	ms := e.EventDate.UnixMilli()
+	k, idb, short, dup, err := w.newKey(ctx, e.ID, ms)
+	if err != nil || dup {
+		return err
+	}
+	ip := r[slotIP]
+	if id, ok := inlineIP(e.RemoteAddress); ok {
+		ip = id
+	}
+	at := len(w.arena)
+	w.arena = packRest(w.arena, r, int64(e.FailureCount), e.TraceID)
+	if err := w.events.add(ctx, k, idb, code, nz(r[slotPrincipal]), nz(r[slotEmail]), nz(r[slotDisplay]), nz(ip), nz(r[slotPortal]),
+		nz(r[slotExtra]), w.arena[at:len(w.arena):len(w.arena)]); err != nil {
+		return err
+	}
+	if !short {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO xid(id, k) VALUES(?, ?)`, idb, k); err != nil {
+			return err
+		}
+	}
+	w.hours[rollupKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}]++
+	w.days[rollupKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}]++
+	row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay]}
+	switch {
+	case k >= w.s.mark:
+		w.tail = append(w.tail, row)
+	default:
+		w.late = append(w.late, k)
+		if k >= w.s.umark {
+			w.pend = append(w.pend, row)
+		}
+	}
+	w.maxMs = max(w.maxMs, ms)
+	return nil
+}
+
+// newKey returns the key for the event id dated ms, the first free one of
+// its millisecond, and the id as stored (codec.SplitID: idb, and whether it
+// is short). dup reports that the store holds the event already: its short
+// id under a key of that millisecond, or its long id in xid.
+func (w *batchWriter) newKey(ctx context.Context, id string, ms int64) (k int64, idb []byte, short, dup bool, err error) {
+	idb, short = codec.SplitID(id, ms)
+	seq := 0
+	for ; ; seq++ {
+		v, ok := w.taken[codec.Key(ms, seq)]
+		if !ok {
+			break
+		}
+		if short && v == string(idb) {
+			return 0, nil, false, true, nil
+		}
+	}
+	if !short {
+		var one int
+		err := w.tx.QueryRowContext(ctx, `SELECT 1 FROM xid WHERE id = ?`, idb).Scan(&one)
+		if err == nil {
+			return 0, nil, false, true, nil
+		}
+		if err != sql.ErrNoRows {
+			return 0, nil, false, false, err
+		}
+	}
+	if seq > codec.MaxSeq {
+		return 0, nil, false, false, fmt.Errorf("event %q: more than %d events in one millisecond", id, codec.MaxSeq+1)
+	}
+	k = codec.Key(ms, seq)
+	w.taken[k] = string(idb)
+	return k, idb, short, false, nil
+}
+
+// finish flushes the events, adds the rollup counts and records the late
+// keys.
+func (w *batchWriter) finish(ctx context.Context) error {
+	if err := w.events.flush(ctx); err != nil {
+		return err
+	}
+	if err := addCounts(ctx, w.tx, &w.s.sc, w.hours, w.days, 1); err != nil {
+		return err
+	}
+	late := newBulk(w.tx, &w.s.sc, `INSERT OR FAIL INTO late(k) VALUES`, 1, "")
+	for _, k := range w.late {
+		if err := late.add(ctx, k); err != nil {
+			return err
+		}
+	}
+	return late.flush(ctx)
 }
 
 func nz(v int64) any {
@@ -350,20 +436,20 @@ const (
 )
 
 // addCounts adds sign times the counts to the hourly and daily rollups.
-func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[hourKey]int64, sign int64) error {
+func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[rollupKey]int64, sign int64) error {
 	for _, t := range []struct {
-		m          map[hourKey]int64
+		m          map[rollupKey]int64
 		head, tail string
 	}{
 		{hours, `INSERT INTO hourly(h, code, portal, xtra, n) VALUES`, ` ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
 		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES`, ` ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
 	} {
 		// Sorted, so that each row of a statement comes after the previous one.
-		keys := make([]hourKey, 0, len(t.m))
+		keys := make([]rollupKey, 0, len(t.m))
 		for k := range t.m {
 			keys = append(keys, k)
 		}
-		slices.SortFunc(keys, func(a, b hourKey) int {
+		slices.SortFunc(keys, func(a, b rollupKey) int {
 			return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.code, b.code), cmp.Compare(a.portal, b.portal), cmp.Compare(a.xtra, b.xtra))
 		})
 		b := newBulk(tx, sc, t.head, 5, t.tail)

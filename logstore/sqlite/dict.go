@@ -15,9 +15,9 @@ import (
 // dict (ids are given by the writer, in order). Its lookup indexes, dix (by
 // string) and dfold (by lower-case form), hold the strings below the mark
 // "dmark" only; the newer ones, the dictionary tail, are kept in memory and
-// folded into the indexes, sorted, once Options.DictBatch of them gathered.
-// Measured at 2M events: one random index page per new string, written again
-// at every commit, cost a third of the ingest before this.
+// folded into the indexes, sorted, once Options.DictBatch of them gathered,
+// rather than one random index page per new string, written again at every
+// commit.
 
 // dictTail is the in-memory index of the dictionary strings at or above base.
 // The writer adds a delivery's new strings before it commits them, so a

@@ -203,7 +203,7 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, false, err
 	}
-	hours, days := map[hourKey]int64{}, map[hourKey]int64{}
+	hours, days := map[rollupKey]int64{}, map[rollupKey]int64{}
 	rows, err := tx.QueryContext(ctx, `SELECT k, code, coalesce(portal, 0), coalesce(xtra, 0) FROM events WHERE k < ?`, cut)
 	if err != nil {
 		return 0, false, err
@@ -214,7 +214,7 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 			rows.Close()
 			return 0, false, err
 		}
-		hk := hourKey{h: codec.FloorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
+		hk := rollupKey{h: codec.FloorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
 		hours[hk]++
 		hk.h = codec.FloorDiv(codec.Ms(k), dayMs)
 		days[hk]++

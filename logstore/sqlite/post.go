@@ -22,8 +22,8 @@ import (
 // where keys are the event keys as varint deltas from the segment's lo. nb is
 // chosen so that a bucket holds about postBucket ids: a lookup reads one small
 // row per segment, and a segment of 2,048 events writes about a hundred rows
-// rather than one per distinct principal, email and IP (about 1.7 per event
-// before; rows written, and rewritten by the day merge, were half of ingest).
+// rather than one per distinct principal, email and IP (rows that the day
+// merge would write again).
 
 // postBucket is the number of ids per bucket a segment's bucket count aims at.
 const postBucket = 32

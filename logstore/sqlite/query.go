@@ -426,6 +426,10 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 
 const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x`
 
+// row is an events row read back: the columns of the same names (see
+// schema), with x unpacked by unpackRest into msg (the message template), et
+// (error type), acct (account), fc (failure count), ua (user agent), host,
+// path and trace.
 type row struct {
 	k, code, fc                                                   int64
 	idb                                                           []byte

@@ -57,9 +57,9 @@ func (s *Store) tailBelow(k int64) int {
 // flat slices sorted when written (maps cost twice as much at a day's
 // hundreds of thousands of entries).
 type segAcc struct {
-	ents       []pent  // one per (kind, id) and row, or per posting read back
-	keys       []int64 // the keys of ents
-	users, ips []idN   // attempts per identity, failures per IP; ids repeat
+	ents       []pent        // one per (kind, id) and row, or per posting read back
+	keys       []int64       // the keys of ents
+	users, ips []codec.Count // attempts per identity, failures per IP; ids repeat
 }
 
 // skKind is where an entry's sort key holds its kind, above the id.
@@ -70,8 +70,6 @@ type pent struct {
 	sk         uint64 // kind<<skKind | id (ids are below 2^42)
 	start, end int32
 }
-
-type idN struct{ id, n int64 }
 
 func newSegAcc() *segAcc { return &segAcc{} }
 
@@ -94,36 +92,19 @@ func (a *segAcc) add(r *evRow) {
 	switch r.code & codec.TypeMask {
 	case codec.FailureCode:
 		if r.ip != 0 {
-			a.ips = append(a.ips, idN{r.ip, 1})
+			a.ips = append(a.ips, codec.Count{Key: r.ip, N: 1})
 		}
 		fallthrough
 	case codec.SuccessCode:
 		if id := r.ident(); id != 0 {
-			a.users = append(a.users, idN{id, 1})
+			a.users = append(a.users, codec.Count{Key: id, N: 1})
 		}
 	}
 }
 
-// readCounts adds a counts blob (codec.AppendCounts) to l.
-func readCounts(l *[]idN, b []byte) error {
-	return codec.AddCounts(b, func(id, n int64) { *l = append(*l, idN{id, n}) })
-}
-
-// appendCounts encodes counts as codec.AppendCounts does: sorted by id, as
-// (id delta, count) uvarints; repeated ids are summed.
-func appendCounts(b []byte, l []idN) []byte {
-	slices.SortFunc(l, func(x, y idN) int { return cmp.Compare(x.id, y.id) })
-	var prev int64
-	for i := 0; i < len(l); {
-		id, n := l[i].id, int64(0)
-		for ; i < len(l) && l[i].id == id; i++ {
-			n += l[i].n
-		}
-		b = binary.AppendUvarint(b, uint64(id-prev))
-		b = binary.AppendUvarint(b, uint64(n))
-		prev = id
-	}
-	return b
+// readCounts appends the pairs of a seg.users or seg.ips blob to l.
+func readCounts(l *[]codec.Count, b []byte) error {
+	return codec.AddCounts(b, codec.UvarintDelta, func(id, n int64) { *l = append(*l, codec.Count{Key: id, N: n}) })
 }
 
 // radixSort sorts ents by sk, stably (entries of one kind and id stay in key
@@ -225,7 +206,7 @@ func (a *segAcc) write(ctx context.Context, tx *sql.Tx, sc *stmts, lo, hi, lvl i
 		return err
 	}
 	return sc.exec(ctx, tx, `INSERT OR FAIL INTO seg(lo, hi, lvl, nb, users, ips) VALUES(?, ?, ?, ?, ?, ?)`, lo, hi, lvl, nb,
-		appendCounts(nil, a.users), appendCounts(nil, a.ips))
+		codec.AppendCounts(nil, codec.UvarintDelta, a.users), codec.AppendCounts(nil, codec.UvarintDelta, a.ips))
 }
 
 // seal turns [lo, hi) into a level-0 segment, folds late rows into their
@@ -404,7 +385,7 @@ func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark, umark int64, use
 		if err := readCounts(&ips, ib); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE seg SET users = ?, ips = ? WHERE lo = ?`, appendCounts(nil, users), appendCounts(nil, ips), lo); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE seg SET users = ?, ips = ? WHERE lo = ?`, codec.AppendCounts(nil, codec.UvarintDelta, users), codec.AppendCounts(nil, codec.UvarintDelta, ips), lo); err != nil {
 			return err
 		}
 	}
@@ -415,8 +396,8 @@ func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark, umark int64, use
 type segRow struct{ lo, hi, nb int64 }
 
 // mergeMin is the most level-0 segments a day keeps unmerged: a keyed lookup
-// costs one seek per segment (measured: about 30µs when the page is not
-// cached), and merging rewrites the day's postings once.
+// costs one seek per segment (a page read when the page is not cached), and
+// merging rewrites the day's postings once.
 const mergeMin = 1
 
 // mergeDays merges the level-0 segments of every UTC day that ends at or

@@ -3,12 +3,12 @@
 //
 // # Schema
 //
-// Measured on this machine, a plain events table took 126,000 inserts/s, but
-// only 12,000/s once it had secondary indexes on email and IP: every batch
-// dirtied one random index page per event, and the WAL wrote each of those
-// pages again at every commit. So no table written at every delivery has a
-// secondary index, and what indexes do is done in sealed, time-ordered
-// segments instead (a small log-structured design):
+// A secondary index (on email, on IP) makes every batch dirty one random
+// index page per event, and the WAL writes each of those pages again at
+// every commit: a plain events table takes inserts many times faster. So no
+// table written at every delivery has a secondary index, and what indexes do
+// is done in sealed, time-ordered segments instead (a small log-structured
+// design). The tables, column by column, are in the comment on schema:
 //
 //	events(k INTEGER PRIMARY KEY, ...)  one compact row per event. k is the
 //	    event date in ms << 12 | a sequence number, so rows are stored in time
@@ -38,17 +38,18 @@
 //	    least 2,048 events or the rest of a UTC day, level 1 a whole UTC day,
 //	    merged from its level-0 segments once the day is complete. users
 //	    and ips hold attempts per identity and failures per IP of the segment,
-//	    varint-packed, for Stats' top lists.
+//	    as counts blobs (codec.AppendCounts), for Stats' top lists.
 //	post(lo, kind, b, ks)               per segment, the keys of the events of
 //	    each principal, email and IP, delta-varint packed, in nb buckets by
 //	    the low bits of the id (see post.go). A 30-day lookup of one email is
 //	    one seek per day segment, one per level-0 segment of the current day,
-//	    plus a scan of the unsealed tail (about 2,048 events plus SealDelay;
-//	    SQLite steps about a million rows a second, so that bounds the scan).
+//	    plus a scan of the unsealed tail (about 2,048 events plus SealDelay,
+//	    which bounds the scan).
 //	users(blk, v)                       per identity: last login/logout/failure,
-//	    last IP, failures since success (seed 003), in blocks of 128 dict ids
-//	    (see users.go), updated from the sealed events below the users mark
-//	    once Options.UserBatch of them gathered; Users reads newer rows raw.
+//	    last IP, failures since success (what the user login activity page
+//	    shows), in blocks of 128 dict ids (see users.go), updated from the
+//	    sealed events below the users mark once Options.UserBatch of them
+//	    gathered; Users reads newer rows raw.
 //	late(k)                             events that arrived after their segment
 //	    was sealed; folded into it at the next seal, read raw until then.
 //	meta(name, v)                       the seal watermark, the users mark, the
@@ -59,18 +60,6 @@
 // and the events the users table lags behind. Both are read from the file
 // when it is opened, as is the dictionary tail, so nothing is lost when the
 // process stops; PRAGMA user_version tells the file's format.
-//
-// Ingest of 2M generated events (bench/logstore, -cpuprofile for where the
-// time goes) went from about 29,000 to 87,000 events/s, back to back on a
-// quiet machine, with: the dictionary's indexes written in sorted batches (a
-// random index page per new string before), postings in bucket rows (a row
-// per distinct principal, email and IP per segment before, written again by
-// the day merge), users in blocks merged in Go (an upsert per identity
-// before), segments built from memory and merged by sorting rather than with
-// maps, a pointer-free string cache for the writer, fewer bound columns,
-// multi-row rollup upserts, and statement journals in memory. Reads kept
-// their latencies. Earlier: IPv4 addresses inline instead of in dict (x1.36),
-// statements prepared once per store (x1.04).
 //
 // A segment is sealed once events newer than its end by SealDelay have arrived
 // and it holds 2,048 events or ends a UTC day. Reads combine the sealed
@@ -156,6 +145,46 @@ const (
 // older version are refused rather than misread.
 const formatVersion = 2
 
+// schema is the file's tables (see the package doc for their design). Their
+// columns, and the fields of evRow and row that mirror them, column by column:
+//
+//	column            meaning                                encoding
+//	events.k          row key: event date and order          codec.Key: ms<<12 | sequence within the ms
+//	events.idb        event id                               codec.SplitID: short (the rest is in k) or long
+//	events.code       event type, source and reason          codec.Code
+//	events.pr         principal                              dict id; NULL: none
+//	events.em         email                                  dict id; NULL: none
+//	events.disp       display name                           dict id; NULL: none
+//	events.ip         remote address                         ipBase + IPv4 address, else dict id; NULL: none
+//	events.portal     portal id                              dict id; NULL: none
+//	events.xtra       type, source, reason unknown here      dict id of codec.Code's extra; NULL: none
+//	events.x          message, error type, account, failure  packRest
+//	                  count, user agent, host, path, trace id
+//	dict.id           dictionary id                          given in order by the writer
+//	dict.s            the string                             text; codec.Erased + id once erased
+//	dict.fold         lower-case form of s                   text; NULL when it is s
+//	dix.s, dix.id     dict by s, for ids below meta dmark    as in dict
+//	dfold.fold, .id   dict by fold, for ids below dmark      as in dict
+//	xid.id, xid.k     the key of a long event id             codec.LongID, events.k
+//	hourly.h          UTC hour                               floor(ms / hourMs)
+//	daily.d           UTC day                                floor(ms / dayMs)
+//	hourly, daily:
+//	  .code, .portal, .xtra   as in events                   0: none
+//	  .n              events counted                         integer
+//	seg.lo, seg.hi    the segment's key range [lo, hi)       events.k
+//	seg.lvl           level: 0 part of a day, 1 a whole day  0 or 1
+//	seg.nb            bucket count of its postings           power of two (bucketsFor)
+//	seg.users         attempts per identity (dict id)        counts blob, codec.UvarintDelta
+//	seg.ips           failures per IP (events.ip)            counts blob, codec.UvarintDelta
+//	post.lo           the segment                            seg.lo
+//	post.kind         what the postings are of               kindPrincipal, kindEmail, kindIP
+//	post.b            bucket: the ids' low bits              id & (nb-1)
+//	post.ks           the bucket's postings                  see post.go
+//	users.blk         block of identities                    dict id >> userBlockBits
+//	users.v           their summaries, by id                 appendUser
+//	late.k            event stored after its segment sealed  events.k
+//	meta.name, .v     mark (seal watermark), umark (users),  events.k; dmark: dict id
+//	                  live (deletion), dmark (dictionary)
 const schema = `
 CREATE TABLE IF NOT EXISTS events(k INTEGER PRIMARY KEY, idb BLOB NOT NULL, code INT NOT NULL, pr INT, em INT,
   disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL);

@@ -114,11 +114,11 @@ func (s *Store) statTops(ctx context.Context, q querier, acc *codec.StatsAcc, lo
 			return err
 		}
 		if sl >= lo && sh <= hi && sl >= live {
-			if err := codec.AddCounts(ub, acc.Users.Add); err != nil {
+			if err := codec.AddCounts(ub, codec.UvarintDelta, acc.Users.Add); err != nil {
 				rows.Close()
 				return err
 			}
-			if err := codec.AddCounts(ib, acc.IPs.Add); err != nil {
+			if err := codec.AddCounts(ib, codec.UvarintDelta, acc.IPs.Add); err != nil {
 				rows.Close()
 				return err
 			}

@@ -14,8 +14,8 @@ import (
 // row blk holds the identities whose dict id >> userBlockBits is blk, sorted
 // by id, encoded by appendUser. Updating it once per Options.UserBatch sealed
 // events touches about one identity per event (few identities repeat within
-// a batch), which as one upsert per identity cost a quarter of ingest; a
-// block is read, merged in Go and written once per update.
+// a batch), too many for one upsert per identity; a block is read, merged in
+// Go and written once per update.
 const userBlockBits = 7
 
 // User flags.

@@ -25,383 +25,444 @@ import (
 // Base is the start of the data set: three days from here.
 var Base = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 
-// Run runs the suite; open returns a new, empty store for each subtest.
+// Run runs the suite as subtests of t, one per case. Each subtest opens its
+// own store with open, which returns a new, empty one, and loads the data set
+// into it (see load).
 func Run(t *testing.T, open func(t *testing.T) logstore.Store) {
 	all, late := Dataset()
-	load := func(t *testing.T) (logstore.Store, model) {
-		t.Helper()
-		s := open(t)
-		ctx := context.Background()
-		for i := 0; i < len(all); i += 40 {
-			if err := s.Deliver(ctx, all[i:min(i+40, len(all))]); err != nil {
-				t.Fatalf("deliver: %v", err)
-			}
-		}
-		// Redelivery of a whole batch, and late events with a duplicate inside.
-		if err := s.Deliver(ctx, all[:40]); err != nil {
-			t.Fatalf("redeliver: %v", err)
-		}
-		if err := s.Deliver(ctx, append(slices.Clone(late), late[0], all[7])); err != nil {
-			t.Fatalf("deliver late: %v", err)
-		}
-		return s, append(slices.Clone(model(all)), late...)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := &harness{t: t, ctx: context.Background(), s: open(t), all: all, late: late}
+			h.load()
+			c.fn(h)
+		})
 	}
-	ctx := context.Background()
+}
 
-	t.Run("GetRoundTrip", func(t *testing.T) {
-		s, m := load(t)
-		for _, want := range m {
-			got, ok, err := s.Get(ctx, want.ID)
-			if err != nil || !ok {
-				t.Fatalf("Get(%q) = %v, %v", want.ID, ok, err)
-			}
-			if got.Seq < 1 {
-				t.Fatalf("Get(%q): seq %d, want >= 1", want.ID, got.Seq)
-			}
-			bySeq, ok, err := s.Get(ctx, strconv.FormatInt(got.Seq, 10))
-			if err != nil || !ok || !reflect.DeepEqual(bySeq, got) {
-				t.Fatalf("Get(%d) by seq = %+v, %v, %v; want %+v", got.Seq, show(bySeq), ok, err, show(got))
-			}
-			if got = NoSeq(got); !reflect.DeepEqual(got, want) {
-				t.Fatalf("Get(%q):\n got %+v\nwant %+v", want.ID, show(got), show(want))
-			}
-		}
-		if _, ok, err := s.Get(ctx, uuid.NewString()); ok || err != nil {
-			t.Fatalf("Get(unknown) = %v, %v; want false, nil", ok, err)
-		}
-		if _, ok, err := s.Get(ctx, "x'; DROP TABLE events; --"); ok || err != nil {
-			t.Fatalf("Get(injection) = %v, %v; want false, nil", ok, err)
-		}
-	})
+var cases = []struct {
+	name string
+	fn   func(h *harness)
+}{
+	{"GetRoundTrip", testGetRoundTrip},
+	{"Query", testQuery},
+	{"Each", testEach},
+	{"Stats", testStats},
+	{"Users", testUsers},
+	{"Suspicious", testSuspicious},
+	{"Principal", testPrincipal},
+	{"Erase", testErase},
+	{"DeleteBefore", testDeleteBefore},
+	{"Seq", testSeq},
+	{"Idempotent", testIdempotent},
+}
 
-	t.Run("Query", func(t *testing.T) {
-		s, m := load(t)
-		for _, f := range filters() {
-			for _, asc := range []bool{false, true} {
-				ref := m.filter(f, asc)
-				for _, pg := range []logstore.Page{{Number: 0, Size: 7}, {Number: 1, Size: 7}, {Number: 3, Size: 7}, {Number: 500, Size: 7}, {}} {
-					pg.Asc = asc
-					got, err := s.Query(ctx, f, pg)
-					if err != nil {
-						t.Fatalf("Query(%+v, %+v): %v", f, pg, err)
-					}
-					size := pg.Size
-					if size == 0 {
-						size = logstore.DefaultPageSize
-					}
-					lo, hi := min(pg.Number*size, len(ref)), min(pg.Number*size+size, len(ref))
-					if got.TotalElements != int64(len(ref)) || !slices.Equal(ids(got.Content), ids(ref[lo:hi])) {
-						t.Fatalf("Query(%+v, %+v): total %d ids %v; want %d %v", f, pg, got.TotalElements, ids(got.Content), len(ref), ids(ref[lo:hi]))
-					}
-					if got.Content == nil {
-						t.Fatalf("Query(%+v, %+v): nil content, want empty slice", f, pg)
-					}
+// harness is what a case works on: its store, loaded with the data set, and
+// the model of what the store holds.
+type harness struct {
+	t    *testing.T
+	ctx  context.Context
+	s    logstore.Store
+	m    model         // every event of the data set, late ones included
+	all  []event.Event // the data set as Dataset returns it
+	late []event.Event
+}
+
+// load delivers the data set to h.s in batches of 40, then redelivers a whole
+// batch and delivers the late events with a duplicate inside, and sets h.m.
+func (h *harness) load() {
+	t, s, ctx, all, late := h.t, h.s, h.ctx, h.all, h.late
+	t.Helper()
+	for i := 0; i < len(all); i += 40 {
+		if err := s.Deliver(ctx, all[i:min(i+40, len(all))]); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+	}
+	// Redelivery of a whole batch, and late events with a duplicate inside.
+	if err := s.Deliver(ctx, all[:40]); err != nil {
+		t.Fatalf("redeliver: %v", err)
+	}
+	if err := s.Deliver(ctx, append(slices.Clone(late), late[0], all[7])); err != nil {
+		t.Fatalf("deliver late: %v", err)
+	}
+	h.m = append(slices.Clone(model(all)), late...)
+}
+
+// testGetRoundTrip reads every event back by id and by sequence number, as
+// delivered, and finds no unknown id.
+func testGetRoundTrip(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, want := range m {
+		got, ok, err := s.Get(ctx, want.ID)
+		if err != nil || !ok {
+			t.Fatalf("Get(%q) = %v, %v", want.ID, ok, err)
+		}
+		if got.Seq < 1 {
+			t.Fatalf("Get(%q): seq %d, want >= 1", want.ID, got.Seq)
+		}
+		bySeq, ok, err := s.Get(ctx, strconv.FormatInt(got.Seq, 10))
+		if err != nil || !ok || !reflect.DeepEqual(bySeq, got) {
+			t.Fatalf("Get(%d) by seq = %+v, %v, %v; want %+v", got.Seq, show(bySeq), ok, err, show(got))
+		}
+		if got = NoSeq(got); !reflect.DeepEqual(got, want) {
+			t.Fatalf("Get(%q):\n got %+v\nwant %+v", want.ID, show(got), show(want))
+		}
+	}
+	if _, ok, err := s.Get(ctx, uuid.NewString()); ok || err != nil {
+		t.Fatalf("Get(unknown) = %v, %v; want false, nil", ok, err)
+	}
+	if _, ok, err := s.Get(ctx, "x'; DROP TABLE events; --"); ok || err != nil {
+		t.Fatalf("Get(injection) = %v, %v; want false, nil", ok, err)
+	}
+}
+
+// testQuery pages through every filter both ways against the model, then checks
+// a few known figures as a check on the model itself.
+func testQuery(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, f := range filters() {
+		for _, asc := range []bool{false, true} {
+			ref := m.filter(f, asc)
+			for _, pg := range []logstore.Page{{Number: 0, Size: 7}, {Number: 1, Size: 7}, {Number: 3, Size: 7}, {Number: 500, Size: 7}, {}} {
+				pg.Asc = asc
+				got, err := s.Query(ctx, f, pg)
+				if err != nil {
+					t.Fatalf("Query(%+v, %+v): %v", f, pg, err)
+				}
+				size := pg.Size
+				if size == 0 {
+					size = logstore.DefaultPageSize
+				}
+				lo, hi := min(pg.Number*size, len(ref)), min(pg.Number*size+size, len(ref))
+				if got.TotalElements != int64(len(ref)) || !slices.Equal(ids(got.Content), ids(ref[lo:hi])) {
+					t.Fatalf("Query(%+v, %+v): total %d ids %v; want %d %v", f, pg, got.TotalElements, ids(got.Content), len(ref), ids(ref[lo:hi]))
+				}
+				if got.Content == nil {
+					t.Fatalf("Query(%+v, %+v): nil content, want empty slice", f, pg)
 				}
 			}
 		}
-		// Known figures, as a check on the model itself.
-		got, err := s.Query(ctx, logstore.Filter{Email: "CAROL@Example.COM"}, logstore.Page{Size: 1})
-		if err != nil || got.TotalElements == 0 || event.Value(got.Content[0].Email) != "carol@example.com" {
-			t.Fatalf("case-insensitive email: %+v, %v", got, err)
-		}
-		got, err = s.Query(ctx, logstore.Filter{EventTypes: []event.Type{"DATA_EXPORTED"}, From: Base, To: Base.Add(48 * time.Hour)}, logstore.Page{})
-		if err != nil || got.TotalElements != 3 || len(got.Content) != 3 || got.Content[0].EventType != "DATA_EXPORTED" {
-			t.Fatalf("filter by a type the store does not know: %+v, %v; want 3 DATA_EXPORTED events", got, err)
-		}
-		got, err = s.Query(ctx, logstore.Filter{Email: "carol@example"}, logstore.Page{})
-		if err != nil || got.TotalElements != 0 {
-			t.Fatalf("partial email must not match: %d, %v", got.TotalElements, err)
-		}
-	})
+	}
+	// Known figures, as a check on the model itself.
+	got, err := s.Query(ctx, logstore.Filter{Email: "CAROL@Example.COM"}, logstore.Page{Size: 1})
+	if err != nil || got.TotalElements == 0 || event.Value(got.Content[0].Email) != "carol@example.com" {
+		t.Fatalf("case-insensitive email: %+v, %v", got, err)
+	}
+	got, err = s.Query(ctx, logstore.Filter{EventTypes: []event.Type{"DATA_EXPORTED"}, From: Base, To: Base.Add(48 * time.Hour)}, logstore.Page{})
+	if err != nil || got.TotalElements != 3 || len(got.Content) != 3 || got.Content[0].EventType != "DATA_EXPORTED" {
+		t.Fatalf("filter by a type the store does not know: %+v, %v; want 3 DATA_EXPORTED events", got, err)
+	}
+	got, err = s.Query(ctx, logstore.Filter{Email: "carol@example"}, logstore.Page{})
+	if err != nil || got.TotalElements != 0 {
+		t.Fatalf("partial email must not match: %d, %v", got.TotalElements, err)
+	}
+}
 
-	t.Run("Each", func(t *testing.T) {
-		s, m := load(t)
-		for _, f := range filters() {
-			for _, asc := range []bool{true, false} {
-				var got []event.Event
-				if err := s.Each(ctx, f, asc, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
-					t.Fatalf("Each(%+v): %v", f, err)
-				}
-				ref := m.filter(f, asc)
-				if !reflect.DeepEqual(ids(got), ids(ref)) {
-					t.Fatalf("Each(%+v, asc=%v): %d events, want %d", f, asc, len(got), len(ref))
-				}
-				for i := range got {
-					if !reflect.DeepEqual(NoSeq(got[i]), ref[i]) {
-						t.Fatalf("Each(%+v): event %d differs:\n got %+v\nwant %+v", f, i, show(got[i]), show(ref[i]))
-					}
-				}
-			}
-		}
-		stop := fmt.Errorf("stop")
-		n := 0
-		if err := s.Each(ctx, logstore.Filter{}, true, func(event.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
-			t.Fatalf("Each must stop at fn's error: %v after %d", err, n)
-		}
-	})
-
-	t.Run("Stats", func(t *testing.T) {
-		s, m := load(t)
-		for _, c := range []struct {
-			from, to time.Time
-			iv       logstore.Interval
-		}{
-			{Base.Add(5*time.Hour + 30*time.Minute), Base.Add(61*time.Hour + 30*time.Minute), logstore.Hour},
-			{Base, Base.Add(72 * time.Hour), logstore.Day},
-			{Base.Add(26 * time.Hour), Base.Add(26*time.Hour + 40*time.Minute), logstore.Hour},
-			{Base.Add(-48 * time.Hour), Base.Add(-24 * time.Hour), logstore.Day},
-		} {
-			got, err := s.Stats(ctx, c.from, c.to, c.iv, 3)
-			if err != nil {
-				t.Fatalf("Stats: %v", err)
-			}
-			want, users, ips := m.stats(c.from, c.to, c.iv)
-			if got.Total != want.Total || got.Successes != want.Successes || got.Failures != want.Failures || got.SuccessRate != want.SuccessRate {
-				t.Fatalf("Stats(%v, %v) totals %d/%d/%d %v; want %d/%d/%d %v", c.from, c.to, got.Total, got.Successes, got.Failures, got.SuccessRate, want.Total, want.Successes, want.Failures, want.SuccessRate)
-			}
-			if !reflect.DeepEqual(got.ByHour, want.ByHour) || !equalReasons(got.ByReason, want.ByReason) || !reflect.DeepEqual(got.Series, want.Series) {
-				t.Fatalf("Stats(%v, %v):\n got hours %v reasons %v series %v\nwant hours %v reasons %v series %v", c.from, c.to, got.ByHour, got.ByReason, got.Series, want.ByHour, want.ByReason, want.Series)
-			}
-			checkTop(t, "users", got.TopUsers, users, 3)
-			checkTop(t, "ips", got.TopIPs, ips, 3)
-		}
-		// Known numbers for the first day, 00:00 to 06:00.
-		got, err := s.Stats(ctx, Base, Base.Add(6*time.Hour), logstore.Hour, 1)
-		want, _, _ := m.stats(Base, Base.Add(6*time.Hour), logstore.Hour)
-		if err != nil || got.Total == 0 || got.Total != want.Total || len(got.Series) != 6 {
-			t.Fatalf("Stats first hours: %+v, %v", got, err)
-		}
-	})
-
-	t.Run("Users", func(t *testing.T) {
-		s, m := load(t)
-		want := m.users()
-		var got []logstore.UserSummary
-		for page := 0; ; page++ {
-			l, total, err := s.Users(ctx, logstore.UsersFilter{Number: page, Size: 4})
-			if err != nil {
-				t.Fatalf("Users: %v", err)
-			}
-			if total != int64(len(want)) {
-				t.Fatalf("Users total %d, want %d", total, len(want))
-			}
-			if len(l) == 0 {
-				break
-			}
-			got = append(got, l...)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("Users listed %d, want %d", len(got), len(want))
-		}
-		for i, u := range got {
-			if i > 0 && u.LastSeen.After(got[i-1].LastSeen) {
-				t.Fatalf("Users not sorted by last activity at %d", i)
-			}
-			if !reflect.DeepEqual(u, want[u.Identity]) {
-				t.Fatalf("Users %q:\n got %+v\nwant %+v", u.Identity, u, want[u.Identity])
-			}
-		}
-		if !want["alice@example.com"].Active || want["dave@example.org"].Active {
-			t.Fatalf("data set must have alice active and dave logged out: %+v %+v", want["alice@example.com"], want["dave@example.org"])
-		}
-		l, total, err := s.Users(ctx, logstore.UsersFilter{Search: "EXAMPLE.com"})
-		if err != nil || total != 2 || len(l) != 2 {
-			t.Fatalf("Users search: %d %+v, %v", total, l, err)
-		}
-		l, _, err = s.Users(ctx, logstore.UsersFilter{Search: "JÖRG"})
-		if err != nil || len(l) != 1 || l[0].Identity != "jörg@exämple.de" {
-			t.Fatalf("Users unicode search: %+v, %v", l, err)
-		}
-	})
-
-	t.Run("Suspicious", func(t *testing.T) {
-		s, m := load(t)
-		for _, q := range []logstore.SuspiciousQuery{
-			{Since: Base.Add(48 * time.Hour), MinIPFailures: 5, MinAccountIPs: 2, MinIPAccounts: 3, Limit: 50},
-			{Since: Base, MinIPFailures: 1, MinAccountIPs: 1, MinIPAccounts: 1, Limit: 100},
-			{Since: Base.Add(71 * time.Hour)},
-		} {
-			got, err := s.Suspicious(ctx, q)
-			if err != nil {
-				t.Fatalf("Suspicious: %v", err)
-			}
-			want := m.suspicious(q.WithDefaults(time.Now()))
-			sortSusp(&got)
-			sortSusp(&want)
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("Suspicious(%+v):\n got %+v\nwant %+v", q, got, want)
-			}
-		}
-		got, _ := s.Suspicious(ctx, logstore.SuspiciousQuery{Since: Base, MinIPFailures: 10})
-		if len(got.FailingIPs) == 0 || got.FailingIPs[0].IP != attackerIP {
-			t.Fatalf("attacker not found first: %+v", got.FailingIPs)
-		}
-	})
-
-	t.Run("Principal", func(t *testing.T) {
-		s, m := load(t)
-		for _, id := range []string{"bob", "ALICE@example.com", "jörg@exämple.de", "nobody"} {
+// testEach walks every filter both ways against the model, and stops at the
+// callback's error.
+func testEach(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, f := range filters() {
+		for _, asc := range []bool{true, false} {
 			var got []event.Event
-			if err := s.Principal(ctx, id, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
-				t.Fatalf("Principal(%q): %v", id, err)
+			if err := s.Each(ctx, f, asc, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
+				t.Fatalf("Each(%+v): %v", f, err)
 			}
-			var want []string
-			for _, e := range m.sorted(true) {
-				if event.Value(e.Principal) == id || strings.EqualFold(event.Value(e.Email), id) {
-					want = append(want, e.ID)
+			ref := m.filter(f, asc)
+			if !reflect.DeepEqual(ids(got), ids(ref)) {
+				t.Fatalf("Each(%+v, asc=%v): %d events, want %d", f, asc, len(got), len(ref))
+			}
+			for i := range got {
+				if !reflect.DeepEqual(NoSeq(got[i]), ref[i]) {
+					t.Fatalf("Each(%+v): event %d differs:\n got %+v\nwant %+v", f, i, show(got[i]), show(ref[i]))
 				}
 			}
-			if !slices.Equal(ids(got), want) {
-				t.Fatalf("Principal(%q): %d events, want %d", id, len(got), len(want))
-			}
 		}
-	})
+	}
+	stop := fmt.Errorf("stop")
+	n := 0
+	if err := s.Each(ctx, logstore.Filter{}, true, func(event.Event) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Each must stop at fn's error: %v after %d", err, n)
+	}
+}
 
-	t.Run("Erase", func(t *testing.T) {
-		s, m := load(t)
-		n, err := s.Erase(ctx, "bob", "user-7f3a")
-		want := len(m.filter(logstore.Filter{Principal: "bob"}, true))
-		if err != nil || n != int64(want) || want == 0 {
-			t.Fatalf("pseudonymise bob: %d, %v; want %d", n, err, want)
-		}
-		if r, _ := s.Query(ctx, logstore.Filter{Principal: "bob"}, logstore.Page{}); r.TotalElements != 0 {
-			t.Fatalf("bob still found: %d", r.TotalElements)
-		}
-		r, err := s.Query(ctx, logstore.Filter{Principal: "user-7f3a"}, logstore.Page{Size: 1000})
-		if err != nil || r.TotalElements != int64(want) {
-			t.Fatalf("pseudonym: %d, %v; want %d", r.TotalElements, err, want)
-		}
-		for _, e := range r.Content {
-			if event.Value(e.Principal) != "user-7f3a" || (e.DisplayName != nil && *e.DisplayName != "user-7f3a") || strings.Contains(event.Value(e.Message), "bob") {
-				t.Fatalf("pseudonymised event still names bob: %+v", show(e))
-			}
-		}
-		aliceN := len(m.filter(logstore.Filter{Email: "alice@example.com"}, true))
-		n, err = s.Erase(ctx, "Alice@Example.com", "")
-		if err != nil || n != int64(aliceN) {
-			t.Fatalf("erase alice: %d, %v; want %d", n, err, aliceN)
-		}
-		for _, e := range m.filter(logstore.Filter{Email: "alice@example.com"}, true) {
-			got, ok, err := s.Get(ctx, e.ID)
-			if err != nil || !ok || got.Email != nil || got.DisplayName != nil || strings.Contains(event.Value(got.Message), "alice") || got.RemoteAddress != e.RemoteAddress {
-				t.Fatalf("erased event: %+v, %v, %v", show(got), ok, err)
-			}
-		}
-		users, _, err := s.Users(ctx, logstore.UsersFilter{Search: "alice", Size: 100})
-		if err != nil || len(users) != 0 {
-			t.Fatalf("erased user still listed: %+v, %v", users, err)
-		}
-		st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 100)
+// testStats compares totals, hours, reasons, series and top lists with the
+// model over spans cut mid-hour, whole days, within one hour and before the
+// data set.
+func testStats(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, c := range []struct {
+		from, to time.Time
+		iv       logstore.Interval
+	}{
+		{Base.Add(5*time.Hour + 30*time.Minute), Base.Add(61*time.Hour + 30*time.Minute), logstore.Hour},
+		{Base, Base.Add(72 * time.Hour), logstore.Day},
+		{Base.Add(26 * time.Hour), Base.Add(26*time.Hour + 40*time.Minute), logstore.Hour},
+		{Base.Add(-48 * time.Hour), Base.Add(-24 * time.Hour), logstore.Day},
+	} {
+		got, err := s.Stats(ctx, c.from, c.to, c.iv, 3)
 		if err != nil {
 			t.Fatalf("Stats: %v", err)
 		}
-		for _, c := range st.TopUsers {
-			if c.Key == "alice@example.com" || c.Key == "bob" || c.Key == "" {
-				t.Fatalf("top users name an erased identity: %+v", st.TopUsers)
-			}
+		want, users, ips := m.stats(c.from, c.to, c.iv)
+		if got.Total != want.Total || got.Successes != want.Successes || got.Failures != want.Failures || got.SuccessRate != want.SuccessRate {
+			t.Fatalf("Stats(%v, %v) totals %d/%d/%d %v; want %d/%d/%d %v", c.from, c.to, got.Total, got.Successes, got.Failures, got.SuccessRate, want.Total, want.Successes, want.Failures, want.SuccessRate)
 		}
-		if _, err := s.Erase(ctx, "carol@example.com", "user-7f3a"); err == nil {
-			t.Fatalf("reusing a pseudonym must fail")
-		}
-	})
-
-	t.Run("DeleteBefore", func(t *testing.T) {
-		s, m := load(t)
-		cut := Base.Add(30*time.Hour + 7*time.Minute)
-		n, err := s.DeleteBefore(ctx, cut, 7)
-		var keep model
-		for _, e := range m {
-			if !e.EventDate.Before(cut) {
-				keep = append(keep, e)
-			}
-		}
-		if err != nil || n != int64(len(m)-len(keep)) {
-			t.Fatalf("DeleteBefore: %d, %v; want %d", n, err, len(m)-len(keep))
-		}
-		for _, f := range filters() {
-			r, err := s.Query(ctx, f, logstore.Page{Size: 5})
-			ref := keep.filter(f, false)
-			if err != nil || r.TotalElements != int64(len(ref)) || !slices.Equal(ids(r.Content), ids(ref[:min(5, len(ref))])) {
-				t.Fatalf("after delete, Query(%+v): %d, %v; want %d", f, r.TotalElements, err, len(ref))
-			}
-		}
-		got, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Hour, 3)
-		want, users, ips := keep.stats(Base, Base.Add(72*time.Hour), logstore.Hour)
-		if err != nil || got.Total != want.Total || !reflect.DeepEqual(got.Series, want.Series) {
-			t.Fatalf("after delete, Stats: %d, %v; want %d", got.Total, err, want.Total)
+		if !reflect.DeepEqual(got.ByHour, want.ByHour) || !equalReasons(got.ByReason, want.ByReason) || !reflect.DeepEqual(got.Series, want.Series) {
+			t.Fatalf("Stats(%v, %v):\n got hours %v reasons %v series %v\nwant hours %v reasons %v series %v", c.from, c.to, got.ByHour, got.ByReason, got.Series, want.ByHour, want.ByReason, want.Series)
 		}
 		checkTop(t, "users", got.TopUsers, users, 3)
 		checkTop(t, "ips", got.TopIPs, ips, 3)
-		if _, ok, _ := s.Get(ctx, m.sorted(true)[0].ID); ok {
-			t.Fatalf("deleted event still found")
-		}
-		if n, err := s.DeleteBefore(ctx, cut, 7); err != nil || n != 0 {
-			t.Fatalf("second DeleteBefore: %d, %v", n, err)
-		}
-		// New events after retention still work.
-		e := mk(1, Base.Add(80*time.Hour), "dave@example.org", "", event.LoginSuccess, "", "10.9.9.9")
-		if err := s.Deliver(ctx, []event.Event{e}); err != nil {
-			t.Fatalf("deliver after delete: %v", err)
-		}
-		if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || !reflect.DeepEqual(NoSeq(got), e) {
-			t.Fatalf("Get after delete: %+v %v %v", got, ok, err)
-		}
-	})
+	}
+	// Known numbers for the first day, 00:00 to 06:00.
+	got, err := s.Stats(ctx, Base, Base.Add(6*time.Hour), logstore.Hour, 1)
+	want, _, _ := m.stats(Base, Base.Add(6*time.Hour), logstore.Hour)
+	if err != nil || got.Total == 0 || got.Total != want.Total || len(got.Series) != 6 {
+		t.Fatalf("Stats first hours: %+v, %v", got, err)
+	}
+}
 
-	t.Run("Seq", func(t *testing.T) {
-		s, _ := load(t)
-		before := Seqs(t, s)
-		if len(before) != len(all)+len(late) {
-			t.Fatalf("%d events numbered, want %d", len(before), len(all)+len(late))
+// testUsers pages through the identity summaries, newest activity first,
+// against the model, and searches them ignoring case.
+func testUsers(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	want := m.users()
+	var got []logstore.UserSummary
+	for page := 0; ; page++ {
+		l, total, err := s.Users(ctx, logstore.UsersFilter{Number: page, Size: 4})
+		if err != nil {
+			t.Fatalf("Users: %v", err)
 		}
-		CheckSeqsUnique(t, before)
-		// Delivered in date order, a newer event has a higher number, across
-		// the batches of 40.
-		CheckSeqOrder(t, all, before)
-		// A redelivered batch keeps its numbers and takes no new ones.
-		if err := s.Deliver(ctx, all[40:120]); err != nil {
+		if total != int64(len(want)) {
+			t.Fatalf("Users total %d, want %d", total, len(want))
+		}
+		if len(l) == 0 {
+			break
+		}
+		got = append(got, l...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Users listed %d, want %d", len(got), len(want))
+	}
+	for i, u := range got {
+		if i > 0 && u.LastSeen.After(got[i-1].LastSeen) {
+			t.Fatalf("Users not sorted by last activity at %d", i)
+		}
+		if !reflect.DeepEqual(u, want[u.Identity]) {
+			t.Fatalf("Users %q:\n got %+v\nwant %+v", u.Identity, u, want[u.Identity])
+		}
+	}
+	if !want["alice@example.com"].Active || want["dave@example.org"].Active {
+		t.Fatalf("data set must have alice active and dave logged out: %+v %+v", want["alice@example.com"], want["dave@example.org"])
+	}
+	l, total, err := s.Users(ctx, logstore.UsersFilter{Search: "EXAMPLE.com"})
+	if err != nil || total != 2 || len(l) != 2 {
+		t.Fatalf("Users search: %d %+v, %v", total, l, err)
+	}
+	l, _, err = s.Users(ctx, logstore.UsersFilter{Search: "JÖRG"})
+	if err != nil || len(l) != 1 || l[0].Identity != "jörg@exämple.de" {
+		t.Fatalf("Users unicode search: %+v, %v", l, err)
+	}
+}
+
+// testSuspicious compares failing IPs, spraying IPs and attacked accounts
+// with the model, and finds the attacker first.
+func testSuspicious(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, q := range []logstore.SuspiciousQuery{
+		{Since: Base.Add(48 * time.Hour), MinIPFailures: 5, MinAccountIPs: 2, MinIPAccounts: 3, Limit: 50},
+		{Since: Base, MinIPFailures: 1, MinAccountIPs: 1, MinIPAccounts: 1, Limit: 100},
+		{Since: Base.Add(71 * time.Hour)},
+	} {
+		got, err := s.Suspicious(ctx, q)
+		if err != nil {
+			t.Fatalf("Suspicious: %v", err)
+		}
+		want := m.suspicious(q.WithDefaults(time.Now()))
+		sortSusp(&got)
+		sortSusp(&want)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Suspicious(%+v):\n got %+v\nwant %+v", q, got, want)
+		}
+	}
+	got, _ := s.Suspicious(ctx, logstore.SuspiciousQuery{Since: Base, MinIPFailures: 10})
+	if len(got.FailingIPs) == 0 || got.FailingIPs[0].IP != attackerIP {
+		t.Fatalf("attacker not found first: %+v", got.FailingIPs)
+	}
+}
+
+// testPrincipal lists every event of an identity, by principal or by email
+// ignoring case, oldest first.
+func testPrincipal(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for _, id := range []string{"bob", "ALICE@example.com", "jörg@exämple.de", "nobody"} {
+		var got []event.Event
+		if err := s.Principal(ctx, id, func(e event.Event) error { got = append(got, e); return nil }); err != nil {
+			t.Fatalf("Principal(%q): %v", id, err)
+		}
+		var want []string
+		for _, e := range m.sorted(true) {
+			if event.Value(e.Principal) == id || strings.EqualFold(event.Value(e.Email), id) {
+				want = append(want, e.ID)
+			}
+		}
+		if !slices.Equal(ids(got), want) {
+			t.Fatalf("Principal(%q): %d events, want %d", id, len(got), len(want))
+		}
+	}
+}
+
+// testErase pseudonymises one identity and erases another, and checks
+// that neither is found, listed or counted any more, and that a pseudonym
+// cannot be reused.
+func testErase(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	n, err := s.Erase(ctx, "bob", "user-7f3a")
+	want := len(m.filter(logstore.Filter{Principal: "bob"}, true))
+	if err != nil || n != int64(want) || want == 0 {
+		t.Fatalf("pseudonymise bob: %d, %v; want %d", n, err, want)
+	}
+	if r, _ := s.Query(ctx, logstore.Filter{Principal: "bob"}, logstore.Page{}); r.TotalElements != 0 {
+		t.Fatalf("bob still found: %d", r.TotalElements)
+	}
+	r, err := s.Query(ctx, logstore.Filter{Principal: "user-7f3a"}, logstore.Page{Size: 1000})
+	if err != nil || r.TotalElements != int64(want) {
+		t.Fatalf("pseudonym: %d, %v; want %d", r.TotalElements, err, want)
+	}
+	for _, e := range r.Content {
+		if event.Value(e.Principal) != "user-7f3a" || (e.DisplayName != nil && *e.DisplayName != "user-7f3a") || strings.Contains(event.Value(e.Message), "bob") {
+			t.Fatalf("pseudonymised event still names bob: %+v", show(e))
+		}
+	}
+	aliceN := len(m.filter(logstore.Filter{Email: "alice@example.com"}, true))
+	n, err = s.Erase(ctx, "Alice@Example.com", "")
+	if err != nil || n != int64(aliceN) {
+		t.Fatalf("erase alice: %d, %v; want %d", n, err, aliceN)
+	}
+	for _, e := range m.filter(logstore.Filter{Email: "alice@example.com"}, true) {
+		got, ok, err := s.Get(ctx, e.ID)
+		if err != nil || !ok || got.Email != nil || got.DisplayName != nil || strings.Contains(event.Value(got.Message), "alice") || got.RemoteAddress != e.RemoteAddress {
+			t.Fatalf("erased event: %+v, %v, %v", show(got), ok, err)
+		}
+	}
+	users, _, err := s.Users(ctx, logstore.UsersFilter{Search: "alice", Size: 100})
+	if err != nil || len(users) != 0 {
+		t.Fatalf("erased user still listed: %+v, %v", users, err)
+	}
+	st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 100)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	for _, c := range st.TopUsers {
+		if c.Key == "alice@example.com" || c.Key == "bob" || c.Key == "" {
+			t.Fatalf("top users name an erased identity: %+v", st.TopUsers)
+		}
+	}
+	if _, err := s.Erase(ctx, "carol@example.com", "user-7f3a"); err == nil {
+		t.Fatalf("reusing a pseudonym must fail")
+	}
+}
+
+// testDeleteBefore cuts the data set mid-hour and checks queries, stats and
+// a second cut, and that new events are still stored.
+func testDeleteBefore(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	cut := Base.Add(30*time.Hour + 7*time.Minute)
+	n, err := s.DeleteBefore(ctx, cut, 7)
+	var keep model
+	for _, e := range m {
+		if !e.EventDate.Before(cut) {
+			keep = append(keep, e)
+		}
+	}
+	if err != nil || n != int64(len(m)-len(keep)) {
+		t.Fatalf("DeleteBefore: %d, %v; want %d", n, err, len(m)-len(keep))
+	}
+	for _, f := range filters() {
+		r, err := s.Query(ctx, f, logstore.Page{Size: 5})
+		ref := keep.filter(f, false)
+		if err != nil || r.TotalElements != int64(len(ref)) || !slices.Equal(ids(r.Content), ids(ref[:min(5, len(ref))])) {
+			t.Fatalf("after delete, Query(%+v): %d, %v; want %d", f, r.TotalElements, err, len(ref))
+		}
+	}
+	got, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Hour, 3)
+	want, users, ips := keep.stats(Base, Base.Add(72*time.Hour), logstore.Hour)
+	if err != nil || got.Total != want.Total || !reflect.DeepEqual(got.Series, want.Series) {
+		t.Fatalf("after delete, Stats: %d, %v; want %d", got.Total, err, want.Total)
+	}
+	checkTop(t, "users", got.TopUsers, users, 3)
+	checkTop(t, "ips", got.TopIPs, ips, 3)
+	if _, ok, _ := s.Get(ctx, m.sorted(true)[0].ID); ok {
+		t.Fatalf("deleted event still found")
+	}
+	if n, err := s.DeleteBefore(ctx, cut, 7); err != nil || n != 0 {
+		t.Fatalf("second DeleteBefore: %d, %v", n, err)
+	}
+	// New events after retention still work.
+	e := mk(1, Base.Add(80*time.Hour), "dave@example.org", "", event.LoginSuccess, "", "10.9.9.9")
+	if err := s.Deliver(ctx, []event.Event{e}); err != nil {
+		t.Fatalf("deliver after delete: %v", err)
+	}
+	if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || !reflect.DeepEqual(NoSeq(got), e) {
+		t.Fatalf("Get after delete: %+v %v %v", got, ok, err)
+	}
+}
+
+// testSeq checks that sequence numbers are unique, follow event dates across
+// batches, survive redelivery, and grow for a newer event.
+func testSeq(h *harness) {
+	t, s, ctx, all, late := h.t, h.s, h.ctx, h.all, h.late
+	before := Seqs(t, s)
+	if len(before) != len(all)+len(late) {
+		t.Fatalf("%d events numbered, want %d", len(before), len(all)+len(late))
+	}
+	CheckSeqsUnique(t, before)
+	// Delivered in date order, a newer event has a higher number, across
+	// the batches of 40.
+	CheckSeqOrder(t, all, before)
+	// A redelivered batch keeps its numbers and takes no new ones.
+	if err := s.Deliver(ctx, all[40:120]); err != nil {
+		t.Fatalf("redeliver: %v", err)
+	}
+	if after := Seqs(t, s); !reflect.DeepEqual(after, before) {
+		t.Fatalf("redelivery changed the numbers")
+	}
+	// A newer event takes a higher number than every older one.
+	e := mk(1, Base.Add(90*time.Hour), "seq@example.org", "", event.LoginSuccess, "", "10.9.9.8")
+	if err := s.Deliver(ctx, []event.Event{e}); err != nil {
+		t.Fatalf("deliver: %v", err)
+	}
+	got, ok, err := s.Get(ctx, e.ID)
+	if err != nil || !ok {
+		t.Fatalf("Get new event: %v %v", ok, err)
+	}
+	for id, n := range before {
+		if n >= got.Seq {
+			t.Fatalf("new event's seq %d not above %s's %d", got.Seq, id, n)
+		}
+	}
+}
+
+// testIdempotent redelivers events twice and checks that counts do not
+// change, and that an empty batch is accepted.
+func testIdempotent(h *harness) {
+	t, s, m, ctx := h.t, h.s, h.m, h.ctx
+	for range 2 {
+		if err := s.Deliver(ctx, m[100:180]); err != nil {
 			t.Fatalf("redeliver: %v", err)
 		}
-		if after := Seqs(t, s); !reflect.DeepEqual(after, before) {
-			t.Fatalf("redelivery changed the numbers")
-		}
-		// A newer event takes a higher number than every older one.
-		e := mk(1, Base.Add(90*time.Hour), "seq@example.org", "", event.LoginSuccess, "", "10.9.9.8")
-		if err := s.Deliver(ctx, []event.Event{e}); err != nil {
-			t.Fatalf("deliver: %v", err)
-		}
-		got, ok, err := s.Get(ctx, e.ID)
-		if err != nil || !ok {
-			t.Fatalf("Get new event: %v %v", ok, err)
-		}
-		for id, n := range before {
-			if n >= got.Seq {
-				t.Fatalf("new event's seq %d not above %s's %d", got.Seq, id, n)
-			}
-		}
-	})
-
-	t.Run("Idempotent", func(t *testing.T) {
-		s, m := load(t)
-		ctx := context.Background()
-		for range 2 {
-			if err := s.Deliver(ctx, m[100:180]); err != nil {
-				t.Fatalf("redeliver: %v", err)
-			}
-		}
-		r, err := s.Query(ctx, logstore.Filter{}, logstore.Page{Size: 1})
-		if err != nil || r.TotalElements != int64(len(m)) {
-			t.Fatalf("after redelivery: %d, %v; want %d", r.TotalElements, err, len(m))
-		}
-		st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 3)
-		want, _, _ := m.stats(Base, Base.Add(72*time.Hour), logstore.Day)
-		if err != nil || st.Total != want.Total {
-			t.Fatalf("redelivery changed stats: %d, want %d", st.Total, want.Total)
-		}
-		if err := s.Deliver(ctx, nil); err != nil {
-			t.Fatalf("empty batch: %v", err)
-		}
-	})
+	}
+	r, err := s.Query(ctx, logstore.Filter{}, logstore.Page{Size: 1})
+	if err != nil || r.TotalElements != int64(len(m)) {
+		t.Fatalf("after redelivery: %d, %v; want %d", r.TotalElements, err, len(m))
+	}
+	st, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Day, 3)
+	want, _, _ := m.stats(Base, Base.Add(72*time.Hour), logstore.Day)
+	if err != nil || st.Total != want.Total {
+		t.Fatalf("redelivery changed stats: %d, want %d", st.Total, want.Total)
+	}
+	if err := s.Deliver(ctx, nil); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
 }
 
 func equalReasons(a, b []logstore.ReasonCount) bool {

@@ -9,8 +9,6 @@ import (
 	"github.com/loginguard/loginguard/logstore"
 )
 
-func sortInts(s []int64) { slices.Sort(s) }
-
 // StatsAcc accumulates Stats from hour rollups and from raw events.
 type StatsAcc struct {
 	From, To time.Time

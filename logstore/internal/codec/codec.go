@@ -1,7 +1,8 @@
 // Package codec holds the compact encodings and the aggregation code shared by
 // the log store implementations: packed type/source/reason codes, time-ordered
 // row keys, event ids split against their date, message templates, varint
-// blobs, and the accumulators behind Stats, Users and Suspicious.
+// blobs (keys here, counts in counts.go), and the accumulators behind Stats,
+// Users and Suspicious.
 package codec
 
 import (
@@ -331,41 +332,6 @@ func Keys(b []byte, prev int64, fn func(k int64)) error {
 }
 
 var errCorrupt = errors.New("corrupt blob")
-
-// AppendCounts encodes a map of positive counts as sorted (key delta, count) varints.
-func AppendCounts(b []byte, m map[int64]int64) []byte {
-	keys := make([]int64, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sortInts(keys)
-	var prev int64
-	for _, k := range keys {
-		b = binary.AppendUvarint(b, uint64(k-prev))
-		b = binary.AppendUvarint(b, uint64(m[k]))
-		prev = k
-	}
-	return b
-}
-
-// AddCounts calls add for each count of a blob written by AppendCounts.
-func AddCounts(b []byte, add func(k, n int64)) error {
-	var prev int64
-	for len(b) > 0 {
-		d, n := binary.Uvarint(b)
-		if n <= 0 {
-			return errCorrupt
-		}
-		c, n2 := binary.Uvarint(b[n:])
-		if n2 <= 0 {
-			return errCorrupt
-		}
-		b = b[n+n2:]
-		prev += int64(d)
-		add(prev, int64(c))
-	}
-	return nil
-}
 
 // HourMs and DayMs are an hour and a day in milliseconds, the unit of the
 // stores' times.
