@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
@@ -157,7 +158,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if isConsolePath(path) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			h.writeError(w, r, &apiError{http.StatusMethodNotAllowed, nameMethod, r.Method + " is not allowed on " + r.URL.Path})
+			h.writeError(w, r, &apiError{http.StatusMethodNotAllowed, api.NameMethodNotAllowed, r.Method + " is not allowed on " + r.URL.Path})
 			return
 		}
 		h.console(w, r)
@@ -200,7 +201,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt == nil {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		h.writeError(w, r, &apiError{http.StatusMethodNotAllowed, nameMethod,
+		h.writeError(w, r, &apiError{http.StatusMethodNotAllowed, api.NameMethodNotAllowed,
 			r.Method + " is not allowed on " + r.URL.Path + " (allowed: " + strings.Join(allowed, ", ") + ")"})
 		return
 	}

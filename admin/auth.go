@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/loginguard/loginguard/admin/api"
 )
 
 // Scope is what a token may do.
@@ -66,7 +68,8 @@ func (t Token) who() string {
 }
 
 // rawTokenPath is the one route that also takes Unleash's form of the header,
-// "Authorization: <token>" with no scheme (seed 004's clients send it).
+// "Authorization: <token>" with no scheme (the clients of Unleash's login
+// history API send it).
 const rawTokenPath = "/api/admin/logins"
 
 // authenticate finds the token of the request's Authorization header. The
@@ -80,7 +83,7 @@ func (h *handler) authenticate(r *http.Request, path string) (Token, *apiError) 
 	}
 	v := strings.TrimSpace(r.Header.Get("Authorization"))
 	if v == "" {
-		return Token{}, &apiError{http.StatusUnauthorized, nameAuth,
+		return Token{}, &apiError{http.StatusUnauthorized, api.NameAuthenticationRequired,
 			"You must authenticate to use the loginguard admin API. Your request had no Authorization header: send " + forms + "."}
 	}
 	scheme, tok, ok := strings.Cut(v, " ")
@@ -94,7 +97,7 @@ func (h *handler) authenticate(r *http.Request, path string) (Token, *apiError) 
 		if !ok {
 			what = "has no Bearer scheme"
 		}
-		return Token{}, &apiError{http.StatusUnauthorized, nameAuth,
+		return Token{}, &apiError{http.StatusUnauthorized, api.NameAuthenticationRequired,
 			"The Authorization header " + what + ": send " + forms + "."}
 	}
 	sum := HashToken(tok)
@@ -108,7 +111,7 @@ func (h *handler) authenticate(r *http.Request, path string) (Token, *apiError) 
 		match |= eq
 	}
 	if match == 0 {
-		return Token{}, &apiError{http.StatusUnauthorized, nameAuth, "The bearer token is not valid."}
+		return Token{}, &apiError{http.StatusUnauthorized, api.NameAuthenticationRequired, "The bearer token is not valid."}
 	}
 	return found, nil
 }
@@ -118,6 +121,6 @@ func allow(tok Token, need Scope, r *http.Request) *apiError {
 	if tok.Scope >= need {
 		return nil
 	}
-	return &apiError{http.StatusForbidden, nameNoAccess,
+	return &apiError{http.StatusForbidden, api.NameNoAccess,
 		fmt.Sprintf("%s %s needs a token with %s scope; this token has %s scope", r.Method, r.URL.Path, need, tok.Scope)}
 }

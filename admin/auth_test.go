@@ -105,9 +105,9 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-// TestRawToken: seed 004's clients send Unleash's "Authorization: <token>";
-// /api/admin/logins takes it, every other route wants Bearer, and each 401
-// says which forms its route accepts.
+// TestRawToken: the clients of Unleash's login history API send
+// "Authorization: <token>"; /api/admin/logins takes it, every other route
+// wants Bearer, and each 401 says which forms its route accepts.
 func TestRawToken(t *testing.T) {
 	f := admintest.New(t, nil, nil)
 	if a := call(t, f, http.MethodGet, "/api/admin/logins", "", "", "Authorization", admintest.ReadToken); a.status != http.StatusOK {

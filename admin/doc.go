@@ -22,11 +22,14 @@
 //	POST   /api/v1/lockouts/ips           block an IP or CIDR    (admin scope)
 //	DELETE /api/v1/lockouts/ips/{ip}      unblock it             (admin scope)
 //	GET    /api/v1/connectors             delivery counters of each connector
-//	GET    /api/admin/logins              seed 004's login history (JSON or CSV)
+//	GET    /api/admin/logins              Unleash's login history API (JSON or CSV)
 //	GET    /api/v1/privacy/export         every event of one identity (admin scope)
 //	POST   /api/v1/privacy/erase          erase or pseudonymise one identity (admin scope)
 //
 // Every /api path needs "Authorization: Bearer <token>" (/api/admin/logins
 // also takes a bare "Authorization: <token>"); errors have one shape,
 // {"id", "name", "message"}, and a 400 names the parameter at fault.
+//
+// The JSON bodies of every path are the types of package admin/api, shared
+// with the CLI and the tests.
 package admin

@@ -1,7 +1,9 @@
 package admin_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 )
 
@@ -53,7 +56,7 @@ func get(t *testing.T, f *admintest.Fixture, path string, hdr ...string) answer 
 	return call(t, f, http.MethodGet, path, admintest.ReadToken, "", hdr...)
 }
 
-// decode decodes a 200 JSON answer into v.
+// decode decodes a 200 JSON answer into v, strictly (see strict).
 func decode(t *testing.T, a answer, v any) {
 	t.Helper()
 	if a.status != http.StatusOK {
@@ -62,48 +65,45 @@ func decode(t *testing.T, a answer, v any) {
 	if ct := a.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("Content-Type %q, want application/json", ct)
 	}
-	if err := json.Unmarshal(a.body, v); err != nil {
+	if err := strict(a.body, v); err != nil {
 		t.Fatalf("decode %s: %v", a.body, err)
 	}
 }
 
-// errShape checks that a is an error in seed 004's shape with this status and
-// name, and returns its message.
+// strict decodes one JSON value into v and fails on a field that v's type
+// lacks, or on anything after the value: the handler's answers must have no
+// field that their type in package admin/api lacks.
+func strict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("more after the JSON value (%v)", err)
+	}
+	return nil
+}
+
+// errShape checks that a is an error in the error shape (api.ErrorBody)
+// with this status and name, and returns its message.
 func errShape(t *testing.T, a answer, status int, name string) string {
 	t.Helper()
 	if a.status != status {
 		t.Fatalf("status %d, want %d: %s", a.status, status, a.body)
 	}
-	var e map[string]any
-	if err := json.Unmarshal(a.body, &e); err != nil {
+	var e api.ErrorBody
+	if err := strict(a.body, &e); err != nil {
 		t.Fatalf("error body %s: %v", a.body, err)
 	}
-	if len(e) != 3 {
-		t.Errorf("error body has keys %v, want id, name, message", e)
+	if _, err := uuid.Parse(e.ID); err != nil {
+		t.Errorf("error id %q is not a UUID", e.ID)
 	}
-	id, _ := e["id"].(string)
-	if _, err := uuid.Parse(id); err != nil {
-		t.Errorf("error id %q is not a UUID", id)
+	if e.Name != name {
+		t.Errorf("error name %v, want %s", e.Name, name)
 	}
-	if e["name"] != name {
-		t.Errorf("error name %v, want %s", e["name"], name)
-	}
-	msg, _ := e["message"].(string)
-	if msg == "" {
+	if e.Message == "" {
 		t.Error("error message is empty")
 	}
-	return msg
-}
-
-// page is the JSON page shape.
-type page[T any] struct {
-	Content          []T   `json:"content"`
-	Number           int   `json:"number"`
-	Size             int   `json:"size"`
-	TotalElements    int64 `json:"totalElements"`
-	TotalPages       int64 `json:"totalPages"`
-	First            bool  `json:"first"`
-	Last             bool  `json:"last"`
-	NumberOfElements int   `json:"numberOfElements"`
-	Empty            bool  `json:"empty"`
+	return e.Message
 }

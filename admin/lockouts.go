@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -37,12 +38,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// lockoutsAnswer is the answer of GET /api/v1/lockouts.
-type lockoutsAnswer struct {
-	Accounts []state.AccountStatus `json:"accounts"`
-	IPs      []state.IPBlock       `json:"ips"`
-}
-
 // lockoutList serves GET /api/v1/lockouts.
 func (h *handler) lockoutList(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if h.lockouts == nil {
@@ -62,15 +57,8 @@ func (h *handler) lockoutList(w http.ResponseWriter, r *http.Request, _ *call) e
 	if ips == nil {
 		ips = []state.IPBlock{}
 	}
-	writeJSON(w, http.StatusOK, lockoutsAnswer{Accounts: accts, IPs: ips})
+	writeJSON(w, http.StatusOK, api.Lockouts{Accounts: accts, IPs: ips})
 	return nil
-}
-
-// lockRequest is the body of POST /api/v1/lockouts/accounts.
-type lockRequest struct {
-	Principal string `json:"principal"`
-	// Duration is a duration ("15m", "2h", "7d") or "permanent"; default 15m.
-	Duration string `json:"duration"`
 }
 
 // lock serves POST /api/v1/lockouts/accounts {principal, duration?}. It
@@ -79,7 +67,7 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, c *call) error {
 	if h.lockouts == nil {
 		return errNoLockouts
 	}
-	var req lockRequest
+	var req api.LockRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
@@ -109,14 +97,6 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, c *call) error {
 	return nil
 }
 
-// unlockAnswer is the answer of DELETE /api/v1/lockouts/accounts/{principal}.
-type unlockAnswer struct {
-	Account string `json:"account"`
-	// WasLocked tells whether the account was locked; either way its failures
-	// were cleared.
-	WasLocked bool `json:"wasLocked"`
-}
-
 // unlock serves DELETE /api/v1/lockouts/accounts/{principal}.
 func (h *handler) unlock(w http.ResponseWriter, r *http.Request, c *call) error {
 	if h.lockouts == nil {
@@ -130,15 +110,8 @@ func (h *handler) unlock(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, unlockAnswer{Account: account, WasLocked: was})
+	writeJSON(w, http.StatusOK, api.UnlockResult{Account: account, WasLocked: was})
 	return nil
-}
-
-// blockRequest is the body of POST /api/v1/lockouts/ips: ip or cidr.
-type blockRequest struct {
-	IP       string `json:"ip"`
-	CIDR     string `json:"cidr"`
-	Duration string `json:"duration"`
 }
 
 // block serves POST /api/v1/lockouts/ips {ip|cidr, duration?}. It answers the
@@ -147,7 +120,7 @@ func (h *handler) block(w http.ResponseWriter, r *http.Request, c *call) error {
 	if h.lockouts == nil {
 		return errNoLockouts
 	}
-	var req blockRequest
+	var req api.BlockRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
@@ -187,12 +160,6 @@ func (h *handler) block(w http.ResponseWriter, r *http.Request, c *call) error {
 	return nil
 }
 
-// unblockAnswer is the answer of DELETE /api/v1/lockouts/ips/{ip}.
-type unblockAnswer struct {
-	CIDR      string `json:"cidr"`
-	Unblocked bool   `json:"unblocked"`
-}
-
 // unblock serves DELETE /api/v1/lockouts/ips/{ip}; a CIDR's slash may be
 // escaped (%2F) or not. A range that is not blocked is a 404.
 func (h *handler) unblock(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -211,6 +178,6 @@ func (h *handler) unblock(w http.ResponseWriter, r *http.Request, c *call) error
 	if !was {
 		return notFound("Could not find a block of %s.", cidr)
 	}
-	writeJSON(w, http.StatusOK, unblockAnswer{CIDR: cidr, Unblocked: true})
+	writeJSON(w, http.StatusOK, api.UnblockResult{CIDR: cidr, Unblocked: true})
 	return nil
 }

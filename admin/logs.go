@@ -7,29 +7,18 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
 )
 
-// page is one page of a list, in seed 002's shape.
-type page[T any] struct {
-	Content          []T   `json:"content"`
-	Number           int   `json:"number"`
-	Size             int   `json:"size"`
-	TotalElements    int64 `json:"totalElements"`
-	TotalPages       int64 `json:"totalPages"`
-	First            bool  `json:"first"`
-	Last             bool  `json:"last"`
-	NumberOfElements int   `json:"numberOfElements"`
-	Empty            bool  `json:"empty"`
-}
-
-func newPage[T any](content []T, number, size int, total int64) page[T] {
+// newPage is page number (of size items) of a list of total items.
+func newPage[T any](content []T, number, size int, total int64) api.Page[T] {
 	if content == nil {
 		content = []T{}
 	}
 	pages := (total + int64(size) - 1) / int64(size)
-	return page[T]{Content: content, Number: number, Size: size, TotalElements: total, TotalPages: pages,
+	return api.Page[T]{Content: content, Number: number, Size: size, TotalElements: total, TotalPages: pages,
 		First: number == 0, Last: int64(number) >= pages-1, NumberOfElements: len(content), Empty: len(content) == 0}
 }
 
@@ -69,7 +58,7 @@ func (h *handler) loginLogs(w http.ResponseWriter, r *http.Request, _ *call) err
 }
 
 // loginLog serves GET /api/v1/login-logs/{id}: id is the event's UUID or its
-// sequence number (the event's seq, seed 004's id).
+// sequence number (the event's seq, the id of Unleash's login history API).
 func (h *handler) loginLog(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := c.tail
 	if _, ok := logstore.ParseSeq(id); !ok {
@@ -90,23 +79,9 @@ func (h *handler) loginLog(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
-// loginEvent is one event of seed 004's login history. ID is the store's
-// sequence number of the event (event.Event.Seq): an integer >= 1 that is
-// higher for a newer event, as the seed's clients expect.
-type loginEvent struct {
-	ID         int64   `json:"id"`
-	Username   string  `json:"username"`
-	AuthType   string  `json:"auth_type"`
-	CreatedAt  string  `json:"created_at"`
-	Successful bool    `json:"successful"`
-	IP         *string `json:"ip"`
-	// FailureReason is the failure's message (else its reason); only present
-	// when the login was unsuccessful.
-	FailureReason *string `json:"failure_reason,omitempty"`
-}
-
-func toLoginEvent(e *event.Event) loginEvent {
-	le := loginEvent{ID: e.Seq, Username: e.Identity(), AuthType: "password",
+// toLogin is e as a row of Unleash's login history API.
+func toLogin(e *event.Event) api.Login {
+	le := api.Login{ID: e.Seq, Username: e.Identity(), AuthType: "password",
 		CreatedAt: e.EventDate.UTC().Format(event.DateLayout), Successful: e.EventType == event.LoginSuccess,
 		IP: event.Str(e.RemoteAddress)}
 	if !le.Successful {
@@ -119,16 +94,17 @@ func toLoginEvent(e *event.Event) loginEvent {
 	return le
 }
 
-// loginColumns are the columns of seed 004's CSV.
+// loginColumns are the columns of the CSV of Unleash's login history API,
+// the JSON names of api.Login.
 var loginColumns = []string{"id", "username", "auth_type", "created_at", "successful", "ip", "failure_reason"}
 
-// loginTypes are the events of seed 004's login history.
+// loginTypes are the events of Unleash's login history API.
 var loginTypes = []event.Type{event.LoginSuccess, event.LoginFailure}
 
-// logins serves GET /api/admin/logins, seed 004's login history: every login
-// attempt (LOGIN_SUCCESS and LOGIN_FAILURE) matching the login-log filters,
-// newest first, as {"events":[...]} or, with Accept: text/csv, as CSV with the
-// same columns. Both are streamed in constant memory.
+// logins serves GET /api/admin/logins, Unleash's login history API: every
+// login attempt (LOGIN_SUCCESS and LOGIN_FAILURE) matching the login-log
+// filters, newest first, as an api.LoginHistory or, with Accept: text/csv, as
+// CSV with the same columns. Both are streamed in constant memory.
 func (h *handler) logins(w http.ResponseWriter, r *http.Request, _ *call) error {
 	q := r.URL.Query()
 	now := h.now()
@@ -159,7 +135,7 @@ func (h *handler) logins(w http.ResponseWriter, r *http.Request, _ *call) error 
 		c := newCSVRows(w, "logins-"+stamp(now)+".csv", loginColumns)
 		rec := make([]string, 0, len(loginColumns))
 		err := walk(func(e event.Event) error {
-			le := toLoginEvent(&e)
+			le := toLogin(&e)
 			rec = append(rec[:0], strconv.FormatInt(le.ID, 10), le.Username, le.AuthType, le.CreatedAt, strconv.FormatBool(le.Successful),
 				event.Value(le.IP), event.Value(le.FailureReason))
 			return c.write(rec)
@@ -169,11 +145,12 @@ func (h *handler) logins(w http.ResponseWriter, r *http.Request, _ *call) error 
 		}
 		return h.finish(w, r, c.lw, err)
 	}
+	// An api.LoginHistory, its envelope written by hand to stream the rows.
 	lw := &lazyWriter{w: w, contentType: "application/json; charset=utf-8"}
 	buf := append(make([]byte, 0, 64<<10), `{"events":[`...)
 	n := 0
 	err = walk(func(e event.Event) error {
-		b, err := marshal(toLoginEvent(&e))
+		b, err := marshal(toLogin(&e))
 		if err != nil {
 			return err
 		}

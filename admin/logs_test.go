@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
@@ -52,7 +53,7 @@ func TestLoginLogsPaging(t *testing.T) {
 	}
 	var got []string
 	for n := 0; ; n++ {
-		var p page[event.Event]
+		var p api.Page[event.Event]
 		decode(t, get(t, f, "/api/v1/login-logs?size=7&page="+itoa(n)), &p)
 		pages := (int64(len(all)) + 6) / 7
 		if p.Number != n || p.Size != 7 || p.TotalElements != int64(len(all)) || p.TotalPages != pages ||
@@ -74,7 +75,7 @@ func TestLoginLogsPaging(t *testing.T) {
 		t.Errorf("pages newest first:\n got %v\nwant %v", got, all)
 	}
 	// Beyond the last page: empty, still with the totals.
-	var p page[event.Event]
+	var p api.Page[event.Event]
 	decode(t, get(t, f, "/api/v1/login-logs?size=7&page=500"), &p)
 	if !p.Empty || p.NumberOfElements != 0 || p.TotalElements != int64(len(all)) || !p.Last || p.First || p.Content == nil {
 		t.Errorf("page beyond the end: %+v", p)
@@ -133,7 +134,7 @@ func TestLoginLogsFilters(t *testing.T) {
 		{"to=2025-02-10", func(e *event.Event) bool { return e.EventDate.Before(day("2025-02-11")) }},
 	}
 	for _, c := range cases {
-		var p page[event.Event]
+		var p api.Page[event.Event]
 		decode(t, get(t, f, "/api/v1/login-logs?size=1000&"+c.query), &p)
 		w := want(f, c.keep)
 		if !slices.Equal(idsOf(p.Content), w) || p.TotalElements != int64(len(w)) {
@@ -328,7 +329,7 @@ func TestCSVInjectionNeutralised(t *testing.T) {
 			}
 		}
 	}
-	// Seed 004's CSV too.
+	// The CSV of Unleash's login history API too.
 	rows = parseCSV(t, get(t, f, "/api/admin/logins?ip=10.0.0.3", "Accept", "text/csv"))
 	if len(rows) != 2 || rows[1][1] != `'=HYPERLINK("http://evil.example")` || rows[1][6] != "'+1-2" {
 		t.Errorf("logins CSV: %v", rows)
@@ -373,7 +374,7 @@ func TestLoginLogsNDJSON(t *testing.T) {
 	}
 }
 
-func TestSeed004Logins(t *testing.T) {
+func TestUnleashLoginHistory(t *testing.T) {
 	f := admintest.New(t, nil, nil)
 	a := get(t, f, "/api/admin/logins")
 	var raw struct {
@@ -386,7 +387,7 @@ func TestSeed004Logins(t *testing.T) {
 	if len(raw.Events) != len(w) {
 		t.Fatalf("%d login events, want %d", len(raw.Events), len(w))
 	}
-	// The seed's id is the store's sequence number of the event.
+	// The id is the store's sequence number of the event.
 	bySeq := map[int64]event.Event{}
 	err := f.Store.Each(context.Background(), logstore.Filter{}, true, func(e event.Event) error {
 		bySeq[e.Seq] = e
@@ -405,15 +406,7 @@ func TestSeed004Logins(t *testing.T) {
 	}
 	last := int64(math.MaxInt64)
 	for i, m := range raw.Events {
-		var le struct {
-			ID            int64   `json:"id"`
-			Username      string  `json:"username"`
-			AuthType      string  `json:"auth_type"`
-			CreatedAt     string  `json:"created_at"`
-			Successful    bool    `json:"successful"`
-			IP            *string `json:"ip"`
-			FailureReason *string `json:"failure_reason"`
-		}
+		var le api.Login
 		b, _ := json.Marshal(m)
 		if err := json.Unmarshal(b, &le); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -54,21 +55,6 @@ func (h *handler) privacyExport(w http.ResponseWriter, r *http.Request, c *call)
 // errAborted marks an export whose stream was aborted.
 var errAborted = errors.New("export aborted")
 
-// eraseRequest is the body of POST /api/v1/privacy/erase.
-type eraseRequest struct {
-	Principal string `json:"principal"`
-	// Pseudonym, when given, replaces the identity; else it becomes null.
-	Pseudonym string `json:"pseudonym"`
-}
-
-// eraseAnswer is the answer of POST /api/v1/privacy/erase.
-type eraseAnswer struct {
-	Principal     string `json:"principal"`
-	Pseudonymised bool   `json:"pseudonymised"`
-	// Events is the number of events changed.
-	Events int64 `json:"events"`
-}
-
 // errFound stops a walk at its first event.
 var errFound = errors.New("found")
 
@@ -77,7 +63,7 @@ var errFound = errors.New("found")
 // the pseudonym. It is recorded as a DATA_ERASED audit event, whose message
 // never names the pseudonym (that would undo the pseudonymisation).
 func (h *handler) privacyErase(w http.ResponseWriter, r *http.Request, c *call) error {
-	var req eraseRequest
+	var req api.EraseRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
@@ -95,7 +81,7 @@ func (h *handler) privacyErase(w http.ResponseWriter, r *http.Request, c *call) 
 	if pseudonym != "" {
 		err := h.store.Principal(r.Context(), pseudonym, func(event.Event) error { return errFound })
 		if errors.Is(err, errFound) {
-			return &apiError{http.StatusConflict, nameConflict, "pseudonym: already names the events of another identity"}
+			return &apiError{http.StatusConflict, api.NameConflict, "pseudonym: already names the events of another identity"}
 		}
 		if err != nil {
 			return err
@@ -106,7 +92,7 @@ func (h *handler) privacyErase(w http.ResponseWriter, r *http.Request, c *call) 
 		// Both stores refuse a pseudonym that is already a stored string
 		// (an IP, a portal id...) with this message.
 		if strings.Contains(err.Error(), "pseudonym is already in use") {
-			return &apiError{http.StatusConflict, nameConflict, "pseudonym: already in use in the login log; choose another"}
+			return &apiError{http.StatusConflict, api.NameConflict, "pseudonym: already in use in the login log; choose another"}
 		}
 		return err
 	}
@@ -115,7 +101,7 @@ func (h *handler) privacyErase(w http.ResponseWriter, r *http.Request, c *call) 
 		how = "pseudonymised"
 	}
 	h.audit(r, subject, DataErased, "Events of "+subject+" "+how+" by "+c.token.who()+": "+strconv.FormatInt(n, 10)+" events")
-	writeJSON(w, http.StatusOK, eraseAnswer{Principal: subject, Pseudonymised: pseudonym != "", Events: n})
+	writeJSON(w, http.StatusOK, api.EraseResult{Principal: subject, Pseudonymised: pseudonym != "", Events: n})
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
 )
@@ -72,7 +73,7 @@ func TestPrivacyExport(t *testing.T) {
 	if err := f.Store.Deliver(context.Background(), em); err != nil {
 		t.Fatal(err)
 	}
-	var p page[event.Event]
+	var p api.Page[event.Event]
 	decode(t, get(t, f, "/api/v1/login-logs?principal=bob&size=1"), &p)
 	if p.TotalElements != 5 || p.Content[0].EventType != admin.DataExported || p.Content[0].ID != em[1].ID {
 		t.Errorf("bob's newest event: %d events, %s", p.TotalElements, mustJSON(p.Content))
@@ -84,18 +85,13 @@ func TestPrivacyErase(t *testing.T) {
 	adm := func(body string) answer {
 		return call(t, f, http.MethodPost, "/api/v1/privacy/erase", admintest.AdminToken, body)
 	}
-	type eraseAnswer struct {
-		Principal     string `json:"principal"`
-		Pseudonymised bool   `json:"pseudonymised"`
-		Events        int64  `json:"events"`
-	}
 	// Pseudonymise v1: its events now read as the pseudonym.
-	var ea eraseAnswer
+	var ea api.EraseResult
 	decode(t, adm(`{"principal":"V1@example.net","pseudonym":"subject-0001"}`), &ea)
 	if ea.Events != 5 || !ea.Pseudonymised {
 		t.Errorf("pseudonymise v1: %+v", ea)
 	}
-	var p page[event.Event]
+	var p api.Page[event.Event]
 	decode(t, get(t, f, "/api/v1/login-logs?email=v1@example.net"), &p)
 	if p.TotalElements != 0 {
 		t.Errorf("v1 still has %d events", p.TotalElements)

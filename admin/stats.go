@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/logstore"
 )
 
@@ -18,13 +19,6 @@ const (
 	// maxWindow is the longest suspicious-activity window.
 	maxWindow = 90 * 24 * time.Hour
 )
-
-// statsAnswer is the answer of GET /api/v1/stats.
-type statsAnswer struct {
-	Interval string `json:"interval"`
-	logstore.Stats
-	FailureRate float64 `json:"failureRate"` // failures/total, 0 when total is 0
-}
 
 // stats serves GET /api/v1/stats: from, to (default the last 30 days up to
 // now), interval=hour|day (default hour up to 48 hours, else day), top (10).
@@ -62,7 +56,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if err != nil {
 		return err
 	}
-	a := statsAnswer{Interval: name, Stats: st}
+	a := api.Stats{Interval: name, Stats: st}
 	if st.Total > 0 {
 		a.FailureRate = float64(st.Failures) / float64(st.Total)
 	}
@@ -80,14 +74,6 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *call) error {
 	}
 	writeJSON(w, http.StatusOK, a)
 	return nil
-}
-
-// suspiciousAnswer is the answer of GET /api/v1/suspicious.
-type suspiciousAnswer struct {
-	logstore.Suspicious
-	MinIPFailures int `json:"minIpFailures"`
-	MinAccountIPs int `json:"minAccountIps"`
-	MinIPAccounts int `json:"minIpAccounts"`
 }
 
 // suspicious serves GET /api/v1/suspicious: window (a duration, default 1h)
@@ -150,7 +136,7 @@ func (h *handler) suspicious(w http.ResponseWriter, r *http.Request, _ *call) er
 	if s.Since.IsZero() {
 		s.Since = sq.Since
 	}
-	writeJSON(w, http.StatusOK, suspiciousAnswer{Suspicious: s, MinIPFailures: sq.MinIPFailures,
+	writeJSON(w, http.StatusOK, api.Suspicious{Suspicious: s, MinIPFailures: sq.MinIPFailures,
 		MinAccountIPs: sq.MinAccountIPs, MinIPAccounts: sq.MinIPAccounts})
 	return nil
 }

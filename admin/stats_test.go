@@ -7,17 +7,12 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
 )
-
-type statsAnswer struct {
-	Interval string `json:"interval"`
-	logstore.Stats
-	FailureRate float64 `json:"failureRate"`
-}
 
 func TestStats(t *testing.T) {
 	f := admintest.New(t, nil, nil)
@@ -39,7 +34,7 @@ func TestStats(t *testing.T) {
 			reasons[e.Reason]++
 		}
 	}
-	var s statsAnswer
+	var s api.Stats
 	decode(t, get(t, f, "/api/v1/stats?from=2025-03-05&to=2025-03-15&interval=day&top=3"), &s)
 	if s.Interval != "day" || !s.From.Equal(from) || !s.To.Equal(to) || s.Total != total || s.Successes != succ || s.Failures != fail {
 		t.Fatalf("stats %+v, want total %d successes %d failures %d", s, total, succ, fail)
@@ -91,16 +86,9 @@ func TestStats(t *testing.T) {
 	}
 }
 
-type suspiciousAnswer struct {
-	logstore.Suspicious
-	MinIPFailures int `json:"minIpFailures"`
-	MinAccountIPs int `json:"minAccountIps"`
-	MinIPAccounts int `json:"minIpAccounts"`
-}
-
 func TestSuspicious(t *testing.T) {
 	f := admintest.New(t, nil, nil)
-	var s suspiciousAnswer
+	var s api.Suspicious
 	decode(t, get(t, f, "/api/v1/suspicious"), &s)
 	if !s.Since.Equal(admintest.Now.Add(-time.Hour)) || s.MinIPFailures != 10 || s.MinAccountIPs != 3 || s.MinIPAccounts != 3 {
 		t.Errorf("defaults: %+v", s)
@@ -130,28 +118,14 @@ func TestSuspicious(t *testing.T) {
 	}
 }
 
-type userView struct {
-	Identity             string     `json:"identity"`
-	Status               string     `json:"status"`
-	LastLogin            *time.Time `json:"lastLogin"`
-	LastLogout           *time.Time `json:"lastLogout"`
-	LastFailure          *time.Time `json:"lastFailure"`
-	LastIP               string     `json:"lastIp"`
-	FailuresSinceSuccess int64      `json:"failuresSinceSuccess"`
-	SessionActive        bool       `json:"sessionActive"`
-	Locked               *bool      `json:"locked"`
-	Permanent            bool       `json:"permanent"`
-	LockedUntil          *time.Time `json:"lockedUntil"`
-}
-
 func TestUsers(t *testing.T) {
 	f := admintest.New(t, nil, nil)
 	if a := call(t, f, http.MethodPost, "/api/v1/lockouts/accounts", admintest.AdminToken, `{"principal":"Bob","duration":"permanent"}`); a.status != http.StatusOK {
 		t.Fatalf("lock: %d %s", a.status, a.body)
 	}
-	var p page[userView]
+	var p api.Page[api.User]
 	decode(t, get(t, f, "/api/v1/users?size=100"), &p)
-	by := map[string]userView{}
+	by := map[string]api.User{}
 	for _, u := range p.Content {
 		by[u.Identity] = u
 	}
@@ -160,18 +134,18 @@ func TestUsers(t *testing.T) {
 	}
 	alice, carol, bob, v1 := by["alice@example.com"], by["carol@example.com"], by["bob"], by["v1@example.net"]
 	at := func(s string) time.Time { x, _ := time.Parse(time.RFC3339, s); return x }
-	if alice.Status != admin.StatusActive || !alice.SessionActive || alice.Locked == nil || *alice.Locked ||
+	if alice.Status != api.StatusActive || !alice.SessionActive || alice.Locked == nil || *alice.Locked ||
 		!alice.LastLogin.Equal(admintest.Now.Add(-2*time.Hour)) || !alice.LastLogout.Equal(at("2025-03-14T17:00:00Z")) ||
 		!alice.LastFailure.Equal(at("2025-03-14T08:59:00Z")) || alice.LastIP != "10.0.0.1" {
 		t.Errorf("alice %+v", alice)
 	}
-	if carol.Status != admin.StatusLoggedOut || carol.SessionActive || !carol.LastLogout.Equal(at("2025-03-12T11:30:00Z")) || carol.LastFailure != nil {
+	if carol.Status != api.StatusLoggedOut || carol.SessionActive || !carol.LastLogout.Equal(at("2025-03-12T11:30:00Z")) || carol.LastFailure != nil {
 		t.Errorf("carol %+v", carol)
 	}
-	if bob.Status != admin.StatusLocked || bob.Locked == nil || !*bob.Locked || !bob.Permanent || bob.FailuresSinceSuccess != 1 {
+	if bob.Status != api.StatusLocked || bob.Locked == nil || !*bob.Locked || !bob.Permanent || bob.FailuresSinceSuccess != 1 {
 		t.Errorf("bob %+v", bob)
 	}
-	if v1.Status != admin.StatusLoggedOut || v1.LastLogin != nil || v1.FailuresSinceSuccess != 5 {
+	if v1.Status != api.StatusLoggedOut || v1.LastLogin != nil || v1.FailuresSinceSuccess != 5 {
 		t.Errorf("v1 %+v", v1)
 	}
 	// Most recently active first; search; paging.
@@ -221,19 +195,13 @@ func TestLockouts(t *testing.T) {
 		t.Errorf("block cidr: %+v", b)
 	}
 	decode(t, adm(http.MethodPost, "/api/v1/lockouts/ips", `{"cidr":"198.51.100.0/24","duration":"30m"}`), &b)
-	var l struct {
-		Accounts []state.AccountStatus `json:"accounts"`
-		IPs      []state.IPBlock       `json:"ips"`
-	}
+	var l api.Lockouts
 	decode(t, get(t, f, "/api/v1/lockouts"), &l)
 	if len(l.Accounts) != 4 || l.Accounts[0].Account != "alice@example.com" || len(l.IPs) != 3 {
 		t.Errorf("lockouts %+v", l)
 	}
 	// Unlock: was locked, then not.
-	var u struct {
-		Account   string `json:"account"`
-		WasLocked bool   `json:"wasLocked"`
-	}
+	var u api.UnlockResult
 	decode(t, adm(http.MethodDelete, "/api/v1/lockouts/accounts/BOB", ""), &u)
 	if u.Account != "bob" || !u.WasLocked {
 		t.Errorf("unlock: %+v", u)
@@ -282,19 +250,23 @@ func TestLockouts(t *testing.T) {
 
 func TestConnectors(t *testing.T) {
 	f := admintest.New(t, nil, nil)
-	var c struct {
-		Connectors []map[string]any `json:"connectors"`
+	var c api.Connectors
+	a := get(t, f, "/api/v1/connectors")
+	decode(t, a, &c)
+	if len(c.Connectors) != 2 {
+		t.Fatalf("connectors %s", a.body)
 	}
-	decode(t, get(t, f, "/api/v1/connectors"), &c)
-	if len(c.Connectors) != 2 || c.Connectors[1]["name"] != "webhook" || c.Connectors[1]["active"] != true ||
-		c.Connectors[1]["queued"] != 3.0 || c.Connectors[1]["delivered"] != 50.0 || c.Connectors[1]["failed"] != 4.0 ||
-		c.Connectors[1]["dropped"] != 1.0 || c.Connectors[1]["lastError"] != "POST https://hooks.example.com: 503" ||
-		c.Connectors[1]["lastErrorAt"] != "2025-03-15T11:59:00Z" || c.Connectors[1]["spooled"] != 7.0 ||
-		c.Connectors[1]["spoolBytes"] != 4096.0 || c.Connectors[1]["deadLettered"] != 2.0 || c.Connectors[1]["disabled"] != true {
-		t.Errorf("connectors %v", c.Connectors)
+	store, hook := c.Connectors[0], c.Connectors[1]
+	hookErrAt := hook.LastErrorAt
+	hook.LastErrorAt = nil
+	wantHook := api.Connector{Name: "webhook", Active: true, Queued: 3, Delivered: 50, Failed: 4, Dropped: 1, Spooled: 7,
+		SpoolBytes: 4096, DeadLettered: 2, Disabled: true, LastError: "POST https://hooks.example.com: 503"}
+	if hook != wantHook || hookErrAt == nil || !hookErrAt.Equal(admintest.Now.Add(-time.Minute)) ||
+		!strings.Contains(string(a.body), `"lastErrorAt":"2025-03-15T11:59:00Z"`) {
+		t.Errorf("webhook connector %s", a.body)
 	}
-	if _, ok := c.Connectors[0]["lastErrorAt"]; ok {
-		t.Errorf("a connector without error has lastErrorAt: %v", c.Connectors[0])
+	if store != (api.Connector{Name: "logstore", Active: true, Delivered: 57}) || strings.Count(string(a.body), "lastError") != 2 {
+		t.Errorf("a connector without error: %s", a.body)
 	}
 	g := admintest.New(t, nil, func(o *admin.Options) { o.Connectors = nil })
 	if a := get(t, g, "/api/v1/connectors"); a.status != http.StatusOK || strings.TrimSpace(string(a.body)) != `{"connectors":[]}` {

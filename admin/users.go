@@ -5,42 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/logstore"
 )
-
-// User statuses (seed 003).
-const (
-	StatusActive    = "ACTIVE"     // the last successful login is newer than the last logout
-	StatusLoggedOut = "LOGGED_OUT" // no session is open
-	StatusLocked    = "LOCKED"     // the account is locked now
-)
-
-// userView is one user of GET /api/v1/users: the login log's summary merged
-// with the lockout state of the account (the lower-cased identity).
-type userView struct {
-	Identity    string       `json:"identity"`
-	Source      event.Source `json:"source"`
-	DisplayName string       `json:"displayName,omitempty"`
-	// Status is LOCKED, ACTIVE or LOGGED_OUT.
-	Status      string     `json:"status"`
-	LastSeen    *time.Time `json:"lastSeen"`
-	LastLogin   *time.Time `json:"lastLogin"`
-	LastLogout  *time.Time `json:"lastLogout"`
-	LastFailure *time.Time `json:"lastFailure"`
-	LastIP      string     `json:"lastIp"`
-	// FailuresSinceSuccess counts the logged failures after the last success.
-	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
-	// SessionActive: the last successful login is newer than the last logout.
-	SessionActive bool `json:"sessionActive"`
-	// Locked is null when the lockout state is unknown (no Lockouts, or the
-	// state store failed).
-	Locked      *bool      `json:"locked"`
-	Permanent   bool       `json:"permanent,omitempty"`
-	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
-	// Failures counted by the lockout state in its window.
-	Failures *int `json:"failures,omitempty"`
-}
 
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
@@ -51,7 +18,9 @@ func timePtr(t time.Time) *time.Time {
 }
 
 // users serves GET /api/v1/users: search (part of the identity, any case),
-// page, size; most recently active first.
+// page, size; most recently active first. Each user is the login log's
+// summary merged with the lockout state of the account (the lower-cased
+// identity).
 func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
 	q := r.URL.Query()
 	search, err := text(q, "search")
@@ -69,14 +38,14 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if err != nil {
 		return err
 	}
-	out := make([]userView, 0, len(list))
+	out := make([]api.User, 0, len(list))
 	stateFailed := false
 	for _, u := range list {
-		v := userView{Identity: u.Identity, Source: u.Source, DisplayName: u.DisplayName, LastSeen: timePtr(u.LastSeen),
+		v := api.User{Identity: u.Identity, Source: u.Source, DisplayName: u.DisplayName, LastSeen: timePtr(u.LastSeen),
 			LastLogin: timePtr(u.LastLogin), LastLogout: timePtr(u.LastLogout), LastFailure: timePtr(u.LastFailure),
-			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: StatusLoggedOut}
+			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: api.StatusLoggedOut}
 		if u.Active {
-			v.Status = StatusActive
+			v.Status = api.StatusActive
 		}
 		if h.lockouts != nil && !stateFailed {
 			st, err := h.lockouts.AccountStatus(r.Context(), strings.ToLower(u.Identity))
@@ -89,7 +58,7 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
 				locked, failures := st.Locked, st.Failures
 				v.Locked, v.Failures = &locked, &failures
 				if locked {
-					v.Status, v.Permanent, v.LockedUntil = StatusLocked, st.Permanent, timePtr(st.LockedUntil)
+					v.Status, v.Permanent, v.LockedUntil = api.StatusLocked, st.Permanent, timePtr(st.LockedUntil)
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -32,20 +33,13 @@ func (s *stack) callAPI(method, path, token, accept, body string) (int, string) 
 	return resp.StatusCode, b
 }
 
-type page struct {
-	Content          []event.Event `json:"content"`
-	Number           int           `json:"number"`
-	Size             int           `json:"size"`
-	TotalElements    int           `json:"totalElements"`
-	TotalPages       int           `json:"totalPages"`
-	First, Last      bool
-	NumberOfElements int  `json:"numberOfElements"`
-	Empty            bool `json:"empty"`
-}
+// page is a page of the login log as the admin API answers it.
+type page = api.Page[event.Event]
 
 // TestAdminAPI: attempts through the demo portal appear in the admin API of the
-// same Caddy, with filters, paging, sort, CSV, NDJSON and the seed-004 view; bad
-// tokens and parameters are refused; an admin's lock holds at the gateway.
+// same Caddy, with filters, paging, sort, CSV, NDJSON and Unleash's login
+// history API; bad tokens and parameters are refused; an admin's lock holds at
+// the gateway.
 func TestAdminAPI(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	s.login("active@example.com", password)
@@ -73,12 +67,12 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("newest first: %+v", all.Content[0])
 	}
 
-	// Auth: no token, a wrong token → 401 in seed 004's error shape.
+	// Auth: no token, a wrong token → 401 in the error shape.
 	for _, tok := range []string{"", "not-the-token"} {
 		st, b := s.callAPI("GET", "/api/v1/login-logs", tok, "", "")
-		var e struct{ ID, Name, Message string }
+		var e api.ErrorBody
 		json.Unmarshal([]byte(b), &e)
-		if st != 401 || e.Name != "AuthenticationRequired" || e.ID == "" || e.Message == "" {
+		if st != 401 || e.Name != api.NameAuthenticationRequired || e.ID == "" || e.Message == "" {
 			t.Errorf("token %q: %d %s", tok, st, b)
 		}
 	}
@@ -123,65 +117,56 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("NDJSON: %d, %d lines", st, n)
 	}
 
-	// Seed 004's view, JSON and CSV.
+	// Unleash's login history API, JSON and CSV.
 	st, b = s.callAPI("GET", "/api/admin/logins", readToken, "", "")
-	var logins struct {
-		Events []map[string]any `json:"events"`
-	}
-	json.Unmarshal([]byte(b), &logins)
-	if st != 200 || len(logins.Events) != 6 {
+	var keys map[string][]map[string]any
+	json.Unmarshal([]byte(b), &keys)
+	if st != 200 || len(keys["events"]) != 6 {
 		t.Fatalf("/api/admin/logins: %d %s", st, b)
 	}
 	for _, k := range []string{"id", "username", "auth_type", "created_at", "successful", "ip"} {
-		if _, ok := logins.Events[0][k]; !ok {
-			t.Errorf("seed-004 event lacks %q: %v", k, logins.Events[0])
+		if _, ok := keys["events"][0][k]; !ok {
+			t.Errorf("login history event lacks %q: %v", k, keys["events"][0])
 		}
 	}
-	// failure_reason "is only present if the login was unsuccessful" (seed 004).
-	for _, e := range logins.Events {
+	// failure_reason "is only present if the login was unsuccessful".
+	for _, e := range keys["events"] {
 		_, has := e["failure_reason"]
 		if has == e["successful"].(bool) {
 			t.Errorf("failure_reason on %v", e)
 		}
 	}
-	// Strictly as seed 004's schema has it: id an integer >= 1, falling down
-	// the newest-first list; no field the schema lacks.
+	// Strictly as Unleash's schema (api.LoginHistory) has it: id an integer
+	// >= 1, falling down the newest-first list, created_at a date; no field
+	// the schema lacks.
 	dec := json.NewDecoder(strings.NewReader(b))
 	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	var strict struct {
-		Events []struct {
-			ID            json.Number `json:"id"`
-			Username      string      `json:"username"`
-			AuthType      string      `json:"auth_type"`
-			CreatedAt     time.Time   `json:"created_at"`
-			Successful    bool        `json:"successful"`
-			IP            *string     `json:"ip"`
-			FailureReason *string     `json:"failure_reason"`
-		} `json:"events"`
-	}
-	if err := dec.Decode(&strict); err != nil {
-		t.Fatalf("seed-004 JSON against the schema: %v\n%s", err, b)
+	var history api.LoginHistory
+	if err := dec.Decode(&history); err != nil {
+		t.Fatalf("login history JSON against the schema: %v\n%s", err, b)
 	}
 	var ids []string
-	for i, e := range strict.Events {
-		n, err := strconv.ParseInt(string(e.ID), 10, 64)
-		if err != nil || n < 1 || (i > 0 && n >= mustInt(t, ids[i-1])) {
-			t.Fatalf("seed-004 event %d: id %s, want an integer >= 1 below the one before (%v)", i, e.ID, ids)
+	for i, e := range history.Events {
+		if e.ID < 1 || (i > 0 && e.ID >= mustInt(t, ids[i-1])) {
+			t.Fatalf("login history event %d: id %d, want an integer >= 1 below the one before (%v)", i, e.ID, ids)
 		}
-		ids = append(ids, string(e.ID))
+		if _, err := time.Parse(time.RFC3339Nano, e.CreatedAt); err != nil {
+			t.Errorf("login history event %d: created_at: %v", i, err)
+		}
+		ids = append(ids, strconv.FormatInt(e.ID, 10))
 	}
 	st, b = s.callAPI("GET", "/api/admin/logins", readToken, "text/csv", "")
 	rows, _ = csv.NewReader(strings.NewReader(b)).ReadAll()
 	if st != 200 || len(rows) != 7 || strings.Join(rows[0], ",") != "id,username,auth_type,created_at,successful,ip,failure_reason" {
-		t.Fatalf("seed-004 CSV: %d %v", st, rows)
+		t.Fatalf("login history CSV: %d %v", st, rows)
 	}
 	for i, r := range rows[1:] {
 		if r[0] != ids[i] {
-			t.Fatalf("seed-004 CSV row %d: id %s, want %s as in the JSON", i, r[0], ids[i])
+			t.Fatalf("login history CSV row %d: id %s, want %s as in the JSON", i, r[0], ids[i])
 		}
 	}
-	// Unleash's raw token header: taken by the seed-004 view, refused elsewhere.
+	// Unleash's raw token header: taken by its login history API, refused
+	// elsewhere.
 	raw := func(path string) (int, string) {
 		req, _ := http.NewRequest("GET", s.api+path, nil)
 		req.Header.Set("Authorization", readToken)

@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/loginguard/loginguard/admin/api"
 )
 
 // consoleWait is how long the browser tests wait for a condition: generous,
@@ -181,7 +183,7 @@ func (s *stack) apiTotal(query string) int {
 	if err := json.Unmarshal([]byte(b), &p); st != 200 || err != nil {
 		s.t.Fatalf("login-logs?%s: %d %s", query, st, b)
 	}
-	return p.TotalElements
+	return int(p.TotalElements)
 }
 
 // TestConsole drives the web console in chromium against real Caddy in front
@@ -267,11 +269,11 @@ func TestConsole(t *testing.T) {
 			TotalText: document.querySelector('#total-attempts .num').textContent,
 			Connectors: document.getElementById('connectors').textContent, Suspicious: document.getElementById('suspicious').textContent};
 	})()`, &dash)
-	var stats struct{ Total, Successes, Failures int }
+	var stats api.Stats
 	if st, body := s.callAPI("GET", "/api/v1/stats", readToken, "", ""); st != 200 || json.Unmarshal([]byte(body), &stats) != nil {
 		t.Fatalf("stats: %d %s", st, body)
 	}
-	if dash.Total != attempts || stats.Total != attempts || dash.Successes != 2 || dash.Failures != attempts-2 ||
+	if dash.Total != attempts || stats.Total != int64(attempts) || dash.Successes != 2 || dash.Failures != attempts-2 ||
 		dash.Series != attempts || dash.Hours != attempts || dash.Reasons != attempts-2 || dash.TotalText != strconv.Itoa(attempts) {
 		t.Errorf("dashboard %+v, API stats %+v, want %d attempts, 2 successes", dash, stats, attempts)
 	}
@@ -281,7 +283,7 @@ func TestConsole(t *testing.T) {
 	}
 	b.screenshot("02-dashboard")
 
-	// Login Logs: newest first, the seed's date format, paged by 20.
+	// Login Logs: newest first, the login-log page's date format, paged by 20.
 	b.run("opening Login Logs", chromedp.Click(chromedp.CSS(`a[data-page="logs"]`)))
 	b.wait("the first page", `document.querySelector('#logs-total[data-total]') && document.querySelectorAll('#logs-body tr.clickable').length === 20`)
 	var first struct {

@@ -12,9 +12,11 @@ import (
 	"testing"
 
 	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/admin/cli"
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/state"
 )
 
 // result is one run of the CLI.
@@ -68,11 +70,7 @@ func TestLogs(t *testing.T) {
 	}
 	// Flags after the subcommand's arguments, global flags first, json.
 	r = run(f, "--output", "json", "logs", "--status", "FAILURE", "--size", "5").ok(t)
-	var p struct {
-		Content       []event.Event `json:"content"`
-		TotalElements int           `json:"totalElements"`
-		Size          int           `json:"size"`
-	}
+	var p api.Page[event.Event]
 	parseJSON(t, r.stdout, &p)
 	if p.Size != 5 || len(p.Content) != 5 || p.TotalElements != 26 {
 		t.Errorf("logs json: size %d, %d events of %d", p.Size, len(p.Content), p.TotalElements)
@@ -114,7 +112,7 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	if sections["series"] != 24 || sections["hour"] != 24 || sections["summary"] != 4 || sections["topUser"] == 0 {
 		t.Errorf("stats csv sections %v", sections)
 	}
-	var s struct{ Total int64 }
+	var s api.Stats
 	parseJSON(t, run(f, "stats", "--output", "json").ok(t).stdout, &s)
 	if s.Total == 0 {
 		t.Error("stats json: total 0")
@@ -129,6 +127,31 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	rows = parseCSV(t, run(f, "users", "--output", "csv", "--size", "3").ok(t).stdout)
 	if len(rows) != 4 || rows[0][0] != "identity" {
 		t.Errorf("users csv %v", rows)
+	}
+	// Every field of api.User, a permanent lock and an open session included,
+	// in the table, the CSV and the JSON.
+	run(f, "lock", "alice@example.com", "--duration", "permanent").ok(t)
+	r = run(f, "users", "--search", "alice").ok(t)
+	for _, want := range []string{"LAST SEEN", "SESSION", "LOCKED (permanent)", "2025-03-15 10:00:00", "active"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("users table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	rows = parseCSV(t, run(f, "users", "--search", "alice", "--output", "csv").ok(t).stdout)
+	col := func(name string) string {
+		if i := slices.Index(rows[0], name); i >= 0 && len(rows) == 2 {
+			return rows[1][i]
+		}
+		return "no column " + name
+	}
+	if col("lastSeen") != "2025-03-15T10:00:00Z" || col("sessionActive") != "true" || col("locked") != "true" ||
+		col("permanent") != "true" || col("failures") != "0" || col("status") != api.StatusLocked {
+		t.Errorf("users csv %v", rows)
+	}
+	var users api.Page[api.User]
+	parseJSON(t, run(f, "users", "--search", "alice", "--output", "json").ok(t).stdout, &users)
+	if len(users.Content) != 1 || users.Content[0].LastSeen == nil || !users.Content[0].SessionActive || !users.Content[0].Permanent {
+		t.Errorf("users json %+v", users)
 	}
 
 	r = run(f, "suspicious", "--window", "2h").ok(t)
@@ -145,9 +168,7 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	if !slices.Equal(kinds, []string{"failingIp " + admintest.Attacker, "attackedAccount v1@example.net", "sprayingIp " + admintest.Attacker}) {
 		t.Errorf("suspicious csv %v", rows)
 	}
-	var sj struct {
-		MinIPFailures int `json:"minIpFailures"`
-	}
+	var sj api.Suspicious
 	parseJSON(t, run(f, "suspicious", "--min-ip-failures", "4", "--output", "json").ok(t).stdout, &sj)
 	if sj.MinIPFailures != 4 {
 		t.Errorf("suspicious json %+v", sj)
@@ -169,11 +190,7 @@ func TestLockCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "bob") || !strings.Contains(r.stdout, "2025-03-15 13:00:00") {
 		t.Errorf("lock table:\n%s", r.stdout)
 	}
-	var st struct {
-		Account   string
-		Locked    bool
-		Permanent bool
-	}
+	var st state.AccountStatus
 	parseJSON(t, run(f, "lock", "carol@example.com", "--duration", "permanent", "--output", "json").ok(t).stdout, &st)
 	if st.Account != "carol@example.com" || !st.Locked || !st.Permanent {
 		t.Errorf("lock json %+v", st)
@@ -193,10 +210,7 @@ func TestLockCommands(t *testing.T) {
 	if len(rows) != 5 || !slices.Equal(rows[0], []string{"kind", "key", "permanent", "until", "failures"}) {
 		t.Errorf("lockouts csv %v", rows)
 	}
-	var l struct {
-		Accounts []json.RawMessage
-		IPs      []json.RawMessage `json:"ips"`
-	}
+	var l api.Lockouts
 	parseJSON(t, run(f, "lockouts", "--output", "json").ok(t).stdout, &l)
 	if len(l.Accounts) != 2 || len(l.IPs) != 2 {
 		t.Errorf("lockouts json %+v", l)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/loginguard/loginguard/admin/api"
 )
 
 // env is what a subcommand runs with: the API client and the output.
@@ -28,7 +30,7 @@ func newEnv(g globals, stream bool, stdout io.Writer) (*env, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	if strings.TrimSpace(g.token) == "" {
-		return nil, &apiError{status: http.StatusUnauthorized, name: "AuthenticationRequired",
+		return nil, &apiError{status: http.StatusUnauthorized, name: api.NameAuthenticationRequired,
 			message: "no token: give --token or set " + EnvToken}
 	}
 	hc := &http.Client{Timeout: g.timeout}
@@ -38,7 +40,7 @@ func newEnv(g globals, stream bool, stdout io.Writer) (*env, error) {
 	return &env{base: u, token: strings.TrimSpace(g.token), output: g.output, hc: hc, out: stdout}, nil
 }
 
-// apiError is an error answer of the API, in its error shape.
+// apiError is an error answer of the API (its api.ErrorBody) with its status.
 type apiError struct {
 	status  int
 	id      string
@@ -95,7 +97,7 @@ func (e *env) do(ctx context.Context, method, path string, q url.Values, body an
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	ae := &apiError{status: resp.StatusCode}
-	var shape struct{ ID, Name, Message string }
+	var shape api.ErrorBody
 	if json.Unmarshal(b, &shape) == nil && shape.Message != "" {
 		ae.id, ae.name, ae.message = shape.ID, shape.Name, shape.Message
 	} else {

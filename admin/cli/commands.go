@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/admin"
+	"github.com/loginguard/loginguard/admin/api"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/state"
 )
@@ -49,15 +50,6 @@ func filterFlags(fs *flag.FlagSet) func() url.Values {
 	}
 }
 
-// eventPage is a page of events as the API answers it.
-type eventPage struct {
-	Content       []event.Event `json:"content"`
-	Number        int           `json:"number"`
-	Size          int           `json:"size"`
-	TotalElements int64         `json:"totalElements"`
-	TotalPages    int64         `json:"totalPages"`
-}
-
 func logsCmd(fs *flag.FlagSet) runFunc {
 	filters := filterFlags(fs)
 	page := fs.Int("page", 0, "page number, from 0")
@@ -66,7 +58,7 @@ func logsCmd(fs *flag.FlagSet) runFunc {
 		q := filters()
 		q.Set("page", strconv.Itoa(*page))
 		q.Set("size", strconv.Itoa(*size))
-		var p eventPage
+		var p api.Page[event.Event]
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/login-logs", q, nil, &p)
 		if err != nil {
 			return err
@@ -99,35 +91,6 @@ func logsCmd(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// statsAnswer is the answer of /api/v1/stats.
-type statsAnswer struct {
-	Interval    string    `json:"interval"`
-	From        time.Time `json:"from"`
-	To          time.Time `json:"to"`
-	Total       int64     `json:"total"`
-	Successes   int64     `json:"successes"`
-	Failures    int64     `json:"failures"`
-	SuccessRate float64   `json:"successRate"`
-	FailureRate float64   `json:"failureRate"`
-	ByReason    []struct {
-		Reason string `json:"reason"`
-		Count  int64  `json:"count"`
-	} `json:"byReason"`
-	TopUsers []keyCount `json:"topUsers"`
-	TopIPs   []keyCount `json:"topIps"`
-	Series   []struct {
-		Start     time.Time `json:"start"`
-		Successes int64     `json:"successes"`
-		Failures  int64     `json:"failures"`
-	} `json:"series"`
-	ByHour [24]int64 `json:"byHour"`
-}
-
-type keyCount struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
-}
-
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func statsCmd(fs *flag.FlagSet) runFunc {
@@ -142,7 +105,7 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 				q.Set(k, v)
 			}
 		}
-		var s statsAnswer
+		var s api.Stats
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/stats", q, nil, &s)
 		if err != nil {
 			return err
@@ -161,8 +124,8 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 			rows:   [][]string{{itoa(s.Total), itoa(s.Successes), itoa(s.Failures), pct(s.SuccessRate)}}}
 		reasons := table{header: []string{"FAILURE REASON", "COUNT"}}
 		for _, r := range s.ByReason {
-			reasons.rows = append(reasons.rows, []string{r.Reason, itoa(r.Count)})
-			add("reason", r.Reason, itoa(r.Count), "", "")
+			reasons.rows = append(reasons.rows, []string{string(r.Reason), itoa(r.Count)})
+			add("reason", string(r.Reason), itoa(r.Count), "", "")
 		}
 		users := table{header: []string{"MOST ACTIVE USER", "ATTEMPTS"}}
 		for _, u := range s.TopUsers {
@@ -193,21 +156,6 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// userView is one user of /api/v1/users.
-type userView struct {
-	Identity             string     `json:"identity"`
-	Source               string     `json:"source"`
-	DisplayName          string     `json:"displayName"`
-	Status               string     `json:"status"`
-	LastLogin            *time.Time `json:"lastLogin"`
-	LastLogout           *time.Time `json:"lastLogout"`
-	LastFailure          *time.Time `json:"lastFailure"`
-	LastIP               string     `json:"lastIp"`
-	FailuresSinceSuccess int64      `json:"failuresSinceSuccess"`
-	Locked               *bool      `json:"locked"`
-	LockedUntil          *time.Time `json:"lockedUntil"`
-}
-
 func usersCmd(fs *flag.FlagSet) runFunc {
 	search := fs.String("search", "", "part of the identity, any case")
 	page := fs.Int("page", 0, "page number, from 0")
@@ -217,31 +165,40 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 		if *search != "" {
 			q.Set("search", *search)
 		}
-		var p struct {
-			Content       []userView `json:"content"`
-			Number        int        `json:"number"`
-			TotalElements int64      `json:"totalElements"`
-			TotalPages    int64      `json:"totalPages"`
-		}
+		var p api.Page[api.User]
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/users", q, nil, &p)
 		if err != nil {
 			return err
 		}
+		// The CSV columns are the JSON names; those added later come last.
 		long := table{header: []string{"identity", "source", "displayName", "status", "lastLogin", "lastLogout", "lastFailure",
-			"failuresSinceSuccess", "lastIp", "lockedUntil"}}
-		human := table{header: []string{"IDENTITY", "STATUS", "LAST LOGIN (UTC)", "LAST LOGOUT", "LAST FAILURE", "FAILURES", "LAST IP"}}
+			"failuresSinceSuccess", "lastIp", "lockedUntil", "lastSeen", "sessionActive", "locked", "permanent", "failures"}}
+		human := table{header: []string{"IDENTITY", "STATUS", "LAST LOGIN (UTC)", "LAST LOGOUT", "LAST FAILURE", "FAILURES", "LAST IP",
+			"LAST SEEN", "SESSION"}}
 		for _, u := range p.Content {
-			long.rows = append(long.rows, []string{u.Identity, u.Source, u.DisplayName, u.Status, isoTime(u.LastLogin),
-				isoTime(u.LastLogout), isoTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, isoTime(u.LockedUntil)})
+			locked, failures := "", ""
+			if u.Locked != nil {
+				locked = strconv.FormatBool(*u.Locked)
+			}
+			if u.Failures != nil {
+				failures = strconv.Itoa(*u.Failures)
+			}
+			long.rows = append(long.rows, []string{u.Identity, string(u.Source), u.DisplayName, u.Status, isoTime(u.LastLogin),
+				isoTime(u.LastLogout), isoTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, isoTime(u.LockedUntil),
+				isoTime(u.LastSeen), strconv.FormatBool(u.SessionActive), locked, strconv.FormatBool(u.Permanent), failures})
 			status := u.Status
-			if u.Status == admin.StatusLocked {
+			if u.Status == api.StatusLocked {
 				status += " until " + humanTime(u.LockedUntil)
-				if u.LockedUntil == nil {
-					status = admin.StatusLocked + " (permanent)"
+				if u.Permanent || u.LockedUntil == nil {
+					status = api.StatusLocked + " (permanent)"
 				}
 			}
+			session := "-"
+			if u.SessionActive {
+				session = "active"
+			}
 			human.rows = append(human.rows, []string{u.Identity, status, humanTime(u.LastLogin), humanTime(u.LastLogout),
-				humanTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP})
+				humanTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, humanTime(u.LastSeen), session})
 		}
 		if err := e.show(raw, long, human); err != nil {
 			return err
@@ -251,15 +208,6 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 		}
 		return nil
 	}
-}
-
-type suspect struct {
-	IP       string    `json:"ip"`
-	Identity string    `json:"identity"`
-	Failures int64     `json:"failures"`
-	Accounts int64     `json:"accounts"`
-	IPs      int64     `json:"ips"`
-	Last     time.Time `json:"last"`
 }
 
 func suspiciousCmd(fs *flag.FlagSet) runFunc {
@@ -282,15 +230,7 @@ func suspiciousCmd(fs *flag.FlagSet) runFunc {
 				q.Set(k, strconv.Itoa(v))
 			}
 		}
-		var s struct {
-			Since            time.Time `json:"since"`
-			FailingIPs       []suspect `json:"failingIps"`
-			AttackedAccounts []suspect `json:"attackedAccounts"`
-			SprayingIPs      []suspect `json:"sprayingIps"`
-			MinIPFailures    int       `json:"minIpFailures"`
-			MinAccountIPs    int       `json:"minAccountIps"`
-			MinIPAccounts    int       `json:"minIpAccounts"`
-		}
+		var s api.Suspicious
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/suspicious", q, nil, &s)
 		if err != nil {
 			return err
@@ -329,10 +269,7 @@ func until(permanent bool, t time.Time) string {
 
 func lockoutsCmd(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, e *env, _ []string) error {
-		var l struct {
-			Accounts []state.AccountStatus `json:"accounts"`
-			IPs      []state.IPBlock       `json:"ips"`
-		}
+		var l api.Lockouts
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/lockouts", nil, nil, &l)
 		if err != nil {
 			return err
@@ -359,10 +296,7 @@ func lockoutsCmd(*flag.FlagSet) runFunc {
 func lockCmd(fs *flag.FlagSet) runFunc {
 	dur := fs.String("duration", "", `how long, e.g. 15m (default), 2h, 7d, or "permanent"`)
 	return func(ctx context.Context, e *env, pos []string) error {
-		body := map[string]string{"principal": pos[0]}
-		if *dur != "" {
-			body["duration"] = *dur
-		}
+		body := api.LockRequest{Principal: pos[0], Duration: *dur}
 		var st state.AccountStatus
 		raw, err := e.call(ctx, http.MethodPost, "/api/v1/lockouts/accounts", nil, body, &st)
 		if err != nil {
@@ -377,10 +311,7 @@ func lockCmd(fs *flag.FlagSet) runFunc {
 
 func unlockCmd(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, e *env, pos []string) error {
-		var a struct {
-			Account   string `json:"account"`
-			WasLocked bool   `json:"wasLocked"`
-		}
+		var a api.UnlockResult
 		raw, err := e.call(ctx, http.MethodDelete, "/api/v1/lockouts/accounts/"+url.PathEscape(pos[0]), nil, nil, &a)
 		if err != nil {
 			return err
@@ -397,12 +328,9 @@ func unlockCmd(*flag.FlagSet) runFunc {
 func blockCmd(fs *flag.FlagSet) runFunc {
 	dur := fs.String("duration", "", `how long, e.g. 15m (default), 2h, 7d, or "permanent"`)
 	return func(ctx context.Context, e *env, pos []string) error {
-		body := map[string]string{"ip": pos[0]}
+		body := api.BlockRequest{IP: pos[0], Duration: *dur}
 		if strings.Contains(pos[0], "/") {
-			body = map[string]string{"cidr": pos[0]}
-		}
-		if *dur != "" {
-			body["duration"] = *dur
+			body = api.BlockRequest{CIDR: pos[0], Duration: *dur}
 		}
 		var b state.IPBlock
 		raw, err := e.call(ctx, http.MethodPost, "/api/v1/lockouts/ips", nil, body, &b)
@@ -416,10 +344,7 @@ func blockCmd(fs *flag.FlagSet) runFunc {
 
 func unblockCmd(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, e *env, pos []string) error {
-		var a struct {
-			CIDR      string `json:"cidr"`
-			Unblocked bool   `json:"unblocked"`
-		}
+		var a api.UnblockResult
 		raw, err := e.call(ctx, http.MethodDelete, "/api/v1/lockouts/ips/"+url.PathEscape(pos[0]), nil, nil, &a)
 		if err != nil {
 			return err
@@ -469,18 +394,7 @@ func exportCmd(fs *flag.FlagSet) runFunc {
 
 func connectorsCmd(*flag.FlagSet) runFunc {
 	return func(ctx context.Context, e *env, _ []string) error {
-		var a struct {
-			Connectors []struct {
-				Name        string     `json:"name"`
-				Active      bool       `json:"active"`
-				Queued      int        `json:"queued"`
-				Delivered   uint64     `json:"delivered"`
-				Failed      uint64     `json:"failed"`
-				Dropped     uint64     `json:"dropped"`
-				LastError   string     `json:"lastError"`
-				LastErrorAt *time.Time `json:"lastErrorAt"`
-			} `json:"connectors"`
-		}
+		var a api.Connectors
 		raw, err := e.call(ctx, http.MethodGet, "/api/v1/connectors", nil, nil, &a)
 		if err != nil {
 			return err
@@ -508,15 +422,8 @@ func eraseCmd(fs *flag.FlagSet) runFunc {
 		if !*yes {
 			return usagef("erasing %q cannot be undone: add --yes to confirm", pos[0])
 		}
-		body := map[string]string{"principal": pos[0]}
-		if *pseudonym != "" {
-			body["pseudonym"] = *pseudonym
-		}
-		var a struct {
-			Principal     string `json:"principal"`
-			Pseudonymised bool   `json:"pseudonymised"`
-			Events        int64  `json:"events"`
-		}
+		body := api.EraseRequest{Principal: pos[0], Pseudonym: *pseudonym}
+		var a api.EraseResult
 		raw, err := e.call(ctx, http.MethodPost, "/api/v1/privacy/erase", nil, body, &a)
 		if err != nil {
 			return err

@@ -1,0 +1,39 @@
+package api
+
+import "github.com/loginguard/loginguard/logstore"
+
+// Stats is the answer of GET /api/v1/stats: the login log's statistics of
+// login attempts (LOGIN_SUCCESS and LOGIN_FAILURE) from From to To. Its lists
+// are [] when empty, never null.
+type Stats struct {
+	// Interval ("interval") is the width of a Series bucket: "hour" or "day".
+	Interval string `json:"interval"`
+	// Stats adds the fields of logstore.Stats: "from", "to", "total",
+	// "successes", "failures", "successRate", "byReason" ({reason, count}),
+	// "topUsers" and "topIps" ({key, count}), "series" ({start, successes,
+	// failures}, one per Interval from From) and "byHour" (24 counts, UTC).
+	logstore.Stats
+	// FailureRate ("failureRate") is failures/total, 0 when total is 0.
+	FailureRate float64 `json:"failureRate"`
+}
+
+// Suspicious is the answer of GET /api/v1/suspicious: the failures since
+// Since that look like brute force or credential stuffing, and the
+// thresholds that found them.
+type Suspicious struct {
+	// Suspicious adds the fields of logstore.Suspicious: "since" (the start
+	// of the window), "failingIps" and "sprayingIps" (logstore.SuspectIP:
+	// {ip, failures, accounts, last}) and "attackedAccounts"
+	// (logstore.SuspectAccount: {identity, failures, ips, last}), each
+	// sorted by its count, most first, [] when empty.
+	logstore.Suspicious
+	// MinIPFailures ("minIpFailures"): an IP with this many failures is in
+	// failingIps.
+	MinIPFailures int `json:"minIpFailures"`
+	// MinAccountIPs ("minAccountIps"): an account that failed from this many
+	// distinct IPs is in attackedAccounts.
+	MinAccountIPs int `json:"minAccountIps"`
+	// MinIPAccounts ("minIpAccounts"): an IP that failed on this many distinct
+	// accounts is in sprayingIps.
+	MinIPAccounts int `json:"minIpAccounts"`
+}
