@@ -1,5 +1,5 @@
 // Package alerts turns the stream of login events into alerts on critical
-// security events (seed 000: "e.g. 10+ failed attempts"): many failures from
+// security events (the login-log page: "e.g. 10+ failed attempts"): many failures from
 // one IP, an account locked, one IP trying many accounts (credential
 // stuffing), one account failing from many IPs (a distributed attack), and a
 // success right after many failures (a guessed password). Each rule fires once

@@ -1,6 +1,6 @@
 // Package event defines the login event: the JSON object loginguard emits once per
 // login attempt, logout, lock and unlock. Field names follow the login-log connector
-// event (seed 001) exactly; the extensions are added fields, never renamed ones.
+// event exactly (the JSON a login-log connector sends); the extensions are added fields, never renamed ones.
 package event
 
 import (
@@ -80,7 +80,7 @@ func ParseReason(s string) (Reason, bool) {
 }
 
 // Event is one login event. Nullable contract fields are pointers so that they
-// marshal as JSON null, as in the seed.
+// marshal as JSON null, as in the connector event.
 type Event struct {
 	ID            string    `json:"id"`
 	Source        Source    `json:"source"`
@@ -118,7 +118,7 @@ type Event struct {
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
 const DateLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// MarshalJSON writes the event with its fields in the seed's order, eventDate in
+// MarshalJSON writes the event with its fields in the connector event's order, eventDate in
 // UTC with millisecond precision, and no HTML escaping (messages keep their "->").
 func (e Event) MarshalJSON() ([]byte, error) {
 	return e.AppendJSON(make([]byte, 0, 512)), nil

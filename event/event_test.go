@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestMarshalSeedShape(t *testing.T) {
+func TestMarshalConnectorEventShape(t *testing.T) {
 	ev := Event{
 		ID: "01a2", Source: SourceManager, Principal: Str("username"),
 		EventDate: time.Date(2026, 3, 31, 12, 0, 0, 0, time.FixedZone("x", 2*3600)),

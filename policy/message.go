@@ -7,7 +7,7 @@ import (
 )
 
 // Error types: Spring Security exception class names, in the style of the errorType
-// of seed 001's connector event.
+// of the connector event.
 const (
 	ErrorTypeBadCredentials        = "org.springframework.security.authentication.BadCredentialsException"
 	ErrorTypeUsernameNotFound      = "org.springframework.security.core.userdetails.UsernameNotFoundException"
@@ -19,7 +19,7 @@ const (
 	ErrorTypeAuthentication        = "org.springframework.security.core.AuthenticationException"
 )
 
-// Messages of the seeds.
+// Messages of the login-log page and the connector event.
 const (
 	messageBadCredentials  = "Bad credentials"
 	messageAccountNotFound = "Authentication failed -> Account not found"
@@ -29,7 +29,7 @@ const (
 // Describe returns the event's message and errorType for a failure. identity is the
 // email (portal) or username (manager); failures is the account's counted failures after this attempt.
 //
-// The wording is the seeds' (000 and 001):
+// The wording is that of the login-log page and the connector event:
 //
 //   - BAD_CREDENTIALS on a portal route: "Account <identity> failed authentication due to
 //     <failures> failed login attempts"; on a manager route, or without an identity:

@@ -20,14 +20,14 @@ func TestDescribe(t *testing.T) {
 		failures  int
 		msg, kind string
 	}{
-		// Seed 000, wrong password on the portal.
+		// The login-log page, wrong password on the portal.
 		{event.BadCredentials, event.SourcePortal, "user@apinizer.com", 1, "Account user@apinizer.com failed authentication due to 1 failed login attempts", bad},
 		{event.BadCredentials, event.SourcePortal, "user@apinizer.com", 5, "Account user@apinizer.com failed authentication due to 5 failed login attempts", bad},
-		// Seed 001 §1.6, the manager.
+		// The connector event's manager example.
 		{event.BadCredentials, event.SourceManager, "username", 3, "Bad credentials", bad},
 		{event.BadCredentials, event.SourcePortal, "", 2, "Bad credentials", bad},
 		{event.BadCredentials, event.SourcePortal, " a\nb ", 2, "Account a\uFFFDb failed authentication due to 2 failed login attempts", bad},
-		// Seed 000's summary table.
+		// The login-log page's summary table.
 		{event.AccountNotFound, event.SourcePortal, "x@y", 0, "Authentication failed -> Account not found", notF},
 		{event.AccountNotFound, event.SourceManager, "x", 0, "Authentication failed -> Account not found", notF},
 		{event.Disabled, event.SourcePortal, "x@y", 5, "Authentication failed -> DISABLED", "org.springframework.security.authentication.DisabledException"},

@@ -5,8 +5,7 @@ import (
 	"strings"
 )
 
-// accountState is the state of a portal account, named as in the login-log page
-// (seed 000).
+// accountState is the state of a portal account, named as in the login-log page.
 type accountState string
 
 // Account states. Only stateActive may log in.
@@ -19,7 +18,7 @@ const (
 	stateNotApproved           accountState = "NOT_APPROVED"
 )
 
-// message returns, for a state that may not log in, the seed's "Message Shown to
+// message returns, for a state that may not log in, the login-log page's "Message Shown to
 // User" word for word; "" for stateActive.
 func (s accountState) message() string {
 	switch s {

@@ -1,6 +1,6 @@
 // Command demoportal is a small web portal that behaves like the API portal of the
-// login-log page (seed 000): accounts in every state, a JSON login API with the
-// seed's messages, a form-login manager console, and a counter of the login
+// login-log page: accounts in every state, a JSON login API with the
+// page's messages, a form-login manager console, and a counter of the login
 // requests that reached it. It is the upstream loginguard is demonstrated and
 // tested in front of.
 //

@@ -165,7 +165,7 @@ func seq(prefix string, n int) []event.Event {
 func testRoundTrip(t *testing.T, s Sink) {
 	paris := time.FixedZone("CEST", 2*60*60)
 	batch := []event.Event{
-		// The seed's manager success: every nullable field null, no extension.
+		// The connector event's manager success: every nullable field null, no extension.
 		{
 			ID:            event.NewID(),
 			Source:        event.SourceManager,

@@ -109,7 +109,7 @@ func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"took": 3, "errors": anyErr, "items": items})
 }
 
-// events returns the stored documents, decoded as seed-JSON events.
+// events returns the stored documents, decoded as connector-event JSON.
 func (f *fakeES) events(t *testing.T) []event.Event {
 	t.Helper()
 	f.mu.Lock()

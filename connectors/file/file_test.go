@@ -75,7 +75,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func TestSeedShape(t *testing.T) {
+func TestConnectorEventShape(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.jsonl")
 	s, err := New(Options{Path: path})
 	if err != nil {

@@ -1,5 +1,5 @@
-// Package format turns login events into the payloads connectors send: the seed's
-// JSON (the default), Elastic Common Schema or OCSF Authentication.
+// Package format turns login events into the payloads connectors send: the connector
+// event's JSON (the default), Elastic Common Schema or OCSF Authentication.
 package format
 
 import (
@@ -44,7 +44,7 @@ func Names() []string {
 	return names
 }
 
-// encodeJSON writes the event in the seed's JSON, byte for byte as the login log.
+// encodeJSON writes the event in the connector event's JSON, byte for byte as the login log.
 func encodeJSON(b []byte, e *event.Event) ([]byte, error) {
 	return e.AppendJSON(b), nil
 }

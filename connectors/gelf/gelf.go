@@ -42,7 +42,7 @@ type Options struct {
 	Host string
 	// ChunkSize of UDP datagrams (at least 100). Default 1420.
 	ChunkSize int
-	// Encoder makes full_message. Default: the seed JSON.
+	// Encoder makes full_message. Default: the connector event's JSON.
 	Encoder format.Encoder
 	// Timeout bounds a dial and one batch's writes when the context has no
 	// deadline. Default: 10s.

@@ -30,7 +30,7 @@ type Options struct {
 	// Stream, when set, is created (or updated) at start to capture Subject,
 	// with file storage; leave it empty when the stream is managed elsewhere.
 	Stream string
-	// Encoder turns an event into the message data. Default: the seed JSON.
+	// Encoder turns an event into the message data. Default: the connector event's JSON.
 	Encoder format.Encoder
 	// Options are more nats.go connection options (credentials, TLS, ...).
 	Options []natsgo.Option

@@ -34,7 +34,7 @@ type Options struct {
 	// Exchange with RoutingKey when Exchange is set), so that no event is
 	// dropped for want of a queue.
 	Queue string
-	// Encoder turns an event into the message body. Default: the seed JSON.
+	// Encoder turns an event into the message body. Default: the connector event's JSON.
 	Encoder format.Encoder
 	// Timeout bounds a dial and one batch's confirms when the caller's context
 	// has no deadline. Default: 10s.

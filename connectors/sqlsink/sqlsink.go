@@ -34,7 +34,7 @@ type Options struct {
 	DSN string
 	// Table (optionally schema.table). Default loginguard_events.
 	Table string
-	// Encoder makes the payload column. Default: the seed JSON.
+	// Encoder makes the payload column. Default: the connector event's JSON.
 	Encoder format.Encoder
 	// Timeout bounds one batch when the context has no deadline. Default 10s.
 	Timeout time.Duration

@@ -50,7 +50,7 @@ type Options struct {
 	Hostname string
 	// AppName of the APP-NAME field. Default: loginguard.
 	AppName string
-	// Encoder makes the MSG part. Default: the seed JSON.
+	// Encoder makes the MSG part. Default: the connector event's JSON.
 	Encoder format.Encoder
 	// Timeout bounds a dial and one batch's writes when the context has no
 	// deadline. Default: 10s.
