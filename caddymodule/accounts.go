@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,52 +14,82 @@ import (
 
 // LockAccount locks an account by an admin's decision for d (d <= 0: until
 // unlocked) and emits ACCOUNT_LOCKED. by names who locked it, for the message.
+// A bare name is locked in every realm of the config's routes.
 func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, by string) error {
-	account = adminAccount(account)
-	if account == "" {
+	keys, name := a.accountKeys(account)
+	if name == "" {
 		return fmt.Errorf("account: required")
 	}
-	if err := a.store.Lock(ctx, account, d); err != nil {
-		return fmt.Errorf("locking %s: %w", account, err)
+	for _, k := range keys {
+		if err := a.store.Lock(ctx, k, d); err != nil {
+			return fmt.Errorf("locking %s: %w", k, err)
+		}
 	}
 	until := "until unlocked by an admin"
 	if d > 0 {
 		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
 	}
-	ev := accountEvent(account, event.AccountLocked, "Account "+account+" locked by "+by+" "+until)
+	ev := accountEvent(name, event.AccountLocked, "Account "+name+" locked by "+by+" "+until)
 	a.tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
 	a.Emit(ev)
 	return nil
 }
 
 // UnlockAccount lifts an account's lock, clears its failures and, when it was
-// locked, emits ACCOUNT_UNLOCKED. It reports whether the account was locked.
+// locked, emits ACCOUNT_UNLOCKED. It reports whether the account was locked. A
+// bare name is unlocked in every realm of the config's routes.
 func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, error) {
-	account = adminAccount(account)
-	if account == "" {
+	keys, name := a.accountKeys(account)
+	if name == "" {
 		return false, fmt.Errorf("account: required")
 	}
-	was, err := a.store.Unlock(ctx, account)
-	if err != nil {
-		return false, fmt.Errorf("unlocking %s: %w", account, err)
+	was := false
+	for _, k := range keys {
+		w, err := a.store.Unlock(ctx, k)
+		if err != nil {
+			return was, fmt.Errorf("unlocking %s: %w", k, err)
+		}
+		was = was || w
 	}
 	if was {
-		ev := accountEvent(account, event.AccountUnlocked, "Account "+account+" unlocked by "+by)
+		ev := accountEvent(name, event.AccountUnlocked, "Account "+name+" unlocked by "+by)
 		a.tel.accountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
 		a.Emit(ev)
 	}
 	return was, nil
 }
 
-// adminAccount is the lockout key of an account an admin names ("name" or
-// "realm|name"): the name in the default canonical form, as the routes key it
+// accountKeys returns the lockout keys an admin's account name stands for, and
+// the name in its canonical form: "realm|name" is that realm's key; a bare name
+// is its key in every realm the config's routes use (one key when no route
+// names a realm). The name takes the default canonical form, as routes key it
 // unless they name another (policy.DefaultCanonical).
-func adminAccount(account string) string {
+func (a *App) accountKeys(account string) (keys []string, name string) {
 	account = strings.TrimSpace(account)
-	if realm, name, ok := strings.Cut(account, "|"); ok {
-		return accountKey(realm, policy.DefaultCanonical.Key(name))
+	if realm, n, ok := strings.Cut(account, "|"); ok {
+		name = policy.DefaultCanonical.Key(n)
+		if name == "" {
+			return nil, ""
+		}
+		return []string{accountKey(realm, name)}, name
 	}
-	return policy.DefaultCanonical.Key(account)
+	name = policy.DefaultCanonical.Key(account)
+	if name == "" {
+		return nil, ""
+	}
+	var realms []string
+	a.realms.Range(func(k, _ any) bool {
+		realms = append(realms, k.(string))
+		return true
+	})
+	if len(realms) == 0 {
+		realms = []string{""}
+	}
+	slices.Sort(realms)
+	for _, r := range realms {
+		keys = append(keys, accountKey(r, name))
+	}
+	return keys, name
 }
 
 // accountEvent is the event of an action on an account (an admin's, or the end
@@ -84,7 +115,7 @@ func (a *App) BlockIP(ctx context.Context, cidr string, d time.Duration, by stri
 	if err := a.store.Block(ctx, cidr, d); err != nil {
 		return fmt.Errorf("blocking %s: %w", cidr, err)
 	}
-	a.refreshBlocks()
+	a.refreshBlocks(ctx)
 	a.logger.Info("IP blocked", "cidr", cidr, "by", by, "duration", d)
 	return nil
 }
@@ -95,7 +126,7 @@ func (a *App) UnblockIP(ctx context.Context, cidr, by string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("unblocking %s: %w", cidr, err)
 	}
-	a.refreshBlocks()
+	a.refreshBlocks(ctx)
 	if was {
 		a.logger.Info("IP unblocked", "cidr", cidr, "by", by)
 	}
@@ -112,7 +143,20 @@ func (a *App) BlockedIPs(ctx context.Context) ([]state.IPBlock, error) {
 	return a.store.BlockedIPs(ctx)
 }
 
-// AccountStatus returns one account's lockout state.
+// AccountStatus returns one account's lockout state: of a bare name, the state
+// of its key in the realm where it is locked (else where it has the most
+// failures).
 func (a *App) AccountStatus(ctx context.Context, account string) (state.AccountStatus, error) {
-	return a.store.Status(ctx, strings.ToLower(strings.TrimSpace(account)))
+	keys, _ := a.accountKeys(account)
+	var best state.AccountStatus
+	for i, k := range keys {
+		st, err := a.store.Status(ctx, k)
+		if err != nil {
+			return st, err
+		}
+		if i == 0 || (st.Locked && !best.Locked) || (st.Locked == best.Locked && st.Failures > best.Failures) {
+			best = st
+		}
+	}
+	return best, nil
 }

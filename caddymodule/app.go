@@ -95,11 +95,20 @@ type App struct {
 	alerts      *alerts.Engine
 	health      stateHealth
 
-	blocked     atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
-	stopRefresh chan struct{}
+	blocked atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
+	stopBg  context.CancelFunc             // cancels the background jobs Start began
+	bg      sync.WaitGroup                 // the background jobs
+
+	users     atomic.Int64 // holds on the event pipeline (see hold)
+	cleaning  atomic.Bool  // Cleanup was called
+	closeOnce sync.Once
 
 	flushMu  sync.Mutex
 	flushers []func() // the handlers' last reports of sampled refusals, run before the queues close
+
+	// realms holds the realms (string keys) of the config's routes, for the
+	// admin's lock, unlock and status of a bare account name.
+	realms sync.Map
 
 	// aliasRealms holds the realms (string keys) of which some route learns
 	// aliases: every route of such a realm looks its spellings up.
@@ -282,52 +291,77 @@ func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) erro
 	return nil
 }
 
-// Start starts the app: it keeps a copy of the admin IP blocks, refreshed every
-// blockRefresh, so that checking a client costs no round trip to the state,
-// and announces the locks that ran out every lockSweep.
+// Start starts the app's background jobs: it keeps a copy of the admin IP
+// blocks, refreshed every blockRefresh, so that checking a client costs no
+// round trip to the state; announces the locks that ran out every lockSweep;
+// and applies the log's retention. Stop cancels them and waits for them.
 func (a *App) Start() error {
-	a.stopRefresh = make(chan struct{})
-	a.refreshBlocks()
-	go func(stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBg = cancel
+	a.refreshBlocks(ctx)
+	a.bg.Add(1)
+	go func() {
+		defer a.bg.Done()
 		blocks, locks := time.NewTicker(blockRefresh), time.NewTicker(lockSweep)
 		defer blocks.Stop()
 		defer locks.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-ctx.Done():
 				return
 			case <-blocks.C:
-				a.refreshBlocks()
+				a.refreshBlocks(ctx)
 			case <-locks.C:
-				a.sweepEndedLocks()
+				a.sweepEndedLocks(ctx)
 			}
 		}
-	}(a.stopRefresh)
+	}()
 	if a.logStore != nil {
-		go a.retain(a.stopRefresh)
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.retain(ctx)
+		}()
 	}
 	return nil
 }
 
+// retentionRuns serialises retention runs on one store (by its pool key): a
+// config reload starts the new app before it stops the old one, and two runs
+// deleting the same rows at once would only fight over locks.
+var retentionRuns sync.Map // pool key → *sync.Mutex
+
 // retain deletes the events older than the retention period from the store:
-// now, then every hour.
-func (a *App) retain(stop <-chan struct{}) {
+// now, then every hour, until ctx ends.
+func (a *App) retain(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
+	muV, _ := retentionRuns.LoadOrStore(a.logStoreKey, new(sync.Mutex))
+	mu := muV.(*sync.Mutex)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		n, err := a.logStore.DeleteBefore(ctx, time.Now().Add(-time.Duration(a.Retention)), 1000)
-		cancel()
-		if err != nil {
-			a.logger.Warn("retention: deleting old events", "error", err)
-		} else if n > 0 {
-			a.logger.Info("retention: deleted old events", "events", n, "retention", time.Duration(a.Retention))
+		mu.Lock()
+		if ctx.Err() == nil {
+			a.retentionRun(ctx)
 		}
+		mu.Unlock()
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// retentionRun deletes the events older than the retention period, once.
+func (a *App) retentionRun(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	n, err := a.logStore.DeleteBefore(ctx, time.Now().Add(-time.Duration(a.Retention)), 1000)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.logger.Warn("retention: deleting old events", "error", err)
+	case n > 0:
+		a.logger.Info("retention: deleted old events", "events", n, "retention", time.Duration(a.Retention))
 	}
 }
 
@@ -341,8 +375,8 @@ const (
 // sweepEndedLocks emits ACCOUNT_UNLOCKED, dated at the end of the lock, for
 // every account lock that ran out. The state hands each end to one caller, so
 // any number of instances announce it once.
-func (a *App) sweepEndedLocks() {
-	ctx, cancel := context.WithTimeout(context.Background(), lockSweep)
+func (a *App) sweepEndedLocks(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, lockSweep)
 	defer cancel()
 	ends, err := a.store.EndedLocks(ctx)
 	for _, e := range ends {
@@ -355,19 +389,21 @@ func (a *App) sweepEndedLocks() {
 	}
 }
 
-// Stop stops the app. Events are drained in Cleanup, after the HTTP servers of
-// the old config have finished their requests.
+// Stop stops the app's background jobs and waits for them. Events are drained
+// in Cleanup, after the HTTP servers of the old config have finished their
+// requests.
 func (a *App) Stop() error {
-	if a.stopRefresh != nil {
-		close(a.stopRefresh)
-		a.stopRefresh = nil
+	if a.stopBg != nil {
+		a.stopBg()
+		a.stopBg = nil
 	}
+	a.bg.Wait()
 	return nil
 }
 
 // refreshBlocks reads the admin IP blocks; on an error it keeps the last copy.
-func (a *App) refreshBlocks() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+func (a *App) refreshBlocks(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	blocks, err := a.store.BlockedIPs(ctx)
 	if err != nil {
@@ -397,8 +433,33 @@ func (a *App) isBlocked(ip netip.Addr) bool {
 	return false
 }
 
-// Cleanup delivers the queued events and releases the app's share of the state.
+// hold marks a user of the app's event pipeline: a handler from its Provision
+// to its Cleanup, and each request it serves. The pipeline closes when the app
+// is cleaned up and its last user lets go.
+func (a *App) hold() { a.users.Add(1) }
+
+// letGo ends a hold; the last one after Cleanup closes the pipeline.
+func (a *App) letGo() {
+	if a.users.Add(-1) == 0 && a.cleaning.Load() {
+		a.closeOnce.Do(a.close)
+	}
+}
+
+// Cleanup delivers the queued events and releases the app's share of the state,
+// once nothing uses the app any more. On a config reload Caddy cleans up the old
+// config while its servers still finish their requests (and before its
+// handlers' own Cleanup): those requests' events are delivered by the old
+// pipeline, which closes when the last of them ends.
 func (a *App) Cleanup() error {
+	a.cleaning.Store(true)
+	if a.users.Load() == 0 {
+		a.closeOnce.Do(a.close)
+	}
+	return nil
+}
+
+// close delivers the queued events and releases the app's share of the state.
+func (a *App) close() {
 	a.flushMu.Lock()
 	for _, f := range a.flushers {
 		f()
@@ -427,10 +488,9 @@ func (a *App) Cleanup() error {
 	}
 	if a.storeKey != "" {
 		if _, err := statePool.Delete(a.storeKey); err != nil {
-			return fmt.Errorf("closing state: %w", err)
+			a.logger.Warn("closing the state", "error", err)
 		}
 	}
-	return nil
 }
 
 // Emit hands an event to the log store and to every sink and connector,

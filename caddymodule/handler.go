@@ -157,6 +157,7 @@ type Handler struct {
 	aliasValue *regexp.Regexp
 	hold       bool // the portal's answer is held until judged (aliases)
 	basicOnly  bool // every request with Basic credentials is an attempt, whatever its method
+	held       bool // h.app.hold was called: Cleanup lets go
 }
 
 // Aliases configures how the account behind a spelling is learned from the
@@ -406,10 +407,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.app = appIface.(*App)
 	}
+	h.app.hold()
+	h.held = true
 	if h.SaveToDatabase == nil {
 		on := true
 		h.SaveToDatabase = &on
 	}
+	h.app.realms.Store(h.Realm, true)
 	if h.Aliases != nil {
 		h.app.aliasRealms.Store(h.Realm, true)
 	}

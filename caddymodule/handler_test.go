@@ -276,3 +276,29 @@ func str(p *string) string {
 	}
 	return *p
 }
+
+// TestRealmAwareAdmin: on a route with a realm, the admin's view of an account
+// (by its bare name, as the users view asks) sees the lock the route set, and
+// the admin's unlock and lock reach the realm's key.
+func TestRealmAwareAdmin(t *testing.T) {
+	h := provisioned(t, `{"realm":"intranet","lockout":{"max_failures":2}}`)
+	ctx := context.Background()
+	if err := h.app.store.Lock(ctx, accountKey("intranet", "bob"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := h.app.AccountStatus(ctx, "Bob"); err != nil || !st.Locked {
+		t.Fatalf("status of bob locked in realm intranet: %+v, %v; want locked", st, err)
+	}
+	if was, err := h.app.UnlockAccount(ctx, "bob", "admin"); err != nil || !was {
+		t.Fatalf("unlock: %v, %v; want it was locked", was, err)
+	}
+	if st, _ := h.app.store.Status(ctx, accountKey("intranet", "bob")); st.Locked {
+		t.Fatal("the realm's key is still locked after the admin's unlock")
+	}
+	if err := h.app.LockAccount(ctx, "carol", time.Hour, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := h.app.store.Status(ctx, accountKey("intranet", "carol")); !st.Locked {
+		t.Fatal("the admin's lock did not reach the realm's key")
+	}
+}

@@ -100,6 +100,10 @@ func (h *Handler) provisionLimits() error {
 // Cleanup releases the route's limiter.
 func (h *Handler) Cleanup() error {
 	h.stopFlush()
+	if h.held {
+		h.held = false
+		defer h.app.letGo() // after the flush's last events
+	}
 	if h.limiterKey != "" {
 		_, err := limiterPool.Delete(h.limiterKey)
 		return err

@@ -26,6 +26,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.isAttemptRequest(r) {
 		return next.ServeHTTP(w, r)
 	}
+	h.app.hold()
+	defer h.app.letGo()
 	if h.Action == "logout" {
 		return h.serveLogout(w, r, next)
 	}
@@ -201,6 +203,9 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 		case adm.Locked:
 			h.app.stateOK()
 			h.release(a)
+			if i > 0 && n.account != named[0].account {
+				h.setIdentity(a, n) // the event names the account that is locked
+			}
 			return true, h.refuseLocked(w, a, adm)
 		case adm.Busy():
 			// More attempts at once than the account has failures left: a
@@ -295,6 +300,13 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 			// never gets the session.
 			h.release(a)
 			rec.discard()
+			if !strings.HasPrefix(target, accountIDPrefix) {
+				sent := a.ev.SentAs
+				if sent == "" {
+					sent = a.identity
+				}
+				h.setIdentity(a, named{account: a.claims[0].account, identity: target, sent: sent})
+			}
 			_ = h.refuseLocked(rec.ResponseWriter, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
 			h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", target)
 			return

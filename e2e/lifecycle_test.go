@@ -1,0 +1,136 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+)
+
+// goroutines counts the goroutines of the Caddy behind admin that run
+// loginguard's code (its stacks name one of its packages): Caddy's own, such
+// as reverse_proxy's connections to the portal, come and go on their own.
+func goroutines(t *testing.T, admin string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, group := range strings.Split(string(b), "\n\n") {
+		count, _, ok := strings.Cut(group, " @ ")
+		if !ok || !strings.Contains(group, "github.com/loginguard/loginguard/") {
+			continue
+		}
+		c, err := strconv.Atoi(strings.TrimSpace(count))
+		if err != nil {
+			continue // the profile's header
+		}
+		n += c
+	}
+	return n
+}
+
+// settledGoroutines is the lowest count seen over a second: requests that
+// just finished take a moment to go.
+func settledGoroutines(t *testing.T, admin string) int {
+	least := goroutines(t, admin)
+	for range 10 {
+		time.Sleep(100 * time.Millisecond)
+		least = min(least, goroutines(t, admin))
+	}
+	return least
+}
+
+// TestReloadUnderLoad: 20 config reloads while logins keep coming: every
+// attempt answered is one event delivered, and the goroutines of the old
+// configs' background jobs, queues and connectors are gone.
+func TestReloadUnderLoad(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	cfg, err := os.ReadFile(filepath.Join(repoRoot, "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reload(cfg)
+	s.reload(cfg)
+	base := settledGoroutines(t, s.admin)
+
+	var answered atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 20 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				body := fmt.Sprintf(`{"email":"load-%d-%d@example.com","password":"x"}`, w, i)
+				resp, err := hc.Post(s.url+"/api/login", "application/json", strings.NewReader(body))
+				if err != nil {
+					continue // a connection the old server closed: no answer, no attempt
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusUnauthorized {
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	for range 20 {
+		s.reload(cfg)
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	n := int(answered.Load())
+	if n < 20 {
+		t.Fatalf("only %d attempts answered during the reloads", n)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range strings.Split(s.caddyLog(), "\n") {
+				if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") || strings.Contains(l, `"warn"`) || strings.Contains(l, `"error"`) {
+					t.Log(l)
+				}
+			}
+		}
+	})
+	evs := waitAttempts(t, s.readEvents, n)
+	got := 0
+	for _, e := range evs {
+		if e.EventType == event.LoginFailure {
+			got++
+		}
+	}
+	if got != n {
+		t.Errorf("%d LOGIN_FAILURE events for %d attempts answered", got, n)
+	}
+	if after := settledGoroutines(t, s.admin); after > base {
+		resp, err := http.Get("http://" + s.admin + "/debug/pprof/goroutine?debug=1")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("goroutines:\n%s", b)
+		}
+		t.Errorf("goroutines: %d after 20 reloads, %d before: the old configs left some running", after, base)
+	}
+}
