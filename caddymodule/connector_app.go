@@ -132,7 +132,7 @@ func parseSize(s string) (int64, error) {
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // provisionConnectors loads the named connectors and opens their spools. It
-// returns the active ones; the inactive are closed (seed 001's Inactive: nothing
+// returns the active ones; the inactive are closed (the connector settings' Inactive: nothing
 // is sent to them).
 func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error) {
 	a.connNames = map[string]bool{}

@@ -20,9 +20,9 @@ type ConnectorBase struct {
 	// on, under Caddy's data directory, 1 GiB, 24h.
 	Spool *SpoolConfig `json:"spool,omitempty"`
 	// Active is false for a connector that is configured but sends nothing
-	// (seed 001's Inactive). Default: true.
+	// (the connector settings' Inactive). Default: true.
 	Active *bool `json:"active,omitempty"`
-	// Format of the payload: json (the seed's, default), ecs or ocsf.
+	// Format of the payload: json (the connector event, default), ecs or ocsf.
 	Format string `json:"format,omitempty"`
 }
 

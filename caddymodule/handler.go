@@ -121,7 +121,7 @@ type Handler struct {
 	SaveToDatabase *bool `json:"save_to_database,omitempty"`
 
 	// Connectors names the connectors of the loginguard app that this
-	// route's events go to (seed 001's Connector Targets); the sinks get
+	// route's events go to (the connector settings' Connector Targets); the sinks get
 	// every event. Default (nil): every connector; empty: none.
 	Connectors *[]string `json:"connectors,omitempty"`
 

@@ -20,7 +20,7 @@ import (
 // TestExampleConnectors: Caddyfile.example with LOGINGUARD_KAFKA_BROKERS and
 // LOGINGUARD_WEBHOOK_URL set: a login through Caddy in front of the demo portal
 // arrives at Kafka (an in-process broker speaking the real protocol) as the
-// seed 001 JSON, with the seed's field names, types and order, keyed by the
+// the connector event's JSON, with its field names, types and order, keyed by the
 // email; and at the webhook, signed.
 func TestExampleConnectors(t *testing.T) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "logins"))
@@ -60,7 +60,7 @@ func TestExampleConnectors(t *testing.T) {
 	if string(m.Key) != "active@example.com" {
 		t.Errorf("key %q", m.Key)
 	}
-	// Seed 001's fields, in its order, with its JSON types; extensions after.
+	// The connector event's fields, in its order, with its JSON types; extensions after.
 	seed := []string{"id", "source", "principal", "email", "displayName", "eventDate", "eventType", "remoteAddress", "message", "errorType", "portalId", "accountId"}
 	dec := json.NewDecoder(strings.NewReader(string(m.Value)))
 	dec.Token() // {
@@ -74,7 +74,7 @@ func TestExampleConnectors(t *testing.T) {
 		values[k.(string)] = v
 	}
 	if len(keys) < len(seed) || strings.Join(keys[:len(seed)], ",") != strings.Join(seed, ",") {
-		t.Fatalf("fields %v, want the seed's %v first", keys, seed)
+		t.Fatalf("fields %v, want the connector event's %v first", keys, seed)
 	}
 	if values["principal"] != nil || values["email"] != "active@example.com" || values["eventType"] != "LOGIN_FAILURE" ||
 		values["source"] != "API_PORTAL" || values["portalId"] != "demo-portal" || values["accountId"] != nil {

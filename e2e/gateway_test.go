@@ -40,7 +40,7 @@ func str(p *string) string {
 }
 
 // TestPortalStates: every account state of the demo portal gives its reason and
-// the seed's message, and a success carries accountId and displayName.
+// the login-log page's message, and a success carries accountId and displayName.
 func TestPortalStates(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	cases := []struct {

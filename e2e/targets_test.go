@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// TestConnectorTargets: seed 001's connector targets, through real Caddy in
+// TestConnectorTargets: the connector settings' Connector Targets, through real Caddy in
 // front of the demo portal. Three webhook connectors: the portal route sends
 // to "portal" (and to "dormant", which is inactive), the manager route to
 // "manager", a third route to none; the alerts go to "manager" only. Each
