@@ -134,3 +134,46 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("goroutines: %d after 20 reloads, %d before: the old configs left some running", after, base)
 	}
 }
+
+// TestSecondWriterRefused: two Caddy processes on one SQLite log file would lose
+// events; the second refuses to start, naming the file and the first's pid.
+func TestSecondWriterRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "shared.db")
+	s := newStack(t, stackOptions{Env: []string{"LOGINGUARD_DB=" + db}})
+	if resp, _ := s.login("active@example.com", "correct-horse"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first instance: login %d", resp.StatusCode)
+	}
+	env := append([]string{}, s.caddyEnv...)
+	for i, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "LOGINGUARD_PORT="):
+			env[i] = fmt.Sprintf("LOGINGUARD_PORT=%d", freePort(t))
+		case strings.HasPrefix(kv, "CADDY_ADMIN="):
+			env[i] = fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", freePort(t))
+		case strings.HasPrefix(kv, "LOGINGUARD_ADMIN_PORT="):
+			env[i] = fmt.Sprintf("LOGINGUARD_ADMIN_PORT=%d", freePort(t))
+		case strings.HasPrefix(kv, "LOGINGUARD_EVENTS="):
+			env[i] = "LOGINGUARD_EVENTS=" + filepath.Join(s.dir, "events-second.jsonl")
+		}
+	}
+	second := start(t, s.dir, "caddy", env, "run", "--config", s.cfg, "--adapter", "caddyfile")
+	done := make(chan error, 1)
+	go func() { done <- second.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the second Caddy on the same SQLite file exited without an error")
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the second Caddy on the same SQLite file started")
+	}
+	b, _ := os.ReadFile(second.log)
+	want := db + " is being written by another process (pid " + strconv.Itoa(s.caddy.cmd.Process.Pid) + ")"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("the second Caddy's log does not say %q:\n%s", want, b)
+	}
+	// The first keeps working.
+	if resp, _ := s.login("active@example.com", "correct-horse"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first instance after the refusal: login %d", resp.StatusCode)
+	}
+}

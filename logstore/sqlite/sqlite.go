@@ -112,9 +112,10 @@ type Options struct {
 
 // Store is the SQLite login log store.
 type Store struct {
-	w, r *sql.DB
-	opt  Options
-	log  *slog.Logger
+	w, r   *sql.DB
+	opt    Options
+	log    *slog.Logger
+	unlock func() // gives back this process's claim on the file (lock.go)
 
 	mu       sync.Mutex // serialises writers and guards the fields below
 	sc       stmts      // the writer's prepared statements
@@ -237,19 +238,25 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		fmt.Sprintf("cache_size(%d)", -opt.CacheMB*1024), "foreign_keys(OFF)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
+	unlock, err := lockWriter(path)
+	if err != nil {
+		return nil, err
+	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath()
 	w, err := sql.Open("sqlite", dsn+"?"+q.Encode()+"&_txlock=immediate")
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("open sqlite log store: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	r, err := sql.Open("sqlite", dsn+"?"+q.Encode())
 	if err != nil {
 		w.Close()
+		unlock()
 		return nil, fmt.Errorf("open sqlite log store: %w", err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, opt: opt, log: opt.Logger, ids: newStrIndex(), hot: map[string]int64{}, names: codec.NewNames(maxNames)}
+	s := &Store{w: w, r: r, opt: opt, log: opt.Logger, ids: newStrIndex(), hot: map[string]int64{}, names: codec.NewNames(maxNames), unlock: unlock}
 	s.sc = stmts{db: w, m: map[string]*sql.Stmt{}}
 	if err := s.init(ctx); err != nil {
 		s.Close()
@@ -322,7 +329,12 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	err := s.sc.close()
 	s.mu.Unlock()
-	return errors.Join(err, s.w.Close(), s.r.Close())
+	err = errors.Join(err, s.w.Close(), s.r.Close())
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
+	return err
 }
 
 // ipBase marks IPv4 addresses stored inline: an ip value at or above it is
