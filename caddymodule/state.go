@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,6 +34,11 @@ type MemoryState struct {
 	// MaxSessions is the most login sessions remembered for logout at once.
 	// Default: 100000.
 	MaxSessions int `json:"max_sessions,omitempty"`
+	// Journal is the file that keeps the account locks and IP blocks across a
+	// restart (each synced before it is answered; failure counts start afresh),
+	// or "off". One process writes a journal. Default: loginguard/state.journal
+	// under Caddy's data directory.
+	Journal string `json:"journal,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -51,6 +57,9 @@ func (m *MemoryState) Provision(caddy.Context) error {
 	if m.MaxSessions == 0 {
 		m.MaxSessions = 100000
 	}
+	if m.Journal == "" {
+		m.Journal = filepath.Join(caddy.AppDataDir(), "loginguard", "state.journal")
+	}
 	return nil
 }
 
@@ -67,12 +76,20 @@ func (m *MemoryState) Validate() error {
 
 // PoolKey implements StateBackend.
 func (m *MemoryState) PoolKey() string {
-	return "memory/" + strconv.Itoa(m.MaxAccounts) + "/" + strconv.Itoa(m.MaxSessions)
+	return "memory/" + strconv.Itoa(m.MaxAccounts) + "/" + strconv.Itoa(m.MaxSessions) + "/" + m.Journal
 }
 
 // Open implements StateBackend.
 func (m *MemoryState) Open() (state.Store, error) {
-	return state.NewMemory(state.MemoryOptions{MaxAccounts: m.MaxAccounts, MaxSessions: m.MaxSessions}), nil
+	o := state.MemoryOptions{MaxAccounts: m.MaxAccounts, MaxSessions: m.MaxSessions}
+	if m.Journal == "off" {
+		return state.NewMemory(o), nil
+	}
+	s, err := state.OpenMemory(o, m.Journal)
+	if err != nil {
+		return nil, fmt.Errorf("state memory: journal: %w", err)
+	}
+	return s, nil
 }
 
 // UnmarshalCaddyfile sets up the memory state from Caddyfile tokens:
@@ -80,6 +97,7 @@ func (m *MemoryState) Open() (state.Store, error) {
 //	state memory {
 //	    max_accounts <n>
 //	    max_sessions <n>
+//	    journal      <path>|off
 //	}
 func (m *MemoryState) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // "memory"
@@ -99,6 +117,12 @@ func (m *MemoryState) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				m.MaxSessions = n
 			}
+		case "journal":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			m.Journal = v
 		default:
 			return d.Errf("state memory: unknown option %q", d.Val())
 		}

@@ -177,3 +177,53 @@ func TestSecondWriterRefused(t *testing.T) {
 		t.Fatalf("first instance after the refusal: login %d", resp.StatusCode)
 	}
 }
+
+// TestMemoryStateSurvivesRestart: with the example's memory state, a locked
+// account is still refused and an admin's IP block still answered 403 after
+// Caddy restarts on the same data directory, whether it was stopped or killed.
+func TestMemoryStateSurvivesRestart(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		name := "stopped"
+		if kill {
+			name = "killed"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := newStack(t, stackOptions{})
+			for range 5 {
+				s.login("active@example.com", "wrong")
+			}
+			if resp, body := s.login("active@example.com", "correct-horse"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "AUTHENTICATION_FAILED") {
+				t.Fatalf("not locked before the restart: %d %s", resp.StatusCode, body)
+			}
+			if st, b := s.callAPI("POST", "/api/v1/lockouts/ips", adminToken, "", `{"ip":"::1"}`); st/100 != 2 {
+				t.Fatalf("block ::1: %d %s", st, b)
+			}
+			if kill {
+				_ = s.caddy.cmd.Process.Kill()
+				_ = s.caddy.cmd.Wait()
+			} else {
+				s.caddy.stop()
+			}
+			s.caddy = start(t, s.dir, "caddy", s.caddyEnv, "run", "--config", s.cfg, "--adapter", "caddyfile")
+			waitHTTP(t, "http://"+s.admin+"/config/")
+			client.CloseIdleConnections()
+
+			before := s.received()["active@example.com"]
+			if resp, body := s.login("active@example.com", "correct-horse"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "AUTHENTICATION_FAILED") {
+				t.Errorf("the locked account after the restart: %d %s; want the gateway's refusal", resp.StatusCode, body)
+			}
+			if got := s.received()["active@example.com"]; got != before {
+				t.Errorf("the locked account reached the portal after the restart")
+			}
+			v6 := strings.Replace(s.url, "127.0.0.1", "[::1]", 1)
+			resp, err := client.Post(v6+"/api/login", "application/json", strings.NewReader(`{"email":"waiting@example.com","password":"x"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("the blocked IP after the restart: %d, want 403", resp.StatusCode)
+			}
+		})
+	}
+}

@@ -57,6 +57,7 @@ type Memory struct {
 	blocks   blockTable
 	nextSlot atomic.Uint64
 	closed   atomic.Bool
+	journal  *journal // keeps locks and blocks across a restart (OpenMemory); nil: none
 }
 
 // errClosed is returned by a Memory store's methods after Close.
@@ -244,6 +245,8 @@ func (m *Memory) Finish(_ context.Context, at Attempt, slot string, o Outcome, p
 				a.until = now.Add(lockDuration(p, a.level))
 			}
 			r.NewlyLocked = true
+			// A journal error shows on the next admin call (record keeps it).
+			_ = m.record(lockRecord(a))
 		}
 		if pairLimit > 0 {
 			pr = a.addPair(prefix)
@@ -341,7 +344,7 @@ func (m *Memory) Lock(_ context.Context, account string, d time.Duration) error 
 		a.until = now.Add(d)
 	}
 	t.settle(a)
-	return nil
+	return m.record(lockRecord(a))
 }
 
 // Unlock implements Store.
@@ -367,6 +370,9 @@ func (m *Memory) Unlock(_ context.Context, account string) (bool, error) {
 	clear(a.pairs)
 	a.pairs = a.pairs[:0]
 	t.settle(a)
+	if was {
+		return was, m.record(journalRecord{Account: account, Lift: true})
+	}
 	return was, nil
 }
 
@@ -451,7 +457,7 @@ func (m *Memory) Close() error {
 	m.accounts.clear()
 	m.sessions.clear()
 	m.blocks.clear()
-	return nil
+	return m.closeJournal()
 }
 
 // Interface guard.

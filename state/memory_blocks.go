@@ -43,11 +43,13 @@ func (m *Memory) Block(_ context.Context, cidr string, d time.Duration) error {
 		t.until = make(map[netip.Prefix]time.Time)
 	}
 	var u time.Time
+	r := journalRecord{CIDR: p.String()}
 	if d > 0 {
 		u = now.Add(d)
+		r.Until = u.UnixMilli()
 	}
 	t.until[p] = u
-	return nil
+	return m.record(r)
 }
 
 // Unblock implements Store.
@@ -65,6 +67,11 @@ func (m *Memory) Unblock(_ context.Context, cidr string) (bool, error) {
 	defer t.mu.Unlock()
 	u, ok := t.until[p]
 	delete(t.until, p)
+	if ok {
+		if err := m.record(journalRecord{CIDR: p.String(), Lift: true}); err != nil {
+			return false, err
+		}
+	}
 	return ok && (u.IsZero() || now.Before(u)), nil
 }
 
