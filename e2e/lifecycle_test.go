@@ -154,6 +154,10 @@ func TestSecondWriterRefused(t *testing.T) {
 			env[i] = fmt.Sprintf("LOGINGUARD_ADMIN_PORT=%d", freePort(t))
 		case strings.HasPrefix(kv, "LOGINGUARD_EVENTS="):
 			env[i] = "LOGINGUARD_EVENTS=" + filepath.Join(s.dir, "events-second.jsonl")
+		case strings.HasPrefix(kv, "XDG_DATA_HOME="):
+			// Its own data directory (and memory state journal): only the
+			// SQLite file is shared.
+			env[i] = "XDG_DATA_HOME=" + filepath.Join(s.dir, "data-second")
 		}
 	}
 	second := start(t, s.dir, "caddy", env, "run", "--config", s.cfg, "--adapter", "caddyfile")
