@@ -122,22 +122,25 @@ type route struct {
 	method string
 	scope  Scope
 	serve  func(h *handler, w http.ResponseWriter, r *http.Request, c *call) error
+	// query lists the query parameters the route takes; checkQuery refuses
+	// any other, and a repeated one that takes one value.
+	query []string
 }
 
 // paths maps each fixed path to its routes.
 var paths = map[string][]route{
-	"/api/v1/login-logs":        {{http.MethodGet, ScopeRead, (*handler).loginLogs}},
-	"/api/v1/stats":             {{http.MethodGet, ScopeRead, (*handler).stats}},
-	"/api/v1/users":             {{http.MethodGet, ScopeRead, (*handler).users}},
-	"/api/v1/suspicious":        {{http.MethodGet, ScopeRead, (*handler).suspicious}},
-	"/api/v1/lockouts":          {{http.MethodGet, ScopeRead, (*handler).lockoutList}},
-	"/api/v1/lockouts/accounts": {{http.MethodPost, ScopeAdmin, (*handler).lock}},
-	"/api/v1/lockouts/ips":      {{http.MethodPost, ScopeAdmin, (*handler).block}},
-	"/api/v1/connectors":        {{http.MethodGet, ScopeRead, (*handler).connectorList}},
-	"/api/admin/logins":         {{http.MethodGet, ScopeRead, (*handler).logins}},
-	"/api/v1/privacy/export":    {{http.MethodGet, ScopeAdmin, (*handler).privacyExport}},
-	"/api/v1/privacy/erase":     {{http.MethodPost, ScopeAdmin, (*handler).privacyErase}},
-	"/api/v1/whoami":            {{http.MethodGet, ScopeRead, (*handler).whoami}},
+	"/api/v1/login-logs":        {{http.MethodGet, ScopeRead, (*handler).loginLogs, logsQuery}},
+	"/api/v1/stats":             {{http.MethodGet, ScopeRead, (*handler).stats, statsQuery}},
+	"/api/v1/users":             {{http.MethodGet, ScopeRead, (*handler).users, usersQuery}},
+	"/api/v1/suspicious":        {{http.MethodGet, ScopeRead, (*handler).suspicious, suspiciousQuery}},
+	"/api/v1/lockouts":          {{http.MethodGet, ScopeRead, (*handler).lockoutList, nil}},
+	"/api/v1/lockouts/accounts": {{http.MethodPost, ScopeAdmin, (*handler).lock, nil}},
+	"/api/v1/lockouts/ips":      {{http.MethodPost, ScopeAdmin, (*handler).block, nil}},
+	"/api/v1/connectors":        {{http.MethodGet, ScopeRead, (*handler).connectorList, nil}},
+	"/api/admin/logins":         {{http.MethodGet, ScopeRead, (*handler).logins, loginsQuery}},
+	"/api/v1/privacy/export":    {{http.MethodGet, ScopeAdmin, (*handler).privacyExport, privacyExportQuery}},
+	"/api/v1/privacy/erase":     {{http.MethodPost, ScopeAdmin, (*handler).privacyErase, nil}},
+	"/api/v1/whoami":            {{http.MethodGet, ScopeRead, (*handler).whoami, nil}},
 }
 
 // prefixes maps each path that ends in a parameter to its routes.
@@ -145,9 +148,9 @@ var prefixes = []struct {
 	prefix string
 	routes []route
 }{
-	{"/api/v1/login-logs/", []route{{http.MethodGet, ScopeRead, (*handler).loginLog}}},
-	{"/api/v1/lockouts/accounts/", []route{{http.MethodDelete, ScopeAdmin, (*handler).unlock}}},
-	{"/api/v1/lockouts/ips/", []route{{http.MethodDelete, ScopeAdmin, (*handler).unblock}}},
+	{"/api/v1/login-logs/", []route{{http.MethodGet, ScopeRead, (*handler).loginLog, nil}}},
+	{"/api/v1/lockouts/accounts/", []route{{http.MethodDelete, ScopeAdmin, (*handler).unlock, nil}}},
+	{"/api/v1/lockouts/ips/", []route{{http.MethodDelete, ScopeAdmin, (*handler).unblock, nil}}},
 }
 
 // ServeHTTP authenticates, routes and answers one request.
@@ -207,6 +210,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr := allow(tok, rt.scope, r); aerr != nil {
 		h.writeError(w, r, aerr)
+		return
+	}
+	if err := checkQuery(r.URL.RawQuery, rt.query); err != nil {
+		h.writeError(w, r, err)
 		return
 	}
 	if err := rt.serve(h, w, r, c); err != nil {

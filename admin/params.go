@@ -319,3 +319,98 @@ func parseDuration(name, v string, def time.Duration) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// The query parameters of each route (route.query). A route that takes none
+// has a nil list.
+var (
+	// filterQuery are the login-log filters read by parseFilter.
+	filterQuery = []string{"from", "to", "email", "ip", "status", "eventType", "source", "portalId", "reason", "principal"}
+	// logsQuery: GET /api/v1/login-logs (parseFilter, parsePage, negotiate).
+	logsQuery = append(slices.Clip(filterQuery), "page", "size", "sort", "format")
+	// loginsQuery: GET /api/admin/logins (parseFilter, parseSort, negotiate).
+	loginsQuery = append(slices.Clip(filterQuery), "sort", "format")
+	// statsQuery: GET /api/v1/stats.
+	statsQuery = []string{"from", "to", "interval", "top"}
+	// usersQuery: GET /api/v1/users; sort is read to refuse it with the reason.
+	usersQuery = []string{"search", "page", "size", "sort"}
+	// suspiciousQuery: GET /api/v1/suspicious.
+	suspiciousQuery = []string{"window", "since", "minIpFailures", "minAccountIps", "minIpAccounts", "limit"}
+	// privacyExportQuery: GET /api/v1/privacy/export.
+	privacyExportQuery = []string{"principal", "format"}
+)
+
+// multiValued are the parameters that take several values, as a comma list or
+// repeated; every other parameter takes one value.
+var multiValued = []string{"eventType"}
+
+// checkQuery refuses the raw query of a request to a route that takes the
+// parameters takes, where its handler would silently misread it: a pair that
+// cannot be decoded (net/url drops it), a parameter the route does not take
+// (it would be ignored) and a parameter given more than once that takes one
+// value (all but the first would be ignored). The error, a 400, names the
+// first such parameter of the query.
+func checkQuery(raw string, takes []string) error {
+	seen := make(map[string]bool)
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		key, _, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(key)
+		if err != nil {
+			name = key
+		}
+		name = shorten(name)
+		if _, err := url.ParseQuery(pair); err != nil {
+			return badParam(name, "cannot read %q of the query: %v (escape %% as %%25, & as %%26, ; as %%3B)", shorten(pair), err)
+		}
+		switch {
+		case name == "":
+			return badParam("query", "a parameter without a name: %q", shorten(pair))
+		case !slices.Contains(takes, name):
+			return badParam(name, "unknown query parameter (%s)", takesHint(name, takes))
+		case seen[name] && !slices.Contains(multiValued, name):
+			return badParam(name, "query parameter given more than once; give it once%s", multiHint(takes))
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// takesHint says which parameters a route takes, and which one an unknown
+// name differs from in case only.
+func takesHint(name string, takes []string) string {
+	if len(takes) == 0 {
+		return "this endpoint takes no query parameters"
+	}
+	s := "this endpoint takes: " + strings.Join(takes, ", ")
+	for _, t := range takes {
+		if strings.EqualFold(t, name) {
+			return "did you mean " + t + "? names are case-sensitive; " + s
+		}
+	}
+	return s
+}
+
+// multiHint names the parameters of takes that take several values.
+func multiHint(takes []string) string {
+	var m []string
+	for _, t := range takes {
+		if slices.Contains(multiValued, t) {
+			m = append(m, t)
+		}
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	return " (where a parameter takes several values, give a comma list: " + strings.Join(m, ", ") + ")"
+}
+
+// shorten cuts a name or pair of the query to at most 64 bytes for an error
+// message.
+func shorten(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:64], "") + "…"
+}
