@@ -19,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
@@ -437,11 +438,15 @@ func (t *telemetry) startSpan(r *http.Request, name string) (*http.Request, trac
 		return r, noopSpan
 	}
 	ctx := r.Context()
+	// Inside Caddy's server span the gateway's span is internal; with Caddy's
+	// tracing off it is the server span of the request, continuing the
+	// client's trace if it sent one.
+	kind := trace.SpanKindInternal
 	if !trace.SpanContextFromContext(ctx).IsValid() {
-		// Caddy's tracing is off: continue the client's trace, if it sent one.
+		kind = trace.SpanKindServer
 		ctx = propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
-	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(kind),
 		trace.WithAttributes(
 			attribute.String("http.request.method", r.Method),
 			attribute.String("url.path", r.URL.Path),
@@ -478,6 +483,11 @@ func (t *telemetry) endSpan(span trace.Span, ev *event.Event, identity string) {
 		attrs = append(attrs, t.user(identity, ev.Email != nil))
 	}
 	span.SetAttributes(attrs...)
+	if ev.Reason == event.UpstreamError {
+		// The portal failed or could not be reached (or, fail_closed, the
+		// state): an error of the request, not a user's failed login.
+		span.SetStatus(codes.Error, "the portal failed or could not be reached")
+	}
 	span.End()
 }
 

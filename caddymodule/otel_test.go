@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 
@@ -52,6 +54,37 @@ func TestSpanIdentity(t *testing.T) {
 			t.Errorf("not hashed: %v", got)
 		}
 	}
+}
+
+// TestSpanKindAndStatus: the gateway's span is a server span of its own only
+// when Caddy's tracing is off, internal inside Caddy's; an attempt the portal
+// failed (UPSTREAM_ERROR) has an error status, a wrong password does not.
+func TestSpanKindAndStatus(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tel := &telemetry{tracer: tp.Tracer("test"), hash: true}
+	caddySpanCtx, caddySpan := tp.Tracer("caddy").Start(context.Background(), "caddy.request", trace.WithSpanKind(trace.SpanKindServer))
+	for _, c := range []struct {
+		name   string
+		ctx    context.Context
+		reason event.Reason
+		kind   trace.SpanKind
+		status codes.Code
+	}{
+		{"alone, wrong password", context.Background(), event.BadCredentials, trace.SpanKindServer, codes.Unset},
+		{"in Caddy's span, wrong password", caddySpanCtx, event.BadCredentials, trace.SpanKindInternal, codes.Unset},
+		{"in Caddy's span, portal down", caddySpanCtx, event.UpstreamError, trace.SpanKindInternal, codes.Error},
+	} {
+		_, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil).WithContext(c.ctx), "loginguard.login")
+		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: c.reason}
+		tel.endSpan(span, &ev, "")
+		ended := rec.Ended()
+		got := ended[len(ended)-1]
+		if got.SpanKind() != c.kind || got.Status().Code != c.status {
+			t.Errorf("%s: kind %v status %v, want %v %v", c.name, got.SpanKind(), got.Status().Code, c.kind, c.status)
+		}
+	}
+	caddySpan.End()
 }
 
 // traceCollector is an OTLP/gRPC trace collector that counts spans by name.
