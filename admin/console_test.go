@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/loginguard/loginguard/admin/internal/admintest"
+	"github.com/loginguard/loginguard/event"
 )
 
 const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -130,5 +131,29 @@ func TestWhoami(t *testing.T) {
 	}
 	if a := call(t, f, http.MethodPost, "/api/v1/lockouts/ips", admintest.ReadToken, `{"ip":"192.0.2.1"}`); a.status != http.StatusForbidden {
 		t.Errorf("block with a read token: status %d, want 403", a.status)
+	}
+}
+
+// TestConsoleReasons: the console's reason filter offers every reason an event
+// can carry, in the order of event.Reasons.
+func TestConsoleReasons(t *testing.T) {
+	js, err := os.ReadFile(filepath.Join("console", "app.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)const REASONS = \[(.*?)\];`).FindSubmatch(js)
+	if m == nil {
+		t.Fatal("no REASONS list in console/app.js")
+	}
+	var got []string
+	for _, q := range regexp.MustCompile(`'([A-Z_]+)'`).FindAllSubmatch(m[1], -1) {
+		got = append(got, string(q[1]))
+	}
+	var want []string
+	for _, r := range event.Reasons {
+		want = append(want, string(r))
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("console reasons %v, want %v", got, want)
 	}
 }

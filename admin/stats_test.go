@@ -145,7 +145,7 @@ func TestUsers(t *testing.T) {
 	if bob.Status != api.StatusLocked || bob.Locked == nil || !*bob.Locked || !bob.Permanent || bob.FailuresSinceSuccess != 1 {
 		t.Errorf("bob %+v", bob)
 	}
-	if v1.Status != api.StatusLoggedOut || v1.LastLogin != nil || v1.FailuresSinceSuccess != 5 {
+	if v1.Status != api.StatusNeverLoggedIn || v1.LastLogin != nil || v1.FailuresSinceSuccess != 5 {
 		t.Errorf("v1 %+v", v1)
 	}
 	// Most recently active first; search; paging.

@@ -44,8 +44,11 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
 		v := api.User{Identity: u.Identity, Source: u.Source, DisplayName: u.DisplayName, LastSeen: timePtr(u.LastSeen),
 			LastLogin: timePtr(u.LastLogin), LastLogout: timePtr(u.LastLogout), LastFailure: timePtr(u.LastFailure),
 			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: api.StatusLoggedOut}
-		if u.Active {
+		switch {
+		case u.Active:
 			v.Status = api.StatusActive
+		case u.LastLogin.IsZero():
+			v.Status = api.StatusNeverLoggedIn
 		}
 		if h.lockouts != nil && !stateFailed {
 			st, err := h.lockouts.AccountStatus(r.Context(), strings.ToLower(u.Identity))

@@ -10,7 +10,9 @@ import (
 const (
 	StatusActive    = "ACTIVE"     // the last successful login is newer than the last logout
 	StatusLoggedOut = "LOGGED_OUT" // no session is open
-	StatusLocked    = "LOCKED"     // the account is locked now
+	// StatusNeverLoggedIn: the user has failed attempts on record but no successful login.
+	StatusNeverLoggedIn = "NEVER_LOGGED_IN"
+	StatusLocked        = "LOCKED" // the account is locked now
 )
 
 // User is one user of GET /api/v1/users (a Page of them, most recently active

@@ -148,7 +148,8 @@
 
   const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId'];
   const REASONS = ['BAD_CREDENTIALS', 'ACCOUNT_NOT_FOUND', 'DISABLED', 'WAITING_FOR_APPROVEMENT', 'CONFIRMATION_NEEDED',
-    'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN'];
+    'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN',
+    'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL'];
 
   function select(id, label, options, value) {
     const s = el('select', { id, name: id });
