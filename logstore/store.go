@@ -224,7 +224,15 @@ type SuspectAccount struct {
 	Last     time.Time `json:"last"`
 }
 
-// Suspicious is what Suspicious found; each list is sorted by its count, most first.
+// GuessingReasons are the failures that guess at an account: only they count in
+// Suspicious. A right password on an account that is not active (DISABLED,
+// REJECTED, CONFIRMATION_NEEDED, …) is not an attack.
+var GuessingReasons = []event.Reason{
+	event.BadCredentials, event.AccountNotFound, event.Locked, event.MFAFailed, event.AmbiguousPrincipal,
+}
+
+// Suspicious is what Suspicious found, from the failures of GuessingReasons;
+// each list is sorted by its count, most first.
 type Suspicious struct {
 	Since time.Time `json:"since"`
 	// FailingIPs have at least MinIPFailures failures.

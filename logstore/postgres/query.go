@@ -523,7 +523,7 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	// hour from the whole table. The upper bound makes the planner estimate
 	// the range from the index rather than from statistics the newest rows
 	// may not be in yet.
-	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+` FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2`,
+	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+` FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes,
 		pgx.QueryExecModeExec, msOf(q.Since, minMs), int64(1)<<62)
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)

@@ -157,7 +157,7 @@ func (m model) suspicious(q logstore.SuspiciousQuery) logstore.Suspicious {
 	ipFail, ipLast, acFail, acLast := map[string]int64{}, map[string]time.Time{}, map[string]int64{}, map[string]time.Time{}
 	ipAcc, acIP := map[string]map[string]bool{}, map[string]map[string]bool{}
 	for _, e := range m {
-		if e.EventType != event.LoginFailure || e.EventDate.Before(q.Since) {
+		if e.EventType != event.LoginFailure || e.EventDate.Before(q.Since) || !slices.Contains(logstore.GuessingReasons, e.Reason) {
 			continue
 		}
 		ip, id := e.RemoteAddress, e.Identity()

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/logstore"
 )
 
 // SeqBits is the number of low key bits that order events of one millisecond.
@@ -65,6 +66,11 @@ func Time(k int64) time.Time { return time.UnixMilli(Ms(k)).UTC() }
 // Type, source and reason codes. A code packs type (bits 0-2), source (bits 3-4)
 // and reason (bits 5-8); 0 means empty and the top value of each field means a
 // value this version does not know, kept verbatim elsewhere (see Extra).
+//
+// The reason field is full: event.Reasons has 15 reasons, and the 15th
+// (MISSING_PRINCIPAL) shares the top value with "unknown", told apart by the
+// extra string an unknown reason carries. A 16th reason needs a wider field
+// (TestReasonsFit fails first).
 const (
 	typeOther   = 7
 	sourceOther = 3
@@ -116,6 +122,16 @@ func ReasonCode(r event.Reason) int64 {
 	}
 	return -1
 }
+
+// GuessingCodes is the SQL list of the reason codes of logstore.GuessingReasons,
+// e.g. "(1, 2, 10, 9, 14)".
+var GuessingCodes = func() string {
+	s := make([]string, len(logstore.GuessingReasons))
+	for i, r := range logstore.GuessingReasons {
+		s[i] = strconv.FormatInt(ReasonCode(r), 10)
+	}
+	return "(" + strings.Join(s, ", ") + ")"
+}()
 
 // ReasonOf returns the reason of a code's reason field.
 func ReasonOf(c int64) event.Reason {

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/loginguard/loginguard/event"
 )
 
 // countsBytes pins the counts blob format: both stores have such blobs on
@@ -61,6 +63,23 @@ func TestCountsCorrupt(t *testing.T) {
 			if err := AddCounts(blob, d, func(k, n int64) {}); err == nil {
 				t.Errorf("delta %d: AddCounts(% x) = nil, want an error", d, blob)
 			}
+		}
+	}
+}
+
+// TestReasonsFit: every reason has a code in the 4-bit reason field, and each
+// decodes to itself.
+func TestReasonsFit(t *testing.T) {
+	if len(event.Reasons) > reasonOther {
+		t.Fatalf("%d reasons, the reason field holds %d: widen it", len(event.Reasons), reasonOther)
+	}
+	for _, r := range event.Reasons {
+		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: r}
+		code, extra := Code(&ev)
+		var back event.Event
+		Decode(&back, code, extra)
+		if back.Reason != r || extra != "" {
+			t.Errorf("%s: decoded %s (extra %q)", r, back.Reason, extra)
 		}
 	}
 }
