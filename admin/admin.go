@@ -67,6 +67,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives errors and audit records; nil means slog.Default().
 	Logger *slog.Logger
+	// WideBlockV4 and WideBlockV6: an IP block wider than /WideBlockV4 (IPv4)
+	// or /WideBlockV6 (IPv6) needs "force": true. Default: 16 and 48.
+	WideBlockV4, WideBlockV6 int
 }
 
 // handler is the admin API.
@@ -78,6 +81,8 @@ type handler struct {
 	tokens     []Token
 	now        func() time.Time
 	log        *slog.Logger
+	wideV4     int
+	wideV6     int
 }
 
 // New returns the admin API handler. It serves the paths listed in the
@@ -99,7 +104,13 @@ func New(o Options) (http.Handler, error) {
 		}
 	}
 	h := &handler{store: o.Store, lockouts: o.Lockouts, connectors: o.Connectors, emit: o.Emit,
-		tokens: append([]Token(nil), o.Tokens...), now: o.Now, log: o.Logger}
+		tokens: append([]Token(nil), o.Tokens...), now: o.Now, log: o.Logger, wideV4: o.WideBlockV4, wideV6: o.WideBlockV6}
+	if h.wideV4 <= 0 {
+		h.wideV4 = 16
+	}
+	if h.wideV6 <= 0 {
+		h.wideV6 = 48
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -82,7 +83,7 @@ func (h *handler) lock(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := h.lockouts.LockAccount(r.Context(), account, d, c.token.who()); err != nil {
+	if err := h.lockouts.LockAccount(WithActor(r.Context(), actorOf(r, c)), account, d, c.token.who()); err != nil {
 		return err
 	}
 	st, err := h.lockouts.AccountStatus(r.Context(), account)
@@ -106,7 +107,7 @@ func (h *handler) unlock(w http.ResponseWriter, r *http.Request, c *call) error 
 	if account == "" || len(account) > maxText {
 		return badParam("principal", "malformed account %q", c.tail)
 	}
-	was, err := h.lockouts.UnlockAccount(r.Context(), account, c.token.who())
+	was, err := h.lockouts.UnlockAccount(WithActor(r.Context(), actorOf(r, c)), account, c.token.who())
 	if err != nil {
 		return err
 	}
@@ -142,7 +143,10 @@ func (h *handler) block(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	cidr := p.String()
-	if err := h.lockouts.BlockIP(r.Context(), cidr, d, c.token.who()); err != nil {
+	if err := h.checkWideBlock(r, p, req.Force); err != nil {
+		return err
+	}
+	if err := h.lockouts.BlockIP(WithActor(r.Context(), actorOf(r, c)), cidr, d, c.token.who()); err != nil {
 		return err
 	}
 	b := state.IPBlock{CIDR: cidr, Permanent: d <= 0}
@@ -171,7 +175,7 @@ func (h *handler) unblock(w http.ResponseWriter, r *http.Request, c *call) error
 		return badParam("ip", "invalid IP address or CIDR %q", c.tail)
 	}
 	cidr := p.String()
-	was, err := h.lockouts.UnblockIP(r.Context(), cidr, c.token.who())
+	was, err := h.lockouts.UnblockIP(WithActor(r.Context(), actorOf(r, c)), cidr, c.token.who())
 	if err != nil {
 		return err
 	}
@@ -179,5 +183,25 @@ func (h *handler) unblock(w http.ResponseWriter, r *http.Request, c *call) error
 		return notFound("Could not find a block of %s.", cidr)
 	}
 	writeJSON(w, http.StatusOK, api.UnblockResult{CIDR: cidr, Unblocked: true})
+	return nil
+}
+
+// checkWideBlock refuses, unless forced, a block wider than the handler's
+// limits (a /0 turns every login into 403) or one that covers the admin's own
+// address (it would lock the admin out of the portal).
+func (h *handler) checkWideBlock(r *http.Request, p netip.Prefix, force bool) error {
+	if force {
+		return nil
+	}
+	limit := h.wideV4
+	if p.Addr().Is6() {
+		limit = h.wideV6
+	}
+	if p.Bits() < limit {
+		return badParam("force", "%s is wider than /%d: send \"force\": true to block it anyway", p, limit)
+	}
+	if ip, err := netip.ParseAddr(remoteIP(r)); err == nil && p.Contains(ip.Unmap()) {
+		return badParam("force", "%s covers your own address %s: send \"force\": true to block it anyway", p, ip.Unmap())
+	}
 	return nil
 }

@@ -104,7 +104,7 @@ func parseRange(q url.Values, now time.Time, closed bool) (from, to time.Time, e
 
 // eventTypes are the known event types, as accepted by eventType.
 var eventTypes = []event.Type{event.LoginSuccess, event.LoginFailure, event.Logout,
-	event.AccountLocked, event.AccountUnlocked, event.Alert, DataExported, DataErased}
+	event.AccountLocked, event.AccountUnlocked, event.Alert, DataExported, DataErased, event.IPBlocked, event.IPUnblocked}
 
 // parseFilter reads the login-log filters. Without from and to, the range is
 // the last 30 days; with only one of them, the other side is open.

@@ -110,7 +110,7 @@ func (h *handler) privacyErase(w http.ResponseWriter, r *http.Request, c *call) 
 // address as its remote address.
 func (h *handler) audit(r *http.Request, subject string, t event.Type, msg string) {
 	ev := event.Event{ID: event.NewID(), EventDate: h.now().UTC(), EventType: t, Message: &msg,
-		RemoteAddress: remoteIP(r)}
+		RemoteAddress: remoteIP(r), UserAgent: r.UserAgent()}
 	if strings.Contains(subject, "@") {
 		ev.Source, ev.Email = event.SourcePortal, &subject
 	} else {

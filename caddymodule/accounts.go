@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
 	"github.com/loginguard/loginguard/state"
@@ -30,6 +31,7 @@ func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, 
 		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
 	}
 	ev := accountEvent(name, event.AccountLocked, "Account "+name+" locked by "+by+" "+until)
+	withActor(ctx, &ev)
 	a.tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
 	a.Emit(ev)
 	return nil
@@ -53,6 +55,7 @@ func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, erro
 	}
 	if was {
 		ev := accountEvent(name, event.AccountUnlocked, "Account "+name+" unlocked by "+by)
+		withActor(ctx, &ev)
 		a.tel.accountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
 		a.Emit(ev)
 	}
@@ -117,6 +120,11 @@ func (a *App) BlockIP(ctx context.Context, cidr string, d time.Duration, by stri
 	}
 	a.refreshBlocks(ctx)
 	a.logger.Info("IP blocked", "cidr", cidr, "by", by, "duration", d)
+	until := "until unblocked by an admin"
+	if d > 0 {
+		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
+	}
+	a.Emit(ipEvent(ctx, event.IPBlocked, "IP range "+cidr+" blocked by "+by+" "+until))
 	return nil
 }
 
@@ -129,8 +137,26 @@ func (a *App) UnblockIP(ctx context.Context, cidr, by string) (bool, error) {
 	a.refreshBlocks(ctx)
 	if was {
 		a.logger.Info("IP unblocked", "cidr", cidr, "by", by)
+		a.Emit(ipEvent(ctx, event.IPUnblocked, "IP range "+cidr+" unblocked by "+by))
 	}
 	return was, nil
+}
+
+// ipEvent is the event of an admin's block or unblock: the range is in the
+// message; the admin's address and user agent, when the call carries them,
+// are the event's.
+func ipEvent(ctx context.Context, t event.Type, msg string) event.Event {
+	ev := event.Event{ID: event.NewID(), EventDate: time.Now().UTC(), EventType: t, Source: event.SourceManager, Message: &msg}
+	withActor(ctx, &ev)
+	return ev
+}
+
+// withActor fills the admin's address and user agent into ev, when ctx
+// carries the admin call's actor.
+func withActor(ctx context.Context, ev *event.Event) {
+	if act, ok := admin.ActorOf(ctx); ok {
+		ev.RemoteAddress, ev.UserAgent = act.IP, policy.Clean(act.UserAgent)
+	}
 }
 
 // LockedAccounts lists the accounts locked now.

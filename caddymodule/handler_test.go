@@ -257,8 +257,14 @@ func TestAdminLockUnlockEvents(t *testing.T) {
 		t.Fatalf("locked %+v", locked)
 	}
 	h.app.dispatcher.Close(ctx)
-	if len(sink.evs) != 3 {
+	if len(sink.evs) != 5 {
 		t.Fatalf("%d events: %+v", len(sink.evs), sink.evs)
+	}
+	if e := sink.evs[3]; e.EventType != event.IPBlocked || !strings.HasPrefix(str(e.Message), "IP range 198.51.100.0/24 blocked by admin until ") {
+		t.Errorf("block event %+v message %s", e, str(e.Message))
+	}
+	if e := sink.evs[4]; e.EventType != event.IPUnblocked || str(e.Message) != "IP range 198.51.100.0/24 unblocked by admin" {
+		t.Errorf("unblock event %+v message %s", e, str(e.Message))
 	}
 	e := sink.evs[1]
 	if e.EventType != event.AccountUnlocked || str(e.Email) != "eve@example.com" || e.Source != event.SourcePortal || str(e.Message) != "Account eve@example.com unlocked by admin" {

@@ -24,6 +24,11 @@ const (
 	// Alert is an alert rule's firing (package alerts); its message names the
 	// rule, the subject and the counts.
 	Alert Type = "ALERT"
+	// IPBlocked and IPUnblocked are an admin's block and unblock of an IP
+	// range; the range is in the message, the admin's address in
+	// remoteAddress.
+	IPBlocked   Type = "IP_BLOCKED"
+	IPUnblocked Type = "IP_UNBLOCKED"
 )
 
 // Source says which kind of login route produced an event.

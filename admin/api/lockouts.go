@@ -43,6 +43,9 @@ type BlockRequest struct {
 	// Duration ("duration") is a duration ("15m", "2h", "7d") or "permanent";
 	// empty or left out: 15m.
 	Duration string `json:"duration,omitempty"`
+	// Force ("force") blocks a range wider than the API's limit (by default
+	// /16 for IPv4, /48 for IPv6) or one that covers the caller's own address.
+	Force bool `json:"force,omitempty"`
 }
 
 // UnblockResult is the answer of DELETE /api/v1/lockouts/ips/{ip}; a range

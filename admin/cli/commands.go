@@ -327,10 +327,11 @@ func unlockCmd(*flag.FlagSet) runFunc {
 
 func blockCmd(fs *flag.FlagSet) runFunc {
 	dur := fs.String("duration", "", `how long, e.g. 15m (default), 2h, 7d, or "permanent"`)
+	force := fs.Bool("force", false, "block a range wider than /16 (IPv4) or /48 (IPv6), or one that covers your own address")
 	return func(ctx context.Context, e *env, pos []string) error {
-		body := api.BlockRequest{IP: pos[0], Duration: *dur}
+		body := api.BlockRequest{IP: pos[0], Duration: *dur, Force: *force}
 		if strings.Contains(pos[0], "/") {
-			body = api.BlockRequest{CIDR: pos[0], Duration: *dur}
+			body = api.BlockRequest{CIDR: pos[0], Duration: *dur, Force: *force}
 		}
 		var b state.IPBlock
 		raw, err := e.call(ctx, http.MethodPost, "/api/v1/lockouts/ips", nil, body, &b)

@@ -26,6 +26,7 @@ func TestEveryFlagAccepted(t *testing.T) {
 		{"lock", "bob", "--duration", "1h"},
 		{"unlock", "bob"},
 		{"block", "10.9.9.9", "--duration", "1h"},
+		{"block", "10.0.0.0/8", "--force"},
 		{"unblock", "10.9.9.9"},
 		append([]string{"export", "--format", "ndjson"}, filters...),
 		{"export", "--subject", "bob", "--format", "csv"},

@@ -358,6 +358,7 @@
         el('button', { type: 'submit', class: 'danger' }, 'Lock account'));
       const blockForm = el('form', { class: 'filters card', id: 'block-form' },
         input('block-ip', 'IP or CIDR', ''), input('block-duration', 'Duration (e.g. 1h; empty: default)', ''),
+        input('block-force', 'Force (a range wider than /16 or /48, or your own address)', '', 'checkbox'),
         el('button', { type: 'submit', class: 'danger' }, 'Block IP'));
       lockForm.addEventListener('submit', (ev) => {
         ev.preventDefault();
@@ -371,7 +372,8 @@
         const ip = blockForm.querySelector('#block-ip').value.trim();
         const duration = blockForm.querySelector('#block-duration').value.trim();
         if (!ip || !confirm('Block ' + ip + '?')) return;
-        const body = ip.includes('/') ? { cidr: ip, duration } : { ip, duration };
+        const force = blockForm.querySelector('#block-force').checked;
+        const body = ip.includes('/') ? { cidr: ip, duration, force } : { ip, duration, force };
         act(api('api/v1/lockouts/ips', { method: 'POST', body }), 'Blocked ' + ip);
       });
       view.append(el('div', { class: 'grid' }, lockForm, blockForm));
