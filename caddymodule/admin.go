@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -52,6 +53,11 @@ type AdminHandler struct {
 	// after that is ignored, an empty admin token is an error. At least one
 	// admin token is required. Tokens are kept as SHA-256 hashes only.
 	Tokens []AdminToken `json:"tokens,omitempty"`
+
+	// WideBlock gives the widest IP blocks an admin may make without
+	// "force": true, as prefix lengths for IPv4 and IPv6 (a shorter prefix is
+	// a wider range). Default: [16, 48].
+	WideBlock []int `json:"wide_block,omitempty"`
 
 	handler http.Handler
 }
@@ -119,13 +125,26 @@ func (ah *AdminHandler) Provision(ctx caddy.Context) error {
 	if admins == 0 {
 		return fmt.Errorf("tokens: no admin token: %s", adminTokenHint)
 	}
+	var v4, v6 int
+	switch len(ah.WideBlock) {
+	case 0:
+	case 2:
+		v4, v6 = ah.WideBlock[0], ah.WideBlock[1]
+		if v4 < 0 || v4 > 32 || v6 < 0 || v6 > 128 {
+			return fmt.Errorf("wide_block: want an IPv4 prefix length (0-32) and an IPv6 one (0-128), got %v", ah.WideBlock)
+		}
+	default:
+		return fmt.Errorf("wide_block: want two prefix lengths (IPv4, IPv6), got %v", ah.WideBlock)
+	}
 	h, err := admin.New(admin.Options{
-		Store:      app.LogStore(),
-		Lockouts:   app,
-		Connectors: app.ConnectorStats,
-		Emit:       app.Emit,
-		Tokens:     tokens,
-		Logger:     ctx.Slogger(),
+		WideBlockV4: v4,
+		WideBlockV6: v6,
+		Store:       app.LogStore(),
+		Lockouts:    app,
+		Connectors:  app.ConnectorStats,
+		Emit:        app.Emit,
+		Tokens:      tokens,
+		Logger:      ctx.Slogger(),
 	})
 	if err != nil {
 		return fmt.Errorf("loginguard_admin: %w", err)
@@ -161,6 +180,21 @@ func (ah *AdminHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if opt == "wide_block" {
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Err("wide_block: want `wide_block <ipv4 prefix length> <ipv6 prefix length>`, e.g. 16 48")
+			}
+			ah.WideBlock = nil
+			for _, a := range args {
+				n, err := strconv.Atoi(strings.TrimPrefix(a, "/"))
+				if err != nil {
+					return d.Errf("wide_block: %q is not a prefix length", a)
+				}
+				ah.WideBlock = append(ah.WideBlock, n)
+			}
+			continue
+		}
 		scope := map[string]string{"admin_token": "admin", "read_token": "read"}[opt]
 		if scope == "" {
 			return d.Errf("loginguard_admin: unknown option %q", opt)

@@ -81,6 +81,8 @@ func TestJSONConfigErrors(t *testing.T) {
 		{`{"handler":"loginguard"}`, `{"store":{"driver":"sqlite","path":"/proc/nope/logins.db"}}`, "store sqlite: path"},
 		{`{"handler":"loginguard_admin"}`, `{}`, "tokens: no admin token: set LOGINGUARD_ADMIN_TOKEN"},
 		{`{"handler":"loginguard_admin","tokens":[{"token":"","scope":"admin"}]}`, `{}`, "tokens[0]: the admin token is empty"},
+		{`{"handler":"loginguard_admin","tokens":[{"token":"t0123456789","scope":"admin"}],"wide_block":[16]}`, `{}`, "wide_block: want two prefix lengths"},
+		{`{"handler":"loginguard_admin","tokens":[{"token":"t0123456789","scope":"admin"}],"wide_block":[40,48]}`, `{}`, "wide_block: want an IPv4 prefix length (0-32)"},
 		{`{"handler":"loginguard_admin","tokens":[{"token":"x","scope":"root"}]}`, `{}`, "tokens[0].scope"},
 		{`{"handler":"loginguard_admin","tokens":[{"token":"x","scope":"admin"}]}`, `{"no_store":true}`, "the login log store is off"},
 	} {
