@@ -28,6 +28,8 @@ go build -o "$bin" ./cmd/caddy ./cmd/demoportal
 echo "demo.sh: built in $((SECONDS - start)) s"
 
 export PORTAL_UPSTREAM=${PORTAL_UPSTREAM:-127.0.0.1:9080}
+# Caddy's spans are "unknown_service:caddy" without a service name.
+export OTEL_SERVICE_NAME=${OTEL_SERVICE_NAME:-loginguard-demo}
 if [ -z "${LOGINGUARD_ADMIN_TOKEN:-}" ]; then
 	LOGINGUARD_ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
 	export LOGINGUARD_ADMIN_TOKEN

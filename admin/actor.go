@@ -13,6 +13,9 @@ type Actor struct {
 	Name      string
 	IP        string
 	UserAgent string
+	// TraceParent is the call's W3C traceparent header, so that the span of
+	// the action continues the caller's trace.
+	TraceParent string
 }
 
 type actorKey struct{}
@@ -30,5 +33,5 @@ func ActorOf(ctx context.Context) (Actor, bool) {
 
 // actorOf is the actor of an admin call.
 func actorOf(r *http.Request, c *call) Actor {
-	return Actor{Name: c.token.who(), IP: remoteIP(r), UserAgent: r.UserAgent()}
+	return Actor{Name: c.token.who(), IP: remoteIP(r), UserAgent: r.UserAgent(), TraceParent: r.Header.Get("Traceparent")}
 }

@@ -33,6 +33,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 )
@@ -342,17 +343,27 @@ func newTelemetry(ctx context.Context, cfg *Telemetry, stats func() []connectors
 		ratio = *cfg.SampleRatio
 	}
 	t := &telemetry{hash: cfg.HashIdentities == nil || *cfg.HashIdentities}
-	t.tp = sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(spanExp),
-		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))))
-	var ropts []sdkmetric.PeriodicReaderOption
-	if cfg.MetricInterval > 0 {
-		ropts = append(ropts, sdkmetric.WithInterval(time.Duration(cfg.MetricInterval)))
+	// OTEL_TRACES_EXPORTER=none or OTEL_METRICS_EXPORTER=none turns that
+	// signal's export off (a traces-only backend answers 404 to metrics).
+	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio)))}
+	if exporterOff("OTEL_TRACES_EXPORTER") {
+		_ = spanExp.Shutdown(ctx)
+	} else {
+		topts = append(topts, sdktrace.WithBatcher(spanExp))
 	}
-	t.mp = sdkmetric.NewMeterProvider(
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp, ropts...)),
-		sdkmetric.WithResource(res))
+	t.tp = sdktrace.NewTracerProvider(topts...)
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res)}
+	if exporterOff("OTEL_METRICS_EXPORTER") {
+		_ = metricExp.Shutdown(ctx)
+	} else {
+		var ropts []sdkmetric.PeriodicReaderOption
+		if cfg.MetricInterval > 0 {
+			ropts = append(ropts, sdkmetric.WithInterval(time.Duration(cfg.MetricInterval)))
+		}
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(metricExp, ropts...)))
+	}
+	t.mp = sdkmetric.NewMeterProvider(mopts...)
 	const scope = "github.com/loginguard/loginguard"
 	t.tracer = t.tp.Tracer(scope)
 	if err := t.instruments(t.mp.Meter(scope), stats); err != nil {
@@ -360,6 +371,12 @@ func newTelemetry(ctx context.Context, cfg *Telemetry, stats func() []connectors
 		return nil, err
 	}
 	return t, nil
+}
+
+// exporterOff reports whether the environment variable v (OTEL_TRACES_EXPORTER,
+// OTEL_METRICS_EXPORTER) turns its signal's export off.
+func exporterOff(v string) bool {
+	return strings.EqualFold(strings.TrimSpace(os.Getenv(v)), "none")
 }
 
 func (t *telemetry) instruments(m metric.Meter, stats func() []connectors.Stats) error {
@@ -511,6 +528,12 @@ func (t *telemetry) user(identity string, email bool) attribute.KeyValue {
 func (t *telemetry) accountAction(ctx context.Context, name, evName string, ev *event.Event) {
 	if t == nil {
 		return
+	}
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		// Caddy's tracing is off on the admin site: continue the caller's trace.
+		if act, ok := admin.ActorOf(ctx); ok && act.TraceParent != "" {
+			ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": act.TraceParent})
+		}
 	}
 	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindInternal))
 	identity, email := "", ev.Email != nil

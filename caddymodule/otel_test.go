@@ -21,6 +21,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 
+	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -85,6 +86,22 @@ func TestSpanKindAndStatus(t *testing.T) {
 		}
 	}
 	caddySpan.End()
+}
+
+// TestAccountActionContinuesTrace: an admin's lock is a span of the caller's
+// trace (its traceparent) when Caddy's tracing is off, and the event carries
+// that trace.
+func TestAccountActionContinuesTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tel := &telemetry{tracer: tp.Tracer("test"), hash: true}
+	ctx := admin.WithActor(context.Background(), admin.Actor{Name: "ops", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+	ev := event.Event{EventType: event.AccountLocked, Email: event.Str("a@x.com")}
+	tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
+	ended := rec.Ended()
+	if len(ended) != 1 || ended[0].Parent().SpanID().String() != "00f067aa0ba902b7" || ev.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Fatalf("span %v parent %v, event trace %q; want the caller's trace", ended, ended[0].Parent(), ev.TraceID)
+	}
 }
 
 // traceCollector is an OTLP/gRPC trace collector that counts spans by name.
@@ -268,4 +285,40 @@ func BenchmarkTelemetryAttempt(b *testing.B) {
 			attempt(tel)
 		}
 	})
+}
+
+// TestExporterNone: OTEL_METRICS_EXPORTER=none exports traces only (a
+// traces-only backend), OTEL_TRACES_EXPORTER=none metrics only.
+func TestExporterNone(t *testing.T) {
+	for _, off := range []string{"OTEL_METRICS_EXPORTER", "OTEL_TRACES_EXPORTER"} {
+		t.Run(off, func(t *testing.T) {
+			var mu sync.Mutex
+			paths := map[string]int{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				paths[r.URL.Path]++
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			t.Setenv(off, "none")
+			tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: srv.URL}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := tel.startSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
+			tel.attempt(event.SourcePortal, false, event.BadCredentials)
+			tel.endSpan(span, &event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.BadCredentials}, "")
+			tel.shutdown() // flushes what is exported
+			mu.Lock()
+			defer mu.Unlock()
+			traces, metrics := paths["/v1/traces"], paths["/v1/metrics"]
+			if off == "OTEL_METRICS_EXPORTER" && (traces == 0 || metrics != 0) {
+				t.Errorf("metrics off: %d trace and %d metric exports, want traces only", traces, metrics)
+			}
+			if off == "OTEL_TRACES_EXPORTER" && (traces != 0 || metrics == 0) {
+				t.Errorf("traces off: %d trace and %d metric exports, want metrics only", traces, metrics)
+			}
+		})
+	}
 }
