@@ -14,7 +14,8 @@ func (h *handler) connectorList(w http.ResponseWriter, _ *http.Request, _ *call)
 			a.Connectors = append(a.Connectors, api.Connector{Name: s.Name, Active: true, Queued: s.Queued,
 				Delivered: s.Delivered, Failed: s.Failed, Dropped: s.Dropped, Spooled: s.Spooled, SpoolBytes: s.SpoolBytes,
 				DeadLettered: s.DeadLettered, DeadLetterDiscarded: s.DeadLetterDiscarded, Disabled: s.Disabled, LastError: s.LastError,
-				LastErrorAt: timePtr(s.LastErrorAt)})
+				LastErrorAt: timePtr(s.LastErrorAt), LastDeliveredAt: timePtr(s.LastDeliveredAt),
+				DeliveredSinceError: s.LastError != "" && s.LastDeliveredAt.After(s.LastErrorAt)})
 		}
 	}
 	writeJSON(w, http.StatusOK, a)

@@ -121,6 +121,9 @@ type Stats struct {
 	LastError string
 	// LastErrorAt is when LastError happened.
 	LastErrorAt time.Time
+	// LastDeliveredAt is when the connector last accepted events; after
+	// LastErrorAt, the connector has recovered from that error.
+	LastDeliveredAt time.Time
 	// Spooled counts the events in the connector's spool not yet delivered
 	// or dead-lettered (also counted in Queued); 0 without a spool.
 	Spooled int64

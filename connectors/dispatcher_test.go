@@ -508,8 +508,8 @@ func TestDispatcherRetriesThenFails(t *testing.T) {
 	}
 	waitFor(t, "the batch to fail", 5*time.Second, func() bool { return d.Stats()[0].Failed == 5 })
 	s := d.Stats()[0]
-	if s.Delivered != 0 || s.Queued != 0 || s.Dropped != 0 {
-		t.Errorf("stats %+v, want only 5 failed", s)
+	if s.Delivered != 0 || s.Queued != 0 || s.Dropped != 0 || !s.LastDeliveredAt.IsZero() {
+		t.Errorf("stats %+v, want only 5 failed, nothing ever delivered", s)
 	}
 	if s.LastError != "sink unavailable (call 4)" || s.LastErrorAt.IsZero() || time.Since(s.LastErrorAt) > 5*time.Second {
 		t.Errorf("last error %q at %v, want the fourth call's error, just now", s.LastError, s.LastErrorAt)
@@ -551,6 +551,9 @@ func TestDispatcherRetrySucceeds(t *testing.T) {
 	}
 	if s.LastError != "sink unavailable (call 2)" {
 		t.Errorf("last error %q, want the second attempt's", s.LastError)
+	}
+	if !s.LastDeliveredAt.After(s.LastErrorAt) {
+		t.Errorf("delivered at %v, last error at %v: want the delivery after the error (recovered)", s.LastDeliveredAt, s.LastErrorAt)
 	}
 	checkIDs(t, "flaky", f.events, 0, 3)
 }

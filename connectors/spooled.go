@@ -235,6 +235,7 @@ func (d *Dispatcher) deliverSpooled(w *worker, b spool.Batch) bool {
 // pending count falls when the batch is acknowledged.
 func (w *worker) settleSpooled(n int, c *atomic.Uint64) {
 	c.Add(uint64(n))
+	w.noteDelivered(c)
 }
 
 // deadLetter writes evs to w's dead-letter file and counts them failed.

@@ -38,6 +38,7 @@ type worker struct {
 	// dropped; settle moves a batch out of it.
 	held      atomic.Int64
 	delivered atomic.Uint64
+	lastOK    atomic.Int64 // when events were last delivered, Unix ns; 0: never
 	failed    atomic.Uint64
 	dropped   atomic.Uint64
 
@@ -77,6 +78,7 @@ func (w *worker) stats() Stats {
 		Dropped:             w.dropped.Load(),
 		LastError:           w.lastErr,
 		LastErrorAt:         w.lastErrAt,
+		LastDeliveredAt:     unixNano(w.lastOK.Load()),
 		Spooled:             sp.Pending,
 		SpoolBytes:          sp.Bytes,
 		DeadLettered:        w.deadLettered.Load(),
@@ -90,7 +92,23 @@ func (w *worker) settle(n int, c *atomic.Uint64) {
 	w.mu.Lock()
 	w.held.Add(-int64(n))
 	c.Add(uint64(n))
+	w.noteDelivered(c)
 	w.mu.Unlock()
+}
+
+// noteDelivered notes the time when c is the delivered counter.
+func (w *worker) noteDelivered(c *atomic.Uint64) {
+	if c == &w.delivered {
+		w.lastOK.Store(time.Now().UnixNano())
+	}
+}
+
+// unixNano is the time of ns Unix nanoseconds; zero for 0.
+func unixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 func (w *worker) lastError() (string, time.Time) {

@@ -43,4 +43,10 @@ type Connector struct {
 	// LastErrorAt ("lastErrorAt") is when LastError happened, UTC; left out
 	// when none.
 	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+	// LastDeliveredAt ("lastDeliveredAt") is when the connector last
+	// accepted events, UTC; left out when never.
+	LastDeliveredAt *time.Time `json:"lastDeliveredAt,omitempty"`
+	// DeliveredSinceError ("deliveredSinceError"): the connector accepted
+	// events after its LastError, so the error is past, not current.
+	DeliveredSinceError bool `json:"deliveredSinceError"`
 }

@@ -477,7 +477,8 @@
         el('tbody', {}, list.map((x) => el('tr', { 'data-connector': x.name }, el('td', {}, x.name),
           el('td', {}, badge(x.active ? 'ACTIVE' : 'INACTIVE', x.active ? 'ok' : 'bad')), el('td', {}, String(x.queued)),
           el('td', {}, fmtNum(x.delivered)), el('td', {}, fmtNum(x.failed)), el('td', {}, fmtNum(x.dropped)),
-          el('td', { class: 'msg' }, x.lastError ? x.lastError + ' (' + fmtDate(x.lastErrorAt) + ')' : '')))))
+          el('td', { class: 'msg' }, x.lastError ? x.lastError + ' (' + fmtDate(x.lastErrorAt) +
+            (x.deliveredSinceError ? '; delivered since, at ' + fmtDate(x.lastDeliveredAt) : '; not delivered since') + ')' : '')))))
         : el('p', { class: 'empty' }, 'No connectors configured.'));
     }).catch((err) => showError(conns, err));
     Promise.allSettled([st, su, co]).then(() => {
