@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,15 +218,27 @@ func TestAdminAPI(t *testing.T) {
 	// The CLI against this Caddy.
 	cli := func(token string, args ...string) (int, string) {
 		cmd := exec.Command(filepath.Join(bin, "caddy"), append([]string{"loginguard"}, args...)...)
-		cmd.Env = []string{"LOGINGUARD_ADMIN_URL=" + s.api, "LOGINGUARD_ADMIN_TOKEN=" + token}
-		out, _ := cmd.CombinedOutput()
+		cmd.Env = []string{"LOGINGUARD_ADMIN_URL=" + s.api, "LOGINGUARD_ADMIN_TOKEN=" + token, "HOME=" + t.TempDir()}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, _ := cmd.Output()
+		return cmd.ProcessState.ExitCode(), string(out) + stderr.String() // the CLI's errors go to stderr
+	}
+	cliOut := func(token string, args ...string) (int, string) { // stdout only
+		cmd := exec.Command(filepath.Join(bin, "caddy"), append([]string{"loginguard"}, args...)...)
+		cmd.Env = []string{"LOGINGUARD_ADMIN_URL=" + s.api, "LOGINGUARD_ADMIN_TOKEN=" + token, "HOME=" + t.TempDir()}
+		out, _ := cmd.Output()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
 	if code, out := cli(readToken, "logs", "--email", "disabled@example.com"); code != 0 || !strings.Contains(out, "Authentication failed -> DISABLED") {
 		t.Errorf("caddy loginguard logs: exit %d\n%s", code, out)
 	}
-	if code, out := cli(readToken, "--output", "csv", "logs"); code != 0 || !strings.HasPrefix(out, "status,") && !strings.Contains(strings.SplitN(out, "\n", 2)[0], ",") {
+	if code, out := cliOut(readToken, "--output", "csv", "logs"); code != 0 {
 		t.Errorf("caddy loginguard logs --output csv: exit %d\n%s", code, out)
+	} else if recs, err := csv.NewReader(strings.NewReader(out)).ReadAll(); err != nil || len(recs) < 2 ||
+		recs[0][0] != "id" || !slices.Contains(recs[0], "eventType") || !slices.Contains(recs[0], "email") ||
+		!slices.ContainsFunc(recs[1:], func(r []string) bool { return slices.Contains(r, "disabled@example.com") }) {
+		t.Errorf("caddy loginguard logs --output csv: not the login log as CSV (%v):\n%s", err, out)
 	}
 	if code, out := cli(readToken, "lock", "someone@example.com"); code != 3 {
 		t.Errorf("lock with a read token: exit %d, want 3\n%s", code, out)
