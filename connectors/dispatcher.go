@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loginguard/loginguard/connectors/spool"
@@ -174,6 +175,9 @@ type Dispatcher struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// monitorChecks counts the monitor's looks at the drop counters (tests
+	// wait on it rather than on the clock).
+	monitorChecks atomic.Int64
 }
 
 // NewDispatcher returns a dispatcher delivering to cs and starts one delivery
@@ -335,6 +339,7 @@ func (d *Dispatcher) monitor() {
 		case <-d.stopMonitor:
 			return
 		case now := <-tick.C:
+			d.monitorChecks.Add(1)
 			for _, w := range d.workers {
 				if w.dropPending.Load() == 0 ||
 					(!w.lastDropWarn.IsZero() && now.Sub(w.lastDropWarn) < d.warnEvery) {

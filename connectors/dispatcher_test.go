@@ -448,7 +448,8 @@ func TestDispatcherQueueFullWarnsOnce(t *testing.T) {
 	for range 1000 {
 		d.Emit(ev)
 	}
-	time.Sleep(50 * time.Millisecond) // ten looks at the counters
+	looked := d.monitorChecks.Load()
+	waitFor(t, "ten looks at the counters", 10*time.Second, func() bool { return d.monitorChecks.Load() >= looked+10 })
 	warns := logs.records(t, msg)
 	if len(warns) != 1 {
 		t.Fatalf("got %d queue-full warnings for 1990 drops within 10 s, want 1", len(warns))
