@@ -99,9 +99,10 @@ type App struct {
 	stopBg  context.CancelFunc             // cancels the background jobs Start began
 	bg      sync.WaitGroup                 // the background jobs
 
-	users     atomic.Int64 // holds on the event pipeline (see hold)
-	cleaning  atomic.Bool  // Cleanup was called
-	closeOnce sync.Once
+	users      atomic.Int64  // holds on the event pipeline (see hold)
+	closeGrace time.Duration // see closeWhenIdle; set in Provision
+	cleaning   atomic.Bool   // Cleanup was called
+	closeOnce  sync.Once
 
 	flushMu  sync.Mutex
 	flushers []func() // the handlers' last reports of sampled refusals, run before the queues close
@@ -143,6 +144,7 @@ func (p pooledStore) Destruct() error { return p.Close() }
 // Provision sets up the app.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Slogger()
+	a.closeGrace = 2 * time.Second
 	m, err := registerMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return err
@@ -441,8 +443,25 @@ func (a *App) hold() { a.users.Add(1) }
 // letGo ends a hold; the last one after Cleanup closes the pipeline.
 func (a *App) letGo() {
 	if a.users.Add(-1) == 0 && a.cleaning.Load() {
-		a.closeOnce.Do(a.close)
+		a.closeWhenIdle()
 	}
+}
+
+// closeWhenIdle closes the pipeline now when the process is exiting (its
+// servers have finished every request), else once nothing has held the app
+// for closeGrace: on a reload, a request of the old config that was still on
+// its way through Caddy's routes may reach the handler after the last hold
+// ended.
+func (a *App) closeWhenIdle() {
+	if caddy.Exiting() || a.closeGrace <= 0 {
+		a.closeOnce.Do(a.close)
+		return
+	}
+	time.AfterFunc(a.closeGrace, func() {
+		if a.users.Load() == 0 {
+			a.closeOnce.Do(a.close)
+		} // else the last of those users closes it again
+	})
 }
 
 // Cleanup delivers the queued events and releases the app's share of the state,
@@ -453,7 +472,7 @@ func (a *App) letGo() {
 func (a *App) Cleanup() error {
 	a.cleaning.Store(true)
 	if a.users.Load() == 0 {
-		a.closeOnce.Do(a.close)
+		a.closeWhenIdle()
 	}
 	return nil
 }
