@@ -310,3 +310,26 @@ func TestRealmAwareAdmin(t *testing.T) {
 		t.Fatal("the admin's lock did not reach the realm's key")
 	}
 }
+
+// TestMulticallWithoutPrincipal: a multicall whose calls carry no readable
+// username, on a route that forwards such attempts, is forwarded uncounted (it
+// once indexed an empty list of accounts).
+func TestMulticallWithoutPrincipal(t *testing.T) {
+	h := provisioned(t, `{"principal":{"xmlrpc":{"param":1}},"on_missing_principal":"forward"}`)
+	call := `<value><struct><member><name>methodName</name><value><string>wp.getPosts</string></value></member>` +
+		`<member><name>params</name><value><array><data><value><string>1</string></value><value><struct></struct></value></data></array></value></member></struct></value>`
+	body := `<?xml version="1.0"?><methodCall><methodName>system.multicall</methodName><params><param><value><array><data>` +
+		call + call + `</data></array></value></param></params></methodCall>`
+	r := httptest.NewRequest(http.MethodPost, "/xmlrpc.php", strings.NewReader(body))
+	r.Header.Set("Content-Type", "text/xml")
+	reached := false
+	w := httptest.NewRecorder()
+	err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		reached = true
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}))
+	if err != nil || !reached || w.Code != http.StatusOK {
+		t.Fatalf("err %v, reached %v, status %d; want it forwarded", err, reached, w.Code)
+	}
+}

@@ -113,7 +113,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		if h.OnAmbiguous == "refuse" {
 			return h.refuseAmbiguous(r.Context(), w, a, named, ambiguity(id))
 		}
-	case id.Logins > 1 || strings.HasPrefix(id.Shape, "an XML-RPC system.multicall"):
+	case len(named) == 1 && (id.Logins > 1 || strings.HasPrefix(id.Shape, "an XML-RPC system.multicall")):
 		if h.Multicall == "refuse" {
 			return h.refuseUnread(w, a, id.Shape, http.StatusBadRequest, event.AmbiguousPrincipal)
 		}
