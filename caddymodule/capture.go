@@ -64,8 +64,9 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // keeps a copy of the first policy.MaxBody bytes of the body for classification.
 // Unless holding, it never holds anything back.
 //
-// A holding recorder keeps the head and the body (up to policy.MaxBody; past
-// that it lets go and streams) until release sends them or discard drops them,
+// A holding recorder (which captures) keeps the head and the body (up to
+// policy.MaxBody; past that it lets go and streams) until release sends them or
+// discard drops them,
 // so that a verdict can still refuse the answer. The headers are set on the
 // underlying writer's header map, which discard clears.
 type recorder struct {
@@ -73,8 +74,7 @@ type recorder struct {
 	status  int
 	capture bool
 	body    []byte
-	holding bool
-	held    []byte
+	holding bool // needs capture: the held answer is body
 
 	// remainingHeader, when set, is written with remaining before the head.
 	remainingHeader string
@@ -98,14 +98,16 @@ func (rc *recorder) Write(p []byte) (int, error) {
 	if rc.status == 0 {
 		rc.WriteHeader(http.StatusOK)
 	}
-	rc.keep(p)
 	if rc.holding {
-		rc.held = append(rc.held, p...)
-		if len(rc.held) > policy.MaxBody {
-			return len(p), rc.release()
+		if len(rc.body)+len(p) <= policy.MaxBody {
+			rc.keep(p) // held: the kept body is the answer so far
+			return len(p), nil
 		}
-		return len(p), nil
+		if err := rc.release(); err != nil {
+			return 0, err
+		}
 	}
+	rc.keep(p)
 	return rc.ResponseWriter.Write(p)
 }
 
@@ -127,16 +129,13 @@ func (rc *recorder) release() error {
 		return nil
 	}
 	rc.ResponseWriter.WriteHeader(rc.status)
-	held := rc.held
-	rc.held = nil
-	_, err := rc.ResponseWriter.Write(held)
+	_, err := rc.ResponseWriter.Write(rc.body)
 	return err
 }
 
 // discard drops a held answer, its headers included.
 func (rc *recorder) discard() {
 	rc.holding = false
-	rc.held = nil
 	hdr := rc.ResponseWriter.Header()
 	for k := range hdr {
 		delete(hdr, k)

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -122,11 +123,7 @@ func ambiguity(id policy.Identity) string {
 // refuseUnread answers an attempt whose principal could not be read (or, with
 // reason AMBIGUOUS_PRINCIPAL, a multicall refused by the route): 400 or 413,
 // recorded with why.
-func (h *Handler) refuseUnread(w http.ResponseWriter, a *attempt, why string, status int, reason ...event.Reason) error {
-	r := event.MissingPrincipal
-	if len(reason) > 0 {
-		r = reason[0]
-	}
+func (h *Handler) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason, why string, status int) error {
 	h.app.countRefusal(h.source, r)
 	msg, errType := policy.Describe(r, h.source, a.identity, 0)
 	msg += " (" + why + ")"
@@ -151,15 +148,7 @@ func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a 
 				failures = res.Failures
 			}
 			if ok && res.NewlyLocked {
-				lock := a.ev
-				lock.ID = event.NewID()
-				lock.EventType, lock.Reason, lock.ErrorType, lock.Candidates = event.AccountLocked, "", nil, nil
-				lock.FailureCount = res.Failures
-				h.setEventIdentity(&lock, n.identity, "")
-				lock.Message = event.Str(lockMessage(n.identity, res.Failures, res))
-				h.app.metrics.lock()
-				h.app.tel.lock()
-				locks = append(locks, lock)
+				locks = append(locks, h.lockEvent(a, n.identity, res))
 			}
 		}
 	}
@@ -172,6 +161,20 @@ func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a 
 		h.emit(l)
 	}
 	return writeRefusal(w, http.StatusBadRequest, "invalid_request", "The login request names more than one account ("+why+"). Send each field once.")
+}
+
+// lockEvent is the ACCOUNT_LOCKED event of an attempt that locked the account
+// named identity, counted in the metrics.
+func (h *Handler) lockEvent(a *attempt, identity string, res state.Result) event.Event {
+	lock := a.ev
+	lock.ID = event.NewID()
+	lock.EventType, lock.Reason, lock.ErrorType, lock.Candidates = event.AccountLocked, "", nil, nil
+	lock.FailureCount = res.Failures
+	h.setEventIdentity(&lock, identity, "")
+	lock.Message = event.Str(lockMessage(identity, res.Failures, res))
+	h.app.metrics.lock()
+	h.app.tel.lock()
+	return lock
 }
 
 // countAgainst counts one failure against c's account outside of an admitted
@@ -198,28 +201,15 @@ func (h *Handler) countAgainst(ctx context.Context, a *attempt, c claim) (state.
 
 // writeRefusal writes the gateway's own JSON error answer.
 func writeRefusal(w http.ResponseWriter, status int, code, message string) error {
-	body := `{"code":"` + code + `","message":` + jsonString(message) + `}`
+	body, _ := json.Marshal(struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{code, message})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	_, _ = w.Write(body)
 	return nil
-}
-
-func jsonString(s string) string {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b = append(b, '\\', byte(r))
-		case r < 0x20:
-			b = append(b, ' ')
-		default:
-			b = append(b, string(r)...)
-		}
-	}
-	return string(append(b, '"'))
 }
 
 // learnedName reads the lockout key of the account the portal's answer
@@ -266,15 +256,12 @@ func (h *Handler) learnedName(v policy.Verdict, rec *recorder) (target string, o
 	return "", false
 }
 
-// learnAlias records the account the portal's answer revealed for the attempt's
-// spelling, when it is another account; it returns that account's claim.
-func (h *Handler) learnAlias(ctx context.Context, a *attempt, v policy.Verdict, rec *recorder) *claim {
-	if len(a.claims) == 0 || a.calls > 0 {
-		return nil
-	}
+// learnAlias records target, the account the portal's answer revealed (see
+// learnedName), as the account of the attempt's spelling when it is another
+// account; it returns that account's claim.
+func (h *Handler) learnAlias(ctx context.Context, a *attempt, target string) *claim {
 	c := a.claims[0]
-	target, ok := h.learnedName(v, rec)
-	if !ok || target == c.account || target == c.spelling {
+	if target == c.account || target == c.spelling {
 		return nil
 	}
 	if err := h.app.Store().PutAlias(ctx, c.spelling, target, time.Duration(h.Aliases.TTL)); err != nil {
@@ -289,11 +276,10 @@ func (h *Handler) learnAlias(ctx context.Context, a *attempt, v policy.Verdict, 
 	return &claim{account: target, identity: identity, spelling: c.spelling}
 }
 
-// learnedLocked reports whether the portal's successful answer reveals that the
-// attempt's spelling names another account that is locked now.
-func (h *Handler) learnedLocked(ctx context.Context, a *attempt, rec *recorder) (bool, string) {
-	target, ok := h.learnedName(policy.Verdict{Success: true}, rec)
-	if !ok || target == a.claims[0].account {
+// learnedLocked reports whether target, the account a successful answer
+// revealed, is another account than the attempt's and locked now.
+func (h *Handler) learnedLocked(ctx context.Context, a *attempt, target string) (bool, string) {
+	if target == a.claims[0].account {
 		return false, ""
 	}
 	st, err := h.app.Store().Status(ctx, target)

@@ -105,9 +105,9 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	switch {
 	case !complete:
-		return h.refuseUnread(w, a, "the body is over 64 KiB", http.StatusRequestEntityTooLarge)
+		return h.refuseUnread(w, a, event.MissingPrincipal, "the body is over 64 KiB", http.StatusRequestEntityTooLarge)
 	case len(named) == 0 && h.OnMissingPrincipal == "refuse":
-		return h.refuseUnread(w, a, id.Missing, http.StatusBadRequest)
+		return h.refuseUnread(w, a, event.MissingPrincipal, id.Missing, http.StatusBadRequest)
 	case len(named) > 1 || (len(named) == 1 && id.Unreadable != ""):
 		a.ev.Candidates = identities(named)
 		if h.OnAmbiguous == "refuse" {
@@ -115,7 +115,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		}
 	case len(named) == 1 && (id.Logins > 1 || strings.HasPrefix(id.Shape, "an XML-RPC system.multicall")):
 		if h.Multicall == "refuse" {
-			return h.refuseUnread(w, a, id.Shape, http.StatusBadRequest, event.AmbiguousPrincipal)
+			return h.refuseUnread(w, a, event.AmbiguousPrincipal, id.Shape, http.StatusBadRequest)
 		}
 		a.calls = id.Logins
 		for range id.Logins - 1 {
@@ -294,21 +294,26 @@ func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission,
 func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec *recorder) {
 	// A client that hangs up must not keep its failure from being counted.
 	ctx = context.WithoutCancel(ctx)
-	if v.Success && len(a.claims) > 0 && h.hold {
-		if locked, target := h.learnedLocked(ctx, a, rec); locked {
+	var target string // the account the portal's answer revealed, for aliases
+	learned := false
+	if h.Aliases != nil && len(a.claims) > 0 {
+		target, learned = h.learnedName(v, rec)
+	}
+	if learned && v.Success {
+		if locked, name := h.learnedLocked(ctx, a, target); locked {
 			// The portal let in a spelling of a locked account: the client
 			// never gets the session.
 			h.release(a)
 			rec.discard()
-			if !strings.HasPrefix(target, accountIDPrefix) {
+			if !strings.HasPrefix(name, accountIDPrefix) {
 				sent := a.ev.SentAs
 				if sent == "" {
 					sent = a.identity
 				}
-				h.setIdentity(a, named{account: a.claims[0].account, identity: target, sent: sent})
+				h.setIdentity(a, named{account: a.claims[0].account, identity: name, sent: sent})
 			}
 			_ = h.refuseLocked(rec.ResponseWriter, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
-			h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", target)
+			h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
 			return
 		}
 	}
@@ -327,10 +332,12 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 			newly = append(newly, locked{c, res})
 		}
 	}
-	if learned := h.learnAlias(ctx, a, v, rec); learned != nil && !v.Success && h.counted[reasonIndex(v.Reason)] {
-		// The failure counts against the account behind the spelling too.
-		if res, ok := h.countAgainst(ctx, a, *learned); ok && res.NewlyLocked {
-			newly = append(newly, locked{*learned, res})
+	if learned && a.calls == 0 {
+		if c := h.learnAlias(ctx, a, target); c != nil && !v.Success && h.counted[reasonIndex(v.Reason)] {
+			// The failure counts against the account behind the spelling too.
+			if res, ok := h.countAgainst(ctx, a, *c); ok && res.NewlyLocked {
+				newly = append(newly, locked{*c, res})
+			}
 		}
 	}
 
@@ -357,17 +364,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 		h.emitVerdict(ctx, a, ev, vi, failures, rec)
 	}
 	for _, l := range newly {
-		lock := a.ev
-		lock.ID = event.NewID()
-		lock.EventType = event.AccountLocked
-		lock.Reason = ""
-		lock.ErrorType = nil
-		lock.Candidates = nil
-		lock.FailureCount = l.res.Failures
-		h.setEventIdentity(&lock, l.c.identity, "")
-		lock.Message = event.Str(lockMessage(l.c.identity, l.res.Failures, l.res))
-		h.app.metrics.lock()
-		h.app.tel.lock()
+		lock := h.lockEvent(a, l.c.identity, l.res)
 		a.span.AddEvent("loginguard.account_locked", trace.WithAttributes(attribute.Int("loginguard.failure_count", l.res.Failures)))
 		h.emit(lock)
 	}
