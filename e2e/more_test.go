@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/loginguard/loginguard/event"
 )
@@ -155,16 +154,18 @@ func TestBusySampled(t *testing.T) {
 	if got := s.received()["active@example.com"]; got != codes[200] {
 		t.Fatalf("portal received %d, want %d", got, codes[200])
 	}
-	time.Sleep(500 * time.Millisecond)
-	evs := s.waitEvents(codes[200] + 1)
+	// Every refusal is accounted for: the first of a sample interval as its
+	// own event, the rest in the count of the event that reports them when the
+	// interval ends (one interval, or two when the burst straddles a boundary).
+	evs := waitAttempts(t, s.readEvents, 40)
 	var limited int
 	for _, e := range evs {
 		if e.Reason == event.RateLimited {
 			limited++
 		}
 	}
-	if limited != 1 || len(evs) != codes[200]+1 {
-		t.Fatalf("%d events, %d RATE_LIMITED; want %d successes and 1 sampled refusal", len(evs), limited, codes[200])
+	if limited < 1 || limited > 4 || len(evs) != codes[200]+limited {
+		t.Fatalf("%d events, %d RATE_LIMITED; want %d successes and 1 to 4 sampled refusals", len(evs), limited, codes[200])
 	}
 }
 
