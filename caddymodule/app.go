@@ -196,20 +196,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FlushInterval < 0 {
 		return fmt.Errorf("flush_interval: must not be negative")
 	}
-	mods, err := ctx.LoadModule(a, "SinksRaw")
-	if err != nil {
-		return fmt.Errorf("loading sinks: %w", err)
-	}
-	var named []connectors.Named
-	for i, s := range mods.([]any) {
-		sink := s.(Sink)
-		named = append(named, connectors.Named{Name: fmt.Sprintf("%s#%d", sink.SinkName(), i), Connector: sink})
-	}
-	conns, err := a.provisionConnectors(ctx)
+	named, err := a.provisionConnectors(ctx)
 	if err != nil {
 		return err
 	}
-	named = append(named, conns...)
 	opts := connectors.Options{
 		QueueSize:     a.QueueSize,
 		FlushInterval: time.Duration(a.FlushInterval),

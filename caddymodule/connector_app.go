@@ -131,19 +131,28 @@ func parseSize(s string) (int64, error) {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// provisionConnectors loads the named connectors and opens their spools. It
-// returns the active ones; the inactive are closed (the connector settings' Inactive: nothing
-// is sent to them).
+// provisionConnectors loads the sinks and the named connectors and opens the
+// connectors' spools. It returns the sinks and the active connectors; the
+// inactive are closed (the connector settings' Inactive: nothing is sent to
+// them). It records every configured connector's name in a.connNames.
 func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error) {
 	a.connNames = map[string]bool{}
+	sinks, err := ctx.LoadModule(a, "SinksRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading sinks: %w", err)
+	}
+	var named []connectors.Named
+	for i, s := range sinks.([]any) {
+		sink := s.(Sink)
+		named = append(named, connectors.Named{Name: fmt.Sprintf("%s#%d", sink.SinkName(), i), Connector: sink})
+	}
 	if len(a.ConnectorsRaw) == 0 {
-		return nil, nil
+		return named, nil
 	}
 	mods, err := ctx.LoadModule(a, "ConnectorsRaw")
 	if err != nil {
 		return nil, fmt.Errorf("loading connectors: %w", err)
 	}
-	var named []connectors.Named
 	fail := func(err error) ([]connectors.Named, error) {
 		for _, n := range named {
 			n.Connector.Close()
