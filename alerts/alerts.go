@@ -6,7 +6,7 @@
 // per subject and cooldown, so one attack gives one alert, not thousands.
 //
 // The package knows nothing of Caddy: feed an Engine every event with Observe
-// and emit what it returns.
+// and emit what it returns, or make it a stage of the event pipeline (Stage).
 package alerts
 
 import (

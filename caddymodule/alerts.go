@@ -131,12 +131,3 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 	}
 	return cfg, nil
 }
-
-// alert records one firing: an ALERT event to the store and every sink, a
-// warning in the log and the counters.
-func (a *App) alert(al alerts.Alert) {
-	a.logger.Warn("loginguard alert", "rule", al.Rule, "subject", al.Subject, "count", al.Count, "window", al.Window.String())
-	a.metrics.alerts.WithLabelValues(al.Rule).Inc()
-	a.tel.alert(al.Rule)
-	a.emit(al.Event(), true, a.alertTo)
-}

@@ -11,14 +11,12 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/loginguard/loginguard/alerts"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
@@ -80,19 +78,16 @@ type App struct {
 	// when OTEL_EXPORTER_OTLP_ENDPOINT is set, else off.
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
 
-	store      state.Store
-	storeKey   string
-	dispatcher *connectors.Dispatcher
-	connNames  map[string]bool    // every configured connector, active or not
-	alertTo    connectors.Targets // where ALERT events go
+	store     state.Store
+	storeKey  string
+	pipe      *connectors.Pipeline // every event's way to the log store and the connectors
+	connNames map[string]bool      // every configured connector, active or not
 
 	logStore    logstore.Store
 	logStoreKey string
-	logQueue    *connectors.Dispatcher // the log store's own queue
 	logger      *slog.Logger
 	metrics     *metrics
 	tel         *telemetry // nil when off
-	alerts      *alerts.Engine
 	health      stateHealth
 
 	blocked atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
@@ -158,7 +153,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.tel, err = newTelemetry(ctx, a.Telemetry, a.ConnectorStats); err != nil {
 		return err
 	}
-	if a.alerts, err = a.Alerts.engine(); err != nil {
+	engine, err := a.Alerts.engine()
+	if err != nil {
 		return err
 	}
 
@@ -196,23 +192,39 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FlushInterval < 0 {
 		return fmt.Errorf("flush_interval: must not be negative")
 	}
-	named, err := a.provisionConnectors(ctx)
+	if err := a.provisionLogStore(ctx); err != nil {
+		return err
+	}
+	outputs, err := a.provisionConnectors(ctx)
 	if err != nil {
 		return err
 	}
-	opts := connectors.Options{
-		QueueSize:     a.QueueSize,
-		FlushInterval: time.Duration(a.FlushInterval),
-		Logger:        a.logger,
-		Observer:      a.metrics,
+	cfg := connectors.PipelineConfig{
+		Options: connectors.Options{
+			QueueSize:     a.QueueSize,
+			FlushInterval: time.Duration(a.FlushInterval),
+			Logger:        a.logger,
+			Observer:      a.metrics,
+		},
+		StoreLag: func(d time.Duration) {
+			a.metrics.storeLag.Observe(d.Seconds())
+			a.tel.storeLag(d.Seconds())
+		},
+		Outputs:    outputs,
+		Selectable: slices.Collect(maps.Keys(a.connNames)),
+		Found: func(f connectors.Finding) {
+			a.metrics.alerts.WithLabelValues(f.Kind).Inc()
+			a.tel.alert(f.Kind)
+		},
 	}
-	a.dispatcher = connectors.NewDispatcher(opts, named...)
-	if a.Alerts != nil {
-		if a.alertTo, err = a.targets("alerts connectors", a.Alerts.Connectors); err != nil {
-			return err
-		}
+	if a.logStore != nil {
+		cfg.Store = a.logStore
 	}
-	return a.provisionLogStore(ctx, opts)
+	if engine != nil {
+		cfg.Stages = []connectors.StageConfig{{Stage: engine.Stage(), Field: "alerts connectors", Connectors: a.Alerts.Connectors}}
+	}
+	a.pipe, err = connectors.NewPipeline(cfg)
+	return err
 }
 
 // logStorePool keeps login log stores across config reloads: one writer per file.
@@ -222,31 +234,7 @@ type pooledLogStore struct{ logstore.Store }
 
 func (p pooledLogStore) Destruct() error { return p.Close() }
 
-// storeConnector is the log store as its dispatcher's connector. It records
-// the store's write lag (from each event's login to its batch written) and
-// keeps the dispatcher from closing the pooled store: the pool does.
-type storeConnector struct {
-	logstore.Store
-	app *App
-}
-
-func (storeConnector) Close() error { return nil }
-
-// Deliver writes batch to the store and records the write lag of its events.
-func (s storeConnector) Deliver(ctx context.Context, batch []event.Event) error {
-	err := s.Store.Deliver(ctx, batch)
-	if err == nil {
-		now := time.Now()
-		for i := range batch {
-			lag := now.Sub(batch[i].EventDate).Seconds()
-			s.app.metrics.storeLag.Observe(lag)
-			s.app.tel.storeLag(lag)
-		}
-	}
-	return err
-}
-
-func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) error {
+func (a *App) provisionLogStore(ctx caddy.Context) error {
 	if a.Retention == 0 {
 		a.Retention = caddy.Duration(90 * 24 * time.Hour)
 	}
@@ -279,7 +267,6 @@ func (a *App) provisionLogStore(ctx caddy.Context, opts connectors.Options) erro
 		return err
 	}
 	a.logStore = val.(pooledLogStore).Store
-	a.logQueue = connectors.NewDispatcher(opts, connectors.Named{Name: "store", Connector: storeConnector{a.logStore, a}})
 	return nil
 }
 
@@ -475,17 +462,10 @@ func (a *App) close() {
 	}
 	a.flushers = nil
 	a.flushMu.Unlock()
-	if a.dispatcher != nil {
+	if a.pipe != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := a.dispatcher.Close(ctx); err != nil {
+		if err := a.pipe.Close(ctx); err != nil {
 			a.logger.Warn("events not delivered before shutdown", "error", err)
-		}
-		cancel()
-	}
-	if a.logQueue != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := a.logQueue.Close(ctx); err != nil {
-			a.logger.Warn("events not stored before shutdown", "error", err)
 		}
 		cancel()
 	}
@@ -502,67 +482,24 @@ func (a *App) close() {
 	}
 }
 
-// Emit hands an event to the log store and to every sink and connector,
-// without blocking.
-func (a *App) Emit(ev event.Event) { a.emit(ev, true, connectors.Targets{}) }
-
-// emit hands an event to the sinks and connectors of to and, when save is set,
-// to the log store.
-func (a *App) emit(ev event.Event, save bool, to connectors.Targets) {
-	if save && a.logQueue != nil {
-		a.logQueue.Emit(ev)
-	}
-	a.dispatcher.EmitTo(ev, to)
-	if a.alerts != nil {
-		for _, al := range a.alerts.Observe(ev, time.Now()) {
-			a.alert(al)
-		}
-	}
-}
-
-// targets resolves the connector names of field (a route's or the alerts'
-// `connectors`) to the dispatcher's choice: every sink and the named connectors
-// that are active (an inactive one receives nothing). nil names choose every
-// sink and connector; an empty list, the sinks only. A name no connector has
-// is an error.
-func (a *App) targets(field string, names *[]string) (connectors.Targets, error) {
-	if names == nil {
-		return connectors.Targets{}, nil
-	}
-	chosen := map[string]bool{}
-	for _, n := range *names {
-		if !a.connNames[n] {
-			defined := slices.Sorted(maps.Keys(a.connNames))
-			if len(defined) == 0 {
-				return connectors.Targets{}, fmt.Errorf("%s: unknown connector %q: the loginguard app defines none", field, n)
-			}
-			return connectors.Targets{}, fmt.Errorf("%s: unknown connector %q: the loginguard app defines %s", field, n, strings.Join(defined, ", "))
-		}
-		chosen[n] = true
-	}
-	return a.dispatcher.Select(func(name string) bool { return !a.connNames[name] || chosen[name] }), nil
-}
+// Emit hands an event to the log store and to every connector, without
+// blocking.
+func (a *App) Emit(ev event.Event) { a.pipe.Emit(ev) }
 
 // LogStore returns the login log store, nil when it is off.
 func (a *App) LogStore() logstore.Store { return a.logStore }
 
-// ConnectorStats returns the delivery statistics of the log store and the sinks.
+// ConnectorStats returns the delivery statistics of the log store and the
+// connectors.
 func (a *App) ConnectorStats() []connectors.Stats {
-	var st []connectors.Stats
-	if a.logQueue != nil {
-		st = append(st, a.logQueue.Stats()...)
+	if a.pipe == nil {
+		return nil
 	}
-	if a.dispatcher != nil {
-		st = append(st, a.dispatcher.Stats()...)
-	}
-	return st
+	return a.pipe.Stats()
 }
 
 // Store returns the lockout state store.
 func (a *App) Store() state.Store { return a.store }
-
-// Dispatcher returns the event pipeline (for its statistics).
-func (a *App) Dispatcher() *connectors.Dispatcher { return a.dispatcher }
 
 // Interface guards.
 var (

@@ -143,9 +143,10 @@ type Handler struct {
 	captureRsp bool
 	source     event.Source
 	statePol   state.Policy
-	targets    connectors.Targets // where this route's events go
-	finishDone func(error)        // reports an asynchronous Finish's error
-	counted    [16]bool           // by reasonIndex
+	pipe       *connectors.Pipeline // the app's: where events go
+	route      connectors.Route     // where this route's events go
+	finishDone func(error)          // reports an asynchronous Finish's error
+	counted    [16]bool             // by reasonIndex
 	lockBody   []byte
 	limiter    *ratelimit.Limiter
 	limiterKey string
@@ -417,10 +418,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Aliases != nil {
 		h.app.aliasRealms.Store(h.Realm, true)
 	}
-	if h.targets, err = h.app.targets("connectors", h.Connectors); err != nil {
+	h.pipe = h.app.pipe
+	if h.route, err = h.pipe.Route("connectors", h.Connectors, *h.SaveToDatabase); err != nil {
 		return err
 	}
-	if (!*h.SaveToDatabase || h.app.logStore == nil) && len(h.app.dispatcher.Names(h.targets)) == 0 {
+	if len(h.pipe.Names(h.route)) == 0 {
 		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no active sink or connector receives them; add one or turn save_to_database on")
 	}
 	h.provisionLockedEvents()

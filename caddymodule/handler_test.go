@@ -117,8 +117,8 @@ func provisioned(t testing.TB, cfg string) *Handler {
 	t.Cleanup(cancel)
 	m, _ := registerMetrics(nil)
 	app := &App{store: state.NewMemory(state.MemoryOptions{}), logger: slog.Default(), metrics: m}
-	app.dispatcher = connectors.NewDispatcher(connectors.Options{})
-	t.Cleanup(func() { app.dispatcher.Close(context.Background()); app.store.Close() })
+	app.pipe = testPipeline(t)
+	t.Cleanup(func() { app.store.Close() })
 	h := &Handler{app: app}
 	if err := json.Unmarshal([]byte(cfg), h); err != nil {
 		t.Fatal(err)
@@ -130,6 +130,17 @@ func provisioned(t testing.TB, cfg string) *Handler {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// testPipeline returns an event pipeline to outs, closed when the test ends.
+func testPipeline(t testing.TB, outs ...connectors.Named) *connectors.Pipeline {
+	t.Helper()
+	p, err := connectors.NewPipeline(connectors.PipelineConfig{Options: connectors.Options{FlushInterval: time.Millisecond}, Outputs: outs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
 }
 
 // portalStub answers like the demo portal's /api/login.
@@ -220,7 +231,8 @@ func (c *captured) Close() error { return nil }
 func TestAdminLockUnlockEvents(t *testing.T) {
 	h := provisioned(t, `{"lockout":{"max_failures":2}}`)
 	sink := new(captured)
-	h.app.dispatcher = connectors.NewDispatcher(connectors.Options{FlushInterval: time.Millisecond}, connectors.Named{Name: "c", Connector: sink})
+	h.app.pipe = testPipeline(t, connectors.Named{Name: "c", Connector: sink})
+	h.pipe = h.app.pipe
 	ctx := context.Background()
 	if err := h.app.LockAccount(ctx, "Eve@Example.com", time.Hour, "admin"); err != nil {
 		t.Fatal(err)
@@ -258,7 +270,7 @@ func TestAdminLockUnlockEvents(t *testing.T) {
 	if locked, _ := h.app.LockedAccounts(ctx); len(locked) != 1 || locked[0].Account != "ops" {
 		t.Fatalf("locked %+v", locked)
 	}
-	h.app.dispatcher.Close(ctx)
+	h.app.pipe.Close(ctx)
 	if len(sink.evs) != 5 {
 		t.Fatalf("%d events: %+v", len(sink.evs), sink.evs)
 	}

@@ -60,7 +60,8 @@ func TestLockedEventsBudget(t *testing.T) {
 	} {
 		h := provisioned(t, tc.cfg)
 		sink := new(captured)
-		h.app.dispatcher = connectors.NewDispatcher(connectors.Options{FlushInterval: time.Millisecond}, connectors.Named{Name: "c", Connector: sink})
+		h.app.pipe = testPipeline(t, connectors.Named{Name: "c", Connector: sink})
+		h.pipe = h.app.pipe
 		ctx := context.Background()
 		for _, acc := range []string{"a@x.org", "b@x.org"} {
 			if err := h.app.LockAccount(ctx, acc, time.Hour, "admin"); err != nil {
@@ -83,7 +84,7 @@ func TestLockedEventsBudget(t *testing.T) {
 			}
 		}
 		h.stopFlush()
-		h.app.dispatcher.Close(ctx)
+		h.app.pipe.Close(ctx)
 		got, refused := map[string]int{}, map[string]int{}
 		for _, e := range sink.evs {
 			if e.Reason == event.Locked {

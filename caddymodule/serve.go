@@ -584,7 +584,7 @@ func (h *Handler) newEvent(r *http.Request, t event.Type) event.Event {
 	return ev
 }
 
-func (h *Handler) emit(ev event.Event) { h.app.emit(ev, *h.SaveToDatabase, h.targets) }
+func (h *Handler) emit(ev event.Event) { h.pipe.EmitTo(ev, h.route) }
 
 // clientIP is the client address as Caddy resolved it (trusted_proxies honoured).
 func clientIP(r *http.Request) string {
