@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/loginguard/loginguard/connectors"
+	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
@@ -52,6 +53,12 @@ type App struct {
 
 	// NoStore turns the login log store off: events go to the sinks only.
 	NoStore bool `json:"no_store,omitempty"`
+
+	// StoreSpool is the log store's durable queue, as a connector's spool:
+	// events wait there, on disk, while the store cannot take them (the
+	// database down, its disk full) and are stored when it can. Default: on,
+	// in loginguard/spool/store under Caddy's data directory, 1 GiB, 24h.
+	StoreSpool *SpoolConfig `json:"store_spool,omitempty"`
 
 	// Retention is how long events are kept in the store; a background job
 	// deletes older ones, in small batches, every hour. Default: 90d.
@@ -192,11 +199,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FlushInterval < 0 {
 		return fmt.Errorf("flush_interval: must not be negative")
 	}
-	if err := a.provisionLogStore(ctx); err != nil {
+	storeSpool, err := a.provisionLogStore(ctx)
+	if err != nil {
 		return err
 	}
 	outputs, err := a.provisionConnectors(ctx)
 	if err != nil {
+		if storeSpool != nil {
+			storeSpool.Close()
+		}
 		return err
 	}
 	cfg := connectors.PipelineConfig{
@@ -219,6 +230,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.logStore != nil {
 		cfg.Store = a.logStore
+		cfg.StoreSpool = storeSpool
 	}
 	if engine != nil {
 		cfg.Stages = []connectors.StageConfig{{Stage: engine.Stage(), Field: "alerts connectors", Connectors: a.Alerts.Connectors}}
@@ -234,22 +246,24 @@ type pooledLogStore struct{ logstore.Store }
 
 func (p pooledLogStore) Destruct() error { return p.Close() }
 
-func (a *App) provisionLogStore(ctx caddy.Context) error {
+// provisionLogStore opens the login log store (shared through logStorePool)
+// and its spool, unless the store is off.
+func (a *App) provisionLogStore(ctx caddy.Context) (*spool.Spool, error) {
 	if a.Retention == 0 {
 		a.Retention = caddy.Duration(90 * 24 * time.Hour)
 	}
 	if a.Retention < 0 {
-		return fmt.Errorf("retention: must be positive")
+		return nil, fmt.Errorf("retention: must be positive")
 	}
 	if a.NoStore {
-		return nil
+		return nil, nil
 	}
 	if a.StoreRaw == nil {
 		a.StoreRaw = json.RawMessage(`{"driver":"sqlite"}`)
 	}
 	mod, err := ctx.LoadModule(a, "StoreRaw")
 	if err != nil {
-		return fmt.Errorf("loading store: %w", err)
+		return nil, fmt.Errorf("loading store: %w", err)
 	}
 	backend := mod.(LogStoreBackend)
 	a.logStoreKey = "logstore:" + backend.PoolKey()
@@ -264,10 +278,17 @@ func (a *App) provisionLogStore(ctx caddy.Context) error {
 	})
 	if err != nil {
 		a.logStoreKey = ""
-		return err
+		return nil, err
 	}
 	a.logStore = val.(pooledLogStore).Store
-	return nil
+	if err := a.StoreSpool.check("store_spool"); err != nil {
+		return nil, err
+	}
+	sp, err := a.StoreSpool.open(connectors.StoreName)
+	if err != nil {
+		return nil, fmt.Errorf("store_spool: %w", err)
+	}
+	return sp, nil
 }
 
 // Start starts the app's background jobs: it keeps a copy of the admin IP

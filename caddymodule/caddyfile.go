@@ -478,6 +478,7 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //	    store postgres <dsn> [{ schema <name> }]
 //	    store off
 //	    retention <duration>
+//	    store_spool off | store_spool { dir <path>; max_bytes <size>; max_age <duration> }
 //	    sink  file <path> [{ fsync }]
 //	    sink  log [<level>]
 //	    queue_size     <n>
@@ -537,6 +538,11 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.ConnectorsRaw = append(app.ConnectorsRaw, raw)
+		case "store_spool":
+			app.StoreSpool = new(SpoolConfig)
+			if err := app.StoreSpool.unmarshal(d); err != nil {
+				return nil, err
+			}
 		case "on_state_error":
 			v, err := oneArg(d)
 			if err != nil {

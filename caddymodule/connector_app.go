@@ -48,6 +48,39 @@ type SpoolConfig struct {
 	DeadLetterMaxBytes int64 `json:"dead_letter_max_bytes,omitempty"`
 }
 
+// open opens the spool of the output name (nil for a spool that is off) under
+// loginguard/spool/<name> in Caddy's data directory unless Dir says where.
+func (c *SpoolConfig) open(name string) (*spool.Spool, error) {
+	if c == nil {
+		c = new(SpoolConfig)
+	}
+	if c.Off {
+		return nil, nil
+	}
+	dir := c.Dir
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "loginguard", "spool", name)
+	}
+	return spool.Open(spool.Options{Dir: dir, MaxBytes: c.MaxBytes, MaxAge: time.Duration(c.MaxAge), DeadLetterBytes: c.DeadLetterMaxBytes})
+}
+
+// check rejects negative limits; errors name the field (spool or
+// store_spool) and the option.
+func (c *SpoolConfig) check(field string) error {
+	if c == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		opt string
+		v   int64
+	}{{"max_bytes", c.MaxBytes}, {"max_age", int64(c.MaxAge)}, {"dead_letter_max_bytes", c.DeadLetterMaxBytes}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s %s: must not be negative", field, f.opt)
+		}
+	}
+	return nil
+}
+
 // unmarshal reads, at the dispenser's `spool` token:
 //
 //	spool off
@@ -177,21 +210,12 @@ func (a *App) provisionConnectors(ctx caddy.Context) ([]connectors.Named, error)
 			continue
 		}
 		n := connectors.Named{Name: b.Name, Connector: c}
-		if sc := b.Spool; sc == nil || !sc.Off {
-			if sc == nil {
-				sc = new(SpoolConfig)
-			}
-			dir := sc.Dir
-			if dir == "" {
-				dir = filepath.Join(caddy.AppDataDir(), "loginguard", "spool", b.Name)
-			}
-			sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: sc.MaxBytes, MaxAge: time.Duration(sc.MaxAge), DeadLetterBytes: sc.DeadLetterMaxBytes})
-			if err != nil {
-				c.Close()
-				return fail(fmt.Errorf("connector %s: spool: %w", b.Name, err))
-			}
-			n.Spool = sp
+		sp, err := b.Spool.open(b.Name)
+		if err != nil {
+			c.Close()
+			return fail(fmt.Errorf("connector %s: spool: %w", b.Name, err))
 		}
+		n.Spool = sp
 		named = append(named, n)
 	}
 	return named, nil
@@ -209,16 +233,8 @@ func (c *ConnectorBase) checkBase(module string) error {
 	if c.Name == "none" {
 		return fmt.Errorf("connector none: name: none is reserved (`connectors none` means no connector)")
 	}
-	if s := c.Spool; s != nil {
-		if s.MaxBytes < 0 {
-			return fmt.Errorf("connector %s: spool max_bytes: must not be negative", c.Name)
-		}
-		if s.MaxAge < 0 {
-			return fmt.Errorf("connector %s: spool max_age: must not be negative", c.Name)
-		}
-		if s.DeadLetterMaxBytes < 0 {
-			return fmt.Errorf("connector %s: spool dead_letter_max_bytes: must not be negative", c.Name)
-		}
+	if err := c.Spool.check("spool"); err != nil {
+		return fmt.Errorf("connector %s: %w", c.Name, err)
 	}
 	if _, err := c.encoder("connector " + c.Name); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
 )
 
@@ -38,6 +39,9 @@ type PipelineConfig struct {
 	// pipeline does not close it: its owner does (the store outlives a
 	// pipeline across config reloads).
 	Store Connector
+	// StoreSpool, when not nil, is the log store's spool (see Named.Spool);
+	// the pipeline closes it.
+	StoreSpool *spool.Spool
 	// StoreLag, when not nil, is told of every event the store wrote: how
 	// long after the login it was written.
 	StoreLag func(time.Duration)
@@ -110,13 +114,16 @@ func NewPipeline(c PipelineConfig) (*Pipeline, error) {
 	for _, o := range c.Outputs {
 		if seen[o.Name] {
 			closeAll(c.Outputs)
+			if c.StoreSpool != nil {
+				c.StoreSpool.Close()
+			}
 			return nil, fmt.Errorf("connector %s: name: used twice (the log store's is %q)", o.Name, StoreName)
 		}
 		seen[o.Name] = true
 	}
 	outs := c.Outputs
 	if p.store {
-		outs = append([]Named{{Name: StoreName, Connector: storeOutput{c.Store, c.StoreLag}}}, outs...)
+		outs = append([]Named{{Name: StoreName, Connector: storeOutput{c.Store, c.StoreLag}, Spool: c.StoreSpool}}, outs...)
 	}
 	p.d = NewDispatcher(c.Options, outs...)
 	for _, s := range c.Stages {

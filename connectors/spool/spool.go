@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/internal/filelock"
 )
 
 // Defaults of Options.
@@ -132,9 +133,10 @@ type item struct {
 // Spool is one connector's disk queue. Append may run concurrently with Next,
 // Ack and DeadLetter; Next and Ack are for one reader.
 type Spool struct {
-	key    string
-	refs   int        // Opens not yet Closed; guarded by openMu and mu
-	reader sync.Mutex // held by the one reader (LockReader)
+	release func() // gives back the claim on the directory (filelock)
+	key     string
+	refs    int        // Opens not yet Closed; guarded by openMu and mu
+	reader  sync.Mutex // held by the one reader (LockReader)
 
 	dir      string
 	maxBytes int64
@@ -212,7 +214,13 @@ func Open(o Options) (*Spool, error) {
 		s.mu.Unlock()
 		return s, nil
 	}
+	// One process writes a spool: a second would interleave its segments.
+	release, err := filelock.Claim(filepath.Join(o.Dir, "spool"))
+	if err != nil {
+		return nil, fmt.Errorf("spool %s: %w (give each Caddy process its own spool dir)", o.Dir, err)
+	}
 	s := &Spool{
+		release:  release,
 		key:      key,
 		refs:     1,
 		dir:      o.Dir,
@@ -225,6 +233,7 @@ func Open(o Options) (*Spool, error) {
 	}
 	if err := s.recover(); err != nil {
 		s.closeFiles()
+		release()
 		return nil, err
 	}
 	open[key] = s
@@ -830,6 +839,7 @@ func (s *Spool) Close() error {
 		delete(open, s.key)
 	}
 	s.closed = true
+	defer s.release()
 	return s.closeFiles()
 }
 
