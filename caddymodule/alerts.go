@@ -137,6 +137,6 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 func (a *App) alert(al alerts.Alert) {
 	a.logger.Warn("loginguard alert", "rule", al.Rule, "subject", al.Subject, "count", al.Count, "window", al.Window.String())
 	a.metrics.alerts.WithLabelValues(al.Rule).Inc()
-	a.tel.alert(al.Rule)
+	a.tel.Alert(al.Rule)
 	a.emit(al.Event(), true, a.alertTo)
 }

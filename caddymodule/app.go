@@ -23,6 +23,7 @@ import (
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
+	"github.com/loginguard/loginguard/telemetry"
 )
 
 func init() {
@@ -91,7 +92,7 @@ type App struct {
 	logQueue    *connectors.Dispatcher // the log store's own queue
 	logger      *slog.Logger
 	metrics     *metrics
-	tel         *telemetry // nil when off
+	tel         *telemetry.Telemetry // nil when off
 	alerts      *alerts.Engine
 	health      stateHealth
 
@@ -240,7 +241,7 @@ func (s storeConnector) Deliver(ctx context.Context, batch []event.Event) error 
 		for i := range batch {
 			lag := now.Sub(batch[i].EventDate).Seconds()
 			s.app.metrics.storeLag.Observe(lag)
-			s.app.tel.storeLag(lag)
+			s.app.tel.StoreLag(lag)
 		}
 	}
 	return err
@@ -489,7 +490,7 @@ func (a *App) close() {
 		}
 		cancel()
 	}
-	a.tel.shutdown()
+	a.tel.Shutdown()
 	if a.logStoreKey != "" {
 		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
 			a.logger.Warn("closing the login log store", "error", err)

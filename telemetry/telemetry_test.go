@@ -1,4 +1,4 @@
-package caddymodule
+package telemetry
 
 import (
 	"context"
@@ -31,10 +31,10 @@ func TestSpanIdentity(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	for _, hash := range []bool{true, false} {
-		tel := &telemetry{tracer: tp.Tracer("test"), hash: hash}
+		tel := &Telemetry{tracer: tp.Tracer("test"), hash: hash}
 		in := httptest.NewRequest("POST", "/login", nil)
 		in.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-		r, span := tel.startSpan(in, "loginguard.login")
+		r, span := tel.StartSpan(in, "loginguard.login")
 		if got := span.SpanContext().TraceID().String(); got != "4bf92f3577b34da6a3ce929d0e0e4736" {
 			t.Fatalf("without Caddy's span the gateway's continues the client's trace; got %s", got)
 		}
@@ -42,7 +42,7 @@ func TestSpanIdentity(t *testing.T) {
 			t.Fatalf("the portal's traceparent %q is not the gateway span's", tp)
 		}
 		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Email: event.Str("a@x.com"), Reason: event.BadCredentials}
-		tel.endSpan(span, &ev, "a@x.com")
+		tel.EndSpan(span, &ev, "a@x.com")
 		ended := rec.Ended()
 		got := map[string]string{}
 		for _, kv := range ended[len(ended)-1].Attributes() {
@@ -63,7 +63,7 @@ func TestSpanIdentity(t *testing.T) {
 func TestSpanKindAndStatus(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	tel := &telemetry{tracer: tp.Tracer("test"), hash: true}
+	tel := &Telemetry{tracer: tp.Tracer("test"), hash: true}
 	caddySpanCtx, caddySpan := tp.Tracer("caddy").Start(context.Background(), "caddy.request", trace.WithSpanKind(trace.SpanKindServer))
 	for _, c := range []struct {
 		name   string
@@ -76,9 +76,9 @@ func TestSpanKindAndStatus(t *testing.T) {
 		{"in Caddy's span, wrong password", caddySpanCtx, event.BadCredentials, trace.SpanKindInternal, codes.Unset},
 		{"in Caddy's span, portal down", caddySpanCtx, event.UpstreamError, trace.SpanKindInternal, codes.Error},
 	} {
-		_, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil).WithContext(c.ctx), "loginguard.login")
+		_, span := tel.StartSpan(httptest.NewRequest("POST", "/login", nil).WithContext(c.ctx), "loginguard.login")
 		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: c.reason}
-		tel.endSpan(span, &ev, "")
+		tel.EndSpan(span, &ev, "")
 		ended := rec.Ended()
 		got := ended[len(ended)-1]
 		if got.SpanKind() != c.kind || got.Status().Code != c.status {
@@ -94,10 +94,10 @@ func TestSpanKindAndStatus(t *testing.T) {
 func TestAccountActionContinuesTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	tel := &telemetry{tracer: tp.Tracer("test"), hash: true}
+	tel := &Telemetry{tracer: tp.Tracer("test"), hash: true}
 	ctx := admin.WithActor(context.Background(), admin.Actor{Name: "ops", TraceParent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
 	ev := event.Event{EventType: event.AccountLocked, Email: event.Str("a@x.com")}
-	tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
+	tel.AccountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
 	ended := rec.Ended()
 	if len(ended) != 1 || ended[0].Parent().SpanID().String() != "00f067aa0ba902b7" || ev.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Fatalf("span %v parent %v, event trace %q; want the caller's trace", ended, ended[0].Parent(), ev.TraceID)
@@ -137,14 +137,14 @@ func TestTelemetryGRPC(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Stop()
 
-	tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: ln.Addr().String(), Protocol: "grpc", Insecure: true}, nil)
+	tel, err := New(context.Background(), Config{Endpoint: ln.Addr().String(), Protocol: "grpc", Insecure: true}, nil)
 	if err != nil || tel == nil {
-		t.Fatalf("newTelemetry: %v, %v", tel, err)
+		t.Fatalf("New: %v, %v", tel, err)
 	}
-	_, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "loginguard.login")
+	_, span := tel.StartSpan(httptest.NewRequest("POST", "/login", nil), "loginguard.login")
 	ev := event.Event{EventType: event.LoginSuccess, Source: event.SourceManager, Principal: event.Str("admin")}
-	tel.endSpan(span, &ev, "admin")
-	tel.shutdown()
+	tel.EndSpan(span, &ev, "admin")
+	tel.Shutdown()
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	if len(col.names) != 1 || col.names[0] != "loginguard.login" {
@@ -158,23 +158,23 @@ func TestTelemetryOff(t *testing.T) {
 	for _, v := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"} {
 		t.Setenv(v, "")
 	}
-	for _, cfg := range []*Telemetry{nil, {}, {Off: true, Endpoint: "http://127.0.0.1:1"}} {
-		tel, err := newTelemetry(context.Background(), cfg, nil)
+	for _, cfg := range []Config{{}, {Off: true, Endpoint: "http://127.0.0.1:1"}} {
+		tel, err := New(context.Background(), cfg, nil)
 		if tel != nil || err != nil {
 			t.Fatalf("%+v: %v, %v", cfg, tel, err)
 		}
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
-	if !(*Telemetry)(nil).enabled() {
+	if !(Config{}).Enabled() {
 		t.Fatal("OTEL_EXPORTER_OTLP_ENDPOINT set: want telemetry on")
 	}
-	var tel *telemetry
-	r, span := tel.startSpan(httptest.NewRequest("POST", "/login", nil), "x")
-	tel.endSpan(span, &event.Event{}, "")
-	tel.attempt(event.SourcePortal, true, "")
-	tel.lock()
-	tel.rateLimit()
-	tel.shutdown()
+	var tel *Telemetry
+	r, span := tel.StartSpan(httptest.NewRequest("POST", "/login", nil), "x")
+	tel.EndSpan(span, &event.Event{}, "")
+	tel.Attempt(event.SourcePortal, true, "")
+	tel.Lock()
+	tel.RateLimit()
+	tel.Shutdown()
 	if r.Header.Get("Traceparent") != "" {
 		t.Fatal("telemetry off added a traceparent")
 	}
@@ -187,19 +187,19 @@ func TestMetricAttributeSets(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	tel := new(telemetry)
+	tel := new(Telemetry)
 	if err := tel.instruments(mp.Meter("test"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		tel.attempt(event.SourcePortal, true, "")
-		tel.attempt(event.SourcePortal, false, event.BadCredentials)
-		tel.attempt(event.SourceManager, false, event.BadCredentials)
-		tel.stateTook("admit", time.Millisecond)
+		tel.Attempt(event.SourcePortal, true, "")
+		tel.Attempt(event.SourcePortal, false, event.BadCredentials)
+		tel.Attempt(event.SourceManager, false, event.BadCredentials)
+		tel.StateTook("admit", time.Millisecond)
 	}
-	tel.attempt(event.SourcePortal, false, event.Locked)
-	tel.stateTook("finish", time.Millisecond)
-	tel.alert("ip_failures")
+	tel.Attempt(event.SourcePortal, false, event.Locked)
+	tel.StateTook("finish", time.Millisecond)
+	tel.Alert("ip_failures")
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -258,14 +258,14 @@ func BenchmarkTelemetryAttempt(b *testing.B) {
 	defer srv.Close()
 	ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Email: event.Str("a@x.com"),
 		Reason: event.BadCredentials, RemoteAddress: "10.1.2.3", PortalID: event.Str("bench"), FailureCount: 2}
-	attempt := func(tel *telemetry) {
-		r, span := tel.startSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
+	attempt := func(tel *Telemetry) {
+		r, span := tel.StartSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
 		_ = r
-		tel.stateTook("admit", time.Microsecond)
-		tel.upstreamTook(time.Millisecond)
-		tel.stateTook("finish", time.Microsecond)
-		tel.attempt(ev.Source, false, ev.Reason)
-		tel.endSpan(span, &ev, "a@x.com")
+		tel.StateTook("admit", time.Microsecond)
+		tel.UpstreamTook(time.Millisecond)
+		tel.StateTook("finish", time.Microsecond)
+		tel.Attempt(ev.Source, false, ev.Reason)
+		tel.EndSpan(span, &ev, "a@x.com")
 	}
 	b.Run("off", func(b *testing.B) {
 		b.ReportAllocs()
@@ -274,11 +274,11 @@ func BenchmarkTelemetryAttempt(b *testing.B) {
 		}
 	})
 	b.Run("on", func(b *testing.B) {
-		tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: srv.URL}, nil)
+		tel, err := New(context.Background(), Config{Endpoint: srv.URL}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer tel.shutdown()
+		defer tel.Shutdown()
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -302,14 +302,14 @@ func TestExporterNone(t *testing.T) {
 			}))
 			defer srv.Close()
 			t.Setenv(off, "none")
-			tel, err := newTelemetry(context.Background(), &Telemetry{Endpoint: srv.URL}, nil)
+			tel, err := New(context.Background(), Config{Endpoint: srv.URL}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, span := tel.startSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
-			tel.attempt(event.SourcePortal, false, event.BadCredentials)
-			tel.endSpan(span, &event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.BadCredentials}, "")
-			tel.shutdown() // flushes what is exported
+			_, span := tel.StartSpan(httptest.NewRequest("POST", "/api/login", nil), "loginguard.login")
+			tel.Attempt(event.SourcePortal, false, event.BadCredentials)
+			tel.EndSpan(span, &event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.BadCredentials}, "")
+			tel.Shutdown() // flushes what is exported
 			mu.Lock()
 			defer mu.Unlock()
 			traces, metrics := paths["/v1/traces"], paths["/v1/metrics"]
