@@ -174,7 +174,16 @@ func TestTelemetryOff(t *testing.T) {
 	tel.Attempt(event.SourcePortal, true, "")
 	tel.Lock()
 	tel.RateLimit()
+	tel.UpstreamTook(time.Millisecond)
+	tel.StateTook("admit", time.Millisecond)
+	tel.StoreLag(1)
+	tel.Alert("ip_failures")
+	ev := event.Event{EventType: event.AccountLocked, Email: event.Str("a@x.com")}
+	tel.AccountAction(context.Background(), "loginguard.lock", "loginguard.account_locked", &ev)
 	tel.Shutdown()
+	if ev.TraceID != "" {
+		t.Fatal("telemetry off gave the event a trace id")
+	}
 	if r.Header.Get("Traceparent") != "" {
 		t.Fatal("telemetry off added a traceparent")
 	}
