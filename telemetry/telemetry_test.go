@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -329,5 +330,33 @@ func TestExporterNone(t *testing.T) {
 				t.Errorf("traces off: %d trace and %d metric exports, want metrics only", traces, metrics)
 			}
 		})
+	}
+}
+
+// TestOptionCacheConcurrent: requests build and read the cached attribute
+// sets at once (run it with -race: the cache is shared by every request), and
+// each key keeps its own set.
+func TestOptionCacheConcurrent(t *testing.T) {
+	var c optionCache[int]
+	build := func(k int) []attribute.KeyValue { return []attribute.KeyValue{attribute.Int("k", k)} }
+	const workers, keys = 8, 500
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < keys; i++ {
+				k := (i*7 + w*keys/workers) % keys // each worker its own order
+				set := metric.NewAddConfig([]metric.AddOption{c.get(k, build)}).Attributes()
+				if v, _ := set.Value("k"); v.AsInt64() != int64(k) || set.Len() != 1 {
+					t.Errorf("key %d: set %v", k, set.ToSlice())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(c.m) != keys {
+		t.Errorf("%d sets cached, want %d", len(c.m), keys)
 	}
 }
