@@ -32,7 +32,7 @@ func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, 
 	}
 	ev := accountEvent(name, event.AccountLocked, "Account "+name+" locked by "+by+" "+until)
 	withActor(ctx, &ev)
-	a.tel.accountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
+	a.tel.AccountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
 	a.Emit(ev)
 	return nil
 }
@@ -56,7 +56,7 @@ func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, erro
 	if was {
 		ev := accountEvent(name, event.AccountUnlocked, "Account "+name+" unlocked by "+by)
 		withActor(ctx, &ev)
-		a.tel.accountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
+		a.tel.AccountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
 		a.Emit(ev)
 	}
 	return was, nil

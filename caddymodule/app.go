@@ -22,6 +22,7 @@ import (
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
+	"github.com/loginguard/loginguard/telemetry"
 )
 
 func init() {
@@ -94,7 +95,7 @@ type App struct {
 	logStoreKey string
 	logger      *slog.Logger
 	metrics     *metrics
-	tel         *telemetry // nil when off
+	tel         *telemetry.Telemetry // nil when off
 	health      stateHealth
 
 	blocked atomic.Pointer[[]netip.Prefix] // admin IP blocks, refreshed by Start's goroutine
@@ -219,13 +220,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 		},
 		StoreLag: func(d time.Duration) {
 			a.metrics.storeLag.Observe(d.Seconds())
-			a.tel.storeLag(d.Seconds())
+			a.tel.StoreLag(d.Seconds())
 		},
 		Outputs:    outputs,
 		Selectable: slices.Collect(maps.Keys(a.connNames)),
 		Found: func(f connectors.Finding) {
 			a.metrics.alerts.WithLabelValues(f.Kind).Inc()
-			a.tel.alert(f.Kind)
+			a.tel.Alert(f.Kind)
 		},
 	}
 	if a.logStore != nil {
@@ -490,7 +491,7 @@ func (a *App) close() {
 		}
 		cancel()
 	}
-	a.tel.shutdown()
+	a.tel.Shutdown()
 	if a.logStoreKey != "" {
 		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
 			a.logger.Warn("closing the login log store", "error", err)

@@ -173,7 +173,7 @@ func (h *Handler) lockEvent(a *attempt, identity string, res state.Result) event
 	h.setEventIdentity(&lock, identity, "")
 	lock.Message = event.Str(lockMessage(identity, res.Failures, res))
 	h.app.metrics.lock()
-	h.app.tel.lock()
+	h.app.tel.Lock()
 	return lock
 }
 

@@ -126,21 +126,21 @@ func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
 func (a *App) waited(o prometheus.Observer, op string, start time.Time) {
 	d := time.Since(start)
 	o.Observe(d.Seconds())
-	a.tel.stateTook(op, d)
+	a.tel.StateTook(op, d)
 }
 
 // countAttempt counts an attempt that reached the portal.
 func (a *App) countAttempt(src event.Source, success bool, reason event.Reason) {
 	a.metrics.attempt(src, success, reason)
-	a.tel.attempt(src, success, reason)
+	a.tel.Attempt(src, success, reason)
 }
 
 // countRefusal counts an attempt the gateway answered itself.
 func (a *App) countRefusal(src event.Source, reason event.Reason) {
 	a.metrics.refusal(reason)
-	a.tel.attempt(src, false, reason)
+	a.tel.Attempt(src, false, reason)
 	if reason == event.RateLimited {
-		a.tel.rateLimit()
+		a.tel.RateLimit()
 	}
 }
 

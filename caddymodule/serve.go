@@ -64,9 +64,9 @@ func (a *attempt) failuresBefore() int {
 }
 
 func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	r, span := h.app.tel.startSpan(r, "loginguard.login")
+	r, span := h.app.tel.StartSpan(r, "loginguard.login")
 	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span}
-	defer func() { h.app.tel.endSpan(span, &a.ev, a.identity) }()
+	defer func() { h.app.tel.EndSpan(span, &a.ev, a.identity) }()
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
@@ -139,7 +139,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	sent := time.Now()
 	err = next.ServeHTTP(rec, r)
-	h.app.tel.upstreamTook(time.Since(sent))
+	h.app.tel.UpstreamTook(time.Since(sent))
 	if err == nil && !rec.holding {
 		// The client has its answer before the state and event work below.
 		_ = http.NewResponseController(rec).Flush()
@@ -497,7 +497,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 			}
 		}
 	}
-	r, span := h.app.tel.startSpan(r, "loginguard.logout")
+	r, span := h.app.tel.StartSpan(r, "loginguard.logout")
 	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err := next.ServeHTTP(rec, r)
 	if err != nil || rec.status >= 400 {
@@ -505,7 +505,7 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 		return err
 	}
 	ev := h.newEvent(r, event.Logout)
-	defer func() { h.app.tel.endSpan(span, &ev, identityOf(ev)) }()
+	defer func() { h.app.tel.EndSpan(span, &ev, identityOf(ev)) }()
 	if hash != "" {
 		s, ok, serr := h.app.Store().TakeSession(r.Context(), hash)
 		if serr != nil {
