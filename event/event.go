@@ -114,6 +114,11 @@ type Event struct {
 	// Candidates are the principals an ambiguous request named (reason
 	// AMBIGUOUS_PRINCIPAL), each counted against.
 	Candidates []string `json:"candidates,omitempty"`
+	// Geo is where the remote address is, from GeoIP databases (package
+	// enrich); its fields are absent when unknown.
+	Geo
+	// Device is what the user agent says the client is (package enrich).
+	Device
 	// Seq is the log store's sequence number of the event: an integer >= 1,
 	// unique in the store and higher for a newer event. Only events read back
 	// from a store have one; zero is not written.
@@ -183,6 +188,8 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		}
 		b = append(b, ']')
 	}
+	b = e.Geo.appendJSON(b)
+	b = e.Device.appendJSON(b)
 	if e.Seq != 0 {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendInt(b, e.Seq, 10)

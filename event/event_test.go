@@ -67,3 +67,39 @@ func FuzzMarshal(f *testing.F) {
 		}
 	})
 }
+
+func TestEnrichmentFields(t *testing.T) {
+	ev := Event{ID: "x", EventDate: time.UnixMilli(0).UTC(), EventType: LoginFailure, RemoteAddress: "81.2.69.142",
+		Geo: Geo{Country: "GB", RegionCode: "ENG", Region: "England", City: "London", Latitude: 51.5142, Longitude: -0.0931,
+			AccuracyRadius: 10, ASN: 20712, ASOrg: "Andrews & Arnold \"AA\""},
+		Device: Device{Browser: "curl", DeviceType: DeviceBot, Bot: true}}
+	got := string(ev.AppendJSON(nil))
+	want := `,"country":"GB","regionCode":"ENG","region":"England","city":"London","latitude":51.5142,"longitude":-0.0931,` +
+		`"accuracyRadius":10,"asn":20712,"asOrg":"Andrews & Arnold \"AA\"","browser":"curl","deviceType":"bot","bot":true}`
+	if !strings.HasSuffix(got, want) {
+		t.Fatalf("got  %s\nwant ...%s", got, want)
+	}
+	var back Event
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Geo != ev.Geo || back.Device != ev.Device {
+		t.Errorf("round trip: %+v %+v", back.Geo, back.Device)
+	}
+	if p := ev.Place(); p != "London, ENG, GB" {
+		t.Errorf("Place() = %q", p)
+	}
+	// Only the known parts; the region's name without a code.
+	if p := (&Geo{Region: "Bavaria", Country: "DE"}).Place(); p != "Bavaria, DE" {
+		t.Errorf("Place() = %q", p)
+	}
+	// Without enrichment, no field at all; a location on the equator keeps both coordinates.
+	plain := Event{ID: "x", EventDate: time.UnixMilli(0).UTC()}
+	if s := string(plain.AppendJSON(nil)); strings.Contains(s, "latitude") || strings.Contains(s, "bot") || strings.Contains(s, "country") {
+		t.Errorf("unenriched event: %s", s)
+	}
+	eq := Event{Geo: Geo{Latitude: 0, Longitude: 32.5}}
+	if s := string(eq.AppendJSON(nil)); !strings.Contains(s, `"latitude":0,"longitude":32.5`) {
+		t.Errorf("equator: %s", s)
+	}
+}

@@ -75,6 +75,14 @@ type Filter struct {
 	PortalID  string
 	Reason    event.Reason
 	Principal string
+	// Country matches the ISO 3166-1 alpha-2 country code of the remote
+	// address (event.Geo.Country), ignoring case.
+	Country string
+	// ASN matches the autonomous system number (event.Geo.ASN).
+	ASN int64
+	// DeviceType matches event.Device.DeviceType exactly ("desktop",
+	// "mobile", "tablet", "tv", "bot").
+	DeviceType string
 }
 
 // Page selects one page of a result.

@@ -42,12 +42,40 @@ type ecsUser struct {
 }
 
 type ecsAddr struct {
-	IP      string `json:"ip,omitempty"`
-	Address string `json:"address,omitempty"`
+	IP      string  `json:"ip,omitempty"`
+	Address string  `json:"address,omitempty"`
+	Geo     *ecsGeo `json:"geo,omitempty"`
+	AS      *ecsAS  `json:"as,omitempty"`
+}
+
+// ecsGeo is ECS's geo field set; region_iso_code is "CC-RR" ("US-CA").
+type ecsGeo struct {
+	CountryISOCode string       `json:"country_iso_code,omitempty"`
+	RegionISOCode  string       `json:"region_iso_code,omitempty"`
+	RegionName     string       `json:"region_name,omitempty"`
+	CityName       string       `json:"city_name,omitempty"`
+	Location       *ecsGeoPoint `json:"location,omitempty"`
+}
+
+type ecsGeoPoint struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+type ecsAS struct {
+	Number       int64    `json:"number,omitempty"`
+	Organization *ecsName `json:"organization,omitempty"`
+}
+
+type ecsName struct {
+	Name string `json:"name"`
 }
 
 type ecsUA struct {
-	Original string `json:"original"`
+	Original string   `json:"original,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	OS       *ecsName `json:"os,omitempty"`
+	Device   *ecsName `json:"device,omitempty"`
 }
 
 type ecsURL struct {
@@ -71,6 +99,9 @@ type ecsLabels struct {
 	Source   string `json:"source"`
 	PortalID string `json:"portal_id,omitempty"`
 	Error    string `json:"error_type,omitempty"`
+	// Bot is "true" for a client that is not a person's browser (ECS has
+	// no field for it).
+	Bot string `json:"bot,omitempty"`
 }
 
 // encodeECS writes the event as an ECS document: category authentication, type start
@@ -117,14 +148,29 @@ func encodeECS(b []byte, e *event.Event) ([]byte, error) {
 		rel.User = append(rel.User, u.Email)
 	}
 	if e.RemoteAddress != "" {
-		d.Source = &ecsAddr{IP: e.RemoteAddress, Address: e.RemoteAddress}
+		d.Source = &ecsAddr{IP: e.RemoteAddress, Address: e.RemoteAddress, Geo: ecsGeoOf(&e.Geo)}
+		if e.ASN != 0 || e.ASOrg != "" {
+			d.Source.AS = &ecsAS{Number: e.ASN}
+			if e.ASOrg != "" {
+				d.Source.AS.Organization = &ecsName{Name: e.ASOrg}
+			}
+		}
 		rel.IP = []string{e.RemoteAddress}
 	}
 	if rel.User != nil || rel.IP != nil {
 		d.Related = &rel
 	}
-	if e.UserAgent != "" {
-		d.UserAgent = &ecsUA{Original: e.UserAgent}
+	if ua := (ecsUA{Original: e.UserAgent, Name: e.Browser}); ua.Original != "" || ua.Name != "" || e.OS != "" || e.DeviceType != "" {
+		if e.OS != "" {
+			ua.OS = &ecsName{Name: e.OS}
+		}
+		if e.DeviceType != "" {
+			ua.Device = &ecsName{Name: e.DeviceType}
+		}
+		d.UserAgent = &ua
+	}
+	if e.Bot {
+		d.Labels.Bot = "true"
 	}
 	if e.Path != "" {
 		d.URL = &ecsURL{Path: e.Path}
@@ -140,6 +186,21 @@ func encodeECS(b []byte, e *event.Event) ([]byte, error) {
 		return b, err
 	}
 	return append(b, out...), nil
+}
+
+// ecsGeoOf returns the ECS geo fields of g, or nil when it has none.
+func ecsGeoOf(g *event.Geo) *ecsGeo {
+	eg := ecsGeo{CountryISOCode: g.Country, RegionName: g.Region, CityName: g.City}
+	if g.RegionCode != "" && g.Country != "" {
+		eg.RegionISOCode = g.Country + "-" + g.RegionCode
+	}
+	if g.HasCoordinates() {
+		eg.Location = &ecsGeoPoint{Lat: g.Latitude, Lon: g.Longitude}
+	}
+	if eg == (ecsGeo{}) {
+		return nil
+	}
+	return &eg
 }
 
 func str(p *string) string {

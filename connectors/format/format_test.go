@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,112 @@ func cases() map[string]*event.Event {
 			Message:   sp("Account eve@example.com failed authentication due to 5 failed login attempts"),
 			ErrorType: sp("AccountLockedException"), Reason: event.Locked, FailureCount: 5},
 		"empty": {},
+		"enriched": {ID: "01JEVT0000000000000000005", Source: event.SourceManager, Principal: sp("bob"),
+			EventDate: at, EventType: event.LoginFailure, RemoteAddress: "81.2.69.142", Reason: event.BadCredentials,
+			UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+			Geo: event.Geo{Country: "GB", RegionCode: "ENG", Region: "England", City: "London", Latitude: 51.5142, Longitude: -0.0931,
+				AccuracyRadius: 10, ASN: 20712, ASOrg: "Andrews & Arnold Ltd"},
+			Device: event.Device{Browser: "Safari", OS: "iOS", DeviceType: event.DeviceMobile}},
+		"bot": {ID: "01JEVT0000000000000000006", Source: event.SourcePortal, Email: sp("ann@example.com"),
+			EventDate: at, EventType: event.LoginFailure, RemoteAddress: "8.8.8.8", Reason: event.BadCredentials,
+			UserAgent: "Mozilla/4.0 (Hydra)", Geo: event.Geo{Country: "US", Region: "California", ASN: 15169},
+			Device: event.Device{Browser: "Hydra", DeviceType: event.DeviceBot, Bot: true}},
+	}
+}
+
+// TestEnrichedFields checks the location and device fields where ECS and
+// OCSF put them.
+func TestEnrichedFields(t *testing.T) {
+	c := cases()
+	var ecs struct {
+		Source struct {
+			Geo struct {
+				CountryISOCode string `json:"country_iso_code"`
+				RegionISOCode  string `json:"region_iso_code"`
+				RegionName     string `json:"region_name"`
+				CityName       string `json:"city_name"`
+				Location       struct{ Lat, Lon float64 }
+			}
+			AS struct {
+				Number       int64
+				Organization struct{ Name string }
+			} `json:"as"`
+		}
+		UserAgent struct {
+			Original string
+			Name     string
+			OS       struct{ Name string }
+			Device   struct{ Name string }
+		} `json:"user_agent"`
+		Labels map[string]string
+	}
+	out, _ := encodeECS(nil, c["enriched"])
+	if err := json.Unmarshal(out, &ecs); err != nil {
+		t.Fatal(err)
+	}
+	g, a, ua := ecs.Source.Geo, ecs.Source.AS, ecs.UserAgent
+	if g.CountryISOCode != "GB" || g.RegionISOCode != "GB-ENG" || g.RegionName != "England" || g.CityName != "London" ||
+		g.Location.Lat != 51.5142 || g.Location.Lon != -0.0931 || a.Number != 20712 || a.Organization.Name != "Andrews & Arnold Ltd" ||
+		ua.Name != "Safari" || ua.OS.Name != "iOS" || ua.Device.Name != "mobile" || ua.Original == "" || ecs.Labels["bot"] != "" {
+		t.Errorf("ecs: %s", out)
+	}
+	out, _ = encodeECS(nil, c["bot"])
+	ecs.Labels = nil
+	json.Unmarshal(out, &ecs)
+	if ecs.Labels["bot"] != "true" || strings.Contains(string(out), `"location"`) || strings.Contains(string(out), `"region_iso_code"`) {
+		t.Errorf("ecs bot: %s", out)
+	}
+
+	var ocsf struct {
+		Src struct {
+			Type     string
+			TypeID   int `json:"type_id"`
+			Location struct {
+				City, Country, Region, Desc string
+				Coordinates                 []float64
+			}
+			AS struct {
+				Name   string
+				Number int64
+			} `json:"autonomous_system"`
+			OS struct {
+				Name   string
+				TypeID int `json:"type_id"`
+			}
+		} `json:"src_endpoint"`
+		HTTP struct {
+			UserAgent string `json:"user_agent"`
+		} `json:"http_request"`
+		Unmapped struct {
+			Browser string
+			Bot     bool
+		}
+	}
+	out, _ = encodeOCSF(nil, c["enriched"])
+	if err := json.Unmarshal(out, &ocsf); err != nil {
+		t.Fatal(err)
+	}
+	s := ocsf.Src
+	if s.Location.City != "London" || s.Location.Country != "GB" || s.Location.Region != "ENG" || s.Location.Desc != "London, ENG, GB" ||
+		len(s.Location.Coordinates) != 2 || s.Location.Coordinates[0] != -0.0931 || s.Location.Coordinates[1] != 51.5142 ||
+		s.AS.Number != 20712 || s.AS.Name != "Andrews & Arnold Ltd" || s.OS.Name != "iOS" || s.OS.TypeID != 301 ||
+		s.TypeID != 5 || s.Type != "Mobile" || ocsf.HTTP.UserAgent == "" || ocsf.Unmapped.Browser != "Safari" || ocsf.Unmapped.Bot {
+		t.Errorf("ocsf: %s", out)
+	}
+	out, _ = encodeOCSF(nil, c["bot"])
+	ocsf.Unmapped.Bot = false
+	json.Unmarshal(out, &ocsf)
+	if !ocsf.Unmapped.Bot || ocsf.Unmapped.Browser != "Hydra" || strings.Contains(string(out), "coordinates") || strings.Contains(string(out), `"type_id":5`) {
+		t.Errorf("ocsf bot: %s", out)
+	}
+	// Without enrichment, none of the new objects.
+	for _, f := range []Encoder{encodeECS, encodeOCSF} {
+		out, _ := f(nil, c["failure"])
+		for _, k := range []string{`"geo"`, `"as"`, `"autonomous_system"`, `"location"`, `"unmapped"`, `"os"`, `"bot"`} {
+			if strings.Contains(string(out), k) {
+				t.Errorf("unenriched event has %s: %s", k, out)
+			}
+		}
 	}
 }
 

@@ -33,6 +33,14 @@ type ocsfDoc struct {
 	SrcEndpoint  *ocsfEndpoint `json:"src_endpoint,omitempty"`
 	HTTPRequest  *ocsfHTTP     `json:"http_request,omitempty"`
 	Metadata     ocsfMeta      `json:"metadata"`
+	// Unmapped holds what OCSF has no attribute for: the browser's name and
+	// whether the client is a bot.
+	Unmapped *ocsfUnmapped `json:"unmapped,omitempty"`
+}
+
+type ocsfUnmapped struct {
+	Browser string `json:"browser,omitempty"`
+	Bot     bool   `json:"bot,omitempty"`
 }
 
 type ocsfUser struct {
@@ -42,8 +50,57 @@ type ocsfUser struct {
 	FullName  string `json:"full_name,omitempty"`
 }
 
+// ocsfEndpoint is a Network Endpoint object.
 type ocsfEndpoint struct {
-	IP string `json:"ip"`
+	IP       string        `json:"ip"`
+	Type     string        `json:"type,omitempty"`
+	TypeID   int           `json:"type_id,omitempty"`
+	Location *ocsfLocation `json:"location,omitempty"`
+	AS       *ocsfAS       `json:"autonomous_system,omitempty"`
+	OS       *ocsfOS       `json:"os,omitempty"`
+}
+
+// ocsfLocation is a Geo Location object: region is the ISO 3166-2
+// subdivision code (its name when the database has no code), coordinates
+// are [longitude, latitude].
+type ocsfLocation struct {
+	City        string    `json:"city,omitempty"`
+	Country     string    `json:"country,omitempty"`
+	Region      string    `json:"region,omitempty"`
+	Coordinates []float64 `json:"coordinates,omitempty"`
+	Desc        string    `json:"desc,omitempty"`
+}
+
+// ocsfAS is an Autonomous System object.
+type ocsfAS struct {
+	Name   string `json:"name,omitempty"`
+	Number int64  `json:"number,omitempty"`
+}
+
+// ocsfOS is an Operating System object.
+type ocsfOS struct {
+	Name   string `json:"name"`
+	Type   string `json:"type,omitempty"`
+	TypeID int    `json:"type_id"`
+}
+
+// ocsfOSTypes are OCSF's OS type_id values of the OS names the device
+// parser gives; others are Other (99).
+var ocsfOSTypes = map[string]struct {
+	id   int
+	name string
+}{
+	"Windows": {100, "Windows"}, "Linux": {200, "Linux"}, "Android": {201, "Android"},
+	"macOS": {300, "macOS"}, "iOS": {301, "iOS"},
+}
+
+// ocsfEndpointTypes are OCSF's Network Endpoint type_id values of the
+// device types.
+var ocsfEndpointTypes = map[string]struct {
+	id   int
+	name string
+}{
+	event.DeviceDesktop: {2, "Desktop"}, event.DeviceTablet: {4, "Tablet"}, event.DeviceMobile: {5, "Mobile"},
 }
 
 type ocsfHTTP struct {
@@ -101,7 +158,10 @@ func encodeOCSF(b []byte, e *event.Event) ([]byte, error) {
 		d.User.Name = d.User.EmailAddr
 	}
 	if e.RemoteAddress != "" {
-		d.SrcEndpoint = &ocsfEndpoint{IP: e.RemoteAddress}
+		d.SrcEndpoint = ocsfEndpointOf(e)
+	}
+	if e.Browser != "" || e.Bot {
+		d.Unmapped = &ocsfUnmapped{Browser: e.Browser, Bot: e.Bot}
 	}
 	if e.UserAgent != "" || e.Path != "" || e.Host != "" {
 		h := &ocsfHTTP{UserAgent: e.UserAgent}
@@ -115,4 +175,32 @@ func encodeOCSF(b []byte, e *event.Event) ([]byte, error) {
 		return b, err
 	}
 	return append(b, out...), nil
+}
+
+func ocsfEndpointOf(e *event.Event) *ocsfEndpoint {
+	ep := &ocsfEndpoint{IP: e.RemoteAddress}
+	if t, ok := ocsfEndpointTypes[e.DeviceType]; ok {
+		ep.TypeID, ep.Type = t.id, t.name
+	}
+	g := &e.Geo
+	loc := ocsfLocation{City: g.City, Country: g.Country, Region: g.RegionCode, Desc: g.Place()}
+	if loc.Region == "" {
+		loc.Region = g.Region
+	}
+	if g.HasCoordinates() {
+		loc.Coordinates = []float64{g.Longitude, g.Latitude}
+	}
+	if loc.City != "" || loc.Country != "" || loc.Region != "" || loc.Coordinates != nil {
+		ep.Location = &loc
+	}
+	if g.ASN != 0 || g.ASOrg != "" {
+		ep.AS = &ocsfAS{Name: g.ASOrg, Number: g.ASN}
+	}
+	if e.OS != "" {
+		ep.OS = &ocsfOS{Name: e.OS, Type: "Other", TypeID: 99}
+		if t, ok := ocsfOSTypes[e.OS]; ok {
+			ep.OS.Type, ep.OS.TypeID = t.name, t.id
+		}
+	}
+	return ep
 }

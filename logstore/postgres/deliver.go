@@ -75,6 +75,9 @@ type erow struct {
 	trace     []byte
 	tracet    string
 	eid       string // the event id
+	cc, dev   string // country code, device type
+	asn       int64
+	geo       []byte // codec.AppendGeoRest; nil: none
 }
 
 func (s *Store) deliver(ctx context.Context, batch []event.Event) error {
@@ -146,6 +149,12 @@ func fillRow(w *erow, e *event.Event) {
 	}
 	if codec.TypeCode(e.EventType) < 0 {
 		w.xtype = clean(string(e.EventType))
+	}
+	w.cc, w.dev, w.asn = clean(strings.ToUpper(e.Country)), clean(e.DeviceType), e.ASN
+	if codec.HasGeoRest(e) {
+		g := *e
+		g.RegionCode, g.Region, g.City, g.ASOrg, g.Browser, g.OS = clean(g.RegionCode), clean(g.Region), clean(g.City), clean(g.ASOrg), clean(g.Browser), clean(g.OS)
+		w.geo = codec.AppendGeoRest(nil, &g)
 	}
 	if e.TraceID != "" {
 		if b, err := hex.DecodeString(e.TraceID); err == nil && len(b) > 0 && hex.EncodeToString(b) == e.TraceID {
@@ -371,7 +380,7 @@ func (r *byteReader) Read(p []byte) (int, error) {
 }
 
 const (
-	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid)`
+	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, cc, asn, dev, g)`
 	copyEvents = `COPY events` + copyCols + ` FROM STDIN (FORMAT binary)`
 	copyStage  = `COPY pg_temp.lg_stage` + copyCols + ` FROM STDIN (FORMAT binary)`
 )
@@ -573,6 +582,15 @@ func (c *copyBuf) str(v string) {
 	c.b = append(c.b, v...)
 }
 
+// strn writes v, or null when it is "".
+func (c *copyBuf) strn(v string) {
+	if v == "" {
+		c.null()
+	} else {
+		c.str(v)
+	}
+}
+
 // i4n writes v, or null when it is 0.
 func (c *copyBuf) i4n(v int32) {
 	if v == 0 {
@@ -589,7 +607,7 @@ func encodeRows(b []byte, rows []erow) []byte {
 	c.b = append(c.b, 0, 0, 0, 0, 0, 0, 0, 0)
 	for i := range rows {
 		w := &rows[i]
-		c.b = append(c.b, 0, 15)
+		c.b = append(c.b, 0, 19)
 		c.i8(w.ts)
 		c.i8(w.r)
 		if w.ip != 0 {
@@ -623,6 +641,18 @@ func encodeRows(b []byte, rows []erow) []byte {
 		}
 		if !w.short {
 			c.str(w.eid)
+		} else {
+			c.null()
+		}
+		c.strn(w.cc)
+		if w.asn != 0 {
+			c.i8(w.asn)
+		} else {
+			c.null()
+		}
+		c.strn(w.dev)
+		if w.geo != nil {
+			c.raw(w.geo)
 		} else {
 			c.null()
 		}

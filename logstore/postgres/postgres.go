@@ -164,6 +164,12 @@ const maxCache = 1 << 20
 //	events.trace        trace id, lower-case hex          its bytes; NULL: none or tracet
 //	events.tracet       trace id, any other               text; NULL: none or trace
 //	events.seq          sequence number                   from events_seq_no (addSeq)
+//	events.cc           country code (event.Geo.Country)  text, upper case; NULL: none (addGeo)
+//	events.asn          autonomous system number          bigint; NULL: none
+//	events.dev          device type                       text; NULL: none
+//	events.g            the other location and device     codec.AppendGeoRest; NULL: none
+//	                    fields (region, city, coordinates,
+//	                    AS organisation, browser, OS, bot)
 //	dict.id, dict.s     a string and its id               text, COLLATE "C"
 //	dict.fold           lower-case form of s              text; NULL when it is s, and for profiles
 //	ctx.id              a combination of ctx strings      serial (cxKey)
@@ -250,6 +256,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres log store: add sequence numbers to schema %q: %w", opt.Schema, err)
 	}
+	if err := addGeo(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres log store: add location and device columns to schema %q: %w", opt.Schema, err)
+	}
 	return s, nil
 }
 
@@ -293,6 +303,32 @@ WHERE e.ts = o.ts AND e.r = o.r`,
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return err
 		}
+	}
+	return tx.Commit(ctx)
+}
+
+// addGeo gives the events table its location and device columns (cc, asn,
+// dev, g) when it has none: a schema new or written before them, whose
+// events keep NULL there. Under the advisory lock of addSeq, so that two
+// instances opening one old schema add them once.
+func addGeo(ctx context.Context, db *pgxpool.Pool) error {
+	const has = `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'g'`
+	var n int
+	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+		return err
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS cc text, ADD COLUMN IF NOT EXISTS asn bigint,
+  ADD COLUMN IF NOT EXISTS dev text, ADD COLUMN IF NOT EXISTS g bytea`); err != nil {
+		return err
 	}
 	return tx.Commit(ctx)
 }

@@ -412,6 +412,25 @@ func countLate(part, late []event.Event) int {
 // TestUpgradeAddsSeq opens a schema written before sequence numbers (events
 // without the seq column): the store numbers the events it holds from 1 in
 // date order, loses none, and numbers new events after them.
+// TestUpgradeAddsGeo opens a schema written before the location and device
+// columns: they are added, old events read back without them.
+func TestUpgradeAddsGeo(t *testing.T) {
+	ctx := context.Background()
+	all, _ := storetest.Dataset()
+	old := storetest.Unenriched(all)
+	schema := newSchema()
+	s := openIn(t, schema)
+	if err := s.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `ALTER TABLE events DROP COLUMN cc, DROP COLUMN asn, DROP COLUMN dev, DROP COLUMN g`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openIn(t, schema)
+	storetest.CheckGeoUpgrade(t, s, old)
+}
+
 func TestUpgradeAddsSeq(t *testing.T) {
 	ctx := context.Background()
 	all, late := storetest.Dataset()

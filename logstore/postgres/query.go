@@ -150,6 +150,20 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 			return slices.Contains(known, int64(c)&codec.TypeMask) || slices.Contains(extra, x)
 		})
 	}
+	// The location and device filters are not in the tally rollup: their
+	// totals are counted from the events, as keyed ones are.
+	if f.Country != "" {
+		p.where = append(p.where, "cc = "+p.arg(strings.ToUpper(f.Country)))
+		p.keyed = true
+	}
+	if f.ASN != 0 {
+		p.where = append(p.where, "asn = "+p.arg(f.ASN))
+		p.keyed = true
+	}
+	if f.DeviceType != "" {
+		p.where = append(p.where, "dev = "+p.arg(f.DeviceType))
+		p.keyed = true
+	}
 	if f.Source != "" {
 		code(codec.SourceShift, 3, codec.SourceCode(f.Source))
 	}
@@ -223,7 +237,7 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq`
+var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq, cc, asn, dev, g`
 
 type row struct {
 	ts, r                      int64
@@ -232,6 +246,9 @@ type row struct {
 	code, fc                   int16
 	trace                      []byte
 	tracet, xid                *string
+	cc, dev                    *string
+	asn                        *int64
+	geo                        []byte
 }
 
 func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) ([]row, error) {
@@ -244,7 +261,7 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.ts, &r.r, &r.ip, &r.ia, &r.pr, &r.em, &r.prof, &r.cx, &r.xtra, &r.code, &r.fc,
-			&r.trace, &r.tracet, &r.xid, &r.seq); err != nil {
+			&r.trace, &r.tracet, &r.xid, &r.seq, &r.cc, &r.asn, &r.dev, &r.geo); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -340,6 +357,18 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			e.TraceID = *r.tracet
 		}
 		codec.Decode(&e, int64(r.code), nm[iv(r.xtra)])
+		if r.cc != nil {
+			e.Country = *r.cc
+		}
+		if r.dev != nil {
+			e.DeviceType = *r.dev
+		}
+		e.ASN = i64(r.asn)
+		if r.geo != nil {
+			if err := codec.ReadGeoRest(r.geo, &e); err != nil {
+				return nil, err
+			}
+		}
 		if t, ok := nm[int64(k[cxMsg])]; ok {
 			m := codec.Expand(t, e.Identity(), e.FailureCount)
 			e.Message = &m

@@ -14,7 +14,7 @@ import (
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
-const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x) VALUES`
+const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g) VALUES`
 
 // rollupKey is the key of a row of hourly (h: the UTC hour) or of daily (h:
 // the UTC day); see schema.
@@ -45,12 +45,21 @@ const (
 	slotHost
 	slotPath
 	slotExtra
+	slotCountry
+	slotRegionCode
+	slotRegion
+	slotCity
+	slotASOrg
+	slotBrowser
+	slotOS
+	slotDeviceType
 	nSlots
 )
 
 // hotSlot marks the slots with few distinct values (user agents, hosts,
 // paths, message templates, ...), looked up in a small cache first.
-var hotSlot = [nSlots]bool{slotMessage: true, slotErrorType: true, slotPortal: true, slotUA: true, slotHost: true, slotPath: true, slotExtra: true}
+var hotSlot = [nSlots]bool{slotMessage: true, slotErrorType: true, slotPortal: true, slotUA: true, slotHost: true, slotPath: true, slotExtra: true,
+	slotCountry: true, slotRegionCode: true, slotRegion: true, slotBrowser: true, slotOS: true, slotDeviceType: true}
 
 // maxHot bounds the small cache.
 const maxHot = 4096
@@ -206,17 +215,25 @@ func (s *Store) lookupStrings(batch []event.Event, order []int) *batchIDs {
 // when it is stored inline.
 func slotValues(e *event.Event, extra string) [nSlots]string {
 	v := [nSlots]string{
-		slotPrincipal: event.Value(e.Principal),
-		slotEmail:     event.Value(e.Email),
-		slotDisplay:   event.Value(e.DisplayName),
-		slotIP:        e.RemoteAddress,
-		slotErrorType: event.Value(e.ErrorType),
-		slotPortal:    event.Value(e.PortalID),
-		slotAccount:   event.Value(e.AccountID),
-		slotUA:        e.UserAgent,
-		slotHost:      e.Host,
-		slotPath:      e.Path,
-		slotExtra:     extra,
+		slotPrincipal:  event.Value(e.Principal),
+		slotEmail:      event.Value(e.Email),
+		slotDisplay:    event.Value(e.DisplayName),
+		slotIP:         e.RemoteAddress,
+		slotErrorType:  event.Value(e.ErrorType),
+		slotPortal:     event.Value(e.PortalID),
+		slotAccount:    event.Value(e.AccountID),
+		slotUA:         e.UserAgent,
+		slotHost:       e.Host,
+		slotPath:       e.Path,
+		slotExtra:      extra,
+		slotCountry:    e.Country,
+		slotRegionCode: e.RegionCode,
+		slotRegion:     e.Region,
+		slotCity:       e.City,
+		slotASOrg:      e.ASOrg,
+		slotBrowser:    e.Browser,
+		slotOS:         e.OS,
+		slotDeviceType: e.DeviceType,
 	}
 	if e.Message != nil {
 		v[slotMessage] = codec.Template(*e.Message, e.Identity(), e.FailureCount)
@@ -272,7 +289,7 @@ type batchWriter struct {
 
 func (s *Store) newBatchWriter(tx *sql.Tx, taken map[int64]string, n int) *batchWriter {
 	return &batchWriter{s: s, tx: tx, taken: taken, seen: make(map[string]bool, n),
-		events: newBulk(tx, &s.sc, insertEvents, 10, ""), arena: make([]byte, 0, 24*n),
+		events: newBulk(tx, &s.sc, insertEvents, 14, ""), arena: make([]byte, 0, 24*n),
 		hours: map[rollupKey]int64{}, days: map[rollupKey]int64{}, maxMs: s.maxMs}
 }
 
@@ -294,8 +311,14 @@ func (w *batchWriter) add(ctx context.Context, e *event.Event, code int64, r *[n
 	}
 	at := len(w.arena)
 	w.arena = packRest(w.arena, r, int64(e.FailureCount), e.TraceID)
+	x := w.arena[at:len(w.arena):len(w.arena)]
+	var g any
+	if at = len(w.arena); codec.HasGeoRest(e) {
+		w.arena = packGeo(w.arena, e, r)
+		g = w.arena[at:len(w.arena):len(w.arena)]
+	}
 	if err := w.events.add(ctx, k, idb, code, nz(r[slotPrincipal]), nz(r[slotEmail]), nz(r[slotDisplay]), nz(ip), nz(r[slotPortal]),
-		nz(r[slotExtra]), w.arena[at:len(w.arena):len(w.arena)]); err != nil {
+		nz(r[slotExtra]), x, nz(r[slotCountry]), nz(e.ASN), nz(r[slotDeviceType]), g); err != nil {
 		return err
 	}
 	if !short {
@@ -410,6 +433,36 @@ func packRest(b []byte, r *[nSlots]int64, fc int64, trace string) []byte {
 }
 
 var errCorruptRow = errors.New("corrupt event row")
+
+// packGeo encodes the location and device fields that have no column of
+// their own into the events row's g, as varints: region code, region, city,
+// AS organisation, browser and OS (dict ids, 0: none), latitude and
+// longitude (codec.Coord), accuracy radius, bot (0 or 1).
+func packGeo(b []byte, e *event.Event, r *[nSlots]int64) []byte {
+	bot := int64(0)
+	if e.Bot {
+		bot = 1
+	}
+	for _, v := range [...]int64{r[slotRegionCode], r[slotRegion], r[slotCity], r[slotASOrg], r[slotBrowser], r[slotOS],
+		codec.Coord(e.Latitude), codec.Coord(e.Longitude), int64(e.AccuracyRadius), bot} {
+		b = binary.AppendVarint(b, v)
+	}
+	return b
+}
+
+// unpackGeo decodes packGeo's bytes into r.
+func unpackGeo(b []byte, r *row) error {
+	var lat, lon, bot int64
+	for _, p := range [...]*int64{&r.regionCode, &r.region, &r.city, &r.asOrg, &r.browser, &r.os, &lat, &lon, &r.acc, &bot} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return errCorruptRow
+		}
+		*p, b = v, b[n:]
+	}
+	r.lat, r.lon, r.bot = codec.FromCoord(lat), codec.FromCoord(lon), bot == 1
+	return nil
+}
 
 // unpackRest decodes packRest's bytes into r.
 func unpackRest(b []byte, r *row) error {

@@ -25,6 +25,10 @@ type plan struct {
 	terms  []term
 	where  []string // conditions on code and portal (columns of events and hourly)
 	args   []any
+	// evWhere are conditions on columns of events only (country, ASN, device
+	// type): with them, totals are counted from the events, not the rollups.
+	evWhere []string
+	evArgs  []any
 }
 
 var kindCol = map[int64]string{kindPrincipal: "pr", kindEmail: "em", kindIP: "ip"}
@@ -127,6 +131,24 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter, dmark in
 	if f.Reason != "" {
 		code("((code >> 5) & 15)", codec.ReasonCode(f.Reason))
 	}
+	for _, c := range []struct{ col, v string }{{"cc", strings.ToUpper(f.Country)}, {"dev", f.DeviceType}} {
+		if c.v == "" {
+			continue
+		}
+		id, err := s.lookup(ctx, q, c.v, dmark)
+		if err != nil {
+			return nil, err
+		}
+		if id == 0 {
+			p.none = true
+		}
+		p.evWhere = append(p.evWhere, c.col+" = ?")
+		p.evArgs = append(p.evArgs, id)
+	}
+	if f.ASN != 0 {
+		p.evWhere = append(p.evWhere, "asn = ?")
+		p.evArgs = append(p.evArgs, f.ASN)
+	}
 	if f.PortalID != "" {
 		id, err := s.lookup(ctx, q, f.PortalID, dmark)
 		if err != nil {
@@ -141,12 +163,24 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter, dmark in
 	return p, nil
 }
 
+// cond returns p's conditions on the columns events and the rollups share.
 func (p *plan) cond() string {
 	if len(p.where) == 0 {
 		return ""
 	}
 	return " AND " + strings.Join(p.where, " AND ")
 }
+
+// evCond returns all of p's conditions on an events row, and allArgs their
+// arguments.
+func (p *plan) evCond() string {
+	if len(p.where)+len(p.evWhere) == 0 {
+		return ""
+	}
+	return " AND " + strings.Join(append(slices.Clip(p.where), p.evWhere...), " AND ")
+}
+
+func (p *plan) allArgs() []any { return append(slices.Clip(p.args), p.evArgs...) }
 
 // keys returns the keys in [lo, hi) matching p's terms (sorted), from the
 // postings of sealed segments, late rows and the unsealed tail.
@@ -263,17 +297,17 @@ func intersect(a, b []int64) []int64 {
 
 // filterKeys keeps the keys whose rows satisfy p's code/portal conditions.
 func filterKeys(ctx context.Context, q querier, p *plan, ks []int64) ([]int64, error) {
-	if len(p.where) == 0 || len(ks) == 0 {
+	if len(p.where)+len(p.evWhere) == 0 || len(ks) == 0 {
 		return ks, nil
 	}
 	var out []int64
 	for len(ks) > 0 {
 		n := min(len(ks), 500)
-		args := append([]any{}, p.args...)
+		args := p.allArgs()
 		for _, k := range ks[:n] {
 			args = append(args, k)
 		}
-		got, err := intColumn(ctx, q, `SELECT k FROM events WHERE `+strings.Join(p.where, " AND ")+` AND k IN (`+marks(n)+`) ORDER BY k`, args...)
+		got, err := intColumn(ctx, q, `SELECT k FROM events WHERE 1`+p.evCond()+` AND k IN (`+marks(n)+`) ORDER BY k`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -348,9 +382,9 @@ func (s *Store) Query(ctx context.Context, f logstore.Filter, pg logstore.Page) 
 		if pg.Asc {
 			dir = "ASC"
 		}
-		args := append([]any{p.lo, p.hi}, p.args...)
+		args := append([]any{p.lo, p.hi}, p.allArgs()...)
 		args = append(args, pg.Size, off)
-		res.Content, err = s.events(ctx, tx, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ?`+p.cond()+` ORDER BY k `+dir+` LIMIT ? OFFSET ?`, args...)
+		res.Content, err = s.events(ctx, tx, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ?`+p.evCond()+` ORDER BY k `+dir+` LIMIT ? OFFSET ?`, args...)
 		return res, wrap("query sqlite log store", err)
 	}
 	ks, err := s.keys(ctx, tx, p, p.lo, p.hi, m.mark, m.live)
@@ -386,9 +420,10 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	hLo := codec.FloorDiv(codec.Ms(p.lo)+hourMs-1, hourMs) // first whole hour
 	hHi := codec.FloorDiv(codec.Ms(p.hi), hourMs)          // end of whole hours
 	var n int64
-	if hHi <= hLo {
-		args := append([]any{p.lo, p.hi}, p.args...)
-		err := q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE k >= ? AND k < ?`+p.cond(), args...).Scan(&n)
+	if hHi <= hLo || len(p.evWhere) > 0 {
+		// A short range, or conditions the rollups cannot answer: the events.
+		args := append([]any{p.lo, p.hi}, p.allArgs()...)
+		err := q.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE k >= ? AND k < ?`+p.evCond(), args...).Scan(&n)
 		return n, err
 	}
 	dLo, dHi := codec.FloorDiv(hLo+23, 24), codec.FloorDiv(hHi, 24) // whole days
@@ -424,17 +459,22 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x`
+const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g`
 
 // row is an events row read back: the columns of the same names (see
 // schema), with x unpacked by unpackRest into msg (the message template), et
 // (error type), acct (account), fc (failure count), ua (user agent), host,
-// path and trace.
+// path and trace, and g by unpackGeo into the location and device fields.
 type row struct {
 	k, code, fc                                                   int64
 	idb                                                           []byte
 	pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra int64
 	trace                                                         string
+
+	cc, asn, dev                                      int64
+	regionCode, region, city, asOrg, browser, os, acc int64
+	lat, lon                                          float64
+	bot                                               bool
 }
 
 // events runs query (selecting eventCols) and decodes its rows.
@@ -467,14 +507,20 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 
 func scanRow(rows *sql.Rows) (row, error) {
 	var r row
-	var n [6]sql.NullInt64
-	var x []byte
-	if err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &x); err != nil {
+	var n [9]sql.NullInt64
+	var x, g []byte
+	if err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &x, &n[6], &n[7], &n[8], &g); err != nil {
 		return r, err
 	}
 	r.pr, r.em, r.disp, r.ip, r.portal, r.xtra = n[0].Int64, n[1].Int64, n[2].Int64, n[3].Int64, n[4].Int64, n[5].Int64
-	err := unpackRest(x, &r)
-	return r, err
+	r.cc, r.asn, r.dev = n[6].Int64, n[7].Int64, n[8].Int64
+	if err := unpackRest(x, &r); err != nil {
+		return r, err
+	}
+	if g != nil {
+		return r, unpackGeo(g, &r)
+	}
+	return r, nil
 }
 
 func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event, error) {
@@ -485,6 +531,11 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 	ids := make([]int64, 0, len(rs)*12)
 	for _, r := range rs {
 		ids = append(ids, r.pr, r.em, r.disp, r.ip, r.msg, r.et, r.portal, r.acct, r.ua, r.host, r.path, r.xtra)
+		for _, id := range [...]int64{r.cc, r.dev, r.regionCode, r.region, r.city, r.asOrg, r.browser, r.os} {
+			if id != 0 {
+				ids = append(ids, id)
+			}
+		}
 	}
 	nm, err := s.strs(ctx, q, ids)
 	if err != nil {
@@ -502,6 +553,9 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			Principal: ptr(r.pr), Email: ptr(r.em), DisplayName: ptr(r.disp), RemoteAddress: nm[r.ip],
 			ErrorType: ptr(r.et), PortalID: ptr(r.portal), AccountID: ptr(r.acct), FailureCount: int(r.fc),
 			UserAgent: nm[r.ua], Host: nm[r.host], Path: nm[r.path], TraceID: r.trace,
+			Geo: event.Geo{Country: nm[r.cc], RegionCode: nm[r.regionCode], Region: nm[r.region], City: nm[r.city],
+				Latitude: r.lat, Longitude: r.lon, AccuracyRadius: int(r.acc), ASN: r.asn, ASOrg: nm[r.asOrg]},
+			Device: event.Device{Browser: nm[r.browser], OS: nm[r.os], DeviceType: nm[r.dev], Bot: r.bot},
 		}
 		codec.Decode(&e, r.code, nm[r.xtra])
 		if r.msg != 0 {

@@ -167,13 +167,13 @@ func (s *Store) walkRows(ctx context.Context, p *plan, asc bool, fn func(event.E
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		args := append([]any{lo, hi}, p.args...)
+		args := append([]any{lo, hi}, p.allArgs()...)
 		args = append(args, eachChunk)
 		dir := "ASC"
 		if !asc {
 			dir = "DESC"
 		}
-		rs, err := s.rows(ctx, s.r, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ?`+p.cond()+` ORDER BY k `+dir+` LIMIT ?`, args...)
+		rs, err := s.rows(ctx, s.r, `SELECT `+eventCols+` FROM events WHERE k >= ? AND k < ?`+p.evCond()+` ORDER BY k `+dir+` LIMIT ?`, args...)
 		if err != nil {
 			return err
 		}

@@ -142,9 +142,9 @@ const (
 	maxNames      = 1 << 17 // strings cached for reading
 )
 
-// formatVersion is the schema version, in PRAGMA user_version. Files of an
-// older version are refused rather than misread.
-const formatVersion = 2
+// formatVersion is the schema version, in PRAGMA user_version. Files of
+// version 2 are upgraded (migrate); others are refused rather than misread.
+const formatVersion = 3
 
 // schema is the file's tables (see the package doc for their design). Their
 // columns, and the fields of evRow and row that mirror them, column by column:
@@ -161,6 +161,13 @@ const formatVersion = 2
 //	events.xtra       type, source, reason unknown here      dict id of codec.Code's extra; NULL: none
 //	events.x          message, error type, account, failure  packRest
 //	                  count, user agent, host, path, trace id
+//	events.cc         country code (event.Geo.Country)       dict id; NULL: none
+//	events.asn        autonomous system number               integer; NULL: none
+//	events.dev        device type (event.Device.DeviceType)  dict id; NULL: none
+//	events.g          the other location and device fields:  packGeo; NULL: none
+//	                  region code, region, city, latitude,
+//	                  longitude, accuracy radius, AS
+//	                  organisation, browser, OS, bot
 //	dict.id           dictionary id                          given in order by the writer
 //	dict.s            the string                             text; codec.Erased + id once erased
 //	dict.fold         lower-case form of s                   text; NULL when it is s
@@ -188,7 +195,7 @@ const formatVersion = 2
 //	                  live (deletion), dmark (dictionary)
 const schema = `
 CREATE TABLE IF NOT EXISTS events(k INTEGER PRIMARY KEY, idb BLOB NOT NULL, code INT NOT NULL, pr INT, em INT,
-  disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL);
+  disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL, cc INT, asn INT, dev INT, g BLOB);
 CREATE TABLE IF NOT EXISTS dict(id INTEGER PRIMARY KEY, s TEXT NOT NULL, fold TEXT);
 CREATE TABLE IF NOT EXISTS dix(s TEXT PRIMARY KEY, id INT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dfold(fold TEXT, id INT, PRIMARY KEY(fold, id)) WITHOUT ROWID;
@@ -272,6 +279,12 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events'`).Scan(&tables); err != nil {
 		return fmt.Errorf("open sqlite log store: %w", err)
+	}
+	if tables > 0 && version == 2 {
+		if err := migrate2(ctx, s.w); err != nil {
+			return err
+		}
+		version = formatVersion
 	}
 	if tables > 0 && version != formatVersion {
 		return fmt.Errorf("open sqlite log store: the file has format %d, this version reads format %d only (move the file away to start a new log)", version, formatVersion)
@@ -385,6 +398,26 @@ func inlineString(id int64) string {
 		}
 	}
 	return string(b)
+}
+
+// migrate2 upgrades a file of format 2, whose events have no location and
+// device columns: it adds them (NULL in the rows stored before).
+func migrate2(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upgrade sqlite log store to format 3: %w", err)
+	}
+	defer rollback(tx)
+	for _, q := range []string{`ALTER TABLE events ADD COLUMN cc INT`, `ALTER TABLE events ADD COLUMN asn INT`,
+		`ALTER TABLE events ADD COLUMN dev INT`, `ALTER TABLE events ADD COLUMN g BLOB`, `PRAGMA user_version = 3`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("upgrade sqlite log store to format 3: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("upgrade sqlite log store to format 3: %w", err)
+	}
+	return nil
 }
 
 type querier interface {

@@ -465,3 +465,37 @@ func TestConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeFormat2 opens a file of format 2 (no location and device
+// columns): they are added, old events read back without them.
+func TestUpgradeFormat2(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := storetest.Dataset()
+	old := storetest.Unenriched(all)
+	if err := s.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// What format 2 was: the same tables without events' last four columns.
+	for _, q := range []string{`ALTER TABLE events DROP COLUMN g`, `ALTER TABLE events DROP COLUMN dev`, `ALTER TABLE events DROP COLUMN asn`,
+		`ALTER TABLE events DROP COLUMN cc`, `PRAGMA user_version = 2`} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("open a file of format 2: %v", err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != formatVersion {
+		t.Fatalf("format after the upgrade: %d, %v", v, err)
+	}
+	storetest.CheckGeoUpgrade(t, s, old)
+}

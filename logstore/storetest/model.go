@@ -25,7 +25,10 @@ func match(f logstore.Filter, e *event.Event) bool {
 		f.Source != "" && e.Source != f.Source,
 		f.PortalID != "" && event.Value(e.PortalID) != f.PortalID,
 		f.Reason != "" && e.Reason != f.Reason,
-		f.Principal != "" && event.Value(e.Principal) != f.Principal:
+		f.Principal != "" && event.Value(e.Principal) != f.Principal,
+		f.Country != "" && !strings.EqualFold(e.Country, f.Country),
+		f.ASN != 0 && e.ASN != f.ASN,
+		f.DeviceType != "" && e.DeviceType != f.DeviceType:
 		return false
 	}
 	return true

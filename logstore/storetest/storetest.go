@@ -528,6 +528,17 @@ func filters() []logstore.Filter {
 		{IP: attackerIP, Reason: event.AccountNotFound, From: d1},
 		{Email: "v1@example.net", Status: logstore.StatusFailure, Source: event.SourcePortal, PortalID: "p1"},
 		{From: d1, To: d1},
+		// Location and device (see enrichment).
+		{Country: "nl"},
+		{Country: "NL", Status: logstore.StatusFailure, From: d1},
+		{Country: "US", IP: "198.51.100.1"},
+		{Country: "ZZ"},
+		{ASN: 64496},
+		{ASN: 64497, Email: "alice@example.com"},
+		{ASN: 1},
+		{DeviceType: event.DeviceBot},
+		{DeviceType: event.DeviceDesktop, Country: "DE", Source: event.SourceManager},
+		{DeviceType: "toaster"},
 	}
 }
 
@@ -628,6 +639,9 @@ func Dataset() (all, late []event.Event) {
 			e.AccountID = event.Str(fmt.Sprint("acc-", i%11))
 		}
 		e.UserAgent = uas[i%len(uas)]
+		if i%29 != 0 { // some events were stored before enrichment was on
+			enrichment(&e)
+		}
 		if i%4 == 0 {
 			e.TraceID = fmt.Sprintf("%032x", i*7919+1)
 		}
@@ -673,6 +687,30 @@ func Dataset() (all, late []event.Event) {
 		}
 	}
 	return all, late
+}
+
+// enrichment sets e's location from its address and its device from its
+// user agent, as package enrich would from its databases: private addresses
+// have no location; the attacker's network has all the fields, the
+// documentation networks some.
+func enrichment(e *event.Event) {
+	switch {
+	case e.RemoteAddress == attackerIP:
+		e.Geo = event.Geo{Country: "NL", RegionCode: "NH", Region: "North Holland", City: "Amsterdam", Latitude: 52.3759, Longitude: 4.8975,
+			AccuracyRadius: 1000, ASN: 64496, ASOrg: "Example Hosting B.V."}
+	case strings.HasPrefix(e.RemoteAddress, "198.51.100."):
+		// DB-IP's layout: a region name without code, no accuracy radius.
+		e.Geo = event.Geo{Country: "US", Region: "California", City: "Mountain View", Latitude: 37.4056, Longitude: -122.0775,
+			ASN: 64497, ASOrg: "Example Transit Ünïcode"}
+	case e.RemoteAddress == "2001:db8::1":
+		e.Geo = event.Geo{Country: "DE", Latitude: 51.2993, Longitude: 9.491, AccuracyRadius: 100}
+	}
+	switch e.UserAgent {
+	case "curl/8.5.0":
+		e.Device = event.Device{Browser: "curl", DeviceType: event.DeviceBot, Bot: true}
+	case "Mozilla/5.0 (X11; Linux x86_64)":
+		e.Device = event.Device{OS: "Linux", DeviceType: event.DeviceDesktop}
+	}
 }
 
 // NoSeq returns e without its store-assigned sequence number, for comparison
