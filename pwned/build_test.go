@@ -72,7 +72,7 @@ func TestBuildAndLookup(t *testing.T) {
 		maxBPH    float64
 	}{
 		{ModeFuse, 3000, 0, 0.006, 2.5}, // small sets cost more per hash
-		{ModeFuse, 1_100_000, 0, 0.005, 1.2},
+		{ModeFuse, 300_000, 0, 0.005, 1.2},
 		{ModeFuse, 200_000, 3, 0.005, 1.3}, // 8 shards
 		{ModeTable, 3000, 0, 0.0001, 8},
 		{ModeTable, 200_000, 3, 0.0001, 4.5},
@@ -93,7 +93,7 @@ func TestBuildAndLookup(t *testing.T) {
 					t.Fatalf("hash %d (%x) not found", i, s)
 				}
 			}
-			others := randomSums(200_000, 999)
+			others := randomSums(100_000, 999)
 			fp := 0
 			for _, s := range others {
 				if f.Contains(s) {
@@ -255,5 +255,37 @@ func TestOpenRefusesBadFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// progressHook calls fn with each progress line.
+type progressHook func(line string)
+
+func (h progressHook) Write(p []byte) (int, error) { h(string(p)); return len(p), nil }
+
+// A build that fails while writing the file (here its partition files vanish)
+// leaves the previous file whole and no temporary file behind.
+func TestBuildFailsWhileWriting(t *testing.T) {
+	sums := randomSums(1000, 3)
+	path, _ := buildFile(t, dataset(sums, one), BuildOptions{})
+	before, _ := os.ReadFile(path)
+	tmpDir := t.TempDir()
+	opts := BuildOptions{TempDir: tmpDir, Workers: 1, Progress: progressHook(func(line string) {
+		if strings.Contains(line, "building") {
+			dirs, _ := filepath.Glob(filepath.Join(tmpDir, ".pwned-build-*"))
+			for _, d := range dirs {
+				os.RemoveAll(d)
+			}
+		}
+	})}
+	_, err := Build(context.Background(), bytes.NewReader(dataset(randomSums(5000, 4), one)), path, opts)
+	if err == nil || !strings.Contains(err.Error(), "partition file") {
+		t.Fatalf("error %v, want one of a partition file", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("the previous file changed")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".pwned.bin.tmp-*")); len(left) > 0 {
+		t.Errorf("temporary output left: %v", left)
 	}
 }
