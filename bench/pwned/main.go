@@ -210,4 +210,3 @@ func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "pwned bench:", err)
 	os.Exit(1)
 }
-
