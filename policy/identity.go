@@ -64,9 +64,16 @@ type Identity struct {
 // identity collects candidates.
 type identity struct {
 	Identity
+	// pw, when set, takes the values read instead (ReadPasswords reads the
+	// password with the readers of the principal).
+	pw *passwords
 }
 
 func (id *identity) add(v, shape string) {
+	if id.pw != nil {
+		id.pw.add(v, shape)
+		return
+	}
 	c := Clean(v)
 	if c == "" {
 		return // names no account
@@ -84,6 +91,10 @@ func (id *identity) add(v, shape string) {
 }
 
 func (id *identity) unreadable(why string) {
+	if id.pw != nil {
+		id.pw.unreadable(why)
+		return
+	}
 	if id.Unreadable == "" {
 		id.Unreadable = why
 	}

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -118,6 +119,9 @@ func Run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return ExitOK
 	}
+	if rest[0] == "pwned" {
+		return runPwned(rest[1:], os.Stdin, stdout, stderr)
+	}
 	i := slices.IndexFunc(commands(), func(c command) bool { return c.name == rest[0] })
 	if i < 0 {
 		fmt.Fprintf(stderr, "loginguard: unknown subcommand %q\n", rest[0])
@@ -211,6 +215,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-11s %-12s %s\n", c.name, c.args, c.summary)
 	}
+	b.WriteString("  pwned       build <in> -o <out>  build the breached-passwords file (no API; see `caddy loginguard pwned help`)\n")
 	b.WriteString("\nThe URL and token default to $" + EnvURL + " (else " + DefaultURL + ") and $" + EnvToken + ".\n")
 	b.WriteString("Exit codes: 0 ok, 1 API or network error, 2 usage error, 3 authentication error, 4 not found.\n")
 	b.WriteString("`caddy loginguard <subcommand> -h` lists a subcommand's flags.\n")

@@ -56,6 +56,9 @@ func TestEveryFlagAccepted(t *testing.T) {
 			continue
 		}
 		cmd := fields[0]
+		if cmd == "pwned" {
+			continue // builds a local file, sends nothing to the API (pwned_test.go)
+		}
 		h := run(f, cmd, "-h")
 		if h.code != 0 {
 			continue // not a subcommand line
