@@ -79,6 +79,10 @@ type App struct {
 	// Default: 200ms.
 	FlushInterval caddy.Duration `json:"flush_interval,omitempty"`
 
+	// Enrich adds location (from GeoIP databases) and device (from the user
+	// agent) to every event. Default: the device only.
+	Enrich *Enrich `json:"enrich,omitempty"`
+
 	// Alerts turns attacks into ALERT events (package alerts). Default: none.
 	Alerts *Alerts `json:"alerts,omitempty"`
 
@@ -93,6 +97,7 @@ type App struct {
 
 	logStore    logstore.Store
 	logStoreKey string
+	enrichKey   string // the enricher's in enrichPool
 	logger      *slog.Logger
 	metrics     *metrics
 	tel         *telemetry.Telemetry // nil when off
@@ -200,6 +205,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.FlushInterval < 0 {
 		return fmt.Errorf("flush_interval: must not be negative")
 	}
+	enricher, key, err := a.Enrich.open(a)
+	if err != nil {
+		return err
+	}
+	a.enrichKey = key
 	storeSpool, err := a.provisionLogStore(ctx)
 	if err != nil {
 		return err
@@ -222,6 +232,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			a.metrics.storeLag.Observe(d.Seconds())
 			a.tel.StoreLag(d.Seconds())
 		},
+		Enrich:     enricher.Enrich,
 		Outputs:    outputs,
 		Selectable: slices.Collect(maps.Keys(a.connNames)),
 		Found: func(f connectors.Finding) {
@@ -492,6 +503,11 @@ func (a *App) close() {
 		cancel()
 	}
 	a.tel.Shutdown()
+	if a.enrichKey != "" {
+		if _, err := enrichPool.Delete(a.enrichKey); err != nil {
+			a.logger.Warn("closing the enrichment databases", "error", err)
+		}
+	}
 	if a.logStoreKey != "" {
 		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
 			a.logger.Warn("closing the login log store", "error", err)

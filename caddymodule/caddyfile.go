@@ -567,6 +567,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.FlushInterval = v
+		case "enrich":
+			e, err := parseEnrich(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Enrich = e
 		case "alerts":
 			al, err := parseAlerts(d)
 			if err != nil {

@@ -29,6 +29,7 @@ type Pipeline struct {
 	stages     []stage
 	log        *slog.Logger
 	found      func(Finding)
+	enrich     func(*event.Event)
 }
 
 // PipelineConfig is what a Pipeline is built from.
@@ -45,6 +46,9 @@ type PipelineConfig struct {
 	// StoreLag, when not nil, is told of every event the store wrote: how
 	// long after the login it was written.
 	StoreLag func(time.Duration)
+	// Enrich, when not nil, completes every event before it goes anywhere
+	// (location and device fields). It runs in Emit, so it must be quick.
+	Enrich func(*event.Event)
 	// Outputs are the connectors, each with its name and optional spool; the
 	// pipeline closes them.
 	Outputs []Named
@@ -103,7 +107,7 @@ type Route struct {
 // stops them. An error names the config field at fault; the outputs are then
 // closed.
 func NewPipeline(c PipelineConfig) (*Pipeline, error) {
-	p := &Pipeline{store: c.Store != nil, selectable: map[string]bool{}, log: c.Logger, found: c.Found}
+	p := &Pipeline{store: c.Store != nil, selectable: map[string]bool{}, log: c.Logger, found: c.Found, enrich: c.Enrich}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -183,8 +187,12 @@ func (p *Pipeline) Names(r Route) []string { return p.d.Names(r.to) }
 func (p *Pipeline) Emit(ev event.Event) { p.EmitTo(ev, Route{}) }
 
 // EmitTo carries ev to the outputs r chooses, without blocking (see
-// Dispatcher.Emit), then shows it to the stages and carries their findings.
+// Dispatcher.Emit), completed by Enrich first, then shows it to the stages
+// and carries their findings.
 func (p *Pipeline) EmitTo(ev event.Event, r Route) {
+	if p.enrich != nil {
+		p.enrich(&ev)
+	}
 	p.d.EmitTo(ev, r.to)
 	if len(p.stages) == 0 {
 		return

@@ -27,8 +27,8 @@ func BenchmarkEnrich(b *testing.B) {
 		}
 		seen[[2]int{a, c}] = true
 		cidr := fmt.Sprintf("%d.%d.%d.0/24", a, c, rng.IntN(256))
-		city = append(city, netRec{cidr, geoLiteCity("GB", "ENG", "England", fmt.Sprintf("City %d", len(city)%3000), 51.5, -0.09, 20)})
-		asn = append(asn, netRec{cidr, asnRec(uint32(len(asn)%5000+1), fmt.Sprintf("Org %d", len(asn)%5000))})
+		city = append(city, netRec{CIDR: cidr, Rec: geoLiteCity("GB", "ENG", "England", fmt.Sprintf("City %d", len(city)%3000), 51.5, -0.09, 20)})
+		asn = append(asn, netRec{CIDR: cidr, Rec: asnRec(uint32(len(asn)%5000+1), fmt.Sprintf("Org %d", len(asn)%5000))})
 		ips = append(ips, cidr[:len(cidr)-4]+fmt.Sprint(rng.IntN(256)))
 	}
 	e, err := New(Options{

@@ -68,9 +68,9 @@ func TestDBIPLiteLayout(t *testing.T) {
 	dir := t.TempDir()
 	e := newTest(t, Options{
 		CityDB: writeDB(t, dir, "dbip-city-lite.mmdb", buildDB(t, "DBIP-City-Lite",
-			netRec{"8.8.8.0/24", dbipCity("US", "California", "Mountain View", 37.4056, -122.0775)})),
+			netRec{CIDR: "8.8.8.0/24", Rec: dbipCity("US", "California", "Mountain View", 37.4056, -122.0775)})),
 		ASNDB: writeDB(t, dir, "dbip-asn-lite.mmdb", buildDB(t, "DBIP-ASN-Lite (compat=GeoLite2-ASN)",
-			netRec{"8.8.8.0/24", asnRec(15169, "Google LLC")})),
+			netRec{CIDR: "8.8.8.0/24", Rec: asnRec(15169, "Google LLC")})),
 	})
 	ev := event.Event{RemoteAddress: "8.8.8.8"}
 	e.Enrich(&ev)
@@ -89,8 +89,8 @@ func TestNoGeoForPrivateOrBadAddresses(t *testing.T) {
 	// addresses below get nothing all the same.
 	var city, asn []netRec
 	for _, n := range []string{"0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"} {
-		city = append(city, netRec{n, geoLiteCity("ZZ", "Z", "Zone", "Nowhere", 1, 1, 1)})
-		asn = append(asn, netRec{n, asnRec(64512, "Private")})
+		city = append(city, netRec{CIDR: n, Rec: geoLiteCity("ZZ", "Z", "Zone", "Nowhere", 1, 1, 1)})
+		asn = append(asn, netRec{CIDR: n, Rec: asnRec(64512, "Private")})
 	}
 	e := newTest(t, Options{CityDB: writeDB(t, dir, "c.mmdb", buildDBOpt(t, "GeoLite2-City", true, city...)),
 		ASNDB: writeDB(t, dir, "a.mmdb", buildDBOpt(t, "GeoLite2-ASN", true, asn...))})
