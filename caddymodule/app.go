@@ -62,8 +62,13 @@ type App struct {
 	StoreSpool *SpoolConfig `json:"store_spool,omitempty"`
 
 	// Retention is how long events are kept in the store; a background job
-	// deletes older ones, in small batches, every hour. Default: 90d.
+	// deletes older ones, in small batches, every RetentionInterval.
+	// Default: 90d.
 	Retention caddy.Duration `json:"retention,omitempty"`
+
+	// RetentionInterval is how often the retention job runs (and it runs at
+	// start). Default: 1h.
+	RetentionInterval caddy.Duration `json:"retention_interval,omitempty"`
 
 	// OnStateError says what happens to a login attempt while the state store
 	// cannot be reached: "fail_open" (default: the attempt goes to the portal
@@ -267,6 +272,12 @@ func (a *App) provisionLogStore(ctx caddy.Context) (*spool.Spool, error) {
 	if a.Retention < 0 {
 		return nil, fmt.Errorf("retention: must be positive")
 	}
+	if a.RetentionInterval == 0 {
+		a.RetentionInterval = caddy.Duration(time.Hour)
+	}
+	if a.RetentionInterval < 0 {
+		return nil, fmt.Errorf("retention_interval: must be positive")
+	}
 	if a.NoStore {
 		return nil, nil
 	}
@@ -344,9 +355,9 @@ func (a *App) Start() error {
 var retentionRuns sync.Map // pool key → *sync.Mutex
 
 // retain deletes the events older than the retention period from the store:
-// now, then every hour, until ctx ends.
+// now, then every RetentionInterval, until ctx ends.
 func (a *App) retain(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(time.Duration(a.RetentionInterval))
 	defer t.Stop()
 	muV, _ := retentionRuns.LoadOrStore(a.logStoreKey, new(sync.Mutex))
 	mu := muV.(*sync.Mutex)

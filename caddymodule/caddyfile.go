@@ -478,6 +478,7 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //	    store postgres <dsn> [{ schema <name> }]
 //	    store off
 //	    retention <duration>
+//	    retention_interval <duration>
 //	    store_spool off | store_spool { dir <path>; max_bytes <size>; max_age <duration> }
 //	    sink  file <path> [{ fsync }]
 //	    sink  log [<level>]
@@ -555,12 +556,16 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.QueueSize = v
-		case "retention":
+		case "retention", "retention_interval":
 			v, err := durationArg(d)
 			if err != nil {
 				return nil, err
 			}
-			app.Retention = v
+			if opt == "retention" {
+				app.Retention = v
+			} else {
+				app.RetentionInterval = v
+			}
 		case "flush_interval":
 			v, err := durationArg(d)
 			if err != nil {
