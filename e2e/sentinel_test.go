@@ -36,10 +36,11 @@ const (
 
 // followBound is how long after the sentinels name the new primary the gateway
 // may take to count on it again: go-redis learns the new address from the
-// sentinels' +switch-master message, or asks a sentinel on its next dial, and
-// after a burst of failed dials it dials again once a second. The margin is for
-// a machine whose cores are all busy.
-const followBound = 5 * time.Second
+// sentinels' +switch-master message, or asks a sentinel on its next dial, but
+// after as many failed dials as its pool has connections it dials only once a
+// second until one succeeds. The rest is a margin for a machine whose cores
+// are all busy.
+const followBound = 2500 * time.Millisecond
 
 // replicaLagBound is how far behind the primary a healthy, connected replica
 // is taken to be: the failures counted on the old primary within this time
@@ -255,9 +256,18 @@ func sentinelFailover(t *testing.T, mode string) {
 		totalLost += lost
 		totalRecent += recent
 	}
-	t.Logf("%s: promoted %v after the kill; locked account refused again %v after the kill (%v after the promotion); its answers in the gap %v; %d failures lost of %d counted in the last %v; %d answers in all",
+	first, last := killedAt, killedAt
+	for _, p := range l.all() {
+		if p.sent.Before(first) {
+			first = p.sent
+		}
+		if p.sent.After(last) {
+			last = p.sent
+		}
+	}
+	t.Logf("%s: promoted %v after the kill; locked account refused again %v after the kill (%v after the promotion); its answers in the gap %v; %d failures lost of %d counted in the last %v; %d answers in all, %.0f a second",
 		mode, promotedAt.Sub(killedAt).Round(time.Millisecond), resumedAt.Sub(killedAt).Round(time.Millisecond),
-		resumedAt.Sub(promotedAt).Round(time.Millisecond), gap, totalLost, totalRecent, replicaLagBound, answered)
+		resumedAt.Sub(promotedAt).Round(time.Millisecond), gap, totalLost, totalRecent, replicaLagBound, answered, float64(answered)/last.Sub(first).Seconds())
 }
 
 // waitWithin polls cond every 20 ms until it holds, or fails t after d.
