@@ -7,9 +7,10 @@
 #
 # Set-up (idempotent: what is already installed, running and configured is left alone):
 #   1. Go: the go.mod's version (1.26) must be on PATH; it is not a Debian package.
-#   2. apt-get installs what is missing: redis-server, postgresql, mariadb-server,
-#      rabbitmq-server, nats-server, chromium, nodejs and npm (the Express test portal),
-#      gcc (the race detector needs cgo).
+#   2. apt-get installs what is missing: redis-server, redis-sentinel (the failover
+#      test starts its own sentinels), postgresql, mariadb-server, rabbitmq-server,
+#      nats-server, chromium, nodejs and npm (the Express test portal), gcc (the race
+#      detector needs cgo).
 #   3. Starts and checks each service the tests use:
 #        Redis       127.0.0.1:6379
 #        PostgreSQL  127.0.0.1:5432, user root without a password (trust), databases test and root
@@ -17,6 +18,9 @@
 #        RabbitMQ    127.0.0.1:5672 (guest/guest)
 #        NATS        127.0.0.1:4222 with JetStream
 #        Chromium    /usr/bin/chromium (the web console tests drive it headless)
+#        Sentinel    the redis-sentinel command runs (the failover test starts three of
+#                    its own on free ports; a system sentinel the package may start is
+#                    left alone, and Redis on 6379 is checked after the install)
 #   4. e2e/portals/install.sh: the PHP, Express, Flask and Django login portals of the
 #      differential tests; e2e/wordpress/setup.sh: a real WordPress behind php-fpm.
 # A service that cannot be installed or started stops the run with a FATAL line: no
@@ -24,8 +28,9 @@
 #
 # Checks and tests: gofmt, go vet, staticcheck, the race detector on the concurrent
 # packages, then every test (go test -count=1 -timeout 30m ./...). The tests also start
-# their own Caddy processes, portals and redis-server processes (a 3-node Redis Cluster
-# among them). Needs root, or sudo for apt-get and the services.
+# their own Caddy processes, portals and redis-server processes (a 3-node Redis Cluster,
+# and a primary with a replica under three sentinels, among them). Needs root, or sudo
+# for apt-get and the services.
 set -euo pipefail
 cd "$(dirname "$0")"
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -93,6 +98,7 @@ want_pkg() { # want_pkg <command or path> <package>
 }
 want_pkg redis-server redis-server
 want_pkg redis-cli redis-tools
+want_pkg redis-sentinel redis-sentinel
 want_pkg pg_ctlcluster postgresql
 want_pkg psql postgresql-client
 want_pkg /usr/sbin/mariadbd mariadb-server
@@ -124,6 +130,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 		--dir /var/lib/redis --logfile /var/log/redis/ci.log || die "redis-server did not start (see /var/log/redis/ci.log)"
 fi
 wait_for redis 30 redis-cli -h 127.0.0.1 -p 6379 ping
+
+step "Redis Sentinel (the failover test starts its own)"
+redis-sentinel --version >/dev/null 2>&1 ||
+	die "redis-sentinel is installed but does not run (redis-sentinel --version): the failover test needs it"
+say "$(redis-sentinel --version)"
 
 step "PostgreSQL on 127.0.0.1:5432 (user root, databases test and root)"
 pg_ok() { PGCONNECT_TIMEOUT=5 psql -w -h 127.0.0.1 -p 5432 -U root -d test -c 'select 1'; }
