@@ -71,7 +71,9 @@ func (osFS) SyncDir(dir string) error {
 	return err
 }
 
-// mkdirAll creates dir and the parents it lacks, like os.MkdirAll.
+// mkdirAll creates dir and the parents it lacks, like os.MkdirAll, and syncs
+// the directory of each one it creates, so that a new spool directory is not
+// lost with a power cut after its first events were synced.
 func mkdirAll(fsys fileSystem, dir string, perm fs.FileMode) error {
 	dir = filepath.Clean(dir)
 	fi, err := fsys.Stat(dir)
@@ -90,8 +92,11 @@ func mkdirAll(fsys fileSystem, dir string, perm fs.FileMode) error {
 			return err
 		}
 	}
-	if err := fsys.Mkdir(dir, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := fsys.Mkdir(dir, perm); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil // made by another process meanwhile
+		}
 		return err
 	}
-	return nil
+	return fsys.SyncDir(parent)
 }

@@ -20,9 +20,18 @@
 //
 // A record cut short or whose checksum does not match (a crash during a write)
 // ends its segment: Open truncates the segment there and counts the loss in
-// Stats.Corrupt. The ack file holds the segment number and offset of the first
-// record not acknowledged, with a checksum; it is written without fsync, as a
-// lost acknowledgement only means redelivery.
+// Stats.Corrupt; a dead-letter line without its newline is cut off the same
+// way. The ack file holds the segment number and offset of the first record
+// not acknowledged, with a checksum; it is written without fsync, as a lost
+// or torn acknowledgement only means redelivery.
+//
+// What a power cut keeps: a file's contents are durable once it is fsynced,
+// its name once its directory is. So an Append returns only after its
+// segment is fsynced, and a new segment or dead-letter file is not written to
+// before the directory is fsynced (at Open, at each new segment, at each
+// dead-letter rotation); a new spool directory is synced into its parent.
+// TestPowerCut holds the spool to this on a file system that loses what was
+// not synced.
 //
 // Disk use is bounded by Options.MaxBytes (the bytes of all segments): when a
 // batch does not fit, the events that do not fit, the newest, are not written
@@ -347,6 +356,12 @@ func (s *Spool) recover() error {
 	if err := s.openDead(); err != nil {
 		return err
 	}
+	// The files just created (the ack file, the first segment, the
+	// dead-letter file) are synced with their events; their names are
+	// durable only once the directory is.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
+	}
 	s.memOK = s.read == s.end()
 	return nil
 }
@@ -525,6 +540,12 @@ func (s *Spool) rotate() error {
 	f, err := s.fs.OpenFile(s.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: starting a segment: %w", err)
+	}
+	// The segment's name must be durable before the events synced into it
+	// are acknowledged: fsyncing a file does not sync its directory entry.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
 	}
 	if err := s.wf.Close(); err != nil {
 		f.Close()
@@ -719,7 +740,9 @@ type deadLetter struct {
 }
 
 // countLines returns the lines and bytes of the file at path; a missing file
-// has none.
+// has none. A last line without its newline (a write cut short by a crash,
+// which DeadLetter never reported done) is cut off, counted in Stats.Corrupt,
+// so that the next line written does not run on from it.
 func (s *Spool) countLines(path string) (lines uint64, size int64, err error) {
 	f, err := s.fs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
@@ -730,21 +753,30 @@ func (s *Spool) countLines(path string) (lines uint64, size int64, err error) {
 	}
 	defer f.Close()
 	buf := make([]byte, 64<<10)
+	var whole int64 // bytes up to the last newline
 	for {
 		n, err := f.Read(buf)
-		size += int64(n)
-		for _, c := range buf[:n] {
+		for i, c := range buf[:n] {
 			if c == '\n' {
 				lines++
+				whole = size + int64(i) + 1
 			}
 		}
+		size += int64(n)
 		if err == io.EOF {
-			return lines, size, nil
+			break
 		}
 		if err != nil {
 			return 0, 0, err
 		}
 	}
+	if whole < size {
+		if err := s.fs.Truncate(path, whole); err != nil {
+			return 0, 0, fmt.Errorf("cutting a torn line off: %w", err)
+		}
+		s.corrupt += size - whole
+	}
+	return lines, whole, nil
 }
 
 func (s *Spool) oldDeadPath() string { return filepath.Join(s.dir, "dead-letter.1.jsonl") }
@@ -768,7 +800,15 @@ func (s *Spool) rotateDead() error {
 	}
 	s.gone += s.oldN
 	s.oldN, s.deadN, s.deadSize = s.deadN, 0, 0
-	return s.openDead()
+	if err := s.openDead(); err != nil {
+		return err
+	}
+	// The rename and the new file's name must be durable before the dead
+	// letters synced into it are reported done.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 // DeadLetter appends evs to the dead-letter file with why they were given up,
