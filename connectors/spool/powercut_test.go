@@ -200,12 +200,12 @@ func checkSurvivors(t *testing.T, c *cutFS, dir string, r powerRun) {
 		}
 	}
 	if j > r.readAcked {
-		t.Fatalf("%d events came back starting at %v: acknowledged-by-Append events not read yet were lost (%d appended, %d read; first unread %s)",
-			len(got), ids(got[:min(1, len(got))]), len(r.acked), r.readAcked, r.acked[r.readAcked].ID)
+		t.Fatalf("lost: %s, whose Append had returned and which was not delivered, did not come back (%d appended, %d delivered; %d came back, from %v)",
+			r.acked[r.readAcked].ID, len(r.acked), r.readAcked, len(got), ids(got[:min(1, len(got))]))
 	}
 	want := append(append([]event.Event(nil), r.acked[j:]...), r.inflight...)
 	if len(got) < len(r.acked)-j {
-		t.Fatalf("%d events came back, want the %d from %s on (appended %d, read %d)", len(got), len(r.acked)-j, r.acked[j].ID, len(r.acked), r.readAcked)
+		t.Fatalf("%d events came back, want the %d from %s on (%d appended, %d delivered)", len(got), len(r.acked)-j, r.acked[j].ID, len(r.acked), r.readAcked)
 	}
 	if len(got) > len(want) {
 		t.Fatalf("%d events came back, at most %d were written", len(got), len(want))
