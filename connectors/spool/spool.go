@@ -20,9 +20,18 @@
 //
 // A record cut short or whose checksum does not match (a crash during a write)
 // ends its segment: Open truncates the segment there and counts the loss in
-// Stats.Corrupt. The ack file holds the segment number and offset of the first
-// record not acknowledged, with a checksum; it is written without fsync, as a
-// lost acknowledgement only means redelivery.
+// Stats.Corrupt; a dead-letter line without its newline is cut off the same
+// way. The ack file holds the segment number and offset of the first record
+// not acknowledged, with a checksum; it is written without fsync, as a lost
+// or torn acknowledgement only means redelivery.
+//
+// What a power cut keeps: a file's contents are durable once it is fsynced,
+// its name once its directory is. So an Append returns only after its
+// segment is fsynced, and a new segment or dead-letter file is not written to
+// before the directory is fsynced (at Open, at each new segment, at each
+// dead-letter rotation); a new spool directory is synced into its parent.
+// TestPowerCut holds the spool to this on a file system that loses what was
+// not synced.
 //
 // Disk use is bounded by Options.MaxBytes (the bytes of all segments): when a
 // batch does not fit, the events that do not fit, the newest, are not written
@@ -144,8 +153,10 @@ type Spool struct {
 	maxAge   time.Duration
 	deadMax  int64
 
+	fs fileSystem
+
 	wmu sync.Mutex // serialises writes to the segment being appended to
-	wf  *os.File
+	wf  file
 	buf []byte
 
 	mu       sync.Mutex
@@ -161,13 +172,13 @@ type Spool struct {
 	memArr   []item // the array mem is in, whole (len = cap), reused from its start
 	memOK    bool   // mem holds every record from read to the committed end
 	failing  bool   // the reader's deliveries fail: keep nothing in memory
-	rf       *os.File
+	rf       file
 	rseg     uint64 // segment rf reads; 0 when none is open
 	rbuf     []byte
 	closed   bool
 	notify   chan struct{}
-	ackFile  *os.File
-	deadFile *os.File
+	ackFile  file
+	deadFile file
 	deadSize int64  // bytes of dead-letter.jsonl
 	deadN    uint64 // dead letters in dead-letter.jsonl
 	oldN     uint64 // dead letters in dead-letter.1.jsonl
@@ -177,7 +188,10 @@ type Spool struct {
 // Open opens the spool in o.Dir, creating it, and recovers what an earlier
 // process left: torn records are cut off, and reading starts at the first
 // record not acknowledged.
-func Open(o Options) (*Spool, error) {
+func Open(o Options) (*Spool, error) { return openFS(o, osFS{}) }
+
+// openFS is Open on the file system fsys.
+func openFS(o Options, fsys fileSystem) (*Spool, error) {
 	if o.Dir == "" {
 		return nil, errors.New("spool: dir: required")
 	}
@@ -196,7 +210,7 @@ func Open(o Options) (*Spool, error) {
 	// Room is freed a whole segment at a time: keep segments small next to
 	// the limit, so that an acknowledged segment never fills it.
 	o.SegmentBytes = min(o.SegmentBytes, max(o.MaxBytes/8, 4096))
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	if err := mkdirAll(fsys, o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: creating %s: %w", o.Dir, err)
 	}
 	key, err := filepath.Abs(o.Dir)
@@ -223,6 +237,7 @@ func Open(o Options) (*Spool, error) {
 		release:  release,
 		key:      key,
 		refs:     1,
+		fs:       fsys,
 		dir:      o.Dir,
 		maxBytes: o.MaxBytes,
 		segBytes: o.SegmentBytes,
@@ -283,7 +298,7 @@ func (s *Spool) segPath(n uint64) string {
 // wholly acknowledged, truncates every segment at its first bad record, counts
 // the pending events and opens the last segment for appending.
 func (s *Spool) recover() error {
-	ents, err := os.ReadDir(s.dir)
+	ents, err := s.fs.ReadDir(s.dir)
 	if err != nil {
 		return fmt.Errorf("spool: reading %s: %w", s.dir, err)
 	}
@@ -301,7 +316,7 @@ func (s *Spool) recover() error {
 	}
 	sort.Slice(segs, func(i, j int) bool { return segs[i] < segs[j] })
 
-	s.ackFile, err = os.OpenFile(filepath.Join(s.dir, "ack"), os.O_RDWR|os.O_CREATE, 0o600)
+	s.ackFile, err = s.fs.OpenFile(filepath.Join(s.dir, "ack"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: opening the ack file: %w", err)
 	}
@@ -311,7 +326,7 @@ func (s *Spool) recover() error {
 	}
 	for _, n := range segs {
 		if ackOK && n < ack.Seg {
-			if err := os.Remove(s.segPath(n)); err != nil {
+			if err := s.fs.Remove(s.segPath(n)); err != nil {
 				return fmt.Errorf("spool: removing acknowledged segment: %w", err)
 			}
 			continue
@@ -337,18 +352,24 @@ func (s *Spool) recover() error {
 		ack = Pos{Seg: s.oldest()}
 	}
 	s.ack, s.read = ack, ack
-	s.wf, err = os.OpenFile(s.segPath(s.wseg), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	s.wf, err = s.fs.OpenFile(s.segPath(s.wseg), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: opening segment: %w", err)
 	}
-	if s.deadN, s.deadSize, err = countLines(s.DeadLetterPath()); err != nil {
+	if s.deadN, s.deadSize, err = s.countLines(s.DeadLetterPath()); err != nil {
 		return fmt.Errorf("spool: reading the dead-letter file: %w", err)
 	}
-	if s.oldN, _, err = countLines(s.oldDeadPath()); err != nil {
+	if s.oldN, _, err = s.countLines(s.oldDeadPath()); err != nil {
 		return fmt.Errorf("spool: reading the old dead-letter file: %w", err)
 	}
 	if err := s.openDead(); err != nil {
 		return err
+	}
+	// The files just created (the ack file, the first segment, the
+	// dead-letter file) are synced with their events; their names are
+	// durable only once the directory is.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
 	}
 	s.memOK = s.read == s.end()
 	return nil
@@ -369,7 +390,7 @@ func (s *Spool) end() Pos { return Pos{Seg: s.wseg, Off: s.sizes[s.wseg]} }
 // and returns its good size and the number of records at or after ack.
 func (s *Spool) scan(n uint64, ack Pos) (int64, int64, error) {
 	path := s.segPath(n)
-	data, err := os.ReadFile(path)
+	data, err := s.fs.ReadFile(path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("spool: reading segment: %w", err)
 	}
@@ -387,7 +408,7 @@ func (s *Spool) scan(n uint64, ack Pos) (int64, int64, error) {
 	}
 	if off < int64(len(data)) {
 		s.corrupt += int64(len(data)) - off
-		if err := os.Truncate(path, off); err != nil {
+		if err := s.fs.Truncate(path, off); err != nil {
 			return 0, 0, fmt.Errorf("spool: cutting a torn record off a segment: %w", err)
 		}
 	}
@@ -410,7 +431,7 @@ func record(b []byte) ([]byte, bool) {
 	return body, true
 }
 
-func readAck(f *os.File) (Pos, bool) {
+func readAck(f file) (Pos, bool) {
 	var b [20]byte
 	if _, err := f.ReadAt(b[:], 0); err != nil {
 		return Pos{}, false
@@ -525,9 +546,15 @@ func (s *Spool) rotate() error {
 	s.mu.Lock()
 	next := s.wseg + 1
 	s.mu.Unlock()
-	f, err := os.OpenFile(s.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := s.fs.OpenFile(s.segPath(next), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: starting a segment: %w", err)
+	}
+	// The segment's name must be durable before the events synced into it
+	// are acknowledged: fsyncing a file does not sync its directory entry.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
 	}
 	if err := s.wf.Close(); err != nil {
 		f.Close()
@@ -592,7 +619,7 @@ func (s *Spool) Next(limit int) (Batch, error) {
 				s.rf.Close()
 				s.rf = nil
 			}
-			f, err := os.Open(s.segPath(s.read.Seg))
+			f, err := s.fs.OpenFile(s.segPath(s.read.Seg), os.O_RDONLY, 0)
 			if err != nil {
 				return Batch{}, fmt.Errorf("spool: opening segment: %w", err)
 			}
@@ -706,7 +733,7 @@ func (s *Spool) removeAcked() {
 				s.rf.Close()
 				s.rf, s.rseg = nil, 0
 			}
-			if err := os.Remove(s.segPath(n)); err == nil || errors.Is(err, os.ErrNotExist) {
+			if err := s.fs.Remove(s.segPath(n)); err == nil || errors.Is(err, os.ErrNotExist) {
 				delete(s.sizes, n)
 				s.total -= size
 			}
@@ -722,9 +749,11 @@ type deadLetter struct {
 }
 
 // countLines returns the lines and bytes of the file at path; a missing file
-// has none.
-func countLines(path string) (lines uint64, size int64, err error) {
-	f, err := os.Open(path)
+// has none. A last line without its newline (a write cut short by a crash,
+// which DeadLetter never reported done) is cut off, counted in Stats.Corrupt,
+// so that the next line written does not run on from it.
+func (s *Spool) countLines(path string) (lines uint64, size int64, err error) {
+	f, err := s.fs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, 0, nil
 	}
@@ -733,27 +762,36 @@ func countLines(path string) (lines uint64, size int64, err error) {
 	}
 	defer f.Close()
 	buf := make([]byte, 64<<10)
+	var whole int64 // bytes up to the last newline
 	for {
 		n, err := f.Read(buf)
-		size += int64(n)
-		for _, c := range buf[:n] {
+		for i, c := range buf[:n] {
 			if c == '\n' {
 				lines++
+				whole = size + int64(i) + 1
 			}
 		}
+		size += int64(n)
 		if err == io.EOF {
-			return lines, size, nil
+			break
 		}
 		if err != nil {
 			return 0, 0, err
 		}
 	}
+	if whole < size {
+		if err := s.fs.Truncate(path, whole); err != nil {
+			return 0, 0, fmt.Errorf("cutting a torn line off: %w", err)
+		}
+		s.corrupt += size - whole
+	}
+	return lines, whole, nil
 }
 
 func (s *Spool) oldDeadPath() string { return filepath.Join(s.dir, "dead-letter.1.jsonl") }
 
 func (s *Spool) openDead() (err error) {
-	s.deadFile, err = os.OpenFile(s.DeadLetterPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	s.deadFile, err = s.fs.OpenFile(s.DeadLetterPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("spool: opening the dead-letter file: %w", err)
 	}
@@ -765,13 +803,21 @@ func (s *Spool) rotateDead() error {
 	if err := s.deadFile.Close(); err != nil {
 		return fmt.Errorf("spool: closing the dead-letter file: %w", err)
 	}
-	if err := os.Rename(s.DeadLetterPath(), s.oldDeadPath()); err != nil {
+	if err := s.fs.Rename(s.DeadLetterPath(), s.oldDeadPath()); err != nil {
 		s.openDead()
 		return fmt.Errorf("spool: rotating the dead-letter file: %w", err)
 	}
 	s.gone += s.oldN
 	s.oldN, s.deadN, s.deadSize = s.deadN, 0, 0
-	return s.openDead()
+	if err := s.openDead(); err != nil {
+		return err
+	}
+	// The rename and the new file's name must be durable before the dead
+	// letters synced into it are reported done.
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("spool: syncing %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 // DeadLetter appends evs to the dead-letter file with why they were given up,
@@ -846,7 +892,7 @@ func (s *Spool) Close() error {
 // closeFiles closes every file of the spool.
 func (s *Spool) closeFiles() error {
 	var errs []error
-	for _, f := range []*os.File{s.wf, s.rf, s.ackFile, s.deadFile} {
+	for _, f := range []file{s.wf, s.rf, s.ackFile, s.deadFile} {
 		if f != nil {
 			if err := f.Close(); err != nil {
 				errs = append(errs, err)
