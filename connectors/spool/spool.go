@@ -229,9 +229,13 @@ func openFS(o Options, fsys fileSystem) (*Spool, error) {
 		return s, nil
 	}
 	// One process writes a spool: a second would interleave its segments.
-	release, err := filelock.Claim(filepath.Join(o.Dir, "spool"))
-	if err != nil {
-		return nil, fmt.Errorf("spool %s: %w (give each Caddy process its own spool dir)", o.Dir, err)
+	release := func() {}
+	if _, disk := fsys.(osFS); disk {
+		r, err := filelock.Claim(filepath.Join(o.Dir, "spool"))
+		if err != nil {
+			return nil, fmt.Errorf("spool %s: %w (give each Caddy process its own spool dir)", o.Dir, err)
+		}
+		release = r
 	}
 	s := &Spool{
 		release:  release,
