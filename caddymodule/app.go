@@ -4,6 +4,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,6 +70,10 @@ type App struct {
 	// RetentionInterval is how often the retention job runs (and it runs at
 	// start). Default: 1h.
 	RetentionInterval caddy.Duration `json:"retention_interval,omitempty"`
+
+	// Mode is every login route's mode unless it sets its own: enforce or
+	// monitor (see Handler.Mode). Default: enforce.
+	Mode string `json:"mode,omitempty"`
 
 	// OnStateError says what happens to a login attempt while the state store
 	// cannot be reached: "fail_open" (default: the attempt goes to the portal
@@ -197,6 +202,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.store = val.(pooledStore).Store
 
+	switch a.Mode {
+	case "":
+		a.Mode = "enforce"
+	case "enforce", "monitor":
+	default:
+		return fmt.Errorf("mode: must be \"enforce\" or \"monitor\", got %q", a.Mode)
+	}
 	switch a.OnStateError {
 	case "":
 		a.OnStateError = "fail_open"
@@ -357,7 +369,7 @@ var retentionRuns sync.Map // pool key → *sync.Mutex
 // retain deletes the events older than the retention period from the store:
 // now, then every RetentionInterval, until ctx ends.
 func (a *App) retain(ctx context.Context) {
-	t := time.NewTicker(time.Duration(a.RetentionInterval))
+	t := time.NewTicker(cmp.Or(time.Duration(a.RetentionInterval), time.Hour))
 	defer t.Stop()
 	muV, _ := retentionRuns.LoadOrStore(a.logStoreKey, new(sync.Mutex))
 	mu := muV.(*sync.Mutex)

@@ -104,14 +104,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		switch opt {
-		case "source", "portal_id", "realm", "account_id", "display_name", "session_cookie", "action":
+		case "source", "portal_id", "realm", "account_id", "display_name", "session_cookie", "action", "mode":
 			v, err := oneArg(d)
 			if err != nil {
 				return err
 			}
 			*map[string]*string{
 				"source": &h.Source, "portal_id": &h.PortalID, "realm": &h.Realm, "account_id": &h.AccountID,
-				"display_name": &h.DisplayName, "session_cookie": &h.SessionCookie, "action": &h.Action,
+				"display_name": &h.DisplayName, "session_cookie": &h.SessionCookie, "action": &h.Action, "mode": &h.Mode,
 			}[opt] = v
 		case "session_ttl":
 			v, err := durationArg(d)
@@ -544,12 +544,16 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			if err := app.StoreSpool.unmarshal(d); err != nil {
 				return nil, err
 			}
-		case "on_state_error":
+		case "on_state_error", "mode":
 			v, err := oneArg(d)
 			if err != nil {
 				return nil, err
 			}
-			app.OnStateError = v
+			if opt == "mode" {
+				app.Mode = v
+			} else {
+				app.OnStateError = v
+			}
 		case "queue_size":
 			v, err := intArg(d)
 			if err != nil {

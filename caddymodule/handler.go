@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -114,6 +115,12 @@ type Handler struct {
 
 	// Lockout configures counting failures and locking accounts.
 	Lockout *Lockout `json:"lockout,omitempty"`
+
+	// Mode is enforce (refusals are answered) or monitor: every decision is
+	// computed and counted as in enforce mode, but a refusal is not made:
+	// its event carries wouldRefuse and the attempt goes on to the portal.
+	// Default: the app's mode (enforce).
+	Mode string `json:"mode,omitempty"`
 
 	// SaveToDatabase writes this route's events to the login log store.
 	// Default: true. Off, they go to the sinks only; with no sink either,
@@ -410,6 +417,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app.hold()
 	h.held = true
+	if h.Mode == "" {
+		h.Mode = cmp.Or(h.app.Mode, "enforce")
+	}
 	if h.SaveToDatabase == nil {
 		on := true
 		h.SaveToDatabase = &on
@@ -444,6 +454,7 @@ func (h *Handler) Validate() error {
 		{"on_ambiguous", h.OnAmbiguous, [2]string{"refuse", "count_all"}},
 		{"on_missing_principal", h.OnMissingPrincipal, [2]string{"refuse", "forward"}},
 		{"multicall", h.Multicall, [2]string{"count", "refuse"}},
+		{"mode", h.Mode, [2]string{"enforce", "monitor"}},
 	} {
 		if f.value != f.allowed[0] && f.value != f.allowed[1] {
 			return fmt.Errorf("%s: must be %q or %q, got %q", f.name, f.allowed[0], f.allowed[1], f.value)

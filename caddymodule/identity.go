@@ -124,11 +124,11 @@ func ambiguity(id policy.Identity) string {
 // reason AMBIGUOUS_PRINCIPAL, a multicall refused by the route): 400 or 413,
 // recorded with why.
 func (h *Handler) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason, why string, status int) error {
-	h.app.countRefusal(h.source, r)
+	h.app.countRefusal(h.source, r, a.monitor)
 	msg, errType := policy.Describe(r, h.source, a.identity, 0)
 	msg += " (" + why + ")"
 	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType = event.LoginFailure, r, &msg, &errType
-	h.emit(a.ev)
+	h.emitRefusal(a)
 	return writeRefusal(w, status, "invalid_request", "The login request cannot be read as naming exactly one account: "+why+".")
 }
 
@@ -152,11 +152,11 @@ func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a 
 			}
 		}
 	}
-	h.app.countRefusal(h.source, event.AmbiguousPrincipal)
+	h.app.countRefusal(h.source, event.AmbiguousPrincipal, a.monitor)
 	msg, errType := policy.Describe(event.AmbiguousPrincipal, h.source, a.identity, failures)
 	msg += " (" + why + ": " + strings.Join(a.ev.Candidates, ", ") + ")"
 	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType, a.ev.FailureCount = event.LoginFailure, event.AmbiguousPrincipal, &msg, &errType, failures
-	h.emit(a.ev)
+	h.emitRefusal(a)
 	for _, l := range locks {
 		h.emit(l)
 	}

@@ -95,14 +95,14 @@ func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admi
 	if h.lockEvents == nil {
 		return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
 	}
-	h.app.countRefusal(h.source, event.Locked)
+	h.app.countRefusal(h.source, event.Locked, a.monitor)
 	a.ev.Reason, a.ev.FailureCount = event.Locked, adm.Failures
 	emit, suppressed := h.lockEvents.AllowWith("locked:"+a.account, time.Now(), &refusal{a: *a, reason: event.Locked, failures: adm.Failures})
 	if emit {
 		a.ev.FailureCount = adm.Failures
 		h.fail(a, event.Locked, adm.Failures)
 		a.ev.Message = withCount(*a.ev.Message, suppressed, "")
-		h.emit(a.ev)
+		h.emitRefusal(a)
 	}
 	if h.Lockout.RemainingHeader != "" {
 		w.Header().Set(h.Lockout.RemainingHeader, "0")

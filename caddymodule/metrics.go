@@ -17,6 +17,7 @@ import (
 type metrics struct {
 	attempts    *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
+	monitored   *prometheus.CounterVec
 	locks       prometheus.Counter
 	logouts     *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
@@ -46,6 +47,10 @@ func newMetrics() *metrics {
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "gateway_refusals_total",
 			Help: "Login attempts the gateway answered itself without reaching the portal, by reason.",
+		}, []string{"reason"}),
+		monitored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "monitored_refusals_total",
+			Help: "Refusals that routes in monitor mode computed but did not make (the attempt went to the portal), by reason.",
 		}, []string{"reason"}),
 		locks: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "account_locks_total",
@@ -102,7 +107,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.monitored, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -135,8 +140,13 @@ func (a *App) countAttempt(src event.Source, success bool, reason event.Reason) 
 	a.tel.Attempt(src, success, reason)
 }
 
-// countRefusal counts an attempt the gateway answered itself.
-func (a *App) countRefusal(src event.Source, reason event.Reason) {
+// countRefusal counts an attempt the gateway answered itself, or would have
+// (monitored: a route in monitor mode let it through).
+func (a *App) countRefusal(src event.Source, reason event.Reason, monitored bool) {
+	if monitored {
+		a.metrics.monitored.WithLabelValues(string(reason)).Inc()
+		return
+	}
 	a.metrics.refusal(reason)
 	a.tel.Attempt(src, false, reason)
 	if reason == event.RateLimited {

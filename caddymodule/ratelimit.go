@@ -141,7 +141,7 @@ func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt
 // refuseSampled answers a denied, blocked or rate-limited attempt. Its event is emitted
 // when the sampler lets it through; the metric counts every one.
 func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.Decision, status int) error {
-	h.app.countRefusal(h.source, event.RateLimited)
+	h.app.countRefusal(h.source, event.RateLimited, a.monitor)
 	a.ev.Reason = event.RateLimited
 	a.span.AddEvent("loginguard.rate_limited", trace.WithAttributes(attribute.String("loginguard.scope", d.Scope)))
 	emit, suppressed := h.sampler.AllowWith(d.Key, time.Now(), &refusal{a: *a, reason: event.RateLimited, scope: d.Scope})
@@ -152,7 +152,7 @@ func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.D
 	}
 	h.fail(a, event.RateLimited, 0)
 	a.ev.Message = withCount(*a.ev.Message, suppressed, d.Scope)
-	h.emit(a.ev)
+	h.emitRefusal(a)
 	return nil
 }
 

@@ -85,7 +85,7 @@ func (h *Handler) report(ps []ratelimit.Pending) {
 			r.a.ev.FailureCount = r.failures
 		}
 		r.a.ev.Message = withCount(*r.a.ev.Message, p.Suppressed-1, r.scope)
-		h.emit(r.a.ev)
+		h.emitRefusal(&r.a)
 	}
 }
 

@@ -44,6 +44,7 @@ type attempt struct {
 	claims   []claim    // the accounts the attempt is counted against, admitted
 	calls    int        // login calls of an XML-RPC multicall (0: not one)
 	finished bool
+	monitor  bool       // the route is in monitor mode: refusals are recorded, not made
 	span     trace.Span // of the attempt (a no-op one when telemetry is off)
 }
 
@@ -65,7 +66,19 @@ func (a *attempt) failuresBefore() int {
 
 func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	r, span := h.app.tel.StartSpan(r, "loginguard.login")
-	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span}
+	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span, monitor: h.Mode == "monitor"}
+	// Refusals answer on rw: the client in enforce mode; in monitor mode
+	// nobody, and the attempt goes on to the portal (passed).
+	rw, client := w, w
+	if a.monitor {
+		rw = &unanswered{header: http.Header{}}
+	}
+	passed := func(err error) error {
+		if !a.monitor {
+			return err
+		}
+		return next.ServeHTTP(client, r)
+	}
 	defer func() { h.app.tel.EndSpan(span, &a.ev, a.identity) }()
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
@@ -87,8 +100,8 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	if err != nil {
 		h.app.stateError("alias", err)
 		if h.app.OnStateError == "fail_closed" {
-			w.Header().Set("Retry-After", "5")
-			return h.refuse(w, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil)
+			rw.Header().Set("Retry-After", "5")
+			return passed(h.refuse(rw, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil))
 		}
 	}
 	if len(named) > 0 {
@@ -96,26 +109,26 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 
 	if a.ip.IsValid() && h.app.isBlocked(a.ip) {
-		return h.refuseSampled(w, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + a.ip.String()}, http.StatusForbidden)
+		return passed(h.refuseSampled(rw, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + a.ip.String()}, http.StatusForbidden))
 	}
 	if h.limiter != nil {
-		if answered, err := h.checkLimits(w, r, a); answered {
-			return err
+		if answered, err := h.checkLimits(rw, r, a); answered {
+			return passed(err)
 		}
 	}
 	switch {
 	case !complete:
-		return h.refuseUnread(w, a, event.MissingPrincipal, "the body is over 64 KiB", http.StatusRequestEntityTooLarge)
+		return passed(h.refuseUnread(rw, a, event.MissingPrincipal, "the body is over 64 KiB", http.StatusRequestEntityTooLarge))
 	case len(named) == 0 && h.OnMissingPrincipal == "refuse":
-		return h.refuseUnread(w, a, event.MissingPrincipal, id.Missing, http.StatusBadRequest)
+		return passed(h.refuseUnread(rw, a, event.MissingPrincipal, id.Missing, http.StatusBadRequest))
 	case len(named) > 1 || (len(named) == 1 && id.Unreadable != ""):
 		a.ev.Candidates = identities(named)
 		if h.OnAmbiguous == "refuse" {
-			return h.refuseAmbiguous(r.Context(), w, a, named, ambiguity(id))
+			return passed(h.refuseAmbiguous(r.Context(), rw, a, named, ambiguity(id)))
 		}
 	case len(named) == 1 && (id.Logins > 1 || strings.HasPrefix(id.Shape, "an XML-RPC system.multicall")):
 		if h.Multicall == "refuse" {
-			return h.refuseUnread(w, a, event.AmbiguousPrincipal, id.Shape, http.StatusBadRequest)
+			return passed(h.refuseUnread(rw, a, event.AmbiguousPrincipal, id.Shape, http.StatusBadRequest))
 		}
 		a.calls = id.Logins
 		for range id.Logins - 1 {
@@ -126,8 +139,8 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		if h.statePol.PerPrefixMaxFailures > 0 || h.statePol.KnownPrefixTTL > 0 {
 			a.prefix = ipPrefix(a.ip, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix)
 		}
-		if answered, err := h.admitAll(r.Context(), w, a, named); answered {
-			return err
+		if answered, err := h.admitAll(r.Context(), rw, a, named); answered {
+			return passed(err)
 		}
 		defer h.release(a)
 	}
@@ -269,12 +282,30 @@ func (h *Handler) release(a *attempt) {
 	}
 }
 
+// emitRefusal emits the event of a refused attempt; in monitor mode it says
+// the refusal was not made.
+func (h *Handler) emitRefusal(a *attempt) {
+	ev := a.ev
+	if a.monitor {
+		ev.WouldRefuse = ev.Reason
+	}
+	h.emit(ev)
+}
+
+// unanswered is where a route in monitor mode writes the refusals it does not
+// make.
+type unanswered struct{ header http.Header }
+
+func (u *unanswered) Header() http.Header         { return u.header }
+func (u *unanswered) Write(b []byte) (int, error) { return len(b), nil }
+func (u *unanswered) WriteHeader(int)             {}
+
 // refuse answers an attempt without letting it reach the portal.
 func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission, reason event.Reason, status int, body []byte) error {
 	a.ev.FailureCount = adm.Failures
 	h.fail(a, reason, adm.Failures)
-	h.app.countRefusal(h.source, reason)
-	h.emit(a.ev)
+	h.app.countRefusal(h.source, reason, a.monitor)
+	h.emitRefusal(a)
 	if h.Lockout.RemainingHeader != "" {
 		w.Header().Set(h.Lockout.RemainingHeader, "0")
 	}
@@ -304,7 +335,11 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 			// The portal let in a spelling of a locked account: the client
 			// never gets the session.
 			h.release(a)
-			rec.discard()
+			var rw http.ResponseWriter = &unanswered{header: http.Header{}}
+			if !a.monitor {
+				rec.discard()
+				rw = rec.ResponseWriter
+			}
 			if !strings.HasPrefix(name, accountIDPrefix) {
 				sent := a.ev.SentAs
 				if sent == "" {
@@ -312,8 +347,10 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 				}
 				h.setIdentity(a, named{account: a.claims[0].account, identity: name, sent: sent})
 			}
-			_ = h.refuseLocked(rec.ResponseWriter, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
-			h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
+			_ = h.refuseLocked(rw, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
+			if !a.monitor {
+				h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
+			}
 			return
 		}
 	}

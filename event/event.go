@@ -114,6 +114,10 @@ type Event struct {
 	// Candidates are the principals an ambiguous request named (reason
 	// AMBIGUOUS_PRINCIPAL), each counted against.
 	Candidates []string `json:"candidates,omitempty"`
+	// WouldRefuse is set on a refusal that a route in monitor mode did not
+	// make: the reason enforce mode would have refused with; the attempt
+	// went to the portal.
+	WouldRefuse Reason `json:"wouldRefuse,omitempty"`
 	// Geo is where the remote address is, from GeoIP databases (package
 	// enrich); its fields are absent when unknown.
 	Geo
@@ -187,6 +191,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = appendString(b, c)
 		}
 		b = append(b, ']')
+	}
+	if e.WouldRefuse != "" {
+		b = append(b, `,"wouldRefuse":`...)
+		b = appendString(b, string(e.WouldRefuse))
 	}
 	b = e.Geo.appendJSON(b)
 	b = e.Device.appendJSON(b)
