@@ -71,6 +71,17 @@ type Stage interface {
 	Observe(ev event.Event, now time.Time) []Finding
 }
 
+// AsyncStage is a Stage whose findings may also come later, from goroutines
+// of its own (a stage that asks a store or Redis before it decides): the
+// pipeline calls Start once, before any Observe, with the function that
+// carries findings (safe for concurrent use), and Close when it closes,
+// before its outputs close; a finding reported after Close is dropped.
+type AsyncStage interface {
+	Stage
+	Start(report func([]Finding))
+	Close()
+}
+
 // Finding is what a stage found: an event to carry, and the warning to log.
 type Finding struct {
 	Event event.Event
@@ -137,6 +148,9 @@ func NewPipeline(c PipelineConfig) (*Pipeline, error) {
 			return nil, err
 		}
 		p.stages = append(p.stages, stage{s.Stage, r})
+		if as, ok := s.Stage.(AsyncStage); ok {
+			as.Start(func(fs []Finding) { p.carry(fs, r) })
+		}
 	}
 	return p, nil
 }
@@ -199,13 +213,18 @@ func (p *Pipeline) EmitTo(ev event.Event, r Route) {
 	}
 	now := time.Now()
 	for _, s := range p.stages {
-		for _, f := range s.Observe(ev, now) {
-			p.log.LogAttrs(context.Background(), slog.LevelWarn, f.Message, f.Attrs...)
-			if p.found != nil {
-				p.found(f)
-			}
-			p.d.EmitTo(f.Event, s.route.to)
+		p.carry(s.Observe(ev, now), s.route)
+	}
+}
+
+// carry logs, reports and carries a stage's findings to its route.
+func (p *Pipeline) carry(fs []Finding, r Route) {
+	for _, f := range fs {
+		p.log.LogAttrs(context.Background(), slog.LevelWarn, f.Message, f.Attrs...)
+		if p.found != nil {
+			p.found(f)
 		}
+		p.d.EmitTo(f.Event, r.to)
 	}
 }
 
@@ -215,7 +234,14 @@ func (p *Pipeline) Stats() []Stats { return p.d.Stats() }
 // Close delivers what is queued, until ctx ends, and stops every goroutine
 // the pipeline started; see Dispatcher.Close. Events emitted after Close are
 // counted as dropped.
-func (p *Pipeline) Close(ctx context.Context) error { return p.d.Close(ctx) }
+func (p *Pipeline) Close(ctx context.Context) error {
+	for _, s := range p.stages {
+		if as, ok := s.Stage.(AsyncStage); ok {
+			as.Close()
+		}
+	}
+	return p.d.Close(ctx)
+}
 
 // storeOutput is the log store as an output: it tells the write lag of every
 // event written, and leaves the store open when the pipeline closes.

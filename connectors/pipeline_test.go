@@ -220,3 +220,62 @@ func TestPipelineStoreLag(t *testing.T) {
 		t.Errorf("lag told %d times, worst %v; want 2, ≥ 1m", n.Load(), time.Duration(worst.Load()))
 	}
 }
+
+// lateStage reports one finding per event from a goroutine of its own.
+type lateStage struct {
+	report  func([]Finding)
+	started chan struct{}
+	in      chan event.Event
+	done    chan struct{}
+	closed  atomic.Bool
+}
+
+func (s *lateStage) Start(report func([]Finding)) {
+	s.report = report
+	go func() {
+		defer close(s.done)
+		for ev := range s.in {
+			al := ev
+			al.ID = "late-" + ev.ID
+			s.report([]Finding{{Event: al, Kind: "late", Message: "late finding"}})
+		}
+	}()
+	close(s.started)
+}
+
+func (s *lateStage) Observe(ev event.Event, now time.Time) []Finding {
+	s.in <- ev
+	return nil
+}
+
+func (s *lateStage) Close() {
+	s.closed.Store(true)
+	close(s.in)
+	<-s.done
+}
+
+// TestPipelineAsyncStage: an asynchronous stage is started before it sees an
+// event, its late findings are carried to its route, and it is closed before
+// the outputs are, so what it reported while closing is delivered.
+func TestPipelineAsyncStage(t *testing.T) {
+	st := &lateStage{started: make(chan struct{}), in: make(chan event.Event, 10), done: make(chan struct{})}
+	var kinds atomic.Int64
+	p, store, _, _, _ := pipelineOf(t, PipelineConfig{
+		Stages: []StageConfig{{Stage: st, Field: "x"}},
+		Found:  func(f Finding) { kinds.Add(1) },
+	})
+	select {
+	case <-st.started:
+	default:
+		t.Fatal("the stage was not started by NewPipeline")
+	}
+	p.Emit(testEvent(0))
+	p.Emit(testEvent(1))
+	closePipeline(t, p)
+	if !st.closed.Load() {
+		t.Fatal("the stage was not closed")
+	}
+	if got := ids(store); !slices.Equal(got, []string{"ev-000000", "ev-000001", "late-ev-000000", "late-ev-000001"}) || kinds.Load() != 2 {
+		t.Errorf("store received %v, %d findings reported", got, kinds.Load())
+	}
+}
