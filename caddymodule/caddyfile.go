@@ -478,8 +478,9 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //	    store postgres <dsn> [{ schema <name> }]
 //	    store off
 //	    retention <duration>
-//	    sink  file <path> [{ fsync }]
-//	    sink  log [<level>]
+//	    connector <name> <type> [<args>] [{ ... }]   (connector_base.go)
+//	    sink file <path> [{ fsync }]   (deprecated: connector <name> file)
+//	    sink log [<level>]             (deprecated: connector <name> log)
 //	    queue_size     <n>
 //	    flush_interval <duration>
 //	}
@@ -492,7 +493,7 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		switch opt {
-		case "state", "sink", "store":
+		case "state", "store":
 			if !d.NextArg() {
 				return nil, d.ArgErr()
 			}
@@ -515,7 +516,6 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			// namespace and inline key of each kind of module
 			nk := map[string][2]string{
 				"state": {"loginguard.state", "backend"},
-				"sink":  {"loginguard.sinks", "sink"},
 				"store": {"loginguard.stores", "driver"},
 			}[opt]
 			mod, err := caddyfile.UnmarshalModule(d, nk[0]+"."+name)
@@ -523,14 +523,17 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			raw := caddyconfig.JSONModuleObject(mod, nk[1], name, nil)
-			switch opt {
-			case "state":
+			if opt == "state" {
 				app.StateRaw = raw
-			case "store":
+			} else {
 				app.StoreRaw = raw
-			default:
-				app.SinksRaw = append(app.SinksRaw, raw)
 			}
+		case "sink":
+			raw, err := parseSink(d)
+			if err != nil {
+				return nil, err
+			}
+			app.SinksRaw = append(app.SinksRaw, raw)
 		case "connector":
 			raw, err := parseConnector(d)
 			if err != nil {

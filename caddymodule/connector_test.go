@@ -86,16 +86,14 @@ func TestConnectorCaddyfileErrors(t *testing.T) {
 		{"connector 'bad name' kafka", "name: want letters"},
 		{"connector siem kafka {\n format xml\n }", `format: unknown format "xml"`},
 		{"connector siem kafka {\n active maybe\n }", "active: want on, off or `if <value>`"},
-		{"connector siem kafka {\n compression brotli\n }", "kafka compression: unknown compression"},
-		{"connector siem kafka {\n sasl gssapi u p\n }", "kafka sasl: unknown SASL mechanism"},
-		{"connector siem kafka {\n sasl plain u\n }", "kafka sasl: want <mechanism> <username> <password>"},
-		{"connector siem kafka {\n colour blue\n }", `kafka: unknown option "colour"`},
+		{"connector siem kafka {\n sasl plain u\n }", "connector siem: kafka sasl: want <mechanism> <username> <password>"},
+		{"connector siem kafka {\n colour blue\n }", `connector siem: kafka: unknown option "colour"`},
 		{"connector siem kafka {\n tls {\n  pin x\n }\n }", `kafka tls: unknown option "pin"`},
-		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "spool max_bytes: want a size"},
+		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "kafka spool max_bytes: want a size"},
 		{"connector siem kafka {\n spool {\n  max_age forever\n }\n }", "max_age: want a positive duration"},
 		{"connector siem kafka {\n spool maybe\n }", "spool: want on, off or a block"},
 		{"connector siem kafka {\n spool {\n  dead_letter_max_bytes -1\n }\n }", "spool dead_letter_max_bytes: want a size"},
-		{"connector hooks webhook", "webhook: url: required"},
+		{"connector hooks webhook", "connector hooks: want `webhook <url>`"},
 		{"connector hooks webhook https://x {\n header X\n }", "webhook header: want <name> <value>"},
 		{"connector hooks webhook https://x {\n timeout soon\n }", "timeout: want a positive duration"},
 		{"connector hooks webhook https://x {\n batch 0\n }", "batch: want a positive integer"},
@@ -136,6 +134,12 @@ func TestConnectorProvisionErrors(t *testing.T) {
 		{"connector siem kafka {\n topic t\n }", "connector siem (kafka): brokers: required"},
 		{"connector siem kafka {\n brokers kafka\n topic t\n }", `brokers: "kafka" is not host:port`},
 		{"connector siem kafka {\n brokers k:9092\n topic t\n tls {\n  ca /nonexistent.pem\n }\n }", "connector siem (kafka): tls: ca:"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n tls {\n  cert /c.pem\n }\n }", "connector siem (kafka): tls: cert and key: give both or neither"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n compression brotli\n }", "connector siem (kafka): compression: unknown compression"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n sasl gssapi u p\n }", "connector siem (kafka): sasl: unknown SASL mechanism"},
+		{"connector events file /proc/nope/events.jsonl", "connector events (file): file sink: creating the directory"},
+		{"connector events file /tmp/x.jsonl {\n format ecs\n }", "connector events (file): format: the file connector writes the connector event's JSON; want json"},
+		{"connector out log loud", `connector out (log): level: want debug, info, warn or error, got "loud"`},
 		{"connector hooks webhook ftp://example.com/x", "connector hooks (webhook): url:"},
 		{"connector hooks webhook https:///nohost", "connector hooks (webhook): url:"},
 		{"connector hooks webhook https://example.com {\n secret s3cret\n }", `connector hooks (webhook): secret 1: a secret must start with "whsec_"`},
@@ -168,7 +172,7 @@ func TestConnectorProvisionErrors(t *testing.T) {
 	cfg := caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{
 		"loginguard": json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","name":"h","url":"https://x.example","format":"xml"}]}`),
 	}}
-	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `connector h: format: unknown format "xml"`) {
+	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `connector h (webhook): format: unknown format "xml"`) {
 		t.Errorf("unknown format: %v", err)
 	}
 	cfg.AppsRaw["loginguard"] = json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","url":"https://x.example"}]}`)

@@ -128,7 +128,7 @@ func TestListModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err, string(out))
 	}
-	for _, m := range []string{"loginguard", "http.handlers.loginguard", "loginguard.state.memory", "loginguard.state.redis", "loginguard.sinks.file", "loginguard.sinks.log"} {
+	for _, m := range []string{"loginguard", "http.handlers.loginguard", "loginguard.state.memory", "loginguard.state.redis", "loginguard.connectors.file", "loginguard.connectors.log", "loginguard.connectors.kafka"} {
 		if !strings.Contains("\n"+string(out), "\n"+m+"\n") {
 			t.Errorf("list-modules lacks %s", m)
 		}
