@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	kafkago "github.com/segmentio/kafka-go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -444,4 +447,150 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 type connectorsStats struct {
 	spooled   int64
 	delivered uint64
+}
+
+// TestFileConnectorsAndSinks runs Caddy with the deprecated `sink file` and
+// file and log connectors, in front of a portal that refuses a login on a
+// route whose `connectors` choose two of them: the sink gets the event (a
+// sink gets every event, whatever the routes choose), the chosen connectors
+// get it, the one not chosen gets nothing. A file connector has no spool
+// unless its config asks for one.
+func TestFileConnectorsAndSinks(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name+".jsonl") }
+	portal := refusingPortal(t)
+	port := freePort(t)
+	body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		sink file %s
+		connector events file %s
+		connector quiet file %s
+		connector spooled file %s {
+			spool
+		}
+		connector caddylog log warn
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login {
+		connectors events spooled caddylog
+	}
+	reverse_proxy %s
+}
+`, path("sink"), path("events"), path("quiet"), path("spooled"), port, strings.TrimPrefix(portal.URL, "http://"))
+	out, err := adapt(t, "Caddyfile", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(out, true); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	failLogin(t, port, "User@Example.com")
+
+	read := func(name string) []event.Event {
+		b, err := os.ReadFile(path(name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var evs []event.Event
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var ev event.Event
+			if line != "" && json.Unmarshal([]byte(line), &ev) == nil {
+				evs = append(evs, ev)
+			}
+		}
+		return evs
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(read("sink")) == 0 || len(read("events")) == 0 || len(read("spooled")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: sink %d, events %d, spooled %d events", len(read("sink")), len(read("events")), len(read("spooled")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, name := range []string{"sink", "events", "spooled"} {
+		if evs := read(name); len(evs) != 1 || evs[0].EventType != event.LoginFailure || event.Value(evs[0].Email) != "user@example.com" {
+			t.Errorf("%s got %+v, want the one failed login", name, evs)
+		}
+	}
+	app, err := caddy.ActiveContext().App("loginguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until no output has an event queued: then each has delivered
+	// what it was given.
+	var names []string
+	delivered := map[string]uint64{}
+	for idle := false; !idle; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s the outputs are not idle: %+v", app.(*App).ConnectorStats())
+		}
+		names, idle = nil, true
+		for _, st := range app.(*App).ConnectorStats() {
+			names = append(names, st.Name)
+			delivered[st.Name] = st.Delivered
+			idle = idle && st.Queued == 0
+		}
+	}
+	if strings.Join(names, ",") != "file#0,events,quiet,spooled,caddylog" {
+		t.Errorf("outputs in stats: %v", names)
+	}
+	want := map[string]uint64{"file#0": 1, "events": 1, "quiet": 0, "spooled": 1, "caddylog": 1}
+	if !maps.Equal(delivered, want) {
+		t.Errorf("delivered %v, want %v", delivered, want)
+	}
+	if evs := read("quiet"); len(evs) != 0 {
+		t.Errorf("the connector no route chose got %+v", evs)
+	}
+	spools := filepath.Join(caddy.AppDataDir(), "loginguard", "spool")
+	if _, err := os.Stat(filepath.Join(spools, "spooled", "ack")); err != nil {
+		t.Errorf("the spool the file connector asks for: %v", err)
+	}
+	for _, name := range []string{"events", "quiet", "file#0", "caddylog"} {
+		if _, err := os.Stat(filepath.Join(spools, name)); !os.IsNotExist(err) {
+			t.Errorf("%s has a spool (%v), want none by default", name, err)
+		}
+	}
+}
+
+// TestSinkDeprecated: the old `sink` syntax adapts to the JSON it always did,
+// with an adapt warning that shows the connector that replaces it; the new
+// syntax warns of nothing.
+func TestSinkDeprecated(t *testing.T) {
+	var got []caddyconfig.Warning
+	defer func(f func(caddyconfig.Warning)) { adaptWarn = f }(adaptWarn)
+	adaptWarn = func(w caddyconfig.Warning) { got = append(got, w) }
+
+	old := "{\n\tloginguard {\n\t\tsink file /var/log/lg.jsonl {\n\t\t\tfsync\n\t\t}\n\t\tsink log warn\n\t}\n}\n:8080 {\n\treverse_proxy 127.0.0.1:9\n}\n"
+	out, err := adapt(t, "Caddyfile", []byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"sinks": [`)) || !bytes.Contains(out, []byte(`"sink": "file"`)) {
+		t.Errorf("old syntax adapted to\n%s", out)
+	}
+	want := []struct {
+		line int
+		now  string
+	}{{3, "write `connector events file /var/log/lg.jsonl { fsync }`"}, {6, "write `connector log log warn`"}}
+	if len(got) != len(want) {
+		t.Fatalf("warnings %+v, want %d", got, len(want))
+	}
+	for i, w := range want {
+		if got[i].File != "Caddyfile" || got[i].Line != w.line || got[i].Directive != "loginguard" ||
+			!strings.Contains(got[i].Message, "is deprecated: "+w.now) {
+			t.Errorf("warning %d: %+v, want line %d and %q", i, got[i], w.line, w.now)
+		}
+	}
+
+	got = nil
+	now := "{\n\tloginguard {\n\t\tconnector events file /var/log/lg.jsonl {\n\t\t\tfsync\n\t\t}\n\t\tconnector log log warn\n\t}\n}\n:8080 {\n\treverse_proxy 127.0.0.1:9\n}\n"
+	if _, err := adapt(t, "Caddyfile", []byte(now)); err != nil || len(got) != 0 {
+		t.Errorf("new syntax: error %v, warnings %+v", err, got)
+	}
 }
