@@ -32,6 +32,8 @@ import (
 // so a peer that is down at start-up does not stop Caddy.
 type ConnectorModule interface {
 	caddy.Module
+	caddy.Provisioner
+	caddyfile.Unmarshaler
 	base() *ConnectorBase
 	Build(ctx caddy.Context) (connectors.Connector, error)
 }

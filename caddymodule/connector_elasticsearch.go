@@ -90,9 +90,5 @@ func (c *ElasticsearchConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) erro
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*ElasticsearchConnector)(nil)
-	_ caddy.Provisioner     = (*ElasticsearchConnector)(nil)
-	_ caddyfile.Unmarshaler = (*ElasticsearchConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*ElasticsearchConnector)(nil)

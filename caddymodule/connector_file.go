@@ -63,9 +63,5 @@ func (c *FileConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return c.parseBlock(d, "file", map[string]option{"fsync": set(&c.Fsync)})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*FileConnector)(nil)
-	_ caddy.Provisioner     = (*FileConnector)(nil)
-	_ caddyfile.Unmarshaler = (*FileConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*FileConnector)(nil)

@@ -67,9 +67,5 @@ func (c *GELFConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*GELFConnector)(nil)
-	_ caddy.Provisioner     = (*GELFConnector)(nil)
-	_ caddyfile.Unmarshaler = (*GELFConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*GELFConnector)(nil)

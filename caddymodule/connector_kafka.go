@@ -121,9 +121,5 @@ func (c *KafkaConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*KafkaConnector)(nil)
-	_ caddy.Provisioner     = (*KafkaConnector)(nil)
-	_ caddyfile.Unmarshaler = (*KafkaConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*KafkaConnector)(nil)

@@ -62,9 +62,5 @@ func (c *LogConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return c.parseBlock(d, "log", map[string]option{})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*LogConnector)(nil)
-	_ caddy.Provisioner     = (*LogConnector)(nil)
-	_ caddyfile.Unmarshaler = (*LogConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*LogConnector)(nil)

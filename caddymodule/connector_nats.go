@@ -79,9 +79,5 @@ func (c *NATSConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*NATSConnector)(nil)
-	_ caddy.Provisioner     = (*NATSConnector)(nil)
-	_ caddyfile.Unmarshaler = (*NATSConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*NATSConnector)(nil)

@@ -64,9 +64,5 @@ func (c *RabbitMQConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*RabbitMQConnector)(nil)
-	_ caddy.Provisioner     = (*RabbitMQConnector)(nil)
-	_ caddyfile.Unmarshaler = (*RabbitMQConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*RabbitMQConnector)(nil)

@@ -49,9 +49,5 @@ func (c *SQLConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return c.parseBlock(d, "sql", map[string]option{"table": text(&c.Table)})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*SQLConnector)(nil)
-	_ caddy.Provisioner     = (*SQLConnector)(nil)
-	_ caddyfile.Unmarshaler = (*SQLConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*SQLConnector)(nil)

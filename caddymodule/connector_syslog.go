@@ -85,9 +85,5 @@ func (c *SyslogConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*SyslogConnector)(nil)
-	_ caddy.Provisioner     = (*SyslogConnector)(nil)
-	_ caddyfile.Unmarshaler = (*SyslogConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*SyslogConnector)(nil)

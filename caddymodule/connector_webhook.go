@@ -107,9 +107,5 @@ func (c *WebhookConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	})
 }
 
-// Interface guards.
-var (
-	_ ConnectorModule       = (*WebhookConnector)(nil)
-	_ caddy.Provisioner     = (*WebhookConnector)(nil)
-	_ caddyfile.Unmarshaler = (*WebhookConnector)(nil)
-)
+// Interface guard.
+var _ ConnectorModule = (*WebhookConnector)(nil)
