@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -106,30 +107,16 @@ func (c *ConnectorBase) made(conn connectors.Connector, err error) (connectors.C
 
 // openSpool opens the connector's spool; nil when it is off.
 func (c *ConnectorBase) openSpool() (*spool.Spool, error) {
-	sc := c.Spool
-	if sc == nil {
-		sc = new(SpoolConfig)
-	}
+	sc := cmp.Or(c.Spool, new(SpoolConfig))
 	if sc.Off {
 		return nil, nil
 	}
-	dir := sc.Dir
-	if dir == "" {
-		dir = filepath.Join(caddy.AppDataDir(), "loginguard", "spool", c.Name)
-	}
+	dir := cmp.Or(sc.Dir, filepath.Join(caddy.AppDataDir(), "loginguard", "spool", c.Name))
 	sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: sc.MaxBytes, MaxAge: time.Duration(sc.MaxAge), DeadLetterBytes: sc.DeadLetterMaxBytes})
 	if err != nil {
 		return nil, c.errf("spool: %w", err)
 	}
 	return sp, nil
-}
-
-// spoolOffByDefault turns the spool off unless the config sets it: for the
-// connectors that write locally.
-func (c *ConnectorBase) spoolOffByDefault() {
-	if c.Spool == nil {
-		c.Spool = &SpoolConfig{Off: true}
-	}
 }
 
 // SpoolConfig is a connector's durable queue: events are written to disk,
@@ -403,15 +390,6 @@ func tlsBlock(p **TLSConfig) option {
 			"ca": text(&t.CA), "cert": text(&t.Cert), "key": text(&t.Key), "server_name": text(&t.ServerName),
 			"insecure_skip_verify": set(&t.InsecureSkipVerify),
 		})
-	}
-}
-
-// caFile reads `ca_file <pem>`, the shorthand of `tls { ca <pem> }`.
-func caFile(p **TLSConfig) option {
-	return func(d *caddyfile.Dispenser) error {
-		v, err := oneArg(d)
-		*p = (*p).withCA(v)
-		return err
 	}
 }
 

@@ -86,7 +86,7 @@ func (c *ElasticsearchConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) erro
 	}
 	return c.parseBlock(d, "elasticsearch", map[string]option{
 		"index": text(&c.Index), "api_key": text(&c.APIKey), "username": text(&c.Username), "password": text(&c.Password),
-		"tls": tlsBlock(&c.TLS), "ca_file": caFile(&c.TLS), "timeout": duration(&c.Timeout),
+		"tls": tlsBlock(&c.TLS), "ca_file": text(&c.CAFile), "timeout": duration(&c.Timeout),
 	})
 }
 

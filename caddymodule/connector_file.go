@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,7 +34,7 @@ func (*FileConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills the defaults and checks the config.
 func (c *FileConnector) Provision(caddy.Context) error {
-	c.spoolOffByDefault()
+	c.Spool = cmp.Or(c.Spool, &SpoolConfig{Off: true}) // local: no spool unless asked
 	if err := c.check("file"); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"log/slog"
 
 	"github.com/caddyserver/caddy/v2"
@@ -32,7 +33,7 @@ func (*LogConnector) CaddyModule() caddy.ModuleInfo {
 
 // Provision fills the defaults and checks the config.
 func (c *LogConnector) Provision(ctx caddy.Context) error {
-	c.spoolOffByDefault()
+	c.Spool = cmp.Or(c.Spool, &SpoolConfig{Off: true}) // local: no spool unless asked
 	if err := c.check("log"); err != nil {
 		return err
 	}

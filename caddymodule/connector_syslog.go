@@ -81,7 +81,7 @@ func (c *SyslogConnector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	return c.parseBlock(d, "syslog", map[string]option{
 		"pen": integer(&c.PEN), "facility": integerRef(&c.Facility), "hostname": text(&c.Hostname),
-		"tls": tlsBlock(&c.TLS), "ca_file": caFile(&c.TLS), "timeout": duration(&c.Timeout),
+		"tls": tlsBlock(&c.TLS), "ca_file": text(&c.CAFile), "timeout": duration(&c.Timeout),
 	})
 }
 

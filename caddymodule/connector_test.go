@@ -3,11 +3,19 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -592,5 +600,86 @@ func TestSinkDeprecated(t *testing.T) {
 	now := "{\n\tloginguard {\n\t\tconnector events file /var/log/lg.jsonl {\n\t\t\tfsync\n\t\t}\n\t\tconnector log log warn\n\t}\n}\n:8080 {\n\treverse_proxy 127.0.0.1:9\n}\n"
 	if _, err := adapt(t, "Caddyfile", []byte(now)); err != nil || len(got) != 0 {
 		t.Errorf("new syntax: error %v, warnings %+v", err, got)
+	}
+}
+
+// TestTLSConfigBuild: the connectors' one TLS builder trusts the CA file it
+// is given and presents the client certificate: a handshake with a server
+// whose certificate that CA signed, and which requires a client certificate
+// from it, succeeds; without the CA it fails.
+func TestTLSConfigBuild(t *testing.T) {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(name string, usage x509.ExtKeyUsage) tls.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{issue("receiver.test", x509.ExtKeyUsageServerAuth)},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	issue("gateway.test", x509.ExtKeyUsageClientAuth)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	dial := func(tc *TLSConfig) error {
+		cfg, err := tc.build()
+		if err != nil {
+			return err
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// The server checks the client certificate after the client's
+		// handshake: a read sees its verdict.
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil && err != io.EOF {
+			return err
+		}
+		return nil
+	}
+	full := &TLSConfig{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "gateway.test.pem"), Key: filepath.Join(dir, "gateway.test.key"), ServerName: "receiver.test"}
+	if err := dial(full); err != nil {
+		t.Errorf("with the CA and the client certificate: %v", err)
+	}
+	if err := dial(&TLSConfig{Cert: full.Cert, Key: full.Key, ServerName: "receiver.test"}); err == nil {
+		t.Error("without the CA the handshake succeeded")
+	}
+	if err := dial(&TLSConfig{CA: full.CA, ServerName: "receiver.test"}); err == nil {
+		t.Error("without the client certificate the handshake succeeded")
 	}
 }
