@@ -161,7 +161,7 @@ func parseSink(d *caddyfile.Dispenser) ([]byte, error) {
 		now = "connector log log " + m.Level
 	}
 	adaptWarn(caddyconfig.Warning{File: file, Line: line, Directive: "loginguard",
-		Message: fmt.Sprintf("`sink %s` is deprecated: write `%s` (a connector gets the events of the routes whose `connectors` choose it, or name none; a sink gets every event)", typ, now)})
+		Message: fmt.Sprintf("`sink %s` is deprecated: write `%s` (a connector gets the events of every route without a `connectors` list and of the routes whose list names it; a sink gets every event)", typ, now)})
 	return caddyconfig.JSONModuleObject(mod, "sink", typ, nil), nil
 }
 
