@@ -38,9 +38,10 @@ type App struct {
 	// loginguard.state namespace. Default: memory (this process only).
 	StateRaw json.RawMessage `json:"state,omitempty" caddy:"namespace=loginguard.state inline_key=backend"`
 
-	// Sinks receive every event, modules of the loginguard.sinks namespace
-	// (file, log). Default: none; events are then only counted in metrics.
-	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.sinks inline_key=sink"`
+	// Sinks are deprecated: connectors (modules of the loginguard.connectors
+	// namespace, file and log before) that receive every event, whatever the
+	// routes' `connectors` choose. Use Connectors. Default: none.
+	SinksRaw []json.RawMessage `json:"sinks,omitempty" caddy:"namespace=loginguard.connectors inline_key=sink"`
 
 	// Connectors are the named connectors, modules of the
 	// loginguard.connectors namespace (kafka, webhook), each with its own

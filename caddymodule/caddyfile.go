@@ -480,8 +480,9 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 //	    retention <duration>
 //	    retention_interval <duration>
 //	    store_spool off | store_spool { dir <path>; max_bytes <size>; max_age <duration> }
-//	    sink  file <path> [{ fsync }]
-//	    sink  log [<level>]
+//	    connector <name> <type> [<args>] [{ ... }]   (connector_base.go)
+//	    sink file <path> [{ fsync }]   (deprecated: connector <name> file)
+//	    sink log [<level>]             (deprecated: connector <name> log)
 //	    queue_size     <n>
 //	    flush_interval <duration>
 //	}
@@ -494,7 +495,7 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 	for d.NextBlock(0) {
 		opt := d.Val()
 		switch opt {
-		case "state", "sink", "store":
+		case "state", "store":
 			if !d.NextArg() {
 				return nil, d.ArgErr()
 			}
@@ -517,7 +518,6 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			// namespace and inline key of each kind of module
 			nk := map[string][2]string{
 				"state": {"loginguard.state", "backend"},
-				"sink":  {"loginguard.sinks", "sink"},
 				"store": {"loginguard.stores", "driver"},
 			}[opt]
 			mod, err := caddyfile.UnmarshalModule(d, nk[0]+"."+name)
@@ -525,14 +525,17 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			raw := caddyconfig.JSONModuleObject(mod, nk[1], name, nil)
-			switch opt {
-			case "state":
+			if opt == "state" {
 				app.StateRaw = raw
-			case "store":
+			} else {
 				app.StoreRaw = raw
-			default:
-				app.SinksRaw = append(app.SinksRaw, raw)
 			}
+		case "sink":
+			raw, err := parseSink(d)
+			if err != nil {
+				return nil, err
+			}
+			app.SinksRaw = append(app.SinksRaw, raw)
 		case "connector":
 			raw, err := parseConnector(d)
 			if err != nil {
@@ -541,7 +544,7 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 			app.ConnectorsRaw = append(app.ConnectorsRaw, raw)
 		case "store_spool":
 			app.StoreSpool = new(SpoolConfig)
-			if err := app.StoreSpool.unmarshal(d); err != nil {
+			if err := app.StoreSpool.unmarshal(d, "store_spool"); err != nil {
 				return nil, err
 			}
 		case "on_state_error", "mode":

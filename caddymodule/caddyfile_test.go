@@ -155,8 +155,11 @@ func TestCaddyfileErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ global, want string }{
 		{"loginguard {\n colour blue\n}", `unknown global option "colour"`},
-		{"loginguard {\n sink carrier-pigeon\n}", "loginguard.sinks.carrier-pigeon"},
-		{"loginguard {\n sink file\n}", "sink file: path: required"},
+		{"loginguard {\n sink carrier-pigeon\n}", `sink: want file or log, got "carrier-pigeon"`},
+		{"loginguard {\n sink file\n}", "sink: want `file <path>`"},
+		{"loginguard {\n connector events file\n}", "connector events: want `file <path>`"},
+		{"loginguard {\n connector events file /x {\n  fsync 1\n }\n}", `connector events: file fsync: takes no value, got "1"`},
+		{"loginguard {\n connector out log debug warn\n}", "connector out: want `log [<level>]`"},
 		{"loginguard {\n state memory {\n  max_accounts -3\n }\n}", "max_accounts: want a positive integer"},
 		{"loginguard {\n queue_size lots\n}", "queue_size: want a positive integer"},
 		{"loginguard {\n state redis\n}", "state redis: url: required"},

@@ -1,11 +1,21 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +28,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	kafkago "github.com/segmentio/kafka-go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -86,16 +97,14 @@ func TestConnectorCaddyfileErrors(t *testing.T) {
 		{"connector 'bad name' kafka", "name: want letters"},
 		{"connector siem kafka {\n format xml\n }", `format: unknown format "xml"`},
 		{"connector siem kafka {\n active maybe\n }", "active: want on, off or `if <value>`"},
-		{"connector siem kafka {\n compression brotli\n }", "kafka compression: unknown compression"},
-		{"connector siem kafka {\n sasl gssapi u p\n }", "kafka sasl: unknown SASL mechanism"},
-		{"connector siem kafka {\n sasl plain u\n }", "kafka sasl: want <mechanism> <username> <password>"},
-		{"connector siem kafka {\n colour blue\n }", `kafka: unknown option "colour"`},
+		{"connector siem kafka {\n sasl plain u\n }", "connector siem: kafka sasl: want <mechanism> <username> <password>"},
+		{"connector siem kafka {\n colour blue\n }", `connector siem: kafka: unknown option "colour"`},
 		{"connector siem kafka {\n tls {\n  pin x\n }\n }", `kafka tls: unknown option "pin"`},
-		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "spool max_bytes: want a size"},
+		{"connector siem kafka {\n spool {\n  max_bytes lots\n }\n }", "kafka spool max_bytes: want a size"},
 		{"connector siem kafka {\n spool {\n  max_age forever\n }\n }", "max_age: want a positive duration"},
 		{"connector siem kafka {\n spool maybe\n }", "spool: want on, off or a block"},
 		{"connector siem kafka {\n spool {\n  dead_letter_max_bytes -1\n }\n }", "spool dead_letter_max_bytes: want a size"},
-		{"connector hooks webhook", "webhook: url: required"},
+		{"connector hooks webhook", "connector hooks: want `webhook <url>`"},
 		{"connector hooks webhook https://x {\n header X\n }", "webhook header: want <name> <value>"},
 		{"connector hooks webhook https://x {\n timeout soon\n }", "timeout: want a positive duration"},
 		{"connector hooks webhook https://x {\n batch 0\n }", "batch: want a positive integer"},
@@ -136,6 +145,12 @@ func TestConnectorProvisionErrors(t *testing.T) {
 		{"connector siem kafka {\n topic t\n }", "connector siem (kafka): brokers: required"},
 		{"connector siem kafka {\n brokers kafka\n topic t\n }", `brokers: "kafka" is not host:port`},
 		{"connector siem kafka {\n brokers k:9092\n topic t\n tls {\n  ca /nonexistent.pem\n }\n }", "connector siem (kafka): tls: ca:"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n tls {\n  cert /c.pem\n }\n }", "connector siem (kafka): tls: cert and key: give both or neither"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n compression brotli\n }", "connector siem (kafka): compression: unknown compression"},
+		{"connector siem kafka {\n brokers k:9092\n topic t\n sasl gssapi u p\n }", "connector siem (kafka): sasl: unknown SASL mechanism"},
+		{"connector events file /proc/nope/events.jsonl", "connector events (file): file sink: creating the directory"},
+		{"connector events file /tmp/x.jsonl {\n format ecs\n }", "connector events (file): format: the file connector writes the connector event's JSON; want json"},
+		{"connector out log loud", `connector out (log): level: want debug, info, warn or error, got "loud"`},
 		{"connector hooks webhook ftp://example.com/x", "connector hooks (webhook): url:"},
 		{"connector hooks webhook https:///nohost", "connector hooks (webhook): url:"},
 		{"connector hooks webhook https://example.com {\n secret s3cret\n }", `connector hooks (webhook): secret 1: a secret must start with "whsec_"`},
@@ -168,7 +183,7 @@ func TestConnectorProvisionErrors(t *testing.T) {
 	cfg := caddy.Config{Admin: &caddy.AdminConfig{Disabled: true}, AppsRaw: caddy.ModuleMap{
 		"loginguard": json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","name":"h","url":"https://x.example","format":"xml"}]}`),
 	}}
-	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `connector h: format: unknown format "xml"`) {
+	if err := caddy.Validate(&cfg); err == nil || !strings.Contains(err.Error(), `connector h (webhook): format: unknown format "xml"`) {
 		t.Errorf("unknown format: %v", err)
 	}
 	cfg.AppsRaw["loginguard"] = json.RawMessage(`{"no_store":true,"connectors":[{"connector":"webhook","url":"https://x.example"}]}`)
@@ -440,4 +455,231 @@ func TestConnectorSpoolAcrossRestartAndReload(t *testing.T) {
 type connectorsStats struct {
 	spooled   int64
 	delivered uint64
+}
+
+// TestFileConnectorsAndSinks runs Caddy with the deprecated `sink file` and
+// file and log connectors, in front of a portal that refuses a login on a
+// route whose `connectors` choose two of them: the sink gets the event (a
+// sink gets every event, whatever the routes choose), the chosen connectors
+// get it, the one not chosen gets nothing. A file connector has no spool
+// unless its config asks for one.
+func TestFileConnectorsAndSinks(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name+".jsonl") }
+	portal := refusingPortal(t)
+	port := freePort(t)
+	body := fmt.Sprintf(`{
+	admin off
+	loginguard {
+		store off
+		flush_interval 5ms
+		sink file %s
+		connector events file %s
+		connector quiet file %s
+		connector spooled file %s {
+			spool
+		}
+		connector caddylog log warn
+	}
+}
+http://127.0.0.1:%d {
+	loginguard /login {
+		connectors events spooled caddylog
+	}
+	reverse_proxy %s
+}
+`, path("sink"), path("events"), path("quiet"), path("spooled"), port, strings.TrimPrefix(portal.URL, "http://"))
+	out, err := adapt(t, "Caddyfile", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(out, true); err != nil {
+		t.Fatal(err)
+	}
+	defer caddy.Stop()
+	failLogin(t, port, "User@Example.com")
+
+	read := func(name string) []event.Event {
+		b, err := os.ReadFile(path(name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var evs []event.Event
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var ev event.Event
+			if line != "" && json.Unmarshal([]byte(line), &ev) == nil {
+				evs = append(evs, ev)
+			}
+		}
+		return evs
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(read("sink")) == 0 || len(read("events")) == 0 || len(read("spooled")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: sink %d, events %d, spooled %d events", len(read("sink")), len(read("events")), len(read("spooled")))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, name := range []string{"sink", "events", "spooled"} {
+		if evs := read(name); len(evs) != 1 || evs[0].EventType != event.LoginFailure || event.Value(evs[0].Email) != "user@example.com" {
+			t.Errorf("%s got %+v, want the one failed login", name, evs)
+		}
+	}
+	app, err := caddy.ActiveContext().App("loginguard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until no output has an event queued: then each has delivered
+	// what it was given.
+	var names []string
+	delivered := map[string]uint64{}
+	for idle := false; !idle; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s the outputs are not idle: %+v", app.(*App).ConnectorStats())
+		}
+		names, idle = nil, true
+		for _, st := range app.(*App).ConnectorStats() {
+			names = append(names, st.Name)
+			delivered[st.Name] = st.Delivered
+			idle = idle && st.Queued == 0
+		}
+	}
+	if strings.Join(names, ",") != "file#0,events,quiet,spooled,caddylog" {
+		t.Errorf("outputs in stats: %v", names)
+	}
+	want := map[string]uint64{"file#0": 1, "events": 1, "quiet": 0, "spooled": 1, "caddylog": 1}
+	if !maps.Equal(delivered, want) {
+		t.Errorf("delivered %v, want %v", delivered, want)
+	}
+	if evs := read("quiet"); len(evs) != 0 {
+		t.Errorf("the connector no route chose got %+v", evs)
+	}
+	spools := filepath.Join(caddy.AppDataDir(), "loginguard", "spool")
+	if _, err := os.Stat(filepath.Join(spools, "spooled", "ack")); err != nil {
+		t.Errorf("the spool the file connector asks for: %v", err)
+	}
+	for _, name := range []string{"events", "quiet", "file#0", "caddylog"} {
+		if _, err := os.Stat(filepath.Join(spools, name)); !os.IsNotExist(err) {
+			t.Errorf("%s has a spool (%v), want none by default", name, err)
+		}
+	}
+}
+
+// TestSinkDeprecated: the old `sink` syntax adapts to the JSON it always did,
+// with an adapt warning that shows the connector that replaces it; the new
+// syntax warns of nothing.
+func TestSinkDeprecated(t *testing.T) {
+	var got []caddyconfig.Warning
+	defer func(f func(caddyconfig.Warning)) { adaptWarn = f }(adaptWarn)
+	adaptWarn = func(w caddyconfig.Warning) { got = append(got, w) }
+
+	old := "{\n\tloginguard {\n\t\tsink file /var/log/lg.jsonl {\n\t\t\tfsync\n\t\t}\n\t\tsink log warn\n\t}\n}\n:8080 {\n\treverse_proxy 127.0.0.1:9\n}\n"
+	out, err := adapt(t, "Caddyfile", []byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"sinks": [`)) || !bytes.Contains(out, []byte(`"sink": "file"`)) {
+		t.Errorf("old syntax adapted to\n%s", out)
+	}
+	want := []struct {
+		line int
+		now  string
+	}{{3, "write `connector events file /var/log/lg.jsonl { fsync }`"}, {6, "write `connector log log warn`"}}
+	if len(got) != len(want) {
+		t.Fatalf("warnings %+v, want %d", got, len(want))
+	}
+	for i, w := range want {
+		if got[i].File != "Caddyfile" || got[i].Line != w.line || got[i].Directive != "loginguard" ||
+			!strings.Contains(got[i].Message, "is deprecated: "+w.now) {
+			t.Errorf("warning %d: %+v, want line %d and %q", i, got[i], w.line, w.now)
+		}
+	}
+
+	got = nil
+	now := "{\n\tloginguard {\n\t\tconnector events file /var/log/lg.jsonl {\n\t\t\tfsync\n\t\t}\n\t\tconnector log log warn\n\t}\n}\n:8080 {\n\treverse_proxy 127.0.0.1:9\n}\n"
+	if _, err := adapt(t, "Caddyfile", []byte(now)); err != nil || len(got) != 0 {
+		t.Errorf("new syntax: error %v, warnings %+v", err, got)
+	}
+}
+
+// TestTLSConfigBuild: the connectors' one TLS builder trusts the CA file it
+// is given and presents the client certificate: a handshake with a server
+// whose certificate that CA signed, and which requires a client certificate
+// from it, succeeds; without the CA it fails.
+func TestTLSConfigBuild(t *testing.T) {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(name string, usage x509.ExtKeyUsage) tls.Certificate {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, _ := x509.MarshalECPrivateKey(key)
+		os.WriteFile(filepath.Join(dir, name+".pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{issue("receiver.test", x509.ExtKeyUsageServerAuth)},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	issue("gateway.test", x509.ExtKeyUsageClientAuth)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	dial := func(tc *TLSConfig) error {
+		cfg, err := tc.build()
+		if err != nil {
+			return err
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// The server checks the client certificate after the client's
+		// handshake: a read sees its verdict.
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil && err != io.EOF {
+			return err
+		}
+		return nil
+	}
+	full := &TLSConfig{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "gateway.test.pem"), Key: filepath.Join(dir, "gateway.test.key"), ServerName: "receiver.test"}
+	if err := dial(full); err != nil {
+		t.Errorf("with the CA and the client certificate: %v", err)
+	}
+	if err := dial(&TLSConfig{Cert: full.Cert, Key: full.Key, ServerName: "receiver.test"}); err == nil {
+		t.Error("without the CA the handshake succeeded")
+	}
+	if err := dial(&TLSConfig{CA: full.CA, ServerName: "receiver.test"}); err == nil {
+		t.Error("without the client certificate the handshake succeeded")
+	}
 }

@@ -35,7 +35,7 @@ func TestExtraConnectorProvisionErrors(t *testing.T) {
 		{"connector db sql oracle x", `connector db (sql): sql: driver: want postgres or mysql, got "oracle"`},
 		{"connector db sql postgres postgres://x/y {\n table \"a b\"\n }", "connector db (sql): sql: table: want a name"},
 		{"connector es elasticsearch http://h:9200", "connector es (elasticsearch): elasticsearch: index: want"},
-		{"connector es elasticsearch http://h:9200 {\n index i\n ca_file /nonexistent.pem\n }", "connector es (elasticsearch): ca_file:"},
+		{"connector es elasticsearch http://h:9200 {\n index i\n ca_file /nonexistent.pem\n }", "connector es (elasticsearch): tls: ca: open /nonexistent.pem"},
 	} {
 		err := validateCaddyfile(t, withConnectors(tc.conns))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -43,10 +43,10 @@ func TestExtraConnectorProvisionErrors(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ conns, want string }{
-		{"connector n nats", "nats: url: required"},
+		{"connector n nats", "connector n: want `nats <url>`"},
 		{"connector n nats nats://h {\n color red\n }", `nats: unknown option "color"`},
-		{"connector s syslog tcp://h:1 {\n pen many\n }", `syslog pen: want an integer, got "many"`},
-		{"connector db sql postgres", "sql: want `sql <postgres|mysql> <dsn>`"},
+		{"connector s syslog tcp://h:1 {\n pen many\n }", `connector s: syslog pen: want a positive integer, got "many"`},
+		{"connector db sql postgres", "connector db: want `sql <postgres|mysql> <dsn>`"},
 		{"connector es elasticsearch http://h:9200 {\n index i\n format xml\n }", `format: unknown format "xml"`},
 	} {
 		_, err := adapt(t, "Caddyfile", []byte(withConnectors(tc.conns)))

@@ -20,7 +20,7 @@ import (
 const diffCaddyfile = `{
 	admin {$CADDY_ADMIN}
 	loginguard {
-		sink file {$LOGINGUARD_EVENTS}
+		connector events file {$LOGINGUARD_EVENTS}
 	}
 }
 http://:{$LOGINGUARD_PORT} {

@@ -383,7 +383,7 @@ func (c config) String() string {
 	admin {$CADDY_ADMIN}
 	` + c.Global + `
 	loginguard {
-		sink file {$LOGINGUARD_EVENTS}
+		connector events file {$LOGINGUARD_EVENTS}
 		` + c.App + `
 	}
 }

@@ -16,7 +16,7 @@ import (
 const modesCaddyfile = `{
 	admin {$CADDY_ADMIN}
 	loginguard {
-		sink file {$LOGINGUARD_EVENTS}
+		connector events file {$LOGINGUARD_EVENTS}
 		APP
 	}
 }
@@ -110,7 +110,7 @@ func TestMissingPrincipalForward(t *testing.T) {
 const doorsCaddyfile = `{
 	admin {$CADDY_ADMIN}
 	loginguard {
-		sink file {$LOGINGUARD_EVENTS}
+		connector events file {$LOGINGUARD_EVENTS}
 	}
 }
 http://:{$LOGINGUARD_PORT} {

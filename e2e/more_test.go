@@ -112,7 +112,7 @@ func TestRemainingHeaderTraceAndMetrics(t *testing.T) {
 		`loginguard_login_attempts_total{outcome="failure",reason="BAD_CREDENTIALS",source="API_PORTAL"} 3`,
 		`loginguard_gateway_refusals_total{reason="LOCKED"} 1`,
 		`loginguard_account_locks_total 1`,
-		`loginguard_events_delivered_total{sink="file#0"}`,
+		`loginguard_events_delivered_total{sink="events"}`,
 		`loginguard_state_wait_seconds_count{op="admit"} 4`,
 		`loginguard_state_wait_seconds_count{op="finish"} 3`,
 	} {
@@ -128,7 +128,7 @@ func TestListModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err, string(out))
 	}
-	for _, m := range []string{"loginguard", "http.handlers.loginguard", "loginguard.state.memory", "loginguard.state.redis", "loginguard.sinks.file", "loginguard.sinks.log"} {
+	for _, m := range []string{"loginguard", "http.handlers.loginguard", "loginguard.state.memory", "loginguard.state.redis", "loginguard.connectors.file", "loginguard.connectors.log", "loginguard.connectors.kafka"} {
 		if !strings.Contains("\n"+string(out), "\n"+m+"\n") {
 			t.Errorf("list-modules lacks %s", m)
 		}

@@ -19,7 +19,9 @@ import (
 // front of the demo portal. Three webhook connectors: the portal route sends
 // to "portal" (and to "dormant", which is inactive), the manager route to
 // "manager", a third route to none; the alerts go to "manager" only. Each
-// receiver gets exactly its routes' events, the sink every event.
+// receiver gets exactly its routes' events. The config writes its events file
+// with the deprecated `sink file`, which gets every event whatever the routes
+// choose, and loads with warnings that show the connector that replaces it.
 func TestConnectorTargets(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]map[string]any{} // by the receiver's path
@@ -155,6 +157,18 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 	}
 	if byPortal["quiet"] != 2 || byPortal["loud"] < 4 {
 		t.Errorf("sink events by portal %v, want 2 quiet and 4 loud (plus the alert's)", byPortal)
+	}
+	log, err := os.ReadFile(s.caddy.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"loginguard: `sink file` is deprecated: write `connector events file ",
+		"the loginguard app's `sinks` are deprecated: make each a named connector",
+	} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("Caddy's log lacks %q", want)
+		}
 	}
 }
 
