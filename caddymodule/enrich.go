@@ -25,6 +25,10 @@ type Enrich struct {
 	// Reload is how often the database files are checked for a change; a
 	// changed file is used without a restart. Default: 1m.
 	Reload caddy.Duration `json:"reload,omitempty"`
+	// Precision is how much of the location events keep, for privacy: city
+	// (everything), region (no city or coordinates) or country (the
+	// country and the network). Default: city.
+	Precision string `json:"precision,omitempty"`
 }
 
 // enrichPool keeps the databases open across config reloads.
@@ -45,8 +49,8 @@ func (c *Enrich) open(a *App) (*enrich.Enricher, string, error) {
 	}
 	r := caddy.NewReplacer()
 	opt := enrich.Options{CityDB: r.ReplaceKnown(c.City, ""), ASNDB: r.ReplaceKnown(c.ASN, ""),
-		NoDevice: c.NoDevice, ReloadInterval: time.Duration(c.Reload), Logger: a.logger}
-	key := fmt.Sprintf("enrich:%q %q %v %v", opt.CityDB, opt.ASNDB, opt.NoDevice, opt.ReloadInterval)
+		NoDevice: c.NoDevice, ReloadInterval: time.Duration(c.Reload), Precision: c.Precision, Logger: a.logger}
+	key := fmt.Sprintf("enrich:%q %q %v %v %s", opt.CityDB, opt.ASNDB, opt.NoDevice, opt.ReloadInterval, opt.Precision)
 	v, _, err := enrichPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		e, err := enrich.New(opt)
 		if err != nil {
@@ -66,6 +70,7 @@ func (c *Enrich) open(a *App) (*enrich.Enricher, string, error) {
 //	    city   [<path>]
 //	    asn    [<path>]
 //	    device off
+//	    precision city|region|country
 //	    reload <interval>
 //	}
 func parseEnrich(d *caddyfile.Dispenser) (*Enrich, error) {
@@ -99,6 +104,12 @@ func parseEnrich(d *caddyfile.Dispenser) (*Enrich, error) {
 				return nil, d.Errf("enrich device: want on or off, got %q", v)
 			}
 			c.NoDevice = v == "off"
+		case "precision":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			c.Precision = v
 		case "reload":
 			v, err := durationArg(d)
 			if err != nil {
@@ -106,7 +117,7 @@ func parseEnrich(d *caddyfile.Dispenser) (*Enrich, error) {
 			}
 			c.Reload = v
 		default:
-			return nil, d.Errf("enrich: unknown option %q (want city, asn, device or reload)", opt)
+			return nil, d.Errf("enrich: unknown option %q (want city, asn, device, precision or reload)", opt)
 		}
 	}
 	return c, nil

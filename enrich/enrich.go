@@ -49,6 +49,10 @@ type Options struct {
 	UACacheSize int
 	// NoDevice leaves the device fields out. Default: false (parse user agents).
 	NoDevice bool
+	// Precision is how much of the location is kept, for privacy: "city"
+	// (everything), "region" (no city, coordinates or radius), "country"
+	// (the country and the network only). Default: "city".
+	Precision string
 	// Logger receives reload errors and reloads. Default: slog.Default().
 	Logger *slog.Logger
 }
@@ -67,9 +71,10 @@ type Enricher struct {
 	asn    *dbFile // nil without an AS database
 	device *deviceParser
 
-	stop chan struct{}
-	done sync.WaitGroup
-	once sync.Once
+	stop      chan struct{}
+	done      sync.WaitGroup
+	once      sync.Once
+	precision string // Options.Precision
 }
 
 // New opens the databases named in opt and returns an Enricher. An error
@@ -87,7 +92,12 @@ func New(opt Options) (*Enricher, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	e := &Enricher{log: opt.Logger, stop: make(chan struct{})}
+	switch opt.Precision {
+	case "", PrecisionCity, PrecisionRegion, PrecisionCountry:
+	default:
+		return nil, fmt.Errorf("enrich: Precision %q: want city, region or country", opt.Precision)
+	}
+	e := &Enricher{log: opt.Logger, stop: make(chan struct{}), precision: opt.Precision}
 	var err error
 	if opt.CityDB != "" {
 		if e.city, err = openDB("CityDB", opt.CityDB, kindCity); err != nil {
@@ -118,10 +128,29 @@ func (e *Enricher) Enrich(ev *event.Event) {
 		if ip, ok := publicAddr(ev.RemoteAddress); ok {
 			e.city.lookupCity(ip, &ev.Geo)
 			e.asn.lookupASN(ip, &ev.Geo)
+			coarsen(&ev.Geo, e.precision)
 		}
 	}
 	if e.device != nil && ev.UserAgent != "" {
 		ev.Device = e.device.parse(ev.UserAgent)
+	}
+}
+
+// Location precisions (Options.Precision).
+const (
+	PrecisionCity    = "city"
+	PrecisionRegion  = "region"
+	PrecisionCountry = "country"
+)
+
+// coarsen drops what precision does not keep of g.
+func coarsen(g *event.Geo, precision string) {
+	switch precision {
+	case PrecisionCountry:
+		g.RegionCode, g.Region = "", ""
+		fallthrough
+	case PrecisionRegion:
+		g.City, g.Latitude, g.Longitude, g.AccuracyRadius = "", 0, 0, 0
 	}
 }
 

@@ -270,3 +270,29 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestPrecision: a coarser precision keeps less of the location (for privacy)
+// and the network in every case; an unknown precision is refused.
+func TestPrecision(t *testing.T) {
+	dir := t.TempDir()
+	city := writeDB(t, dir, "GeoLite2-City.mmdb", geoLiteCityDB(t, "London"))
+	asn := writeDB(t, dir, "GeoLite2-ASN.mmdb", geoLiteASNDB(t, "Andrews & Arnold Ltd"))
+	for _, c := range []struct {
+		precision string
+		want      event.Geo
+	}{
+		{"", event.Geo{Country: "GB", RegionCode: "ENG", Region: "England", City: "London", Latitude: 51.5142, Longitude: -0.0931, AccuracyRadius: 10, ASN: 20712, ASOrg: "Andrews & Arnold Ltd"}},
+		{PrecisionRegion, event.Geo{Country: "GB", RegionCode: "ENG", Region: "England", ASN: 20712, ASOrg: "Andrews & Arnold Ltd"}},
+		{PrecisionCountry, event.Geo{Country: "GB", ASN: 20712, ASOrg: "Andrews & Arnold Ltd"}},
+	} {
+		e := newTest(t, Options{CityDB: city, ASNDB: asn, Precision: c.precision})
+		ev := event.Event{RemoteAddress: "81.2.69.142"}
+		e.Enrich(&ev)
+		if ev.Geo != c.want {
+			t.Errorf("precision %q: got %+v\nwant %+v", c.precision, ev.Geo, c.want)
+		}
+	}
+	if _, err := New(Options{Precision: "street"}); err == nil || !strings.Contains(err.Error(), "Precision") {
+		t.Errorf("precision street: %v", err)
+	}
+}
