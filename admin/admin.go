@@ -152,6 +152,7 @@ var paths = map[string][]route{
 	"/api/v1/privacy/export":    {{http.MethodGet, ScopeAdmin, (*handler).privacyExport, privacyExportQuery}},
 	"/api/v1/privacy/erase":     {{http.MethodPost, ScopeAdmin, (*handler).privacyErase, nil}},
 	"/api/v1/whoami":            {{http.MethodGet, ScopeRead, (*handler).whoami, nil}},
+	"/api/v1/audit-logs":        {{http.MethodGet, ScopeRead, (*handler).auditLogs, auditLogsQuery}},
 }
 
 // prefixes maps each path that ends in a parameter to its routes.

@@ -13,7 +13,9 @@
 //	GET    /api/v1/whoami                 the token's name and scope
 //	GET    /api/v1/login-logs             search (JSON page), CSV or NDJSON export
 //	GET    /api/v1/login-logs/{id}        one event
-//	GET    /api/v1/stats                  totals, success rate, reasons, tops, series
+//	GET    /api/v1/stats                  totals, success rate, reasons, tops, series,
+//	                                      by country, AS and device type
+//	GET    /api/v1/audit-logs             the audit-log API's view (audit.go)
 //	GET    /api/v1/users                  per user last login/logout/failure and status
 //	GET    /api/v1/suspicious             brute force and credential stuffing
 //	GET    /api/v1/lockouts               locked accounts and blocked IPs

@@ -145,7 +145,7 @@ func LogCSVRecord(rec []string, e *event.Event) []string { return logRecord(rec,
 // logColumns are the columns of the login-log CSV export.
 var logColumns = []string{"id", "eventDate", "eventType", "status", "source", "principal", "email", "displayName",
 	"remoteAddress", "reason", "message", "errorType", "portalId", "accountId", "failureCount",
-	"userAgent", "host", "path", "traceId"}
+	"userAgent", "host", "path", "traceId", "country", "location", "asn", "asOrg", "deviceType", "browser", "os"}
 
 // statusOf is SUCCESS or FAILURE for login attempts, "" for other events.
 func statusOf(t event.Type) string {
@@ -160,14 +160,18 @@ func statusOf(t event.Type) string {
 
 // logRecord fills rec (len(logColumns)) with e's cells.
 func logRecord(rec []string, e *event.Event) []string {
-	fc := ""
+	fc, asn := "", ""
 	if e.FailureCount != 0 {
 		fc = strconv.Itoa(e.FailureCount)
+	}
+	if e.ASN != 0 {
+		asn = strconv.FormatInt(e.ASN, 10)
 	}
 	return append(rec[:0], e.ID, e.EventDate.UTC().Format(event.DateLayout), string(e.EventType), statusOf(e.EventType),
 		string(e.Source), event.Value(e.Principal), event.Value(e.Email), event.Value(e.DisplayName),
 		e.RemoteAddress, string(e.Reason), event.Value(e.Message), event.Value(e.ErrorType),
-		event.Value(e.PortalID), event.Value(e.AccountID), fc, e.UserAgent, e.Host, e.Path, e.TraceID)
+		event.Value(e.PortalID), event.Value(e.AccountID), fc, e.UserAgent, e.Host, e.Path, e.TraceID,
+		e.Country, e.Place(), asn, e.ASOrg, e.DeviceType, e.Browser, e.OS)
 }
 
 // walkFunc walks events, calling fn for each.

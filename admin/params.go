@@ -165,8 +165,47 @@ func parseFilter(q url.Values, now time.Time) (logstore.Filter, error) {
 		}
 		f.Reason = r
 	}
+	if err := parseGeoFilter(q, &f); err != nil {
+		return f, err
+	}
 	return f, nil
 }
+
+// deviceTypes are the values of the deviceType filter.
+var deviceTypes = []string{event.DeviceDesktop, event.DeviceMobile, event.DeviceTablet, event.DeviceTV, event.DeviceBot}
+
+// parseGeoFilter reads the location and device filters: country (an ISO
+// 3166-1 alpha-2 code, any case), asn (an AS number, "AS" prefix allowed)
+// and deviceType (one of deviceTypes, any case).
+func parseGeoFilter(q url.Values, f *logstore.Filter) error {
+	if v := strings.TrimSpace(q.Get("country")); v != "" {
+		if len(v) != 2 || !isLetter(v[0]) || !isLetter(v[1]) {
+			return badParam("country", "invalid country code %q (want an ISO 3166-1 alpha-2 code such as US or de)", shorten(v))
+		}
+		f.Country = strings.ToUpper(v)
+	}
+	if v := strings.TrimSpace(q.Get("asn")); v != "" {
+		digits := v
+		if len(v) > 2 && strings.EqualFold(v[:2], "AS") {
+			digits = v[2:]
+		}
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || n < 1 || n > 1<<32-1 || digits[0] == '+' {
+			return badParam("asn", "invalid AS number %q (want a number from 1 to 4294967295, e.g. 64496 or AS64496)", shorten(v))
+		}
+		f.ASN = n
+	}
+	if v := strings.TrimSpace(q.Get("deviceType")); v != "" {
+		d := strings.ToLower(v)
+		if !slices.Contains(deviceTypes, d) {
+			return badParam("deviceType", "unknown value %q (want %s)", shorten(v), strings.Join(deviceTypes, ", "))
+		}
+		f.DeviceType = d
+	}
+	return nil
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func joinTypes(ts []event.Type) string {
 	s := make([]string, len(ts))
@@ -324,7 +363,8 @@ func parseDuration(name, v string, def time.Duration) (time.Duration, error) {
 // has a nil list.
 var (
 	// filterQuery are the login-log filters read by parseFilter.
-	filterQuery = []string{"from", "to", "email", "ip", "status", "eventType", "source", "portalId", "reason", "principal"}
+	filterQuery = []string{"from", "to", "email", "ip", "status", "eventType", "source", "portalId", "reason", "principal",
+		"country", "asn", "deviceType"}
 	// logsQuery: GET /api/v1/login-logs (parseFilter, parsePage, negotiate).
 	logsQuery = append(slices.Clip(filterQuery), "page", "size", "sort", "format")
 	// loginsQuery: GET /api/admin/logins (parseFilter, parseSort, negotiate).
@@ -337,6 +377,8 @@ var (
 	suspiciousQuery = []string{"window", "since", "minIpFailures", "minAccountIps", "minIpAccounts", "limit"}
 	// privacyExportQuery: GET /api/v1/privacy/export.
 	privacyExportQuery = []string{"principal", "format"}
+	// auditLogsQuery: GET /api/v1/audit-logs (the audit-log API's view).
+	auditLogsQuery = []string{"eventType", "userId", "startDate", "endDate", "page", "size", "sort"}
 )
 
 // multiValued are the parameters that take several values, as a comma list or

@@ -11,7 +11,8 @@ import (
 
 // Limits of stats and suspicious.
 const (
-	// DefaultTop is how many top users and IPs stats lists by default.
+	// DefaultTop is how many top users, IPs, countries, ASNs and device
+	// types stats lists by default.
 	DefaultTop = 10
 	maxTop     = 100
 	// maxBuckets is the most time-series buckets one stats request may ask for.
@@ -71,6 +72,15 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *call) error {
 	}
 	if a.Series == nil {
 		a.Series = []logstore.Bucket{}
+	}
+	if a.ByCountry == nil {
+		a.ByCountry = []logstore.CountryCount{}
+	}
+	if a.TopASNs == nil {
+		a.TopASNs = []logstore.ASNCount{}
+	}
+	if a.ByDeviceType == nil {
+		a.ByDeviceType = []logstore.DeviceCount{}
 	}
 	writeJSON(w, http.StatusOK, a)
 	return nil

@@ -31,7 +31,8 @@ type Store interface {
 	// Each calls fn for every event matching f, in date order (ascending when asc),
 	// in constant memory. An error from fn stops the walk and is returned.
 	Each(ctx context.Context, f Filter, asc bool, fn func(event.Event) error) error
-	// Stats summarises the login attempts in [from, to).
+	// Stats summarises the login attempts in [from, to); top bounds each
+	// of its lists (users, IPs, countries, ASNs, device types).
 	Stats(ctx context.Context, from, to time.Time, interval Interval, top int) (Stats, error)
 	// Users lists per-identity login activity, most recently active first.
 	Users(ctx context.Context, f UsersFilter) ([]UserSummary, int64, error)
@@ -145,6 +146,44 @@ type Stats struct {
 	TopIPs      []Count       `json:"topIps"`      // remote addresses with most failures
 	Series      []Bucket      `json:"series"`      // every bucket of [From, To), UTC
 	ByHour      [24]int64     `json:"byHour"`      // attempts by UTC hour of day
+	// ByCountry counts the attempts per country of the remote address
+	// (event.Geo.Country), most attempts first, the top ones only. Attempts
+	// without a country are not listed: they are Total minus the sum.
+	ByCountry []CountryCount `json:"byCountry"`
+	// TopASNs counts the failures per autonomous system of the remote
+	// address (event.Geo.ASN), most first, the top ones only.
+	TopASNs []ASNCount `json:"topAsns"`
+	// ByDeviceType counts the attempts per device type
+	// (event.Device.DeviceType), most attempts first, the top ones only;
+	// attempts of an unknown device type are not listed.
+	ByDeviceType []DeviceCount `json:"byDeviceType"`
+}
+
+// CountryCount is the attempts from one country.
+type CountryCount struct {
+	// Country is the ISO 3166-1 alpha-2 code, upper case.
+	Country   string `json:"country"`
+	Attempts  int64  `json:"attempts"`
+	Successes int64  `json:"successes"`
+	Failures  int64  `json:"failures"`
+}
+
+// ASNCount is the failures from one autonomous system.
+type ASNCount struct {
+	ASN int64 `json:"asn"`
+	// Org is the AS organisation the failures of the range name most often
+	// ("" when none names one).
+	Org      string `json:"org"`
+	Failures int64  `json:"failures"`
+}
+
+// DeviceCount is the attempts from one device type.
+type DeviceCount struct {
+	// DeviceType is one of the event.Device* types ("desktop", "bot", ...).
+	DeviceType string `json:"deviceType"`
+	Attempts   int64  `json:"attempts"`
+	Successes  int64  `json:"successes"`
+	Failures   int64  `json:"failures"`
 }
 
 // UsersFilter selects and pages identities.

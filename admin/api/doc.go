@@ -15,6 +15,7 @@
 //	GET    /api/v1/login-logs             Page[event.Event] (or CSV, NDJSON of event.Event)
 //	GET    /api/v1/login-logs/{id}        event.Event
 //	GET    /api/v1/stats                  Stats
+//	GET    /api/v1/audit-logs             AuditLogPage (the audit-log API's view)
 //	GET    /api/v1/users                  Page[User]
 //	GET    /api/v1/suspicious             Suspicious
 //	GET    /api/v1/lockouts               Lockouts

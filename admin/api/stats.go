@@ -11,7 +11,10 @@ type Stats struct {
 	// Stats adds the fields of logstore.Stats: "from", "to", "total",
 	// "successes", "failures", "successRate", "byReason" ({reason, count}),
 	// "topUsers" and "topIps" ({key, count}), "series" ({start, successes,
-	// failures}, one per Interval from From) and "byHour" (24 counts, UTC).
+	// failures}, one per Interval from From), "byHour" (24 counts, UTC),
+	// "byCountry" ({country, attempts, successes, failures}), "topAsns"
+	// ({asn, org, failures}) and "byDeviceType" ({deviceType, attempts,
+	// successes, failures}), the last three top N, most first.
 	logstore.Stats
 	// FailureRate ("failureRate") is failures/total, 0 when total is 0.
 	FailureRate float64 `json:"failureRate"`

@@ -117,6 +117,27 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	if s.Total == 0 {
 		t.Error("stats json: total 0")
 	}
+	// The breakdowns by country, AS and device type.
+	r = run(f, "stats").ok(t)
+	for _, want := range []string{"COUNTRY", "NL", "US", "TOP FAILING AS", "AS64496", "Example Hosting B.V.", "DEVICE TYPE", "desktop", "bot"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stats table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	rows = parseCSV(t, run(f, "stats", "--output", "csv").ok(t).stdout)
+	clear(sections)
+	for _, r := range rows[1:] {
+		sections[r[0]]++
+	}
+	if sections["country"] != 2 || sections["topAsn"] != 2 || sections["deviceType"] != 2 {
+		t.Errorf("stats csv sections %v, want 2 countries, 2 ASes, 2 device types", sections)
+	}
+	// The logs filtered by location and device show them.
+	r = run(f, "logs", "--country", "nl", "--asn", "AS64496", "--device-type", "bot", "--size", "100").ok(t)
+	if !strings.Contains(r.stdout, "LOCATION") || !strings.Contains(r.stdout, "Amsterdam, NH, NL") || strings.Contains(r.stdout, "10.0.0.") ||
+		!strings.Contains(r.stdout, "(12 events") {
+		t.Errorf("logs --country nl:\n%s", r.stdout)
+	}
 
 	r = run(f, "users", "--search", "example.com").ok(t)
 	for _, want := range []string{"IDENTITY", "alice@example.com", "ACTIVE", "carol@example.com", "LOGGED_OUT", "2025-03-12 11:30:00", "page 0 of 1 (2 users)"} {

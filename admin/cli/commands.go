@@ -33,6 +33,9 @@ func filterFlags(fs *flag.FlagSet) func() url.Values {
 		{"portal", "portalId", "portal id"},
 		{"reason", "reason", "failure reason, e.g. BAD_CREDENTIALS"},
 		{"principal", "principal", "manager username, exact"},
+		{"country", "country", "country of the remote address, ISO code (e.g. NL), any case"},
+		{"asn", "asn", "autonomous system number of the remote address (e.g. 64496 or AS64496)"},
+		{"device-type", "deviceType", "desktop, mobile, tablet, tv or bot"},
 		{"sort", "sort", "date,desc (default) or date,asc"},
 	}
 	vals := make([]*string, len(names))
@@ -64,7 +67,7 @@ func logsCmd(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		full := table{header: admin.LogCSVColumns()}
-		human := table{header: []string{"DATE (UTC)", "EVENT", "IDENTITY", "NAME", "IP", "MESSAGE"}}
+		human := table{header: []string{"DATE (UTC)", "EVENT", "IDENTITY", "NAME", "IP", "LOCATION", "DEVICE", "MESSAGE"}}
 		for i := range p.Content {
 			ev := &p.Content[i]
 			full.rows = append(full.rows, admin.LogCSVRecord(nil, ev))
@@ -79,7 +82,7 @@ func logsCmd(fs *flag.FlagSet) runFunc {
 				}
 			}
 			human.rows = append(human.rows, []string{ev.EventDate.UTC().Format("2006-01-02 15:04:05"), what,
-				ev.Identity(), event.Value(ev.DisplayName), ev.RemoteAddress, truncate(event.Value(ev.Message), 80)})
+				ev.Identity(), event.Value(ev.DisplayName), ev.RemoteAddress, ev.Place(), ev.DeviceType, truncate(event.Value(ev.Message), 80)})
 		}
 		if err := e.show(raw, full, human); err != nil {
 			return err
@@ -97,7 +100,7 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 	from := fs.String("from", "", "start date, YYYY-MM-DD or RFC 3339 (default: 30 days ago)")
 	to := fs.String("to", "", "end date, inclusive when a date (default: now)")
 	interval := fs.String("interval", "", "series interval: hour or day (default: hour up to 48 hours)")
-	top := fs.Int("top", 10, "how many top users and IPs")
+	top := fs.Int("top", 10, "how many top users, IPs, countries, ASNs and device types")
 	return func(ctx context.Context, e *env, _ []string) error {
 		q := url.Values{"top": {strconv.Itoa(*top)}}
 		for k, v := range map[string]string{"from": *from, "to": *to, "interval": *interval} {
@@ -137,6 +140,21 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 			ips.rows = append(ips.rows, []string{u.Key, itoa(u.Count)})
 			add("topIp", u.Key, itoa(u.Count), "", "")
 		}
+		countries := table{header: []string{"COUNTRY", "ATTEMPTS", "SUCCESSES", "FAILURES"}}
+		for _, c := range s.ByCountry {
+			countries.rows = append(countries.rows, []string{c.Country, itoa(c.Attempts), itoa(c.Successes), itoa(c.Failures)})
+			add("country", c.Country, itoa(c.Attempts), itoa(c.Successes), itoa(c.Failures))
+		}
+		asns := table{header: []string{"TOP FAILING AS", "ORGANISATION", "FAILURES"}}
+		for _, a := range s.TopASNs {
+			asns.rows = append(asns.rows, []string{"AS" + itoa(a.ASN), a.Org, itoa(a.Failures)})
+			add("topAsn", "AS"+itoa(a.ASN)+" "+a.Org, itoa(a.Failures), "", itoa(a.Failures))
+		}
+		devices := table{header: []string{"DEVICE TYPE", "ATTEMPTS", "SUCCESSES", "FAILURES"}}
+		for _, d := range s.ByDeviceType {
+			devices.rows = append(devices.rows, []string{d.DeviceType, itoa(d.Attempts), itoa(d.Successes), itoa(d.Failures)})
+			add("deviceType", d.DeviceType, itoa(d.Attempts), itoa(d.Successes), itoa(d.Failures))
+		}
 		series := table{title: "Attempts by " + s.Interval + " (empty " + s.Interval + "s left out)",
 			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES"}}
 		for _, b := range s.Series {
@@ -152,7 +170,7 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 				hours.rows = append(hours.rows, []string{fmt.Sprintf("%02d:00", h), itoa(n)})
 			}
 		}
-		return e.show(raw, long, summary, reasons, users, ips, series, hours)
+		return e.show(raw, long, summary, reasons, users, ips, countries, asns, devices, series, hours)
 	}
 }
 

@@ -76,6 +76,7 @@ type erow struct {
 	tracet    string
 	eid       string // the event id
 	cc, dev   string // country code, device type
+	asOrg     string // AS organisation, for the tally rollup only
 	asn       int64
 	geo       []byte // codec.AppendGeoRest; nil: none
 }
@@ -150,7 +151,7 @@ func fillRow(w *erow, e *event.Event) {
 	if codec.TypeCode(e.EventType) < 0 {
 		w.xtype = clean(string(e.EventType))
 	}
-	w.cc, w.dev, w.asn = clean(strings.ToUpper(e.Country)), clean(e.DeviceType), e.ASN
+	w.cc, w.dev, w.asn, w.asOrg = clean(strings.ToUpper(e.Country)), clean(e.DeviceType), e.ASN, clean(e.ASOrg)
 	if codec.HasGeoRest(e) {
 		g := *e
 		g.RegionCode, g.Region, g.City, g.ASOrg, g.Browser, g.OS = clean(g.RegionCode), clean(g.Region), clean(g.City), clean(g.ASOrg), clean(g.Browser), clean(g.OS)
@@ -690,6 +691,7 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			ip = int64(w.id[slotIP])
 		}
 		t.add(w.code, w.id[slotPortal], w.id[slotExtra], ident, ip)
+		t.addGeo(w.code, w.cc, w.asn, w.asOrg, w.dev)
 		if w.xtype != "" {
 			xtypes[w.id[slotExtra]] = w.xtype
 		}
@@ -711,12 +713,12 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 		hs = append(hs, h)
 	}
 	slices.Sort(hs)
-	var tu, ti, tc [][]byte
+	var tu, ti, tc, tg [][]byte
 	for _, h := range hs {
-		u, i, c := tally[h].pack()
-		tu, ti, tc = append(tu, u), append(ti, i), append(tc, c)
+		u, i, c, g := tally[h].pack()
+		tu, ti, tc, tg = append(tu, u), append(ti, i), append(tc, c), append(tg, g)
 	}
-	b.Queue(`INSERT INTO tally(h, users, ips, counts) SELECT * FROM unnest($1::int[], $2::bytea[], $3::bytea[], $4::bytea[])`, hs, tu, ti, tc)
+	b.Queue(`INSERT INTO tally(h, users, ips, counts, geo) SELECT * FROM unnest($1::int[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[])`, hs, tu, ti, tc, tg)
 	if len(xtypes) > 0 {
 		var xi []int32
 		var xt []string

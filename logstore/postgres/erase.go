@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
@@ -295,14 +296,16 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM tally WHERE h = $1`, h); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT code, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra FROM events WHERE ts >= $1 AND ts < $2`, h*hourMs, (h+1)*hourMs)
+	rows, err := tx.Query(ctx, `SELECT code, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''), g FROM events WHERE ts >= $1 AND ts < $2`, h*hourMs, (h+1)*hourMs)
 	if err != nil {
 		return err
 	}
 	type ev struct {
-		code      int16
-		ident, ip int64
-		cx, xtra  int32
+		code         int16
+		ident, ip    int64
+		cx, xtra     int32
+		cc, dev, org string
+		asn          int64
 	}
 	var evs []ev
 	var cids []int32
@@ -310,9 +313,18 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 		var e ev
 		var ident, cx, xtra *int32
 		var ip *int64
-		if err := rows.Scan(&e.code, &ident, &ip, &cx, &xtra); err != nil {
+		var g []byte
+		if err := rows.Scan(&e.code, &ident, &ip, &cx, &xtra, &e.cc, &e.asn, &e.dev, &g); err != nil {
 			rows.Close()
 			return err
+		}
+		if g != nil {
+			var ge event.Event
+			if err := codec.ReadGeoRest(g, &ge); err != nil {
+				rows.Close()
+				return err
+			}
+			e.org = ge.ASOrg
 		}
 		e.ident, e.cx, e.xtra = iv(ident), int32(iv(cx)), int32(iv(xtra))
 		if ip != nil {
@@ -334,9 +346,10 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	t := newTallyAcc()
 	for _, e := range evs {
 		t.add(e.code, cxs[e.cx][cxPortal], e.xtra, e.ident, e.ip)
+		t.addGeo(e.code, e.cc, e.asn, e.org, e.dev)
 	}
-	u, i, c := t.pack()
-	if _, err := tx.Exec(ctx, `INSERT INTO tally(h, users, ips, counts) VALUES ($1, $2, $3, $4)`, h, u, i, c); err != nil {
+	u, i, c, g := t.pack()
+	if _, err := tx.Exec(ctx, `INSERT INTO tally(h, users, ips, counts, geo) VALUES ($1, $2, $3, $4, $5)`, h, u, i, c, g); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

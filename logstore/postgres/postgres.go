@@ -32,7 +32,8 @@
 //	xtype(id, t)         the extra strings (dict ids) of the types this version
 //	                     does not know, by type.
 //	tally(h, ...)        per batch and UTC hour: event counts by (code, portal,
-//	                     xtra), attempts per identity, failures per IP, packed
+//	                     xtra), attempts per identity, failures per IP, per
+//	                     country, AS and device type, packed
 //	                     (see tally.go): Stats and the totals of unkeyed
 //	                     queries. Insert only.
 //	udelta(seq, b)       per batch, its user summaries packed; folded into users
@@ -181,6 +182,8 @@ const maxCache = 1 << 20
 //	tally.users         attempts per identity (dict id)   counts blob, codec.VarintDelta
 //	tally.ips           failures per IP (address key)     counts blob, codec.VarintDelta
 //	tally.counts        events per (code, portal, xtra)   packEventCounts
+//	tally.geo           attempts per country and device   packGeoCounts; NULL: a row older than the
+//	                    type, failures per AS              column (addTallyGeo), read from the events
 //	udelta.seq, .b      a batch's user summaries          packUsers
 //	users.id            identity                          dict id
 //	users.seen, .login, .logout, .fail
@@ -206,7 +209,7 @@ CREATE TABLE IF NOT EXISTS ctx(id serial PRIMARY KEY, ua int NOT NULL, host int 
 CREATE INDEX IF NOT EXISTS ctx_portal ON ctx(portal);
 CREATE TABLE IF NOT EXISTS xtype(id int PRIMARY KEY, t text COLLATE "C" NOT NULL);
 CREATE INDEX IF NOT EXISTS xtype_t ON xtype(t);
-CREATE TABLE IF NOT EXISTS tally(h int NOT NULL, users bytea, ips bytea, counts bytea);
+CREATE TABLE IF NOT EXISTS tally(h int NOT NULL, users bytea, ips bytea, counts bytea, geo bytea);
 CREATE INDEX IF NOT EXISTS tally_h ON tally(h);
 CREATE TABLE IF NOT EXISTS udelta(seq bigserial PRIMARY KEY, b bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS users(seen bigint, login bigint, logout bigint, fail bigint, ip bigint, id int PRIMARY KEY, disp int,
@@ -259,6 +262,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err := addGeo(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open postgres log store: add location and device columns to schema %q: %w", opt.Schema, err)
+	}
+	if err := addTallyGeo(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres log store: add the location and device counts to schema %q: %w", opt.Schema, err)
 	}
 	return s, nil
 }
@@ -331,6 +338,21 @@ WHERE table_schema = current_schema() AND table_name = 'events' AND column_name 
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// addTallyGeo gives the tally rollup its geo column when it has none (a
+// schema written before it). Its rows keep NULL there, and Stats reads the
+// location and device counts of their hours from the events; retention
+// removes them in time.
+func addTallyGeo(ctx context.Context, db *pgxpool.Pool) error {
+	const has = `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'tally' AND column_name = 'geo'`
+	var n int
+	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+		return err
+	}
+	_, err := db.Exec(ctx, `ALTER TABLE tally ADD COLUMN IF NOT EXISTS geo bytea`)
+	return err
 }
 
 // DropSchema drops schema and everything in it, for tests and benchmarks.

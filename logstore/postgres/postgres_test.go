@@ -473,3 +473,38 @@ func TestUpgradeAddsSeq(t *testing.T) {
 		t.Fatalf("first event after upgrade: seq %d (%v %v), want %d", e.Seq, ok, err, len(got.Content)+1)
 	}
 }
+
+// TestUpgradeTallyGeo opens a schema whose tally rollup predates its geo
+// counts: half the data set is written before, half after the upgrade (an
+// hour holds rows of both), and Stats answers as a store that had the
+// counts all along.
+func TestUpgradeTallyGeo(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	evs := append(slices.Clone(all), late...)
+	ref := open(t)
+	if err := ref.Deliver(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	schema := newSchema()
+	s := openIn(t, schema)
+	half := len(all) / 2
+	if err := s.Deliver(ctx, all[:half]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `ALTER TABLE tally DROP COLUMN geo`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openIn(t, schema)
+	for i := half; i < len(evs); i += 40 {
+		if err := s.Deliver(ctx, evs[i:min(i+40, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mixed int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT h FROM tally GROUP BY h HAVING count(geo) > 0 AND count(*) > count(geo)) m`).Scan(&mixed); err != nil || mixed == 0 {
+		t.Fatalf("no hour with tally rows from before and after the upgrade (%v)", err)
+	}
+	storetest.CheckSameStats(t, ref, s)
+}

@@ -484,38 +484,59 @@ func (s *Store) Principal(ctx context.Context, identity string, fn func(event.Ev
 // tally rollup, the partial hours at either end from the events.
 func (s *Store) Stats(ctx context.Context, from, to time.Time, interval logstore.Interval, top int) (logstore.Stats, error) {
 	acc := codec.NewStatsAcc(from, to, interval)
+	geo := codec.NewGeoAcc()
 	lo, hi := msOf(from, minMs), msOf(to, maxMs)
 	none := func([]int64) (map[int64]string, error) { return nil, nil }
 	if hi <= lo {
-		return acc.Result(top, none)
+		st, err := acc.Result(top, none)
+		geo.Result(&st, top)
+		return st, err
 	}
 	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if err := statRollups(ctx, tx, acc, lo, hi); err != nil {
+	if err := statRollups(ctx, tx, acc, geo, lo, hi); err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of postgres log store: %w", err)
 	}
 	st, err := acc.Result(top, func(ids []int64) (map[int64]string, error) { return s.strs(ctx, tx, ids) })
+	geo.Result(&st, top)
 	return st, wrap("stats of postgres log store", err)
 }
 
-func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int64) error {
+// statRollups adds [lo, hi) to acc and geo: whole hours from the tally
+// rollup, the partial hours at either end from the events, and the location
+// and device counts of hours whose tally rows predate them from the events.
+func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec.GeoAcc, lo, hi int64) error {
 	hLo, hHi := codec.FloorDiv(lo+hourMs-1, hourMs), codec.FloorDiv(hi, hourMs)
-	raw := func(query string, args ...any) error {
+	raw := func(counts bool, query string, args ...any) error {
 		rows, err := q.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var ts int64
+			var ts, asn int64
 			var code int16
 			var ident *int32
 			var ip *int64
-			if err := rows.Scan(&ts, &code, &ident, &ip); err != nil {
+			var cc, dev string
+			var g []byte
+			if err := rows.Scan(&ts, &code, &ident, &ip, &cc, &asn, &dev, &g); err != nil {
 				return err
+			}
+			var org string
+			if g != nil {
+				var e event.Event
+				if err := codec.ReadGeoRest(g, &e); err != nil {
+					return err
+				}
+				org = e.ASOrg
+			}
+			geo.AddEvent(int64(code), cc, asn, org, dev)
+			if !counts {
+				continue
 			}
 			acc.AddCount(ts, int64(code), 1)
 			var ipv int64
@@ -526,9 +547,20 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int
 		}
 		return rows.Err()
 	}
-	cols := `SELECT ts, code, coalesce(pr, em), ` + ipKeyExpr + ` FROM events WHERE `
+	cols := `SELECT ts, code, coalesce(pr, em), ` + ipKeyExpr + `, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''),
+  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END FROM events WHERE `
 	if hHi <= hLo {
-		return raw(cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
+		return raw(true, cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
+	}
+	// The hours with a tally row older than the geo counts: theirs are all
+	// read from the events.
+	rows, err := q.Query(ctx, `SELECT DISTINCT h FROM tally WHERE h >= $1 AND h < $2 AND geo IS NULL ORDER BY h`, hLo, hHi)
+	if err != nil {
+		return err
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
 	}
 	if err := eachTally(ctx, q, hLo, hHi, true, func(h int64, t *tallyRow) error {
 		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n) }); err != nil {
@@ -537,11 +569,30 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, lo, hi int
 		if err := codec.AddCounts(t.users, codec.VarintDelta, acc.Users.Add); err != nil {
 			return err
 		}
+		if _, isOld := slices.BinarySearch(old, h); !isOld {
+			if err := addGeoCounts(t.geo, geo); err != nil {
+				return err
+			}
+		}
 		return codec.AddCounts(t.ips, codec.VarintDelta, acc.IPs.Add)
 	}); err != nil {
 		return err
 	}
-	return raw(cols+`((ts >= $1 AND ts < $2) OR (ts >= $3 AND ts < $4)) AND (code & 7) IN (1, 2)`, lo, hLo*hourMs, hHi*hourMs, hi)
+	if err := raw(true, cols+`((ts >= $1 AND ts < $2) OR (ts >= $3 AND ts < $4)) AND (code & 7) IN (1, 2)`, lo, hLo*hourMs, hHi*hourMs, hi); err != nil {
+		return err
+	}
+	for i := 0; i < len(old); {
+		j := i + 1
+		for j < len(old) && old[j] == old[j-1]+1 {
+			j++
+		}
+		if err := raw(false, cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2) AND (cc IS NOT NULL OR asn IS NOT NULL OR dev IS NOT NULL)`,
+			old[i]*hourMs, (old[j-1]+1)*hourMs); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
 }
 
 // Suspicious scans the failures since q.Since.

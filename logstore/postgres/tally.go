@@ -11,9 +11,11 @@ import (
 )
 
 // The tally rollup: every batch adds one row per UTC hour its events fall in,
-// with three packed blobs: the number of events per (code, portal, xtra)
+// with four packed blobs: the number of events per (code, portal, xtra)
 // (packEventCounts), the attempts per identity and the failures per IP (counts
-// blobs, codec.AppendCounts with codec.VarintDelta). Stats and the totals of
+// blobs, codec.AppendCounts with codec.VarintDelta), and the attempts per
+// country and device type and failures per AS (packGeoCounts; NULL in the
+// rows written before it existed, whose hours Stats reads from the events). Stats and the totals of
 // unkeyed queries add up the rows of the whole hours they cover. Rows are
 // only ever inserted (DeleteBefore replaces those of the hour it cuts), so
 // concurrent writers never wait for one another here.
@@ -28,10 +30,104 @@ type ckey struct {
 type tallyAcc struct {
 	counts     map[ckey]int64
 	users, ips map[int64]int64
+	geo        map[gkey]int64
 }
 
 func newTallyAcc() *tallyAcc {
-	return &tallyAcc{counts: map[ckey]int64{}, users: map[int64]int64{}, ips: map[int64]int64{}}
+	return &tallyAcc{counts: map[ckey]int64{}, users: map[int64]int64{}, ips: map[int64]int64{}, geo: map[gkey]int64{}}
+}
+
+// gkey is what the location and device counts are by: a country (s, the
+// code) or a device type (s) with the attempt's type, or an AS (asn, with s
+// its organisation) for failures.
+type gkey struct {
+	kind, code byte
+	asn        int64
+	s          string
+}
+
+// Kinds of gkey.
+const (
+	geoCountry = 1
+	geoASN     = 2
+	geoDevice  = 3
+)
+
+// addGeo counts one event's country, AS (organisation org) and device type.
+func (t *tallyAcc) addGeo(code int16, cc string, asn int64, org, dev string) {
+	c := int64(code) & codec.TypeMask
+	if c != codec.SuccessCode && c != codec.FailureCode {
+		return
+	}
+	if cc != "" {
+		t.geo[gkey{kind: geoCountry, code: byte(c), s: cc}]++
+	}
+	if dev != "" {
+		t.geo[gkey{kind: geoDevice, code: byte(c), s: dev}]++
+	}
+	if asn != 0 && c == codec.FailureCode {
+		t.geo[gkey{kind: geoASN, code: byte(c), asn: asn, s: org}]++
+	}
+}
+
+// packGeoCounts encodes counts sorted by key: kind and code as one byte
+// each, the ASN as a uvarint (0 for other kinds), the string as a uvarint
+// length and its bytes, then the count as a uvarint.
+func packGeoCounts(m map[gkey]int64) []byte {
+	keys := make([]gkey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b gkey) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.code, b.code), cmp.Compare(a.asn, b.asn), cmp.Compare(a.s, b.s))
+	})
+	b := make([]byte, 0, 8*len(keys))
+	for _, k := range keys {
+		b = append(b, k.kind, k.code)
+		b = binary.AppendUvarint(b, uint64(k.asn))
+		b = binary.AppendUvarint(b, uint64(len(k.s)))
+		b = append(b, k.s...)
+		b = binary.AppendUvarint(b, uint64(m[k]))
+	}
+	return b
+}
+
+// addGeoCounts adds a blob written by packGeoCounts to acc.
+func addGeoCounts(b []byte, acc *codec.GeoAcc) error {
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return errCorrupt
+		}
+		kind, code := b[0], int64(b[1])
+		b = b[2:]
+		asn, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errCorrupt
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return errCorrupt
+		}
+		s := string(b[n : n+int(l)])
+		b = b[n+int(l):]
+		c, n := binary.Uvarint(b)
+		if n <= 0 {
+			return errCorrupt
+		}
+		b = b[n:]
+		switch kind {
+		case geoCountry:
+			acc.AddCountry(s, code, int64(c))
+		case geoDevice:
+			acc.AddDevice(s, code, int64(c))
+		case geoASN:
+			acc.AddASN(int64(asn), s, int64(c))
+		default:
+			return errCorrupt
+		}
+	}
+	return nil
 }
 
 // add counts one event.
@@ -48,10 +144,10 @@ func (t *tallyAcc) add(code int16, portal, xtra int32, ident, ip int64) {
 	}
 }
 
-func (t *tallyAcc) pack() (users, ips, counts []byte) {
+func (t *tallyAcc) pack() (users, ips, counts, geo []byte) {
 	return codec.AppendCountMap(make([]byte, 0, 4*len(t.users)), codec.VarintDelta, t.users),
 		codec.AppendCountMap(make([]byte, 0, 4*len(t.ips)), codec.VarintDelta, t.ips),
-		packEventCounts(t.counts)
+		packEventCounts(t.counts), packGeoCounts(t.geo)
 }
 
 // packEventCounts encodes counts sorted by key: code, portal and xtra as
@@ -100,16 +196,17 @@ func unpackEventCounts(b []byte, fn func(code int16, portal, xtra int32, n int64
 
 var errCorrupt = errors.New("corrupt rollup blob")
 
-// tallyRow is one row of the tally table; users and ips are only read when asked for.
+// tallyRow is one row of the tally table; users, ips and geo are only read
+// when asked for.
 type tallyRow struct {
-	users, ips, counts []byte
+	users, ips, counts, geo []byte
 }
 
 // eachTally calls fn for every tally row of the hours [hLo, hHi).
 func eachTally(ctx context.Context, q querier, hLo, hHi int64, keyed bool, fn func(h int64, t *tallyRow) error) error {
-	cols := `h, NULL::bytea, NULL::bytea, counts`
+	cols := `h, NULL::bytea, NULL::bytea, counts, NULL::bytea`
 	if keyed {
-		cols = `h, users, ips, counts`
+		cols = `h, users, ips, counts, geo`
 	}
 	rows, err := q.Query(ctx, `SELECT `+cols+` FROM tally WHERE h >= $1 AND h < $2`, hLo, hHi)
 	if err != nil {
@@ -119,7 +216,7 @@ func eachTally(ctx context.Context, q querier, hLo, hHi int64, keyed bool, fn fu
 	for rows.Next() {
 		var h int32
 		var t tallyRow
-		if err := rows.Scan(&h, &t.users, &t.ips, &t.counts); err != nil {
+		if err := rows.Scan(&h, &t.users, &t.ips, &t.counts, &t.geo); err != nil {
 			return err
 		}
 		if err := fn(int64(h), &t); err != nil {

@@ -282,15 +282,16 @@ type batchWriter struct {
 	events      *bulk            // the INSERT into events
 	arena       []byte           // holds the x blobs of the rows in events
 	hours, days map[rollupKey]int64
-	tail, pend  []evRow // rows for s.tail and s.pend
-	late        []int64 // keys of the rows below the seal watermark
-	maxMs       int64   // the newest event date, in ms
+	geo         map[geoKey]int64 // the geodaily counts
+	tail, pend  []evRow          // rows for s.tail and s.pend
+	late        []int64          // keys of the rows below the seal watermark
+	maxMs       int64            // the newest event date, in ms
 }
 
 func (s *Store) newBatchWriter(tx *sql.Tx, taken map[int64]string, n int) *batchWriter {
 	return &batchWriter{s: s, tx: tx, taken: taken, seen: make(map[string]bool, n),
 		events: newBulk(tx, &s.sc, insertEvents, 14, ""), arena: make([]byte, 0, 24*n),
-		hours: map[rollupKey]int64{}, days: map[rollupKey]int64{}, maxMs: s.maxMs}
+		hours: map[rollupKey]int64{}, days: map[rollupKey]int64{}, geo: map[geoKey]int64{}, maxMs: s.maxMs}
 }
 
 // add writes e, whose code and string ids are code and r, unless the batch or
@@ -328,6 +329,7 @@ func (w *batchWriter) add(ctx context.Context, e *event.Event, code int64, r *[n
 	}
 	w.hours[rollupKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}]++
 	w.days[rollupKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}]++
+	addGeoKeys(w.geo, codec.FloorDiv(ms, dayMs), code, r[slotCountry], e.ASN, r[slotASOrg], r[slotDeviceType])
 	row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay]}
 	switch {
 	case k >= w.s.mark:
@@ -383,6 +385,9 @@ func (w *batchWriter) finish(ctx context.Context) error {
 		return err
 	}
 	if err := addCounts(ctx, w.tx, &w.s.sc, w.hours, w.days, 1); err != nil {
+		return err
+	}
+	if err := addGeoCounts(ctx, w.tx, &w.s.sc, w.geo, 1); err != nil {
 		return err
 	}
 	late := newBulk(w.tx, &w.s.sc, `INSERT OR FAIL INTO late(k) VALUES`, 1, "")

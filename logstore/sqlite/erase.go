@@ -223,6 +223,10 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 	if err := rows.Err(); err != nil {
 		return 0, false, err
 	}
+	geo := map[geoKey]int64{}
+	if err := scanGeo(ctx, tx, geo, true, geoCols+` WHERE k < ? AND (code & 7) IN (1, 2)`, cut); err != nil {
+		return 0, false, err
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE k < ?`, cut)
 	if err != nil {
 		return 0, false, err
@@ -231,9 +235,13 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 	if err := addCounts(ctx, tx, &s.sc, hours, days, -1); err != nil {
 		return 0, false, err
 	}
+	if err := addGeoCounts(ctx, tx, &s.sc, geo, -1); err != nil {
+		return 0, false, err
+	}
 	for _, q := range []string{
 		`DELETE FROM hourly WHERE n <= 0`,
 		`DELETE FROM daily WHERE n <= 0`,
+		`DELETE FROM geodaily WHERE n <= 0`,
 		`DELETE FROM xid WHERE k < ?1`,
 		`DELETE FROM late WHERE k < ?1`,
 		`DELETE FROM post WHERE lo IN (SELECT lo FROM seg WHERE hi <= ?1)`,

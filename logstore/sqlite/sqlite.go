@@ -143,8 +143,9 @@ const (
 )
 
 // formatVersion is the schema version, in PRAGMA user_version. Files of
-// version 2 are upgraded (migrate); others are refused rather than misread.
-const formatVersion = 3
+// versions 2 and 3 are upgraded (migrate2, migrate3); others are refused
+// rather than misread.
+const formatVersion = 4
 
 // schema is the file's tables (see the package doc for their design). Their
 // columns, and the fields of evRow and row that mirror them, column by column:
@@ -193,7 +194,8 @@ const formatVersion = 3
 //	late.k            event stored after its segment sealed  events.k
 //	meta.name, .v     mark (seal watermark), umark (users),  events.k; dmark: dict id
 //	                  live (deletion), dmark (dictionary)
-const schema = `
+//	geodaily          see geoSchema
+const schema = geoSchema + `
 CREATE TABLE IF NOT EXISTS events(k INTEGER PRIMARY KEY, idb BLOB NOT NULL, code INT NOT NULL, pr INT, em INT,
   disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL, cc INT, asn INT, dev INT, g BLOB);
 CREATE TABLE IF NOT EXISTS dict(id INTEGER PRIMARY KEY, s TEXT NOT NULL, fold TEXT);
@@ -284,7 +286,13 @@ func (s *Store) init(ctx context.Context) error {
 		if err := migrate2(ctx, s.w); err != nil {
 			return err
 		}
-		version = formatVersion
+		version = 3
+	}
+	if tables > 0 && version == 3 {
+		if err := s.migrate3(ctx); err != nil {
+			return fmt.Errorf("upgrade sqlite log store to format 4: %w", err)
+		}
+		version = 4
 	}
 	if tables > 0 && version != formatVersion {
 		return fmt.Errorf("open sqlite log store: the file has format %d, this version reads format %d only (move the file away to start a new log)", version, formatVersion)

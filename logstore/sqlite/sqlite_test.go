@@ -499,3 +499,36 @@ func TestUpgradeFormat2(t *testing.T) {
 	}
 	storetest.CheckGeoUpgrade(t, s, old)
 }
+
+// TestUpgradeFormat3 opens a file of format 3 (no geodaily rollup): the
+// rollup is built from its events, and Stats answers as before.
+func TestUpgradeFormat3(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	evs := append(slices.Clone(all), late...)
+	ref := open(t, Options{})
+	if err := ref.Deliver(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`DROP TABLE geodaily; PRAGMA user_version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(ctx, path, Options{}); err != nil {
+		t.Fatalf("open a file of format 3: %v", err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != formatVersion {
+		t.Fatalf("format after the upgrade: %d, %v", v, err)
+	}
+	storetest.CheckSameStats(t, ref, s)
+}

@@ -18,12 +18,16 @@ var zeroTime time.Time
 const attempts = ` AND (code & 7) IN (1, 2)`
 
 // Stats summarises the login attempts in [from, to): counts from the hourly
-// rollup, top lists from the sealed segments' counts, the rest from raw rows.
+// rollup, top lists from the sealed segments' counts, location and device
+// counts from the geodaily rollup, the rest from raw rows.
 func (s *Store) Stats(ctx context.Context, from, to time.Time, iv logstore.Interval, top int) (logstore.Stats, error) {
 	acc := codec.NewStatsAcc(from, to, iv)
 	lo, hi := codec.KeyOf(from), codec.KeyEnd(to)
+	geo := codec.NewGeoAcc()
 	if hi <= lo {
-		return acc.Result(top, func([]int64) (map[int64]string, error) { return nil, nil })
+		st, err := acc.Result(top, func([]int64) (map[int64]string, error) { return nil, nil })
+		geo.Result(&st, top)
+		return st, err
 	}
 	tx, m, err := s.snapshot(ctx)
 	if err != nil {
@@ -36,7 +40,11 @@ func (s *Store) Stats(ctx context.Context, from, to time.Time, iv logstore.Inter
 	if err := s.statTops(ctx, tx, acc, lo, hi, m.mark, m.live); err != nil {
 		return logstore.Stats{}, fmt.Errorf("stats of sqlite log store: %w", err)
 	}
+	if err := s.statGeo(ctx, tx, geo, lo, hi); err != nil {
+		return logstore.Stats{}, fmt.Errorf("stats of sqlite log store: %w", err)
+	}
 	st, err := acc.Result(top, func(ids []int64) (map[int64]string, error) { return s.strs(ctx, tx, ids) })
+	geo.Result(&st, top)
 	return st, wrap("stats of sqlite log store", err)
 }
 

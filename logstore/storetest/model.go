@@ -210,3 +210,80 @@ func set(m map[string]map[string]bool, k, v string) {
 	}
 	m[k][v] = true
 }
+
+// geoStats returns the location and device breakdowns of the attempts in
+// [from, to), the top n of each, most first and ties by key: attempts per
+// country and device type, failures per ASN with the organisation most of
+// them named.
+func (m model) geoStats(from, to time.Time, n int) (countries []logstore.CountryCount, asns []logstore.ASNCount, devices []logstore.DeviceCount) {
+	byCountry, byDevice := map[string]*logstore.CountryCount{}, map[string]*logstore.DeviceCount{}
+	byASN, orgs := map[int64]int64{}, map[int64]map[string]int64{}
+	for _, e := range m {
+		if !attempt(&e) || e.EventDate.Before(from) || !e.EventDate.Before(to) {
+			continue
+		}
+		ok := e.EventType == event.LoginSuccess
+		if cc := strings.ToUpper(e.Country); cc != "" {
+			c := byCountry[cc]
+			if c == nil {
+				c = &logstore.CountryCount{Country: cc}
+				byCountry[cc] = c
+			}
+			c.Attempts++
+			if ok {
+				c.Successes++
+			} else {
+				c.Failures++
+			}
+		}
+		if dt := e.DeviceType; dt != "" {
+			d := byDevice[dt]
+			if d == nil {
+				d = &logstore.DeviceCount{DeviceType: dt}
+				byDevice[dt] = d
+			}
+			d.Attempts++
+			if ok {
+				d.Successes++
+			} else {
+				d.Failures++
+			}
+		}
+		if !ok && e.ASN != 0 {
+			byASN[e.ASN]++
+			if e.ASOrg != "" {
+				if orgs[e.ASN] == nil {
+					orgs[e.ASN] = map[string]int64{}
+				}
+				orgs[e.ASN][e.ASOrg]++
+			}
+		}
+	}
+	countries, asns, devices = []logstore.CountryCount{}, []logstore.ASNCount{}, []logstore.DeviceCount{}
+	for _, c := range byCountry {
+		countries = append(countries, *c)
+	}
+	for _, d := range byDevice {
+		devices = append(devices, *d)
+	}
+	for asn, f := range byASN {
+		a := logstore.ASNCount{ASN: asn, Failures: f}
+		for org, k := range orgs[asn] {
+			if k > orgs[asn][a.Org] || k == orgs[asn][a.Org] && (a.Org == "" || org < a.Org) {
+				a.Org = org
+			}
+		}
+		asns = append(asns, a)
+	}
+	slices.SortFunc(countries, func(x, y logstore.CountryCount) int {
+		return cmp.Or(cmp.Compare(y.Attempts, x.Attempts), cmp.Compare(x.Country, y.Country))
+	})
+	slices.SortFunc(devices, func(x, y logstore.DeviceCount) int {
+		return cmp.Or(cmp.Compare(y.Attempts, x.Attempts), cmp.Compare(x.DeviceType, y.DeviceType))
+	})
+	slices.SortFunc(asns, func(x, y logstore.ASNCount) int {
+		return cmp.Or(cmp.Compare(y.Failures, x.Failures), cmp.Compare(x.ASN, y.ASN))
+	})
+	n = max(n, 0)
+	return countries[:min(n, len(countries))], asns[:min(n, len(asns))], devices[:min(n, len(devices))]
+}

@@ -47,6 +47,7 @@ var cases = []struct {
 	{"Query", testQuery},
 	{"Each", testEach},
 	{"Stats", testStats},
+	{"StatsBreakdowns", testStatsBreakdowns},
 	{"Users", testUsers},
 	{"Suspicious", testSuspicious},
 	{"Principal", testPrincipal},
@@ -212,6 +213,7 @@ func testStats(h *harness) {
 		}
 		checkTop(t, "users", got.TopUsers, users, 3)
 		checkTop(t, "ips", got.TopIPs, ips, 3)
+		checkGeoStats(t, m, got, c.from, c.to, 3)
 	}
 	// Known numbers for the first day, 00:00 to 06:00.
 	got, err := s.Stats(ctx, Base, Base.Add(6*time.Hour), logstore.Hour, 1)
@@ -391,6 +393,7 @@ func testDeleteBefore(h *harness) {
 	}
 	checkTop(t, "users", got.TopUsers, users, 3)
 	checkTop(t, "ips", got.TopIPs, ips, 3)
+	checkGeoStats(t, keep, got, Base, Base.Add(72*time.Hour), 3)
 	if _, ok, _ := s.Get(ctx, m.sorted(true)[0].ID); ok {
 		t.Fatalf("deleted event still found")
 	}

@@ -56,3 +56,31 @@ func CheckGeoUpgrade(t *testing.T, s logstore.Store, old []event.Event) {
 		}
 	}
 }
+
+// CheckSameStats fails t unless s answers Stats as ref does over spans of the
+// data set cut mid-hour, mid-day and on whole days: for a store upgraded to
+// a new rollup, against one that had it all along.
+func CheckSameStats(t testing.TB, ref, s logstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	for i, sp := range []struct{ from, to time.Time }{
+		{Base, Base.Add(72 * time.Hour)},
+		{Base.Add(5*time.Hour + 30*time.Minute), Base.Add(61*time.Hour + 30*time.Minute)},
+		{Base.Add(26 * time.Hour), Base.Add(26*time.Hour + 40*time.Minute)},
+	} {
+		want, err := ref.Stats(ctx, sp.from, sp.to, logstore.Hour, 10)
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		got, err := s.Stats(ctx, sp.from, sp.to, logstore.Hour, 10)
+		if err != nil {
+			t.Fatalf("Stats: %v", err)
+		}
+		if i == 0 && (len(want.ByCountry) == 0 || len(want.TopASNs) == 0 || len(want.ByDeviceType) == 0) {
+			t.Fatalf("Stats(%v, %v) of the reference: no breakdowns to compare", sp.from, sp.to)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Stats(%v, %v):\n got %+v\nwant %+v", sp.from, sp.to, got, want)
+		}
+	}
+}

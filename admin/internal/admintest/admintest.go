@@ -233,6 +233,13 @@ func manager(n int, at time.Time, principal string, t event.Type, reason event.R
 //     (3 per account); v1@example.net also fails from 198.51.100.1 and .2.
 //   - An injection attempt (manager, 10.0.0.3, 5 hours ago): principal,
 //     display name, message, portal and user agent that begin with =, @, +, -.
+//
+// Location and device fields, as the enricher sets them: the attacker's
+// address is in Amsterdam, NL, AS 64496 ("Example Hosting B.V."), its client
+// a bot; 198.51.100.x is in San Francisco, CA, US, AS 64497 ("Example
+// Transit"); the private 10.x addresses have no location; portal browsers
+// (Mozilla/5.0) are desktops. Alice's successes carry her account id
+// (AliceAccountID), as a portal reveals it on success only.
 func Dataset() []event.Event {
 	var evs []event.Event
 	n := 0
@@ -273,7 +280,33 @@ func Dataset() []event.Event {
 		}
 		add(portal(n, at, fmt.Sprintf("v%d@example.net", i%4+1), event.LoginFailure, reason, Attacker, "p1"))
 	}
+	for i := range evs {
+		enrich(&evs[i])
+	}
 	return evs
+}
+
+// AliceAccountID is the account id the portal reveals on Alice's successes.
+const AliceAccountID = "123e4567-e89b-12d3-a456-426614174000"
+
+// enrich sets e's location and device fields and Alice's account id, as
+// Dataset documents.
+func enrich(e *event.Event) {
+	switch {
+	case e.RemoteAddress == Attacker:
+		e.Geo = event.Geo{Country: "NL", RegionCode: "NH", Region: "North Holland", City: "Amsterdam", Latitude: 52.3759, Longitude: 4.8975,
+			ASN: 64496, ASOrg: "Example Hosting B.V."}
+		e.Device = event.Device{Browser: "python-requests", DeviceType: event.DeviceBot, Bot: true}
+		return
+	case strings.HasPrefix(e.RemoteAddress, "198.51.100."):
+		e.Geo = event.Geo{Country: "US", RegionCode: "CA", Region: "California", City: "San Francisco", ASN: 64497, ASOrg: "Example Transit"}
+	}
+	if e.UserAgent == "Mozilla/5.0" {
+		e.Device = event.Device{Browser: "Firefox", OS: "Linux", DeviceType: event.DeviceDesktop}
+	}
+	if event.Value(e.Email) == "alice@example.com" && e.EventType == event.LoginSuccess {
+		e.AccountID = event.Str(AliceAccountID)
+	}
 }
 
 // Bulk returns n portal events, one a second from start: 4 in 5 successes,
