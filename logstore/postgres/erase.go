@@ -46,6 +46,10 @@ func (s *Store) Erase(ctx context.Context, identity, pseudonym string) (int64, e
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM events WHERE `+p.cond(), p.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("erase from postgres log store: %w", err)
 	}
+	// Where the person was and on what: gone with the name.
+	if _, err := tx.Exec(ctx, `UPDATE events SET cc = NULL, asn = NULL, dev = NULL, g = NULL WHERE `+p.cond(), p.args...); err != nil {
+		return 0, fmt.Errorf("erase from postgres log store: %w", err)
+	}
 	if pseudonym != "" {
 		if id, err := lookup(ctx, tx, pseudonym); err != nil {
 			return 0, fmt.Errorf("erase from postgres log store: %w", err)

@@ -54,6 +54,10 @@ func (s *Store) Erase(ctx context.Context, identity, pseudonym string) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
 	}
+	// Where the person was and on what: gone with the name.
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET cc = NULL, asn = NULL, dev = NULL, g = NULL WHERE k IN (SELECT value FROM json_each(?))`, jsonInts(ks)); err != nil {
+		return 0, fmt.Errorf("erase from sqlite log store: %w", err)
+	}
 	var disp any
 	if pseudonym != "" {
 		if id, err := s.lookup(ctx, tx, pseudonym, fresh); err != nil {

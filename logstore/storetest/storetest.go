@@ -336,6 +336,7 @@ func testErase(h *harness) {
 		}
 	}
 	aliceN := len(m.filter(logstore.Filter{Email: "alice@example.com"}, true))
+	located := false
 	n, err = s.Erase(ctx, "Alice@Example.com", "")
 	if err != nil || n != int64(aliceN) {
 		t.Fatalf("erase alice: %d, %v; want %d", n, err, aliceN)
@@ -345,6 +346,13 @@ func testErase(h *harness) {
 		if err != nil || !ok || got.Email != nil || got.DisplayName != nil || strings.Contains(event.Value(got.Message), "alice") || got.RemoteAddress != e.RemoteAddress {
 			t.Fatalf("erased event: %+v, %v, %v", show(got), ok, err)
 		}
+		if got.Geo != (event.Geo{}) || got.Device != (event.Device{}) {
+			t.Fatalf("erased event keeps where and on what: %+v %+v", got.Geo, got.Device)
+		}
+		located = located || e.Country != "" || e.DeviceType != ""
+	}
+	if !located {
+		t.Fatal("the data set gives alice no location or device: the check above cannot fail")
 	}
 	users, _, err := s.Users(ctx, logstore.UsersFilter{Search: "alice", Size: 100})
 	if err != nil || len(users) != 0 {
