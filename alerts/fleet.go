@@ -24,13 +24,14 @@ type FleetOptions struct {
 	// applied (so the usual delay of an alert). Default: 20ms.
 	FlushInterval time.Duration
 	// BatchSize starts a flush as soon as this many events wait, before the
-	// interval is over. Default: 512.
+	// interval is over, and bounds the events of one Windows.Apply (a flush
+	// of more makes several). Default: 512.
 	BatchSize int
 	// MaxPending bounds the events waiting: while a flush is slow (the
 	// windows' store is down or hung), later events beyond it are dropped
 	// and counted in FleetStats.Dropped. Default: 65,536.
 	MaxPending int
-	// FlushTimeout bounds one flush (one Windows.Apply). Default: 2s.
+	// FlushTimeout bounds one Windows.Apply. Default: 2s.
 	FlushTimeout time.Duration
 	// Logger gets a warning when applying fails (once until it works again)
 	// and a line when it works again. Default: slog.Default().
@@ -50,7 +51,7 @@ type FleetStats struct {
 	// Dropped events were never applied: MaxPending were waiting, or the
 	// engine was closed.
 	Dropped uint64
-	// Flushes is the number of Windows.Apply calls.
+	// Flushes is the number of Windows.Apply calls (Redis: round trips).
 	Flushes uint64
 }
 
@@ -60,16 +61,18 @@ type FleetStats struct {
 // per subject and cooldown for the whole fleet, with the fleet's count.
 //
 // Observe never waits for w: it queues the event's ops (a few per event) and
-// returns nil. A goroutine, started by Start, applies everything queued in
-// one Windows.Apply every o.FlushInterval, or as soon as o.BatchSize events
-// wait, and hands the alerts that fired to Start's function. Events observed
+// returns nil. A goroutine, started by Start, applies everything queued
+// every o.FlushInterval, or as soon as o.BatchSize events wait, in one
+// Windows.Apply per o.BatchSize events, and hands the alerts that fired to Start's function. Events observed
 // before Start wait for it (up to o.MaxPending). Close applies what waits and
 // stops the goroutine.
 //
 // When Apply fails (the store is down), the events of that flush are lost to
 // the rules: they are counted in FleetStats.Failed, the failure is logged
 // once, and the next flushes try again with the events that came since; no
-// event is applied twice on purpose.
+// event is applied twice on purpose. While the store is slower than the
+// events come, the queue fills up to o.MaxPending and later events are
+// dropped (FleetStats.Dropped): memory stays bounded and Observe fast.
 func NewFleet(rules []Rule, w Windows, o FleetOptions) (*Engine, error) {
 	rs, err := prepare(rules)
 	if err != nil {
@@ -269,26 +272,45 @@ func (f *fleet) flush() {
 	}
 	res := f.res[:len(ops)]
 	clear(res)
-	ctx, cancel := context.WithTimeout(context.Background(), f.o.FlushTimeout)
-	err := f.w.Apply(ctx, ops, res)
-	cancel()
-	f.flushes.Add(1)
+	// At most BatchSize events per Apply, so that one call stays within its
+	// timeout; after a failure, the rest of the queue is not tried.
+	var err error
+	at := 0
+	for from := 0; from < len(events); {
+		to := min(from+f.o.BatchSize, len(events))
+		n := 0
+		for _, w := range events[from:to] {
+			n += w.ops
+		}
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), f.o.FlushTimeout)
+			err = f.w.Apply(ctx, ops[at:at+n], res[at:at+n])
+			cancel()
+			f.flushes.Add(1)
+			if err != nil {
+				f.failed.Add(uint64(to - from))
+			} else {
+				f.applied.Add(uint64(to - from))
+			}
+		} else {
+			f.failed.Add(uint64(to - from))
+		}
+		from, at = to, at+n
+	}
 	if err != nil {
-		f.failed.Add(uint64(len(events)))
 		if !f.down {
 			f.o.Logger.Warn("loginguard alerts: the shared alert windows failed; the events meanwhile count for no alert",
 				slog.Int("events", len(events)), slog.String("error", err.Error()))
 		}
 		f.down = true
 	} else {
-		f.applied.Add(uint64(len(events)))
 		if f.down {
 			f.o.Logger.Info("loginguard alerts: the shared alert windows work again", slog.Uint64("failed_events", f.failed.Load()))
 		}
 		f.down = false
 	}
 	var out []Alert
-	at := 0
+	at = 0
 	for _, w := range events {
 		out = fired(w.ev, ops[at:at+w.ops], res[at:at+w.ops], out)
 		at += w.ops
