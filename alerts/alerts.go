@@ -10,10 +10,10 @@
 package alerts
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/loginguard/loginguard/event"
@@ -130,223 +130,144 @@ func (a Alert) Event() event.Event {
 	return ev
 }
 
-// Engine evaluates rules over events. It is safe for concurrent use; its
-// memory is bounded by maxKeys subjects per rule.
+// Engine evaluates rules over events. It is safe for concurrent use.
+//
+// New makes an Engine that counts in this process's memory (Memory) and
+// answers Observe at once. NewFleet makes one that counts in a Windows
+// shared by a fleet (Redis): its Observe only queues the event, and the
+// alerts come out later, from a goroutine, through the function given to
+// Start (see fleet.go).
 type Engine struct {
-	rules   []Rule
-	maxKeys int
+	rules []Rule
 
-	mu      sync.Mutex
-	seen    []map[string]*track // per rule: subject → what was seen
-	lastHit map[string]time.Time
+	mem   *Memory             // New's windows; nil for NewFleet
+	seen  []map[string]*track // mem's subjects per rule, in rule order (tests read them)
+	fleet *fleet              // NewFleet's queue and flusher; nil for New
 }
 
-// track is what a rule remembers of one subject: the times of the latest
-// events (at most the threshold), or the latest time of each distinct member.
-type track struct {
-	times   []time.Time
-	members map[string]time.Time
-}
-
-// New returns an Engine for rules (validated), remembering at most maxKeys
-// subjects per rule (default 10,000 when ≤ 0).
+// New returns an Engine for rules (validated; one rule per name), remembering
+// at most maxKeys subjects per rule (default 10,000 when ≤ 0), in memory.
 func New(rules []Rule, maxKeys int) (*Engine, error) {
-	if maxKeys <= 0 {
-		maxKeys = 10000
+	rs, err := prepare(rules)
+	if err != nil {
+		return nil, err
 	}
-	e := &Engine{maxKeys: maxKeys, lastHit: map[string]time.Time{}}
+	e := &Engine{rules: rs, mem: NewMemory(maxKeys)}
+	for _, r := range rs {
+		e.seen = append(e.seen, e.mem.rule(r.Name))
+	}
+	return e, nil
+}
+
+// prepare validates rules and fills in their default cooldowns.
+func prepare(rules []Rule) ([]Rule, error) {
+	var out []Rule
+	named := map[string]bool{}
 	for _, r := range rules {
 		if err := r.Validate(); err != nil {
 			return nil, err
 		}
+		if named[r.Name] {
+			return nil, fmt.Errorf("alert rule %s: listed twice: want one rule per name", r.Name)
+		}
+		named[r.Name] = true
 		if r.Cooldown == 0 {
 			r.Cooldown = r.Window
 			if r.Name == AccountLocked {
 				r.Cooldown = time.Hour
 			}
 		}
-		e.rules = append(e.rules, r)
-		e.seen = append(e.seen, map[string]*track{})
+		out = append(out, r)
 	}
-	return e, nil
+	return out, nil
 }
 
+// maxOps bounds the ops of one event: one per rule, and there are six rules.
+const maxOps = 8
+
 // Observe takes one event at now and returns the alerts it fires. ALERT
-// events are ignored.
+// events are ignored. An Engine made by NewFleet returns nil: its alerts come
+// through Start's function once the event's ops are applied.
 func (e *Engine) Observe(ev event.Event, now time.Time) []Alert {
 	if e == nil || ev.EventType == event.Alert {
 		return nil
 	}
+	var buf [maxOps]Op
+	ops := e.ops(ev, now, buf[:0])
+	if len(ops) == 0 {
+		return nil
+	}
+	if e.fleet != nil {
+		e.fleet.queue(ev, ops)
+		return nil
+	}
+	var res [maxOps]Result
+	_ = e.mem.Apply(context.Background(), ops, res[:len(ops)])
+	return fired(ev, ops, res[:len(ops)], nil)
+}
+
+// ops appends to out what the rules do with ev at now, in rule order.
+func (e *Engine) ops(ev event.Event, now time.Time, out []Op) []Op {
 	account := identity(ev)
 	ip := ev.RemoteAddress
 	failure := ev.EventType == event.LoginFailure
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []Alert
-	for i, r := range e.rules {
-		var subject string
-		var count int
+	for _, r := range e.rules {
+		op := Op{Rule: r.Name, At: now, Window: r.Window, Threshold: r.Threshold, Cooldown: r.Cooldown}
 		switch r.Name {
 		case IPFailures:
 			if !failure || ip == "" {
 				continue
 			}
-			subject, count = ip, e.times(i, ip, r, now).count(now, r.Window)
+			op.Kind, op.Subject = CountTime, ip
 		case AccountLocked:
 			if ev.EventType != event.AccountLocked || account == "" {
 				continue
 			}
-			subject, count = account, max(ev.FailureCount, 1)
+			op.Kind, op.Subject, op.Count = Claim, account, max(ev.FailureCount, 1)
 		case UnattributedSuccess:
 			if ev.EventType != event.LoginSuccess || ev.Reason != event.MissingPrincipal {
 				continue
 			}
-			subject, count = ev.RemoteAddress, 1
+			op.Kind, op.Subject, op.Count = Claim, ev.RemoteAddress, 1
 		case CredentialStuffing:
 			if !failure || ip == "" || account == "" {
 				continue
 			}
-			subject, count = ip, e.members(i, ip, account, r, now)
+			op.Kind, op.Subject, op.Member = CountMember, ip, account
 		case DistributedAttack:
 			if !failure || ip == "" || account == "" {
 				continue
 			}
-			subject, count = account, e.members(i, account, ip, r, now)
+			op.Kind, op.Subject, op.Member = CountMember, account, ip
 		case GuessedPassword:
 			if account == "" {
 				continue
 			}
-			if failure {
-				e.times(i, account, r, now)
+			switch {
+			case failure:
+				op.Kind = NoteTime
+			case ev.EventType == event.LoginSuccess:
+				op.Kind = TakeTimes // a success ends the run of failures
+			default:
 				continue
 			}
-			if ev.EventType != event.LoginSuccess {
-				continue
-			}
-			t := e.seen[i][account]
-			if t == nil {
-				continue
-			}
-			count = t.count(now, r.Window)
-			delete(e.seen[i], account) // a success ends the run of failures
-			subject = account
-		}
-		if count < r.Threshold && r.Name != AccountLocked && r.Name != UnattributedSuccess {
+			op.Subject = account
+		default:
 			continue
 		}
-		key := r.Name + "\x00" + subject
-		if last, ok := e.lastHit[key]; ok && now.Sub(last) < r.Cooldown {
-			continue
-		}
-		e.lastHit[key] = now
-		if len(e.lastHit) > e.maxKeys*len(e.rules) {
-			e.pruneHits(now)
-		}
-		out = append(out, Alert{Rule: r.Name, Subject: subject, Count: count, Window: r.Window, Cause: ev})
+		out = append(out, op)
 	}
 	return out
 }
 
-// times records an event of subject for rule i and returns its track.
-func (e *Engine) times(i int, subject string, r Rule, now time.Time) *track {
-	t := e.track(i, subject, now, r.Window)
-	if len(t.times) >= r.Threshold {
-		copy(t.times, t.times[1:])
-		t.times = t.times[:len(t.times)-1]
-	}
-	t.times = append(t.times, now)
-	return t
-}
-
-// count is how many of t's times are within window of now.
-func (t *track) count(now time.Time, window time.Duration) int {
-	n := 0
-	for _, at := range t.times {
-		if now.Sub(at) < window {
-			n++
+// fired appends to out the alerts of the ops of ev that fired.
+func fired(ev event.Event, ops []Op, res []Result, out []Alert) []Alert {
+	for i, op := range ops {
+		if res[i].Fired {
+			out = append(out, Alert{Rule: op.Rule, Subject: op.Subject, Count: res[i].Count, Window: op.Window, Cause: ev})
 		}
 	}
-	return n
-}
-
-// members records member for subject under rule i and returns how many
-// distinct members subject had within the window.
-func (e *Engine) members(i int, subject, member string, r Rule, now time.Time) int {
-	t := e.track(i, subject, now, r.Window)
-	if t.members == nil {
-		t.members = map[string]time.Time{}
-	}
-	t.members[member] = now
-	for m, at := range t.members {
-		if now.Sub(at) >= r.Window {
-			delete(t.members, m)
-		}
-	}
-	if len(t.members) > r.Threshold {
-		// Only reaching the threshold matters: forget the oldest.
-		var oldest string
-		for m, at := range t.members {
-			if oldest == "" || at.Before(t.members[oldest]) {
-				oldest = m
-			}
-		}
-		delete(t.members, oldest)
-	}
-	return len(t.members)
-}
-
-// track returns rule i's track of subject, making room when the rule holds
-// maxKeys subjects: the stale ones go first, then arbitrary ones.
-func (e *Engine) track(i int, subject string, now time.Time, window time.Duration) *track {
-	m := e.seen[i]
-	if t, ok := m[subject]; ok {
-		return t
-	}
-	if len(m) >= e.maxKeys {
-		for k, t := range m {
-			if t.stale(now, window) {
-				delete(m, k)
-			}
-		}
-		for k := range m {
-			if len(m) < e.maxKeys {
-				break
-			}
-			delete(m, k)
-		}
-	}
-	t := &track{}
-	m[subject] = t
-	return t
-}
-
-// stale reports whether nothing of t is within window of now.
-func (t *track) stale(now time.Time, window time.Duration) bool {
-	for _, at := range t.times {
-		if now.Sub(at) < window {
-			return false
-		}
-	}
-	for _, at := range t.members {
-		if now.Sub(at) < window {
-			return false
-		}
-	}
-	return true
-}
-
-// pruneHits forgets the cooldowns that are over.
-func (e *Engine) pruneHits(now time.Time) {
-	cool := map[string]time.Duration{}
-	for _, r := range e.rules {
-		cool[r.Name] = r.Cooldown
-	}
-	for k, at := range e.lastHit {
-		name, _, _ := strings.Cut(k, "\x00")
-		if now.Sub(at) >= cool[name] {
-			delete(e.lastHit, k)
-		}
-	}
+	return out
 }
 
 // Rules returns the engine's rules with their defaults filled in, by name.

@@ -11,12 +11,36 @@ import (
 // Stage returns the engine as a stage of the event pipeline: each alert is an
 // ALERT event, carried to the alerts' route, and a warning "loginguard alert"
 // with the rule, subject, count and window.
+//
+// An Engine made by New answers from Observe. One made by NewFleet answers
+// later: its stage also has the methods
+//
+//	Start(found func([]connectors.Finding))
+//	Close() error
+//
+// which start and stop the engine (Engine.Start, Engine.Close) with found
+// taking the findings of each flush: a pipeline that knows of them calls
+// Start when it is built and Close before its outputs close, so that the last
+// flush's alerts are still delivered.
 func (e *Engine) Stage() connectors.Stage { return stage{e} }
 
 type stage struct{ e *Engine }
 
 func (s stage) Observe(ev event.Event, now time.Time) []connectors.Finding {
-	als := s.e.Observe(ev, now)
+	return findings(s.e.Observe(ev, now))
+}
+
+// Start starts the engine, its alerts handed to found as findings (nothing
+// for an Engine made by New, whose Observe answers).
+func (s stage) Start(found func([]connectors.Finding)) {
+	s.e.Start(func(als []Alert) { found(findings(als)) })
+}
+
+// Close closes the engine (Engine.Close).
+func (s stage) Close() error { return s.e.Close() }
+
+// findings turns alerts into the pipeline's findings.
+func findings(als []Alert) []connectors.Finding {
 	if len(als) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"container/list"
+	"context"
 	"sync"
 	"time"
 )
@@ -27,12 +28,17 @@ const (
 // once. Stats().Suppressed counts every suppressed attempt, for an exact
 // metric whatever the sampling dropped.
 //
+// With a Claimer (WithClaimer), the budget is the fleet's: see WithClaimer.
+//
 // A Sampler is safe for concurrent use. Its zero value is not usable; make
 // one with NewSampler.
 type Sampler struct {
 	interval time.Duration
 	maxKeys  int
 	budget   int // events per key and interval, ≥ 1 (see WithBudget)
+
+	claimer      Claimer       // nil: the budget is this Sampler's alone
+	claimTimeout time.Duration // of one Claim
 
 	mu         sync.Mutex
 	keys       map[string]*list.Element // of *sampleEntry
@@ -107,18 +113,37 @@ func (s *Sampler) Allow(key string, now time.Time) (emit bool, suppressed int) {
 // have emitted). last is dropped when a later event carries the count.
 func (s *Sampler) AllowWith(key string, now time.Time, last any) (emit bool, suppressed int) {
 	s.mu.Lock()
+	emit, suppressed, el := s.allow(key, now, last)
+	s.mu.Unlock()
+	if !emit || s.claimer == nil {
+		return emit, suppressed
+	}
+	// The Sampler would emit: ask the fleet, without holding the lock.
+	won := []bool{false}
+	ctx, cancel := context.WithTimeout(context.Background(), s.claimTimeout)
+	err := s.claimer.Claim(ctx, []string{key}, s.budget, s.interval, won)
+	cancel()
+	if err != nil || won[0] {
+		return true, suppressed // a failed claim emits, as without a Claimer
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
+	return false, s.lost(key, el, suppressed, last)
+}
+
+// allow is AllowWith of this Sampler alone; el is key's entry when it emits.
+func (s *Sampler) allow(key string, now time.Time, last any) (emit bool, suppressed int, el *list.Element) {
 	if el, ok := s.keys[key]; ok {
 		e := el.Value.(*sampleEntry)
 		if since := now.Sub(e.emitted); since >= 0 && since < s.interval {
 			if e.count < s.budget {
 				e.count++
-				return true, 0
+				return true, 0, el
 			}
 			e.suppressed++
 			e.last = last
 			s.suppressed++
-			return false, e.suppressed
+			return false, e.suppressed, nil
 		}
 		n := e.suppressed
 		e.suppressed = 0
@@ -126,14 +151,33 @@ func (s *Sampler) AllowWith(key string, now time.Time, last any) (emit bool, sup
 		e.emitted = now
 		e.count = 1
 		s.order.MoveToBack(el)
-		return true, n
+		return true, n, el
 	}
 	s.prune(now)
 	for s.order.Len() >= s.maxKeys {
 		s.evict(s.order.Front())
 	}
-	s.keys[key] = s.order.PushBack(&sampleEntry{key: key, emitted: now, count: 1})
-	return true, 0
+	el = s.order.PushBack(&sampleEntry{key: key, emitted: now, count: 1})
+	s.keys[key] = el
+	return true, 0, el
+}
+
+// lost turns an attempt that allow let through into a suppressed one because
+// the fleet's budget of key was used up by other instances: the attempt and
+// the carried count are suppressed again, and key emits nothing more this
+// interval. It returns key's suppressed count. s.mu is held.
+func (s *Sampler) lost(key string, el *list.Element, carried int, last any) int {
+	s.suppressed++
+	if cur, ok := s.keys[key]; !ok || cur != el {
+		// Evicted meanwhile: nothing will carry the count.
+		s.unreported += uint64(carried + 1)
+		return carried + 1
+	}
+	e := el.Value.(*sampleEntry)
+	e.count = s.budget
+	e.suppressed += carried + 1
+	e.last = last
+	return e.suppressed
 }
 
 // prune drops a few of the oldest keys whose interval is over and that have
@@ -165,9 +209,13 @@ func (s *Sampler) evict(el *list.Element) {
 // count when a flood stops, instead of waiting for an attempt that may never
 // come. A key's next attempt after Due is emitted at once, as for a new key.
 // Call it about every interval; its cost is the number of expired keys.
+//
+// With a Claimer, each count is returned only if its key's claim is won (one
+// Claim for all of them); a key whose claim is lost keeps its count for a
+// later event and starts a new interval in which it emits nothing, and a
+// failed Claim returns every count, as without a Claimer.
 func (s *Sampler) Due(now time.Time) []Pending {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []Pending
 	for el := s.order.Front(); el != nil; el = s.order.Front() {
 		e := el.Value.(*sampleEntry)
@@ -180,11 +228,55 @@ func (s *Sampler) Due(now time.Time) []Pending {
 		}
 		s.evict(el)
 	}
-	return out
+	s.mu.Unlock()
+	if len(out) == 0 || s.claimer == nil {
+		return out
+	}
+	keys := make([]string, len(out))
+	for i, p := range out {
+		keys[i] = p.Key
+	}
+	won := make([]bool, len(out))
+	ctx, cancel := context.WithTimeout(context.Background(), s.claimTimeout)
+	err := s.claimer.Claim(ctx, keys, s.budget, s.interval, won)
+	cancel()
+	if err != nil {
+		return out
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := out[:0]
+	for i, p := range out {
+		if won[i] {
+			kept = append(kept, p)
+			continue
+		}
+		s.keep(p, now)
+	}
+	return kept
+}
+
+// keep gives p's count back to its key, for a later event, with a new
+// interval in which the key emits nothing. s.mu is held.
+func (s *Sampler) keep(p Pending, now time.Time) {
+	if el, ok := s.keys[p.Key]; ok {
+		// An attempt came since Due took the key.
+		e := el.Value.(*sampleEntry)
+		e.suppressed += p.Suppressed
+		if e.last == nil {
+			e.last = p.Last
+		}
+		return
+	}
+	for s.order.Len() >= s.maxKeys {
+		s.evict(s.order.Front())
+	}
+	s.keys[p.Key] = s.order.PushBack(&sampleEntry{key: p.Key, emitted: now, count: s.budget, suppressed: p.Suppressed, last: p.Last})
 }
 
 // Drain returns every key's suppressed count whatever its interval, and
-// forgets the keys: for a last report when the Sampler's owner stops.
+// forgets the keys: for a last report when the Sampler's owner stops. It
+// claims nothing: each instance reports its own counts when it stops.
 func (s *Sampler) Drain() []Pending {
 	s.mu.Lock()
 	defer s.mu.Unlock()
