@@ -13,15 +13,9 @@ import (
 // with the rule, subject, count and window.
 //
 // An Engine made by New answers from Observe. One made by NewFleet answers
-// later: its stage also has the methods
-//
-//	Start(found func([]connectors.Finding))
-//	Close() error
-//
-// which start and stop the engine (Engine.Start, Engine.Close) with found
-// taking the findings of each flush: a pipeline that knows of them calls
-// Start when it is built and Close before its outputs close, so that the last
-// flush's alerts are still delivered.
+// later, from the flushes of its windows: its stage is a connectors.AsyncStage,
+// which the pipeline starts when it is built and closes before its outputs
+// close, so that the last flush's alerts are still delivered.
 func (e *Engine) Stage() connectors.Stage { return stage{e} }
 
 type stage struct{ e *Engine }

@@ -1,6 +1,10 @@
 package caddymodule
 
 import (
+	"fmt"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
 	"slices"
 	"strconv"
 	"time"
@@ -9,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/loginguard/loginguard/alerts"
+	"github.com/loginguard/loginguard/alerts/redisalerts"
+	"github.com/loginguard/loginguard/state"
 )
 
 // Alerts configures the alert rules (the `alerts` option of the loginguard
@@ -33,8 +39,9 @@ type AlertRule struct {
 	Cooldown  caddy.Duration `json:"cooldown,omitempty"`
 }
 
-// engine builds the alert engine of c (nil when c is nil).
-func (c *Alerts) engine() (*alerts.Engine, error) {
+// engine builds the alert engine of c (nil when c is nil). With Redis state,
+// its windows and cooldowns are the fleet's, in that Redis.
+func (c *Alerts) engine(st state.Store, log *slog.Logger) (*alerts.Engine, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -44,6 +51,13 @@ func (c *Alerts) engine() (*alerts.Engine, error) {
 		for _, r := range c.Rules {
 			rules = append(rules, alerts.Rule{Name: r.Name, Threshold: r.Threshold, Window: time.Duration(r.Window), Cooldown: time.Duration(r.Cooldown)})
 		}
+	}
+	if r, ok := st.(interface{ Client() redis.UniversalClient }); ok {
+		w, err := redisalerts.New(r.Client(), redisalerts.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+		return alerts.NewFleet(rules, w, alerts.FleetOptions{Logger: log})
 	}
 	return alerts.New(rules, 0)
 }

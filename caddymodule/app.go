@@ -177,10 +177,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.tel, err = newTelemetry(ctx, a.Telemetry, a.ConnectorStats); err != nil {
 		return err
 	}
-	engine, err := a.Alerts.engine()
-	if err != nil {
-		return err
-	}
 
 	if a.StateRaw == nil {
 		a.StateRaw = json.RawMessage(`{"backend":"memory"}`)
@@ -222,6 +218,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.FlushInterval < 0 {
 		return fmt.Errorf("flush_interval: must not be negative")
+	}
+	engine, err := a.Alerts.engine(a.store, a.logger)
+	if err != nil {
+		return err
 	}
 	enricher, key, err := a.Enrich.open(a)
 	if err != nil {

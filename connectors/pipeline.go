@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -79,7 +80,7 @@ type Stage interface {
 type AsyncStage interface {
 	Stage
 	Start(report func([]Finding))
-	Close()
+	Close() error
 }
 
 // Finding is what a stage found: an event to carry, and the warning to log.
@@ -235,12 +236,15 @@ func (p *Pipeline) Stats() []Stats { return p.d.Stats() }
 // the pipeline started; see Dispatcher.Close. Events emitted after Close are
 // counted as dropped.
 func (p *Pipeline) Close(ctx context.Context) error {
+	var errs []error
 	for _, s := range p.stages {
 		if as, ok := s.Stage.(AsyncStage); ok {
-			as.Close()
+			if err := as.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing a stage: %w", err))
+			}
 		}
 	}
-	return p.d.Close(ctx)
+	return errors.Join(append(errs, p.d.Close(ctx))...)
 }
 
 // storeOutput is the log store as an output: it tells the write lag of every

@@ -248,10 +248,11 @@ func (s *lateStage) Observe(ev event.Event, now time.Time) []Finding {
 	return nil
 }
 
-func (s *lateStage) Close() {
+func (s *lateStage) Close() error {
 	s.closed.Store(true)
 	close(s.in)
 	<-s.done
+	return nil
 }
 
 // TestPipelineAsyncStage: an asynchronous stage is started before it sees an
