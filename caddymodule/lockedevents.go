@@ -85,7 +85,7 @@ func (h *Handler) provisionLockedEvents() {
 	if h.RateLimit != nil && h.RateLimit.SampleInterval > 0 {
 		interval = time.Duration(h.RateLimit.SampleInterval)
 	}
-	h.lockEvents = ratelimit.NewSampler(interval, 0).WithBudget(int(n))
+	h.lockEvents = h.fleetSampler(ratelimit.NewSampler(interval, 0).WithBudget(int(n)), "locked")
 }
 
 // refuseLocked answers a locked account's attempt. Every refusal is counted by

@@ -47,6 +47,21 @@ type pooledLimiter struct{ *ratelimit.Limiter }
 
 func (pooledLimiter) Destruct() error { return nil }
 
+// fleetSampler makes s claim its budget in Redis when the state is Redis, so
+// that every instance together stores what one would: the route is named by
+// its realm, source and portal, the same on every instance.
+func (h *Handler) fleetSampler(s *ratelimit.Sampler, what string) *ratelimit.Sampler {
+	c, ok := h.app.store.(interface{ Client() redis.UniversalClient })
+	if !ok {
+		return s
+	}
+	cl, err := ratelimit.NewRedisClaimer(c.Client(), "loginguard:sample:"+what+":"+h.Realm+"|"+h.Source+"|"+h.PortalID+":")
+	if err != nil {
+		return s
+	}
+	return s.WithClaimer(cl, 0)
+}
+
 // provisionLimits builds the route's limiter (rate limits, allow and deny lists).
 func (h *Handler) provisionLimits() error {
 	rl := h.RateLimit
@@ -54,8 +69,9 @@ func (h *Handler) provisionLimits() error {
 	if rl != nil && rl.SampleInterval != 0 {
 		interval = time.Duration(rl.SampleInterval)
 	}
-	// Every route samples its refusals (admin IP blocks too), limits or not.
-	h.sampler = ratelimit.NewSampler(interval, 0)
+	// Every route samples its refusals (admin IP blocks too), limits or not;
+	// with Redis state, the fleet shares one budget per route.
+	h.sampler = h.fleetSampler(ratelimit.NewSampler(interval, 0), "refused")
 	if rl == nil && len(h.Allow) == 0 && len(h.Deny) == 0 {
 		return nil
 	}
