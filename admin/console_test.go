@@ -2,13 +2,19 @@ package admin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/loginguard/loginguard/admin/internal/admintest"
 	"github.com/loginguard/loginguard/event"
@@ -156,4 +162,219 @@ func TestConsoleReasons(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("console reasons %v, want %v", got, want)
 	}
+}
+
+// Markup in the location, network and device fields of consoleDataset's
+// extra event: each would run a script or add an element if the console
+// parsed it as HTML.
+const (
+	xssCity    = `<script>window.__xss = 'city'</script>Berlin`
+	xssRegion  = `<img src=x onerror="window.__xss = 'region'">`
+	xssOrg     = `<b id="xss-org">Evil</b> Hosting`
+	xssBrowser = `<script>window.__xss = 'browser'</script>`
+	xssOS      = `<svg onload="window.__xss = 'os'">`
+	xssEmailTo = "mallory@example.org"
+	xssASN     = 64511
+)
+
+// consoleDataset is the fixture's data set and one failure 3 days before its
+// clock from 192.0.2.66 in "DE", AS 64511, whose city, region, AS organisation,
+// browser and OS are markup.
+func consoleDataset() []event.Event {
+	evs := admintest.Dataset()
+	at := admintest.Now.Add(-72 * time.Hour)
+	x := event.Event{ID: admintest.V7(at, 9000), Source: event.SourcePortal, Email: event.Str(xssEmailTo), EventDate: at,
+		EventType: event.LoginFailure, RemoteAddress: "192.0.2.66", PortalID: event.Str("p1"), Reason: event.BadCredentials,
+		Message: event.Str("Authentication failed -> BAD_CREDENTIALS"), UserAgent: "Mozilla/5.0 (X11)", Host: "portal.example.com", Path: "/login"}
+	x.Geo = event.Geo{Country: "DE", Region: xssRegion, City: xssCity, ASN: xssASN, ASOrg: xssOrg}
+	x.Device = event.Device{Browser: xssBrowser, OS: xssOS, DeviceType: event.DeviceDesktop}
+	evs = append(evs, x)
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.EventDate.Compare(b.EventDate) })
+	return evs
+}
+
+// since returns the events of evs at or after from, newest first.
+func since(evs []event.Event, from time.Time, keep func(event.Event) bool) []event.Event {
+	var out []event.Event
+	for _, e := range evs {
+		if !e.EventDate.Before(from) && !e.EventDate.After(admintest.Now) && keep(e) {
+			out = append(out, e)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+func ids(evs []event.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantLogs waits until a login-log page rendered since the last stale()
+// shows exactly the events want (on one page) and the location hash has
+// every parameter of query.
+func (b *browser) wantLogs(what string, want []event.Event, query url.Values) {
+	b.t.Helper()
+	if len(want) > 20 {
+		b.t.Fatalf("%s: %d events do not fit on a page", what, len(want))
+	}
+	cond := fmt.Sprintf(`document.querySelector('#logs-table[data-loaded]:not([data-stale])')
+		&& document.getElementById('logs-total').dataset.total === '%d' && document.querySelectorAll('#logs-body tr.clickable').length === %d`,
+		len(want), len(want))
+	for k, vs := range query {
+		cond += fmt.Sprintf(` && new URLSearchParams(location.hash.split('?')[1]).get(%s) === %s`, js(k), js(vs[0]))
+	}
+	b.wait(what, cond)
+	var got []string
+	b.eval(`[...document.querySelectorAll('#logs-body tr.clickable')].map((tr) => tr.dataset.id)`, &got)
+	slices.Sort(got)
+	if w := ids(want); !slices.Equal(got, w) {
+		b.fail("%s: the page shows events %v, want %v", what, got, w)
+	}
+}
+
+// TestConsoleLogSearchGeoFilters: the country, AS number and device type
+// filters of the log search narrow the list to the events that match them
+// (alone and together), are sent to the API as its parameters and kept in
+// the URL (a reload keeps them, in the form and in the list), and a click on
+// a row's country, AS or device type filters by it.
+func TestConsoleLogSearchGeoFilters(t *testing.T) {
+	f := admintest.New(t, consoleDataset(), nil)
+	b := newBrowser(t, f)
+	b.signIn()
+	b.open("#/logs")
+	b.wait("the login log", `document.querySelector('#logs-table[data-loaded]:not([data-stale])')`)
+	// The form's default range: from the day 30 days before the clock to
+	// the end of today.
+	from := admintest.Now.AddDate(0, 0, -30).Truncate(24 * time.Hour)
+	for _, c := range []struct {
+		name            string
+		country, asn    string
+		device          string
+		query           url.Values
+		keep            func(event.Event) bool
+		cellSel, cellRE string
+	}{
+		{name: "country nl", country: "nl", query: url.Values{"country": {"NL"}},
+			keep: func(e event.Event) bool { return e.Geo.Country == "NL" }, cellSel: "td.geo", cellRE: `, NL$`},
+		{name: "asn AS64497", asn: "AS64497", query: url.Values{"asn": {"AS64497"}},
+			keep: func(e event.Event) bool { return e.Geo.ASN == 64497 }, cellSel: "td.net", cellRE: `^AS64497 Example Transit$`},
+		{name: "device bot", device: "bot", query: url.Values{"deviceType": {"bot"}},
+			keep: func(e event.Event) bool { return e.Device.DeviceType == "bot" }, cellSel: "td.device", cellRE: `(^|, )bot BOT$`},
+		{name: "country US and desktop", country: "US", device: "desktop", query: url.Values{"country": {"US"}, "deviceType": {"desktop"}},
+			keep: func(e event.Event) bool { return e.Geo.Country == "US" && e.Device.DeviceType == "desktop" }, cellSel: "td.device", cellRE: `, desktop$`},
+	} {
+		want := since(f.Events, from, c.keep)
+		if len(want) == 0 {
+			t.Fatalf("%s: the data set has no such event", c.name)
+		}
+		b.stale()
+		b.run(c.name+": reset", chromedp.Click(chromedp.CSS("#f-reset")))
+		b.wait(c.name+": the unfiltered log", `document.querySelector('#logs-table[data-loaded]:not([data-stale])') && !location.hash.includes('?')
+			&& !document.getElementById('f-country').value`)
+		b.eval(fmt.Sprintf(`(() => { const v = (id, x) => { document.getElementById(id).value = x; };
+			v('f-country', %s); v('f-asn', %s); v('f-device', %s); return null; })()`, js(c.country), js(c.asn), js(c.device)), nil)
+		b.stale()
+		b.run(c.name+": applying", chromedp.Click(chromedp.CSS("#f-apply")))
+		b.wantLogs(c.name, want, c.query)
+		var cells []string
+		b.eval(`[...document.querySelectorAll('#logs-body tr.clickable `+c.cellSel+`')].map((td) => td.textContent)`, &cells)
+		re := regexp.MustCompile(c.cellRE)
+		for _, cell := range cells {
+			if !re.MatchString(cell) {
+				t.Errorf("%s: a row's %s is %q, want %s", c.name, c.cellSel, cell, re)
+			}
+		}
+	}
+	// The filters are the page's state: a reload shows the same form and list.
+	b.stale()
+	b.run("reloading", chromedp.Reload())
+	b.wait("the form after the reload", `document.getElementById('f-country').value === 'US' && document.getElementById('f-device').value === 'desktop'`)
+	b.wantLogs("after the reload", since(f.Events, from, func(e event.Event) bool {
+		return e.Geo.Country == "US" && e.Device.DeviceType == "desktop"
+	}), url.Values{"country": {"US"}, "deviceType": {"desktop"}})
+
+	// A row's country, AS and device type are links to the search by them.
+	b.open("#/logs")
+	b.wait("the unfiltered log", `document.querySelector('#logs-table[data-loaded]:not([data-stale]) #logs-body button.country-link')`)
+	for _, c := range []struct {
+		sel   string
+		query url.Values
+		keep  func(event.Event) bool
+	}{
+		{`#logs-body button.country-link[title="Show only NL"]`, url.Values{"country": {"NL"}}, func(e event.Event) bool { return e.Geo.Country == "NL" }},
+		{`#logs-body button.asn-link[title="Show only 64496"]`, url.Values{"country": {"NL"}, "asn": {"64496"}},
+			func(e event.Event) bool { return e.Geo.Country == "NL" && e.Geo.ASN == 64496 }},
+		{`#logs-body button.device-link[title="Show only bot"]`, url.Values{"country": {"NL"}, "asn": {"64496"}, "deviceType": {"bot"}},
+			func(e event.Event) bool {
+				return e.Geo.Country == "NL" && e.Geo.ASN == 64496 && e.Device.DeviceType == "bot"
+			}},
+	} {
+		b.stale()
+		b.run("clicking "+c.sel, chromedp.Click(chromedp.CSS(c.sel)))
+		b.wantLogs("after clicking "+c.sel, since(f.Events, admintest.Now.Add(-logsDefaultRange), c.keep), c.query)
+	}
+	b.clean()
+}
+
+// logsDefaultRange is the admin API's default range, the console's when no
+// date is in its URL.
+const logsDefaultRange = 30 * 24 * time.Hour
+
+// TestConsoleEventLocationAndDevice: each row of the log and the event's
+// details show where the client was ("City, Region, CC"), its network (AS
+// number and organisation) and its device (browser, OS, device type, a bot
+// marker); an event without them shows nothing there.
+func TestConsoleEventLocationAndDevice(t *testing.T) {
+	f := admintest.New(t, consoleDataset(), nil)
+	b := newBrowser(t, f)
+	b.signIn()
+	b.open("#/logs?size=100")
+	b.wait("the login log", `document.querySelector('#logs-table[data-loaded]:not([data-stale])') && document.querySelectorAll('#logs-body tr.clickable').length > 20`)
+	type row struct{ Geo, Net, Device string }
+	var rows map[string]row
+	b.eval(`Object.fromEntries([...document.querySelectorAll('#logs-body tr.clickable')].map((tr) => [tr.dataset.id,
+		{Geo: tr.querySelector('td.geo').textContent, Net: tr.querySelector('td.net').textContent, Device: tr.querySelector('td.device').textContent}]))`, &rows)
+	want := map[string]row{
+		admintest.Attacker: {"Amsterdam, NH, NL", "AS64496 Example Hosting B.V.", "python-requests, bot BOT"},
+		"198.51.100.1":     {"San Francisco, CA, US", "AS64497 Example Transit", "Firefox, Linux, desktop"},
+		"10.0.0.1":         {"", "", "Firefox, Linux, desktop"},
+		"10.0.0.2":         {"", "", ""},
+	}
+	var attackerID string
+	seen := map[string]bool{}
+	for _, e := range since(f.Events, admintest.Now.Add(-logsDefaultRange), func(event.Event) bool { return true }) {
+		w, ok := want[e.RemoteAddress]
+		if !ok {
+			continue
+		}
+		seen[e.RemoteAddress] = true
+		if got, ok := rows[e.ID]; !ok || got != w {
+			t.Errorf("the row of %s (%s) shows %+v, want %+v", e.ID, e.RemoteAddress, got, w)
+		}
+		if e.RemoteAddress == admintest.Attacker {
+			attackerID = e.ID
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("the data set has events of %v, want all of %v", seen, want)
+	}
+
+	b.run("opening the attacker's event", chromedp.Click(chromedp.CSS(`#logs-body tr[data-id="`+attackerID+`"] td.date`)))
+	b.wait("its details", `!document.getElementById('drawer').hidden && document.querySelector('#event-fields dd[data-field="asOrg"]')`)
+	var details map[string]string
+	b.eval(`Object.fromEntries([...document.querySelectorAll('#event-fields dd')].map((dd) => [dd.dataset.field, dd.textContent]))`, &details)
+	for k, v := range map[string]string{"location": "Amsterdam, NH, NL", "network": "AS64496 Example Hosting B.V.", "device": "python-requests, bot BOT",
+		"country": "NL", "regionCode": "NH", "region": "North Holland", "city": "Amsterdam", "latitude": "52.3759", "longitude": "4.8975",
+		"asn": "64496", "asOrg": "Example Hosting B.V.", "browser": "python-requests", "deviceType": "bot", "bot": "true"} {
+		if details[k] != v {
+			t.Errorf("details: %s is %q, want %q", k, details[k], v)
+		}
+	}
+	b.screenshot("event-location")
+	b.clean()
 }

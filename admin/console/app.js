@@ -55,6 +55,25 @@
   }
   function badge(text, cls) { return el('span', { class: 'badge ' + (cls || text), 'data-status': text }, text); }
   function fmtNum(n) { return Number(n || 0).toLocaleString('en-US'); }
+  // cityRegion is the known parts of an event's location before its country:
+  // City, then the region (its code when there is one).
+  function cityRegion(e) { return [e.city, e.regionCode || e.region].filter(Boolean); }
+  // place is an event's location as "City, Region, CC", the parts that are known.
+  function place(e) { return cityRegion(e).concat(e.country ? [e.country] : []).join(', '); }
+  function asLabel(asn) { return 'AS' + asn; }
+  // network is an event's autonomous system: "AS64496 Example Hosting B.V.".
+  function network(e) { return [e.asn ? asLabel(e.asn) : '', e.asOrg || ''].filter(Boolean).join(' '); }
+  // device is what an event's user agent says the client is: "Firefox, Linux, desktop".
+  function device(e) { return [e.browser, e.os, e.deviceType].filter(Boolean).join(', '); }
+  // joined separates strings and nodes with ", " (as children of el).
+  function joined(items) { return items.flatMap((x, i) => (i ? [', ', x] : [x])); }
+  function botBadge() { return el('span', { class: 'badge bad bot', title: 'Not a person\'s browser: a crawler, a script or an attack tool' }, 'BOT'); }
+  // countryName is the English name of an ISO 3166-1 alpha-2 code, or the
+  // code when the browser does not know it.
+  const regionNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
+  function countryName(cc) {
+    try { const n = regionNames && regionNames.of(cc); return n && n !== cc ? n : cc; } catch (_) { return cc; }
+  }
 
   // ---- API ---------------------------------------------------------------
 
@@ -146,10 +165,12 @@
 
   // ---- Login Logs ----------------------------------------------------------
 
-  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId'];
+  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId', 'country', 'asn', 'deviceType'];
   const REASONS = ['BAD_CREDENTIALS', 'ACCOUNT_NOT_FOUND', 'DISABLED', 'WAITING_FOR_APPROVEMENT', 'CONFIRMATION_NEEDED',
     'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN',
     'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL'];
+  // DEVICE_TYPES are the values of the deviceType filter (event.Device*).
+  const DEVICE_TYPES = ['desktop', 'mobile', 'tablet', 'tv', 'bot'];
 
   function select(id, label, options, value) {
     const s = el('select', { id, name: id });
@@ -175,6 +196,9 @@
       select('f-reason', 'Reason', [['', 'Any']].concat(REASONS.map((r) => [r, r])), p.reason),
       select('f-source', 'Source', [['', 'Any'], ['API_PORTAL', 'API_PORTAL'], ['API_MANAGER', 'API_MANAGER']], p.source),
       input('f-portal', 'Portal', p.portalId),
+      input('f-country', 'Country (ISO code)', p.country),
+      input('f-asn', 'AS number', p.asn),
+      select('f-device', 'Device type', [['', 'Any']].concat(DEVICE_TYPES.map((d) => [d, d])), p.deviceType),
       el('button', { type: 'submit', class: 'primary', id: 'f-apply' }, 'Apply'),
       el('button', { type: 'button', id: 'f-reset' }, 'Reset'));
     const advice = el('p', { class: 'hint', id: 'range-advice' },
@@ -183,14 +207,15 @@
       ev.preventDefault();
       const v = (id) => form.querySelector('#' + id).value.trim();
       go('logs', { from: v('f-from'), to: v('f-to'), email: v('f-email'), principal: v('f-principal'), ip: v('f-ip'),
-        status: v('f-status'), reason: v('f-reason'), source: v('f-source'), portalId: v('f-portal'), size: size === 20 ? '' : size });
+        status: v('f-status'), reason: v('f-reason'), source: v('f-source'), portalId: v('f-portal'),
+        country: v('f-country').toUpperCase(), asn: v('f-asn'), deviceType: v('f-device'), size: size === 20 ? '' : size });
     });
     form.querySelector('#f-reset').addEventListener('click', () => go('logs'));
     const status = el('span', { id: 'logs-total', class: 'grow' }, 'Loading…');
     const exportBtn = el('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
     const tbody = el('tbody', { id: 'logs-body' });
     const table = el('table', { id: 'logs-table' },
-      el('thead', {}, el('tr', {}, ['Status', 'Email', 'Account Name', 'Date (UTC)', 'IP Address', 'Message', 'Source', 'Portal'].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['Status', 'Email', 'Account Name', 'Date (UTC)', 'IP Address', 'Location', 'Network', 'Device', 'Message', 'Source', 'Portal'].map((h) => el('th', {}, h)))),
       tbody);
     const prev = el('button', { type: 'button', id: 'page-prev', disabled: page === 0 }, '‹ Previous');
     const next = el('button', { type: 'button', id: 'page-next', disabled: true }, 'Next ›');
@@ -214,7 +239,7 @@
     const t0 = performance.now();
     api('api/v1/login-logs?' + qs(Object.assign({}, query, { page, size }))).then((res) => {
       clear(tbody);
-      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 8, class: 'empty' }, 'No login events match these filters.')));
+      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No login events match these filters.')));
       for (const e of res.content) tbody.appendChild(logRow(e, p));
       status.textContent = fmtNum(res.totalElements) + (res.totalElements === 1 ? ' event' : ' events');
       status.setAttribute('data-total', res.totalElements);
@@ -242,6 +267,11 @@
       el('td', {}, e.displayName || ''),
       el('td', { class: 'date' }, fmtDate(e.eventDate)),
       el('td', {}, e.remoteAddress ? filterLink(e.remoteAddress, 'ip', e.remoteAddress, 'ip-link') : ''),
+      el('td', { class: 'geo' }, joined(cityRegion(e).concat(e.country ? [filterLink(e.country, 'country', e.country, 'country-link')] : []))),
+      el('td', { class: 'net' }, e.asn ? filterLink(asLabel(e.asn), 'asn', String(e.asn), 'asn-link') : null,
+        e.asn && e.asOrg ? ' ' : null, e.asOrg ? el('span', { class: 'org' }, e.asOrg) : null),
+      el('td', { class: 'device' }, joined([e.browser, e.os].filter(Boolean).concat(
+        e.deviceType ? [filterLink(e.deviceType, 'deviceType', e.deviceType, 'device-link')] : [])), e.bot ? [' ', botBadge()] : null),
       el('td', { class: 'msg' }, e.message || ''),
       el('td', {}, e.source || ''),
       el('td', {}, e.portalId || ''));
@@ -267,7 +297,18 @@
       if (k === 'eventDate') text = fmtDate(v) + ' UTC (' + v + ')';
       dl.append(el('dt', {}, k), el('dd', { 'data-field': k }, text));
     };
-    for (const k of fields) add(k, e[k]);
+    // summary adds a line made of an event's fields (their own lines follow
+    // the listed fields): its location, network and device.
+    const summary = (k, text, ...extra) =>
+      dl.append(el('dt', { class: 'summary' }, k), el('dd', { 'data-field': k, class: 'summary' }, text || '—', ...extra));
+    for (const k of fields) {
+      add(k, e[k]);
+      if (k === 'remoteAddress') {
+        summary('location', place(e));
+        summary('network', network(e));
+        summary('device', device(e), e.bot ? [' ', botBadge()] : null);
+      }
+    }
     for (const k of Object.keys(e)) if (!seen.has(k)) add(k, e[k]);
     const who = identity(e);
     const hist = el('div', { id: 'event-history' }, el('p', { class: 'hint' }, 'Loading…'));
