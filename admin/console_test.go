@@ -1,15 +1,18 @@
 package admin_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,6 +217,34 @@ func ids(evs []event.Event) []string {
 	return out
 }
 
+func isAttempt(e event.Event) bool {
+	return e.EventType == event.LoginSuccess || e.EventType == event.LoginFailure
+}
+
+// breakdownRow is a row of one of the dashboard's breakdown tables as the
+// page shows it: its key, the text of its cells and its bar's segments.
+type breakdownRow struct {
+	Key    string
+	Cells  []string
+	Widths []float64
+	Href   string
+	Hidden bool
+	// Bar is the count the bar stands for (in geoCounts' rows).
+	Bar int `json:"-"`
+}
+
+// readBreakdown reads the dashboard table with the given id.
+func (b *browser) readBreakdown(id string) []breakdownRow {
+	b.t.Helper()
+	var rows []breakdownRow
+	b.eval(`[...document.querySelectorAll('#`+id+` tbody tr')].map((tr) => ({Key: tr.dataset.key,
+		Cells: [...tr.querySelectorAll('th, td:not(.share)')].map((c) => c.textContent),
+		Widths: [...tr.querySelectorAll('td.share rect')].map((r) => +r.getAttribute('width')),
+		Href: tr.querySelector('th a').getAttribute('href'),
+		Hidden: tr.querySelector('td.share svg').getAttribute('aria-hidden') === 'true'}))`, &rows)
+	return rows
+}
+
 // wantLogs waits until a login-log page rendered since the last stale()
 // shows exactly the events want (on one page) and the location hash has
 // every parameter of query.
@@ -377,4 +408,146 @@ func TestConsoleEventLocationAndDevice(t *testing.T) {
 	}
 	b.screenshot("event-location")
 	b.clean()
+}
+
+// geoCounts are the dashboard's breakdowns computed from a data set: the
+// attempts per country and device type, the failures per AS, most first (then
+// by key).
+func geoCounts(evs []event.Event, from time.Time) (countries, asns, devices []breakdownRow) {
+	type acc struct {
+		key, org                      string
+		attempts, successes, failures int
+	}
+	tally := func(key func(event.Event) string, failuresOnly bool) []acc {
+		m := map[string]*acc{}
+		for _, e := range since(evs, from, isAttempt) {
+			k := key(e)
+			if k == "" || failuresOnly && e.EventType != event.LoginFailure {
+				continue
+			}
+			a := m[k]
+			if a == nil {
+				a = &acc{key: k, org: e.Geo.ASOrg}
+				m[k] = a
+			}
+			a.attempts++
+			if e.EventType == event.LoginSuccess {
+				a.successes++
+			} else {
+				a.failures++
+			}
+		}
+		var out []acc
+		for _, a := range m {
+			out = append(out, *a)
+		}
+		slices.SortFunc(out, func(a, b acc) int { return cmp.Or(b.attempts-a.attempts, strings.Compare(a.key, b.key)) })
+		return out
+	}
+	n := strconv.Itoa
+	names := map[string]string{"NL": "Netherlands", "US": "United States", "DE": "Germany"}
+	for _, a := range tally(func(e event.Event) string { return e.Geo.Country }, false) {
+		countries = append(countries, breakdownRow{Key: a.key, Cells: []string{names[a.key] + " (" + a.key + ")", n(a.attempts), n(a.successes), n(a.failures)}, Bar: a.attempts})
+	}
+	for _, a := range tally(func(e event.Event) string {
+		if e.Geo.ASN == 0 {
+			return ""
+		}
+		return strconv.FormatInt(e.Geo.ASN, 10)
+	}, true) {
+		asns = append(asns, breakdownRow{Key: a.key, Cells: []string{"AS" + a.key, a.org, n(a.failures)}, Bar: a.failures})
+	}
+	for _, a := range tally(func(e event.Event) string { return e.Device.DeviceType }, false) {
+		devices = append(devices, breakdownRow{Key: a.key, Cells: []string{a.key, n(a.attempts), n(a.successes), n(a.failures)}, Bar: a.attempts})
+	}
+	return countries, asns, devices
+}
+
+// TestConsoleDashboardGeo: the dashboard shows the attempts by country, the
+// failures by AS and the attempts by device type of its range, as counted
+// from the data set, the numbers in text and the bars (hidden from screen
+// readers) to scale; a click on a row opens the log search of the range
+// filtered by its country, AS (failures) or device type.
+func TestConsoleDashboardGeo(t *testing.T) {
+	f := admintest.New(t, consoleDataset(), nil)
+	b := newBrowser(t, f)
+	b.signIn()
+	check := func(days int) {
+		t.Helper()
+		b.wait(fmt.Sprintf("the breakdowns of %d days", days), `document.querySelector('#country-table:not([data-stale]) tbody tr')
+			&& document.querySelector('#asn-table:not([data-stale]) tbody tr') && document.querySelector('#device-table:not([data-stale]) tbody tr')`)
+		from := admintest.Now.AddDate(0, 0, -days)
+		wantC, wantA, wantD := geoCounts(f.Events, from)
+		for _, c := range []struct {
+			id   string
+			want []breakdownRow
+		}{{"country-table", wantC}, {"asn-table", wantA}, {"device-table", wantD}} {
+			got := b.readBreakdown(c.id)
+			var keys, wantKeys []string
+			for _, r := range got {
+				keys = append(keys, r.Key)
+			}
+			for _, r := range c.want {
+				wantKeys = append(wantKeys, r.Key)
+			}
+			if !slices.Equal(keys, wantKeys) {
+				t.Errorf("%d days: %s lists %v, want %v", days, c.id, keys, wantKeys)
+				continue
+			}
+			// The bars: the longest is the full width, the others to scale.
+			var max float64
+			for _, r := range got {
+				max = math.Max(max, sum(r.Widths))
+			}
+			for i, r := range got {
+				if !slices.Equal(r.Cells, c.want[i].Cells) {
+					t.Errorf("%d days: %s row %s shows %q, want %q", days, c.id, r.Key, r.Cells, c.want[i].Cells)
+				}
+				if !r.Hidden {
+					t.Errorf("%s row %s: the bar is not hidden from screen readers", c.id, r.Key)
+				}
+				if w := 100 * float64(c.want[i].Bar) / float64(c.want[0].Bar); max != 100 || math.Abs(sum(r.Widths)-w) > 0.01 {
+					t.Errorf("%s row %s: bar %v wide, want %.2f of 100", c.id, r.Key, r.Widths, w)
+				}
+			}
+		}
+	}
+	check(30)
+	b.screenshot("dashboard-geo-30")
+	// The range of the last 24 hours leaves out the event of 3 days ago.
+	b.stale()
+	b.eval(`(() => { const s = document.getElementById('dash-days'); s.value = '1'; s.dispatchEvent(new Event('change')); return null; })()`, nil)
+	b.wait("the range of 24 hours", `location.hash.includes('days=1')`)
+	check(1)
+	b.screenshot("dashboard-geo-1")
+	from := admintest.Now.AddDate(0, 0, -1)
+
+	// A click on a country's row (not on its link) opens the log search of
+	// the dashboard's range and that country.
+	b.stale()
+	b.run("clicking NL", chromedp.Click(chromedp.CSS(`#country-table tr[data-key="NL"] td.num`)))
+	b.wantLogs("the log search of NL", since(f.Events, from, func(e event.Event) bool { return e.Geo.Country == "NL" }), url.Values{"country": {"NL"}})
+	var fromParam string
+	b.eval(`new URLSearchParams(location.hash.split('?')[1]).get('from')`, &fromParam)
+	if got, err := time.Parse(time.RFC3339, fromParam); err != nil || got.Sub(from).Abs() > time.Minute {
+		t.Errorf("the search's from is %q, want about %s", fromParam, from.Format(time.RFC3339))
+	}
+	// The link of an AS opens its failures.
+	b.stale()
+	b.run("back to the dashboard", chromedp.NavigateBack())
+	b.wait("the dashboard of 24 hours", `location.hash.includes('days=1') && document.querySelector('#asn-table:not([data-stale]) tr[data-key="64497"] a')`)
+	b.stale()
+	b.run("clicking AS64497", chromedp.Click(chromedp.CSS(`#asn-table tr[data-key="64497"] a`)))
+	b.wantLogs("the log search of AS64497", since(f.Events, from, func(e event.Event) bool {
+		return e.Geo.ASN == 64497 && e.EventType == event.LoginFailure
+	}), url.Values{"asn": {"64497"}, "status": {"FAILURE"}})
+	b.clean()
+}
+
+func sum(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
 }

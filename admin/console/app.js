@@ -490,6 +490,7 @@
       el('div', { class: 'grid' }, series, reasons, hours, users, ips, susp, conns));
     const t0 = performance.now();
     const from = new Date(Date.now() - days * 864e5).toISOString().replace(/\.\d+Z$/, 'Z');
+    const geo = geoPanels(view, from);
     const st = api('api/v1/stats?' + qs({ from, interval: days <= 2 ? 'hour' : 'day' })).then((s) => {
       const card = (id, label, value) => el('div', { class: 'card', id }, el('div', { class: 'hint' }, label), el('div', { class: 'num' }, value));
       clear(totals).append(card('total-attempts', 'Attempts', fmtNum(s.total)), card('total-successes', 'Successes', fmtNum(s.successes)),
@@ -502,6 +503,7 @@
       fill(hours, hourChart(s.byHour));
       fill(users, barChart(s.topUsers.map((u) => [u.key, u.count]), 'bar'));
       fill(ips, barChart(s.topIps.map((u) => [u.key, u.count]), 'bad'));
+      geo.show(s);
     }).catch((err) => showError(totals, err));
     const su = api('api/v1/suspicious?' + qs({ window: '24h' })).then((s) => {
       const rows = [];
@@ -526,6 +528,65 @@
       view.setAttribute('data-rendered', String(performance.now() - t0));
       view.setAttribute('data-shown', String(performance.now()));
     });
+  }
+  // geoPanels adds to view the panels of the stats answer's breakdowns by
+  // where and what the clients are: attempts by country, failures by
+  // autonomous system (hosting networks are where credential stuffing
+  // usually comes from) and attempts by device type. show fills them in from
+  // the stats answer. Each row links to the login-log search of the
+  // dashboard's range (from) filtered by its country, AS or device type.
+  function geoPanels(view, from) {
+    const box = (id, title) => el('div', { class: 'card', id }, el('h2', {}, title), el('p', { class: 'hint' }, 'Loading…'));
+    const countries = box('by-country', 'Attempts by country');
+    const asns = box('top-asns', 'Top networks of failures');
+    const devices = box('by-device', 'Attempts by device type');
+    view.append(el('div', { class: 'grid' }, countries, asns, devices));
+    const search = (params) => Object.assign({ from }, params);
+    return {
+      show(s) {
+        fill(countries, breakdown('country-table', ['Country', 'Attempts', 'Successes', 'Failures'], (s.byCountry || []).map((c) => ({
+          key: c.country, label: countryName(c.country) + ' (' + c.country + ')', search: search({ country: c.country }),
+          cells: [c.attempts, c.successes, c.failures], bars: [['ok', c.successes], ['bad', c.failures]],
+        }))), legend(), el('p', { class: 'hint' }, 'Attempts from private addresses, or without a GeoIP database, have no country and are not listed.'));
+        fill(asns, breakdown('asn-table', ['Network', 'Organisation', 'Failures'], (s.topAsns || []).map((a) => ({
+          key: String(a.asn), label: asLabel(a.asn), search: search({ asn: String(a.asn), status: 'FAILURE' }),
+          cells: [a.org || '—', a.failures], bars: [['bad', a.failures]],
+        }))), el('p', { class: 'hint' }, 'Failed logins per autonomous system. Hosting and cloud networks are the usual source of credential stuffing.'));
+        fill(devices, breakdown('device-table', ['Device type', 'Attempts', 'Successes', 'Failures'], (s.byDeviceType || []).map((d) => ({
+          key: d.deviceType, label: d.deviceType, search: search({ deviceType: d.deviceType }),
+          cells: [d.attempts, d.successes, d.failures], bars: [['ok', d.successes], ['bad', d.failures]],
+        }))));
+      },
+    };
+  }
+  // breakdown is a table of counts, one row per item: its label links to the
+  // login-log search item.search, its cells (numbers are formatted) follow,
+  // and a bar of item.bars ([class, count] segments) drawn to the scale of
+  // the longest bar ends the row. The bar is decorative: the numbers are in
+  // the cells, and screen readers skip it.
+  function breakdown(id, heads, items) {
+    if (!items.length) return el('p', { class: 'empty', id }, 'No data.');
+    const total = (it) => it.bars.reduce((a, b) => a + b[1], 0);
+    const max = Math.max(1, ...items.map(total));
+    const tb = el('tbody', {});
+    for (const it of items) {
+      const bar = svg('svg', { class: 'share', viewBox: '0 0 100 10', preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' });
+      let x = 0;
+      for (const [cls, n] of it.bars) {
+        const w = 100 * n / max;
+        if (w > 0) bar.appendChild(svg('rect', { class: cls, x, y: 0, width: w, height: 10 }));
+        x += w;
+      }
+      const link = el('a', { href: '#/logs?' + qs(it.search), title: 'Show these login events' }, it.label);
+      const tr = el('tr', { class: 'clickable', 'data-key': it.key },
+        el('th', { scope: 'row' }, link),
+        it.cells.map((c) => typeof c === 'number' ? el('td', { class: 'num' }, fmtNum(c)) : el('td', {}, c)),
+        el('td', { class: 'share' }, bar));
+      tr.addEventListener('click', (ev) => { if (ev.target !== link) go('logs', it.search); });
+      tb.appendChild(tr);
+    }
+    return el('table', { id, class: 'breakdown' },
+      el('thead', {}, el('tr', {}, heads.map((h, i) => el('th', { scope: 'col', class: typeof items[0].cells[i - 1] === 'number' ? 'num' : null }, h)), el('th', { 'aria-hidden': 'true' }))), tb);
   }
   function fill(box, ...nodes) {
     const h = box.querySelector('h2');
