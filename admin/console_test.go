@@ -73,7 +73,7 @@ func TestConsoleServesEmbeddedFiles(t *testing.T) {
 
 // TestConsoleHasNoInlineCode: the CSP forbids inline scripts and styles, so
 // none may be in the page, and the script never uses innerHTML or other ways
-// of turning data into markup.
+// of turning data into markup (createContextualFragment, DOMParser, srcdoc).
 func TestConsoleHasNoInlineCode(t *testing.T) {
 	err := fs.WalkDir(os.DirFS("console"), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -92,7 +92,8 @@ func TestConsoleHasNoInlineCode(t *testing.T) {
 				}
 			}
 		case ".js":
-			for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"} {
+			for _, bad := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "createContextualFragment", "DOMParser", "srcdoc",
+				"document.write", "eval(", "new Function", "localStorage"} {
 				if strings.Contains(s, bad) {
 					t.Errorf("%s uses %s", p, bad)
 				}
@@ -550,4 +551,47 @@ func sum(xs []float64) float64 {
 		s += x
 	}
 	return s
+}
+
+// TestConsoleGeoFieldsAreText: markup in an event's city, region, AS
+// organisation, browser and OS is shown as text in the log's row, in the
+// event's details and on the dashboard: no element, no script, no dialog,
+// no blocked inline code.
+func TestConsoleGeoFieldsAreText(t *testing.T) {
+	f := admintest.New(t, consoleDataset(), nil)
+	b := newBrowser(t, f)
+	b.signIn()
+	none := `document.querySelectorAll('script:not([src]), img, b#xss-org, #view svg:not(.chart):not(.share), #drawer svg').length === 0 && window.__xss === undefined`
+	b.open("#/logs?email=" + url.QueryEscape(xssEmailTo))
+	b.wait("its row", `document.querySelector('#logs-table[data-loaded]:not([data-stale])') && document.getElementById('logs-total').dataset.total === '1'`)
+	var row struct{ Geo, Net, Device string }
+	b.eval(`(() => { const tr = document.querySelector('#logs-body tr.clickable');
+		return {Geo: tr.querySelector('td.geo').textContent, Net: tr.querySelector('td.net').textContent, Device: tr.querySelector('td.device').textContent}; })()`, &row)
+	wantGeo, wantNet, wantDevice := xssCity+", "+xssRegion+", DE", "AS64511 "+xssOrg, xssBrowser+", "+xssOS+", desktop"
+	if row.Geo != wantGeo || row.Net != wantNet || row.Device != wantDevice {
+		t.Errorf("the row shows %+v, want %q, %q, %q", row, wantGeo, wantNet, wantDevice)
+	}
+	b.run("opening it", chromedp.Click(chromedp.CSS(`#logs-body tr.clickable td.date`)))
+	b.wait("its details", `document.querySelector('#event-fields dd[data-field="city"]')`)
+	var details map[string]string
+	b.eval(`Object.fromEntries([...document.querySelectorAll('#event-fields dd')].map((dd) => [dd.dataset.field, dd.textContent]))`, &details)
+	for k, v := range map[string]string{"location": wantGeo, "network": wantNet, "device": wantDevice,
+		"city": xssCity, "region": xssRegion, "asOrg": xssOrg, "browser": xssBrowser, "os": xssOS} {
+		if details[k] != v {
+			t.Errorf("details: %s is %q, want %q", k, details[k], v)
+		}
+	}
+	b.wait("no element from the event's fields", none)
+	b.screenshot("xss-details")
+	b.open("#/dashboard")
+	b.wait("its AS on the dashboard", `document.querySelector('#asn-table:not([data-stale]) tr[data-key="64511"]')`)
+	var org string
+	b.eval(`document.querySelector('#asn-table tr[data-key="64511"] td').textContent`, &org)
+	if org != xssOrg {
+		t.Errorf("the dashboard shows the organisation of AS64511 as %q, want %q", org, xssOrg)
+	}
+	// Give a script that slipped through time to run.
+	time.Sleep(200 * time.Millisecond)
+	b.wait("no element from the event's fields", none)
+	b.clean()
 }
