@@ -308,7 +308,7 @@ func TestConsole(t *testing.T) {
 			t.Errorf("date %q is not YYYY-MM-DD HH:mm:ss", d)
 		}
 	}
-	if want := []string{"Status", "Email", "Account Name", "Date (UTC)", "IP Address", "Message", "Source", "Portal"}; !slices.Equal(first.Cols, want) {
+	if want := []string{"Status", "Email", "Account Name", "Date (UTC)", "IP Address", "Location", "Network", "Device", "Message", "Source", "Portal"}; !slices.Equal(first.Cols, want) {
 		t.Errorf("columns %v, want %v", first.Cols, want)
 	}
 	b.screenshot("03-logs")

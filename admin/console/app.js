@@ -55,6 +55,25 @@
   }
   function badge(text, cls) { return el('span', { class: 'badge ' + (cls || text), 'data-status': text }, text); }
   function fmtNum(n) { return Number(n || 0).toLocaleString('en-US'); }
+  // cityRegion is the known parts of an event's location before its country:
+  // City, then the region (its code when there is one).
+  function cityRegion(e) { return [e.city, e.regionCode || e.region].filter(Boolean); }
+  // place is an event's location as "City, Region, CC", the parts that are known.
+  function place(e) { return cityRegion(e).concat(e.country ? [e.country] : []).join(', '); }
+  function asLabel(asn) { return 'AS' + asn; }
+  // network is an event's autonomous system: "AS64496 Example Hosting B.V.".
+  function network(e) { return [e.asn ? asLabel(e.asn) : '', e.asOrg || ''].filter(Boolean).join(' '); }
+  // device is what an event's user agent says the client is: "Firefox, Linux, desktop".
+  function device(e) { return [e.browser, e.os, e.deviceType].filter(Boolean).join(', '); }
+  // joined separates strings and nodes with ", " (as children of el).
+  function joined(items) { return items.flatMap((x, i) => (i ? [', ', x] : [x])); }
+  function botBadge() { return el('span', { class: 'badge bad bot', title: 'Not a person\'s browser: a crawler, a script or an attack tool' }, 'BOT'); }
+  // countryName is the English name of an ISO 3166-1 alpha-2 code, or the
+  // code when the browser does not know it.
+  const regionNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
+  function countryName(cc) {
+    try { const n = regionNames && regionNames.of(cc); return n && n !== cc ? n : cc; } catch (_) { return cc; }
+  }
 
   // ---- API ---------------------------------------------------------------
 
@@ -146,10 +165,12 @@
 
   // ---- Login Logs ----------------------------------------------------------
 
-  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId'];
+  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId', 'country', 'asn', 'deviceType'];
   const REASONS = ['BAD_CREDENTIALS', 'ACCOUNT_NOT_FOUND', 'DISABLED', 'WAITING_FOR_APPROVEMENT', 'CONFIRMATION_NEEDED',
     'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN',
     'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL'];
+  // DEVICE_TYPES are the values of the deviceType filter (event.Device*).
+  const DEVICE_TYPES = ['desktop', 'mobile', 'tablet', 'tv', 'bot'];
 
   function select(id, label, options, value) {
     const s = el('select', { id, name: id });
@@ -175,6 +196,9 @@
       select('f-reason', 'Reason', [['', 'Any']].concat(REASONS.map((r) => [r, r])), p.reason),
       select('f-source', 'Source', [['', 'Any'], ['API_PORTAL', 'API_PORTAL'], ['API_MANAGER', 'API_MANAGER']], p.source),
       input('f-portal', 'Portal', p.portalId),
+      input('f-country', 'Country (ISO code)', p.country),
+      input('f-asn', 'AS number', p.asn),
+      select('f-device', 'Device type', [['', 'Any']].concat(DEVICE_TYPES.map((d) => [d, d])), p.deviceType),
       el('button', { type: 'submit', class: 'primary', id: 'f-apply' }, 'Apply'),
       el('button', { type: 'button', id: 'f-reset' }, 'Reset'));
     const advice = el('p', { class: 'hint', id: 'range-advice' },
@@ -183,14 +207,15 @@
       ev.preventDefault();
       const v = (id) => form.querySelector('#' + id).value.trim();
       go('logs', { from: v('f-from'), to: v('f-to'), email: v('f-email'), principal: v('f-principal'), ip: v('f-ip'),
-        status: v('f-status'), reason: v('f-reason'), source: v('f-source'), portalId: v('f-portal'), size: size === 20 ? '' : size });
+        status: v('f-status'), reason: v('f-reason'), source: v('f-source'), portalId: v('f-portal'),
+        country: v('f-country').toUpperCase(), asn: v('f-asn'), deviceType: v('f-device'), size: size === 20 ? '' : size });
     });
     form.querySelector('#f-reset').addEventListener('click', () => go('logs'));
     const status = el('span', { id: 'logs-total', class: 'grow' }, 'Loading…');
     const exportBtn = el('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
     const tbody = el('tbody', { id: 'logs-body' });
     const table = el('table', { id: 'logs-table' },
-      el('thead', {}, el('tr', {}, ['Status', 'Email', 'Account Name', 'Date (UTC)', 'IP Address', 'Message', 'Source', 'Portal'].map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ['Status', 'Email', 'Account Name', 'Date (UTC)', 'IP Address', 'Location', 'Network', 'Device', 'Message', 'Source', 'Portal'].map((h) => el('th', {}, h)))),
       tbody);
     const prev = el('button', { type: 'button', id: 'page-prev', disabled: page === 0 }, '‹ Previous');
     const next = el('button', { type: 'button', id: 'page-next', disabled: true }, 'Next ›');
@@ -214,7 +239,7 @@
     const t0 = performance.now();
     api('api/v1/login-logs?' + qs(Object.assign({}, query, { page, size }))).then((res) => {
       clear(tbody);
-      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 8, class: 'empty' }, 'No login events match these filters.')));
+      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 11, class: 'empty' }, 'No login events match these filters.')));
       for (const e of res.content) tbody.appendChild(logRow(e, p));
       status.textContent = fmtNum(res.totalElements) + (res.totalElements === 1 ? ' event' : ' events');
       status.setAttribute('data-total', res.totalElements);
@@ -242,6 +267,11 @@
       el('td', {}, e.displayName || ''),
       el('td', { class: 'date' }, fmtDate(e.eventDate)),
       el('td', {}, e.remoteAddress ? filterLink(e.remoteAddress, 'ip', e.remoteAddress, 'ip-link') : ''),
+      el('td', { class: 'geo' }, joined(cityRegion(e).concat(e.country ? [filterLink(e.country, 'country', e.country, 'country-link')] : []))),
+      el('td', { class: 'net' }, e.asn ? filterLink(asLabel(e.asn), 'asn', String(e.asn), 'asn-link') : null,
+        e.asn && e.asOrg ? ' ' : null, e.asOrg ? el('span', { class: 'org' }, e.asOrg) : null),
+      el('td', { class: 'device' }, joined([e.browser, e.os].filter(Boolean).concat(
+        e.deviceType ? [filterLink(e.deviceType, 'deviceType', e.deviceType, 'device-link')] : [])), e.bot ? [' ', botBadge()] : null),
       el('td', { class: 'msg' }, e.message || ''),
       el('td', {}, e.source || ''),
       el('td', {}, e.portalId || ''));
@@ -267,7 +297,18 @@
       if (k === 'eventDate') text = fmtDate(v) + ' UTC (' + v + ')';
       dl.append(el('dt', {}, k), el('dd', { 'data-field': k }, text));
     };
-    for (const k of fields) add(k, e[k]);
+    // summary adds a line made of an event's fields (their own lines follow
+    // the listed fields): its location, network and device.
+    const summary = (k, text, ...extra) =>
+      dl.append(el('dt', { class: 'summary' }, k), el('dd', { 'data-field': k, class: 'summary' }, text || '—', ...extra));
+    for (const k of fields) {
+      add(k, e[k]);
+      if (k === 'remoteAddress') {
+        summary('location', place(e));
+        summary('network', network(e));
+        summary('device', device(e), e.bot ? [' ', botBadge()] : null);
+      }
+    }
     for (const k of Object.keys(e)) if (!seen.has(k)) add(k, e[k]);
     const who = identity(e);
     const hist = el('div', { id: 'event-history' }, el('p', { class: 'hint' }, 'Loading…'));
@@ -449,6 +490,7 @@
       el('div', { class: 'grid' }, series, reasons, hours, users, ips, susp, conns));
     const t0 = performance.now();
     const from = new Date(Date.now() - days * 864e5).toISOString().replace(/\.\d+Z$/, 'Z');
+    const geo = geoPanels(view, from);
     const st = api('api/v1/stats?' + qs({ from, interval: days <= 2 ? 'hour' : 'day' })).then((s) => {
       const card = (id, label, value) => el('div', { class: 'card', id }, el('div', { class: 'hint' }, label), el('div', { class: 'num' }, value));
       clear(totals).append(card('total-attempts', 'Attempts', fmtNum(s.total)), card('total-successes', 'Successes', fmtNum(s.successes)),
@@ -461,6 +503,7 @@
       fill(hours, hourChart(s.byHour));
       fill(users, barChart(s.topUsers.map((u) => [u.key, u.count]), 'bar'));
       fill(ips, barChart(s.topIps.map((u) => [u.key, u.count]), 'bad'));
+      geo.show(s);
     }).catch((err) => showError(totals, err));
     const su = api('api/v1/suspicious?' + qs({ window: '24h' })).then((s) => {
       const rows = [];
@@ -485,6 +528,65 @@
       view.setAttribute('data-rendered', String(performance.now() - t0));
       view.setAttribute('data-shown', String(performance.now()));
     });
+  }
+  // geoPanels adds to view the panels of the stats answer's breakdowns by
+  // where and what the clients are: attempts by country, failures by
+  // autonomous system (hosting networks are where credential stuffing
+  // usually comes from) and attempts by device type. show fills them in from
+  // the stats answer. Each row links to the login-log search of the
+  // dashboard's range (from) filtered by its country, AS or device type.
+  function geoPanels(view, from) {
+    const box = (id, title) => el('div', { class: 'card', id }, el('h2', {}, title), el('p', { class: 'hint' }, 'Loading…'));
+    const countries = box('by-country', 'Attempts by country');
+    const asns = box('top-asns', 'Top networks of failures');
+    const devices = box('by-device', 'Attempts by device type');
+    view.append(el('div', { class: 'grid' }, countries, asns, devices));
+    const search = (params) => Object.assign({ from }, params);
+    return {
+      show(s) {
+        fill(countries, breakdown('country-table', ['Country', 'Attempts', 'Successes', 'Failures'], (s.byCountry || []).map((c) => ({
+          key: c.country, label: countryName(c.country) + ' (' + c.country + ')', search: search({ country: c.country }),
+          cells: [c.attempts, c.successes, c.failures], bars: [['ok', c.successes], ['bad', c.failures]],
+        }))), legend(), el('p', { class: 'hint' }, 'Attempts from private addresses, or without a GeoIP database, have no country and are not listed.'));
+        fill(asns, breakdown('asn-table', ['Network', 'Organisation', 'Failures'], (s.topAsns || []).map((a) => ({
+          key: String(a.asn), label: asLabel(a.asn), search: search({ asn: String(a.asn), status: 'FAILURE' }),
+          cells: [a.org || '—', a.failures], bars: [['bad', a.failures]],
+        }))), el('p', { class: 'hint' }, 'Failed logins per autonomous system. Hosting and cloud networks are the usual source of credential stuffing.'));
+        fill(devices, breakdown('device-table', ['Device type', 'Attempts', 'Successes', 'Failures'], (s.byDeviceType || []).map((d) => ({
+          key: d.deviceType, label: d.deviceType, search: search({ deviceType: d.deviceType }),
+          cells: [d.attempts, d.successes, d.failures], bars: [['ok', d.successes], ['bad', d.failures]],
+        }))));
+      },
+    };
+  }
+  // breakdown is a table of counts, one row per item: its label links to the
+  // login-log search item.search, its cells (numbers are formatted) follow,
+  // and a bar of item.bars ([class, count] segments) drawn to the scale of
+  // the longest bar ends the row. The bar is decorative: the numbers are in
+  // the cells, and screen readers skip it.
+  function breakdown(id, heads, items) {
+    if (!items.length) return el('p', { class: 'empty', id }, 'No data.');
+    const total = (it) => it.bars.reduce((a, b) => a + b[1], 0);
+    const max = Math.max(1, ...items.map(total));
+    const tb = el('tbody', {});
+    for (const it of items) {
+      const bar = svg('svg', { class: 'share', viewBox: '0 0 100 10', preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false' });
+      let x = 0;
+      for (const [cls, n] of it.bars) {
+        const w = 100 * n / max;
+        if (w > 0) bar.appendChild(svg('rect', { class: cls, x, y: 0, width: w, height: 10 }));
+        x += w;
+      }
+      const link = el('a', { href: '#/logs?' + qs(it.search), title: 'Show these login events' }, it.label);
+      const tr = el('tr', { class: 'clickable', 'data-key': it.key },
+        el('th', { scope: 'row' }, link),
+        it.cells.map((c) => typeof c === 'number' ? el('td', { class: 'num' }, fmtNum(c)) : el('td', {}, c)),
+        el('td', { class: 'share' }, bar));
+      tr.addEventListener('click', (ev) => { if (ev.target !== link) go('logs', it.search); });
+      tb.appendChild(tr);
+    }
+    return el('table', { id, class: 'breakdown' },
+      el('thead', {}, el('tr', {}, heads.map((h, i) => el('th', { scope: 'col', class: typeof items[0].cells[i - 1] === 'number' ? 'num' : null }, h)), el('th', { 'aria-hidden': 'true' }))), tb);
   }
   function fill(box, ...nodes) {
     const h = box.querySelector('h2');
