@@ -115,7 +115,10 @@ func (s *Stage) wants(ev *event.Event) bool {
 	default:
 		return false
 	}
-	return accountKey(ev) != ""
+	if ev.Principal != nil {
+		return *ev.Principal != "" // as accountKey
+	}
+	return ev.Email != nil && *ev.Email != ""
 }
 
 // Start starts the stage's goroutine, which reports its findings through
