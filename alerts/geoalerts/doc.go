@@ -62,12 +62,24 @@
 // keeps a bounded LRU cache of CacheSize per-account summaries (countries,
 // device classes, the latest location, the ASNs that failed, each with the
 // time last seen), updated by the events it sees, and trusts a summary read
-// from the store for CacheTTL. Before it fires, a rule reads the store again
-// (unless it just did), so a login another instance saw is never taken for a
-// new one. Before it fires, it also looks in the store for an ALERT of the
-// same rule for the account within the cooldown, so that instances that share
-// a store alert once (two instances deciding in the same instant may both
-// alert).
+// from the store for CacheTTL.
+//
+// What the cache may miss is what other instances saw since it was read.
+// So new_country, new_device and impossible_travel read the store again
+// before they fire (unless they just did): a login another instance saw is
+// never taken for a new one. many_asns reads the store whenever a failure
+// comes from an ASN the summary does not hold: the ASNs other instances saw
+// count at once, and an attack costs at most ASNThreshold reads per account
+// and window. The one thing a fleet may miss is impossible_travel from a
+// login another instance saw less than CacheTTL after this one last read the
+// account's history (set cache_ttl lower to narrow it; every event then
+// costs a read).
+//
+// Before it fires, a rule also looks in the store for an ALERT of the same
+// rule for the account within the cooldown, so that instances that share a
+// store alert once (two instances deciding in the same instant may both
+// alert). Events the store has not written yet are unknown to other
+// instances; an instance knows its own from the events it sees.
 //
 // # Never in the way
 //

@@ -32,6 +32,20 @@ func TestFleet(t *testing.T) {
 				}
 			})
 
+			// The failures the other instance saw count at once.
+			t.Run("ASNs the other instance saw", func(t *testing.T) {
+				const user = "fleet3@example.com"
+				a, b := newHarness(t, store, Config{}), newHarness(t, store, Config{})
+				for i, h := range []*harness{a, a, b, b} {
+					if fs := h.observe(failure(user, T.Add(time.Duration(i)*time.Minute), int64(100+i)), false); len(fs) != 0 {
+						t.Fatalf("failure %d fired %v", i, fs)
+					}
+				}
+				if fs := a.observe(failure(user, T.Add(5*time.Minute), 200), false); len(fs) != 1 || fs[0].Kind != ManyASNs {
+					t.Errorf("a: the fifth ASN fired %v, want many_asns", fs)
+				}
+			})
+
 			// An ALERT the other instance stored holds the rule back for
 			// its cooldown.
 			t.Run("the other instance's alert", func(t *testing.T) {

@@ -152,7 +152,7 @@ func (s *Stage) Close() {
 
 func (s *Stage) run() {
 	defer s.wg.Done()
-	for {
+	for s.ctx.Err() == nil { // select picks at random when both are ready
 		select {
 		case <-s.ctx.Done():
 			return
@@ -210,26 +210,23 @@ func (s *Stage) success(h *summary, ev *event.Event, at time.Time) []alert {
 	return found
 }
 
-// failure judges a failed login dated at and records it.
+// failure judges a failed login dated at and records it. The store is read
+// when the summary is older than CacheTTL and whenever the ASN is new to it
+// (so at most ASNThreshold times per account and window, and never during
+// the cooldown): the ASNs other instances saw count at once.
 func (s *Stage) failure(h *summary, ev *event.Event, at time.Time) []alert {
 	defer h.addFailure(ev.ASN, at)
 	if last, ok := h.fired[ManyASNs]; ok && at.Sub(last) < s.cfg.ManyASNs.Cooldown {
 		return nil // no need to read the store
 	}
-	fresh := false
-	if h.failsLoaded.IsZero() || s.now().Sub(h.failsLoaded) >= s.cfg.CacheTTL {
+	seen, known := h.asns[ev.ASN]
+	known = known && !seen.Before(at.Add(-s.cfg.ASNWindow))
+	if !known || h.failsLoaded.IsZero() || s.now().Sub(h.failsLoaded) >= s.cfg.CacheTTL {
 		if !s.loadFailures(h, ev, at) {
 			return nil
 		}
-		fresh = true
 	}
 	a, ok := s.manyASNs(h, ev, at)
-	if ok && !fresh {
-		if !s.loadFailures(h, ev, at) {
-			return nil
-		}
-		a, ok = s.manyASNs(h, ev, at)
-	}
 	if !ok {
 		return nil
 	}
@@ -268,6 +265,9 @@ func (s *Stage) walk(f logstore.Filter, ev *event.Event, at time.Time, add func(
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnough) {
+		if s.ctx.Err() != nil {
+			return false // closing
+		}
 		s.storeErrors.Add(1)
 		s.warn(err)
 		return false

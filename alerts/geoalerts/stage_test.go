@@ -87,8 +87,8 @@ func TestSlowStore(t *testing.T) {
 	if !store.returned.Load() {
 		t.Error("Close returned before the stage's read of the store did")
 	}
-	if s := st.Stats(); s.Dropped != n || s.Queued != 0 {
-		t.Errorf("stats after Close %+v, want %d dropped", s, n)
+	if s := st.Stats(); s.Dropped != n || s.Queued != 0 || s.Processed != 1 || s.StoreErrors != 0 {
+		t.Errorf("stats after Close %+v, want %d dropped, the one read processed, no store error (Close cancelled it)", s, n)
 	}
 	st.Observe(success("slow@example.com", T, london, desktop), time.Now())
 	if s := st.Stats(); s.Queued != 0 {
