@@ -22,7 +22,7 @@ import (
 // backend opens a fresh, empty real store for a test.
 type backend struct {
 	name string
-	open func(t *testing.T) logstore.Store
+	open func(t testing.TB) logstore.Store
 }
 
 // pgDSN is the test database: the real PostgreSQL, trust auth, as the
@@ -37,7 +37,7 @@ func pgDSN() string {
 var schemas atomic.Int64
 
 var backends = []backend{
-	{"sqlite", func(t *testing.T) logstore.Store {
+	{"sqlite", func(t testing.TB) logstore.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "log.db"), sqlite.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ var backends = []backend{
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
-	{"postgres", func(t *testing.T) logstore.Store {
+	{"postgres", func(t testing.TB) logstore.Store {
 		schema := fmt.Sprintf("geoalerts_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6, schemas.Add(1))
 		s, err := postgres.Open(context.Background(), pgDSN(), postgres.Options{Schema: schema})
 		if err != nil {
