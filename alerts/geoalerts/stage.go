@@ -345,3 +345,6 @@ func (s *Stage) warn(err error) {
 		slog.String("error", err.Error()), slog.Int("more_errors", s.unwarned))
 	s.warnedAt, s.unwarned = now, 0
 }
+
+// Interface guard.
+var _ connectors.AsyncStage = (*Stage)(nil)
