@@ -131,7 +131,7 @@ func newHarness(t *testing.T, store logstore.Store, cfg Config) *harness {
 		h.found = append(h.found, fs...)
 		h.mu.Unlock()
 	})
-	t.Cleanup(st.Close)
+	t.Cleanup(func() { st.Close() })
 	return h
 }
 

@@ -134,7 +134,7 @@ func (s *Stage) Start(report func([]connectors.Finding)) {
 // Close stops the stage's goroutine, cancelling its read of the store, and
 // waits for it; events still queued are counted as dropped. Observe then
 // ignores every event. Close may be called more than once.
-func (s *Stage) Close() {
+func (s *Stage) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.cancel()
@@ -148,6 +148,7 @@ func (s *Stage) Close() {
 			}
 		}
 	})
+	return nil
 }
 
 func (s *Stage) run() {
