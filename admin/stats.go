@@ -64,6 +64,9 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if a.ByReason == nil {
 		a.ByReason = []logstore.ReasonCount{}
 	}
+	if a.RefusedByReason == nil {
+		a.RefusedByReason = []logstore.ReasonCount{}
+	}
 	if a.TopUsers == nil {
 		a.TopUsers = []logstore.Count{}
 	}

@@ -273,3 +273,47 @@ func TestConnectors(t *testing.T) {
 		t.Errorf("no connectors: %s", a.body)
 	}
 }
+
+// TestStatsSampledRefusal: a sampled refusal stored as one event of count 40
+// shows as 40 attempts, failed and refused, in stats, and as 40 failures
+// since success in the users view; the login log lists it once, with its
+// count.
+func TestStatsSampledRefusal(t *testing.T) {
+	at := admintest.Now.Add(-2 * time.Hour).Truncate(time.Hour).Add(20 * time.Minute)
+	ok := event.Event{ID: admintest.V7(at, 1), Source: event.SourcePortal, Email: event.Str("flooded@example.com"),
+		EventDate: at, EventType: event.LoginSuccess, RemoteAddress: "203.0.113.5"}
+	msg := "Authentication failed -> RATE_LIMITED (39 more refused under ip since the last event)"
+	refused := event.Event{ID: admintest.V7(at.Add(time.Minute), 2), Source: event.SourcePortal, Email: event.Str("flooded@example.com"),
+		EventDate: at.Add(time.Minute), EventType: event.LoginFailure, Reason: event.RateLimited, RemoteAddress: "203.0.113.5",
+		Message: &msg, Count: 40}
+	f := admintest.New(t, []event.Event{ok, refused}, nil)
+
+	var s api.Stats
+	decode(t, get(t, f, "/api/v1/stats?interval=hour"), &s)
+	if s.Total != 41 || s.Successes != 1 || s.Failures != 40 || s.Refused != 40 || s.Events != 2 {
+		t.Fatalf("stats total/successes/failures/refused/events %d/%d/%d/%d/%d; want 41/1/40/40/2", s.Total, s.Successes, s.Failures, s.Refused, s.Events)
+	}
+	rl := logstore.ReasonCount{Reason: event.RateLimited, Count: 40}
+	if len(s.RefusedByReason) != 1 || s.RefusedByReason[0] != rl || len(s.ByReason) != 1 || s.ByReason[0] != rl {
+		t.Fatalf("byReason %v refusedByReason %v; want [%v] for both", s.ByReason, s.RefusedByReason, rl)
+	}
+	var refusedInSeries int64
+	for _, b := range s.Series {
+		refusedInSeries += b.Refused
+	}
+	if refusedInSeries != 40 || s.FailureRate != 40.0/41 {
+		t.Fatalf("series refused %d, failureRate %v; want 40, 40/41", refusedInSeries, s.FailureRate)
+	}
+
+	var users api.Page[api.User]
+	decode(t, get(t, f, "/api/v1/users?search=flooded"), &users)
+	if len(users.Content) != 1 || users.Content[0].FailuresSinceSuccess != 40 {
+		t.Fatalf("users %+v; want flooded@example.com with 40 failures since success", users.Content)
+	}
+
+	var logs api.Page[event.Event]
+	decode(t, get(t, f, "/api/v1/login-logs?status=FAILURE"), &logs)
+	if logs.TotalElements != 1 || logs.Content[0].Count != 40 {
+		t.Fatalf("login log %+v; want the one event, count 40", logs)
+	}
+}

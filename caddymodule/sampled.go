@@ -85,6 +85,7 @@ func (h *Handler) report(ps []ratelimit.Pending) {
 			r.a.ev.FailureCount = r.failures
 		}
 		r.a.ev.Message = withCount(*r.a.ev.Message, p.Suppressed-1, r.scope)
+		r.a.ev.Count = p.Suppressed // this attempt and the p.Suppressed-1 more the message names
 		h.emitRefusal(&r.a)
 	}
 }

@@ -103,10 +103,17 @@ type Event struct {
 	// Extensions.
 	Reason       Reason `json:"reason,omitempty"`
 	FailureCount int    `json:"failureCount,omitempty"`
-	UserAgent    string `json:"userAgent,omitempty"`
-	Host         string `json:"host,omitempty"`
-	Path         string `json:"path,omitempty"`
-	TraceID      string `json:"traceId,omitempty"`
+	// Count is the number of login attempts the event stands for, when more
+	// than one: a sampled refusal (reason RATE_LIMITED or LOCKED, see
+	// Attempts) is stored once per key and sample interval for itself and
+	// the refusals suppressed since the previous event of its key, which its
+	// message also words as "(N more refused ...)"; its Count is 1+N. 0 and 1
+	// both mean one attempt and are not written.
+	Count     int    `json:"count,omitempty"`
+	UserAgent string `json:"userAgent,omitempty"`
+	Host      string `json:"host,omitempty"`
+	Path      string `json:"path,omitempty"`
+	TraceID   string `json:"traceId,omitempty"`
 	// SentAs is the principal as the request spelled it, when that differs from
 	// the account it was counted against (principal or email): another case, an
 	// accent, an alias such as the email of a username.
@@ -171,6 +178,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.FailureCount != 0 {
 		b = append(b, `,"failureCount":`...)
 		b = strconv.AppendInt(b, int64(e.FailureCount), 10)
+	}
+	if e.Count > 1 {
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, int64(e.Count), 10)
 	}
 	for _, f := range [...]struct{ name, v string }{{`,"userAgent":`, e.UserAgent}, {`,"host":`, e.Host}, {`,"path":`, e.Path}, {`,"traceId":`, e.TraceID}} {
 		if f.v != "" {
@@ -288,6 +299,16 @@ func Value(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// Attempts returns the number of login attempts the event stands for: Count
+// when it is more than 1, else 1. Only LOGIN_SUCCESS and LOGIN_FAILURE
+// events are attempts; for the others it says nothing.
+func (e *Event) Attempts() int64 {
+	if e.Count > 1 {
+		return int64(e.Count)
+	}
+	return 1
 }
 
 // Identity returns the principal for manager events and the email for portal events:

@@ -29,6 +29,32 @@ func TestMarshalConnectorEventShape(t *testing.T) {
 	}
 }
 
+// TestCount: a sampled refusal's count is written after failureCount and read
+// back; one attempt (0 or 1) writes nothing.
+func TestCount(t *testing.T) {
+	ev := Event{ID: "x", EventDate: time.UnixMilli(0).UTC(), EventType: LoginFailure, Reason: RateLimited, Count: 40}
+	got := string(ev.AppendJSON(nil))
+	if !strings.HasSuffix(got, `,"reason":"RATE_LIMITED","count":40}`) {
+		t.Fatalf("count 40: %s", got)
+	}
+	var back Event
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Count != 40 || back.Attempts() != 40 {
+		t.Errorf("round trip: Count %d, Attempts() %d; want 40, 40", back.Count, back.Attempts())
+	}
+	for _, n := range []int{0, 1, -3} {
+		ev.Count = n
+		if s := string(ev.AppendJSON(nil)); strings.Contains(s, `"count":`) {
+			t.Errorf("count %d written: %s", n, s)
+		}
+		if a := ev.Attempts(); a != 1 {
+			t.Errorf("count %d: Attempts() = %d, want 1", n, a)
+		}
+	}
+}
+
 func TestMarshalRoundTrip(t *testing.T) {
 	for _, s := range []string{"plain", "quote\" back\\slash", "new\nline\r\ttab\x00\x1f\x7f", "ünïcødé 😀", "bad \xff utf8", "line\u2028sep\u2029", "<html>&amp;"} {
 		ev := Event{ID: s, Email: Str(s), UserAgent: s, EventDate: time.UnixMilli(1700000000123).UTC(), EventType: LoginFailure, Reason: Unknown}
@@ -51,7 +77,7 @@ func FuzzMarshal(f *testing.F) {
 	f.Add("x", "a@b", 3)
 	f.Add("\x00\"\\\u2028", "\xff", -1)
 	f.Fuzz(func(t *testing.T, s, email string, n int) {
-		ev := Event{ID: s, Email: Str(email), Message: Str(s), FailureCount: n, Path: s, EventType: Logout}
+		ev := Event{ID: s, Email: Str(email), Message: Str(s), FailureCount: n, Count: n, Path: s, EventType: Logout}
 		b, _ := json.Marshal(ev)
 		var m map[string]any
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -59,7 +85,7 @@ func FuzzMarshal(f *testing.F) {
 		}
 		var back Event
 		json.Unmarshal(b, &back)
-		if back.ID != string([]rune(s)) || back.FailureCount != n {
+		if back.ID != string([]rune(s)) || back.FailureCount != n || back.Attempts() != ev.Attempts() {
 			t.Fatalf("round trip %q → %q", s, back.ID)
 		}
 		if !reflect.DeepEqual(back.EventType, Logout) {

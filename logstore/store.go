@@ -126,26 +126,65 @@ type ReasonCount struct {
 	Count  int64        `json:"count"`
 }
 
-// Bucket is one time-series point.
+// Bucket is one time-series point: the attempts (see Stats) of one hour or
+// day.
 type Bucket struct {
 	Start     time.Time `json:"start"`
 	Successes int64     `json:"successes"`
-	Failures  int64     `json:"failures"`
+	// Failures counts the failed attempts, refused ones included.
+	Failures int64 `json:"failures"`
+	// Refused counts the attempts the gateway refused (RefusalReasons), a
+	// part of Failures.
+	Refused int64 `json:"refused"`
 }
 
-// Stats summarises login attempts (LOGIN_SUCCESS and LOGIN_FAILURE events).
+// RefusalReasons are the reasons of the attempts the gateway answered itself
+// without letting them reach the portal: a locked account, a rate limit or
+// blocked address, a request naming no account or more than one. They are
+// failures, counted apart as "refused" in Stats.
+var RefusalReasons = []event.Reason{event.Locked, event.RateLimited, event.AmbiguousPrincipal, event.MissingPrincipal}
+
+// IsRefusal reports whether r is one of RefusalReasons.
+func IsRefusal(r event.Reason) bool {
+	for _, x := range RefusalReasons {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Stats summarises login attempts.
+//
+// An attempt is a login request that reached loginguard, refused by the
+// gateway or not. Each LOGIN_SUCCESS or LOGIN_FAILURE event stands for
+// event.Event.Attempts() of them: one, or for a sampled refusal the refusals
+// it carries. Every count below is of attempts, the sum of those numbers,
+// except Events, which counts the stored events behind them. Logouts, locks,
+// unlocks and alerts are not attempts.
 type Stats struct {
-	From        time.Time     `json:"from"`
-	To          time.Time     `json:"to"`
-	Total       int64         `json:"total"`
-	Successes   int64         `json:"successes"`
-	Failures    int64         `json:"failures"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Total counts the attempts: Successes + Failures.
+	Total     int64 `json:"total"`
+	Successes int64 `json:"successes"`
+	// Failures counts the failed attempts, refused ones included.
+	Failures int64 `json:"failures"`
+	// Refused counts the attempts the gateway refused (RefusalReasons): a
+	// part of Failures.
+	Refused int64 `json:"refused"`
+	// Events counts the LOGIN_SUCCESS and LOGIN_FAILURE events stored for
+	// the Total attempts; fewer when refusals were sampled.
+	Events      int64         `json:"events"`
 	SuccessRate float64       `json:"successRate"` // successes/total, 0 when total is 0
-	ByReason    []ReasonCount `json:"byReason"`    // failures by reason, most first
-	TopUsers    []Count       `json:"topUsers"`    // identities with most attempts
-	TopIPs      []Count       `json:"topIps"`      // remote addresses with most failures
-	Series      []Bucket      `json:"series"`      // every bucket of [From, To), UTC
-	ByHour      [24]int64     `json:"byHour"`      // attempts by UTC hour of day
+	ByReason    []ReasonCount `json:"byReason"`    // failed attempts by reason, most first
+	// RefusedByReason counts the refused attempts by reason (the
+	// RefusalReasons entries of ByReason), most first.
+	RefusedByReason []ReasonCount `json:"refusedByReason"`
+	TopUsers        []Count       `json:"topUsers"` // identities with most attempts
+	TopIPs          []Count       `json:"topIps"`   // remote addresses with most failed attempts
+	Series          []Bucket      `json:"series"`   // every bucket of [From, To), UTC
+	ByHour          [24]int64     `json:"byHour"`   // attempts by UTC hour of day
 	// ByCountry counts the attempts per country of the remote address
 	// (event.Geo.Country), most attempts first, the top ones only. Attempts
 	// without a country are not listed: they are Total minus the sum.
@@ -207,7 +246,9 @@ type UserSummary struct {
 	LastLogout  time.Time    `json:"lastLogout"`
 	LastFailure time.Time    `json:"lastFailure"`
 	LastIP      string       `json:"lastIp"`
-	// FailuresSinceSuccess counts the failures after the last successful login.
+	// FailuresSinceSuccess counts the failed attempts after the last
+	// successful login: a sampled refusal counts the refusals it stands for
+	// (event.Event.Attempts).
 	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
 	// Active is true when the last successful login is newer than the last logout.
 	Active bool `json:"active"`
@@ -255,7 +296,9 @@ func (q SuspiciousQuery) WithDefaults(now time.Time) SuspiciousQuery {
 	return q
 }
 
-// SuspectIP is an IP with failures in the window.
+// SuspectIP is an IP with failures in the window. Failures counts failed
+// attempts (a sampled refusal counts the refusals it stands for), Accounts
+// distinct identities.
 type SuspectIP struct {
 	IP       string    `json:"ip"`
 	Failures int64     `json:"failures"`
@@ -264,6 +307,7 @@ type SuspectIP struct {
 }
 
 // SuspectAccount is an identity that failed from several IPs in the window.
+// Failures counts failed attempts, as SuspectIP's does.
 type SuspectAccount struct {
 	Identity string    `json:"identity"`
 	Failures int64     `json:"failures"`

@@ -3,18 +3,29 @@ package api
 import "github.com/loginguard/loginguard/logstore"
 
 // Stats is the answer of GET /api/v1/stats: the login log's statistics of
-// login attempts (LOGIN_SUCCESS and LOGIN_FAILURE) from From to To. Its lists
-// are [] when empty, never null.
+// login attempts from From to To. Its lists are [] when empty, never null.
+//
+// An attempt is a login request that reached loginguard, refused by the
+// gateway or not; a refused attempt is a failure. Under a flood the gateway
+// stores one event per key and sample interval for many refusals (its
+// "count" says how many attempts it stands for), so every number here counts
+// attempts, the sum of the events' counts, except "events", which counts the
+// stored LOGIN_SUCCESS and LOGIN_FAILURE events behind them.
 type Stats struct {
 	// Interval ("interval") is the width of a Series bucket: "hour" or "day".
 	Interval string `json:"interval"`
-	// Stats adds the fields of logstore.Stats: "from", "to", "total",
-	// "successes", "failures", "successRate", "byReason" ({reason, count}),
-	// "topUsers" and "topIps" ({key, count}), "series" ({start, successes,
-	// failures}, one per Interval from From), "byHour" (24 counts, UTC),
-	// "byCountry" ({country, attempts, successes, failures}), "topAsns"
-	// ({asn, org, failures}) and "byDeviceType" ({deviceType, attempts,
-	// successes, failures}), the last three top N, most first.
+	// Stats adds the fields of logstore.Stats, all counts of attempts but
+	// "events": "from", "to", "total" (successes + failures), "successes",
+	// "failures" (refused included), "refused" (the gateway's refusals:
+	// reasons LOCKED, RATE_LIMITED, AMBIGUOUS_PRINCIPAL, MISSING_PRINCIPAL),
+	// "events" (stored events), "successRate", "byReason" and
+	// "refusedByReason" ({reason, count}), "topUsers" (attempts) and
+	// "topIps" (failed attempts) ({key, count}), "series" ({start,
+	// successes, failures, refused}, one per Interval from From), "byHour"
+	// (24 counts, UTC), "byCountry" ({country, attempts, successes,
+	// failures}), "topAsns" ({asn, org, failures}) and "byDeviceType"
+	// ({deviceType, attempts, successes, failures}), the last three top N,
+	// most first.
 	logstore.Stats
 	// FailureRate ("failureRate") is failures/total, 0 when total is 0.
 	FailureRate float64 `json:"failureRate"`

@@ -42,8 +42,9 @@ type User struct {
 	// LastIP ("lastIp") is the remote address of the newest event that has
 	// one.
 	LastIP string `json:"lastIp"`
-	// FailuresSinceSuccess ("failuresSinceSuccess") counts the logged
-	// failures after the last success.
+	// FailuresSinceSuccess ("failuresSinceSuccess") counts the failed
+	// attempts logged after the last success (a sampled refusal counts the
+	// attempts it stands for, its event's "count").
 	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
 	// SessionActive ("sessionActive") is true when the last successful login
 	// is newer than the last logout, locked or not.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/admin/api"
@@ -109,7 +110,7 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	for _, r := range rows[1:] {
 		sections[r[0]]++
 	}
-	if sections["series"] != 24 || sections["hour"] != 24 || sections["summary"] != 4 || sections["topUser"] == 0 {
+	if sections["series"] != 24 || sections["hour"] != 24 || sections["summary"] != 6 || sections["topUser"] == 0 {
 		t.Errorf("stats csv sections %v", sections)
 	}
 	var s api.Stats
@@ -370,5 +371,39 @@ func TestExitCodesAndUsage(t *testing.T) {
 	r = runEnv(map[string]string{cli.EnvURL: plain.URL, cli.EnvToken: "x"}, "stats")
 	if r.code != cli.ExitAPI || !strings.Contains(r.stderr, "HTTP 502") {
 		t.Errorf("plain 502: %+v", r)
+	}
+}
+
+// TestStatsSampledRefusal: the stats command counts a sampled refusal stored
+// as one event of count 40 as 40 attempts, failed and refused, beside a
+// success and a wrong password: 42 attempts from 3 stored events, in its
+// table and its CSV.
+func TestStatsSampledRefusal(t *testing.T) {
+	at := admintest.Now.Add(-2 * time.Hour).Truncate(time.Hour).Add(20 * time.Minute)
+	ok := event.Event{ID: admintest.V7(at, 1), Source: event.SourcePortal, Email: event.Str("flooded@example.com"),
+		EventDate: at, EventType: event.LoginSuccess, RemoteAddress: "203.0.113.5"}
+	refused := event.Event{ID: admintest.V7(at.Add(time.Minute), 2), Source: event.SourcePortal, Email: event.Str("flooded@example.com"),
+		EventDate: at.Add(time.Minute), EventType: event.LoginFailure, Reason: event.RateLimited, RemoteAddress: "203.0.113.5", Count: 40}
+	wrong := event.Event{ID: admintest.V7(at.Add(2*time.Minute), 3), Source: event.SourcePortal, Email: event.Str("flooded@example.com"),
+		EventDate: at.Add(2 * time.Minute), EventType: event.LoginFailure, Reason: event.BadCredentials, RemoteAddress: "203.0.113.5"}
+	f := admintest.New(t, []event.Event{ok, refused, wrong}, nil)
+	r := run(f, "stats").ok(t)
+	lines := strings.Split(r.stdout, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "ATTEMPTS") })
+	if i < 0 || i+1 >= len(lines) || strings.Join(strings.Fields(lines[i+1]), " ") != "42 1 41 40 2.4% 3" {
+		t.Fatalf("stats summary; want 42 attempts, 1 success, 41 failures, 40 refused, 2.4%%, 3 events:\n%s", r.stdout)
+	}
+	rows := parseCSV(t, run(f, "stats", "--output", "csv").ok(t).stdout)
+	want := map[string][]string{"total": {"summary", "total", "42", "1", "41"}, "refused": {"summary", "refused", "40", "", "40"}, "events": {"summary", "events", "3", "", ""}}
+	for _, row := range rows {
+		if w, ok := want[row[1]]; ok && row[0] == "summary" {
+			if !slices.Equal(row, w) {
+				t.Errorf("csv %v; want %v", row, w)
+			}
+			delete(want, row[1])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("csv lacks %v", want)
 	}
 }

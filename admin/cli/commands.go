@@ -120,11 +120,15 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 		}
 		add("summary", "from", s.From.UTC().Format(time.RFC3339), "", "")
 		add("summary", "to", s.To.UTC().Format(time.RFC3339), "", "")
+		// Attempts, as the stats API counts them: every login request that
+		// reached loginguard; refused ones are failures, also shown apart.
 		add("summary", "total", itoa(s.Total), itoa(s.Successes), itoa(s.Failures))
+		add("summary", "refused", itoa(s.Refused), "", itoa(s.Refused))
+		add("summary", "events", itoa(s.Events), "", "")
 		add("summary", "successRate", strconv.FormatFloat(s.SuccessRate, 'f', 4, 64), "", "")
 		summary := table{title: fmt.Sprintf("Login attempts %s to %s (UTC)", s.From.UTC().Format("2006-01-02 15:04"), s.To.UTC().Format("2006-01-02 15:04")),
-			header: []string{"TOTAL", "SUCCESSES", "FAILURES", "SUCCESS RATE"},
-			rows:   [][]string{{itoa(s.Total), itoa(s.Successes), itoa(s.Failures), pct(s.SuccessRate)}}}
+			header: []string{"ATTEMPTS", "SUCCESSES", "FAILURES", "OF WHICH REFUSED", "SUCCESS RATE", "STORED EVENTS"},
+			rows:   [][]string{{itoa(s.Total), itoa(s.Successes), itoa(s.Failures), itoa(s.Refused), pct(s.SuccessRate), itoa(s.Events)}}}
 		reasons := table{header: []string{"FAILURE REASON", "COUNT"}}
 		for _, r := range s.ByReason {
 			reasons.rows = append(reasons.rows, []string{string(r.Reason), itoa(r.Count)})
@@ -156,10 +160,10 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 			add("deviceType", d.DeviceType, itoa(d.Attempts), itoa(d.Successes), itoa(d.Failures))
 		}
 		series := table{title: "Attempts by " + s.Interval + " (empty " + s.Interval + "s left out)",
-			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES"}}
+			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES", "OF WHICH REFUSED"}}
 		for _, b := range s.Series {
 			if b.Successes+b.Failures > 0 {
-				series.rows = append(series.rows, []string{b.Start.UTC().Format("2006-01-02 15:04"), itoa(b.Successes), itoa(b.Failures)})
+				series.rows = append(series.rows, []string{b.Start.UTC().Format("2006-01-02 15:04"), itoa(b.Successes), itoa(b.Failures), itoa(b.Refused)})
 			}
 			add("series", b.Start.UTC().Format(time.RFC3339), itoa(b.Successes+b.Failures), itoa(b.Successes), itoa(b.Failures))
 		}

@@ -493,11 +493,16 @@
     const geo = geoPanels(view, from);
     const st = api('api/v1/stats?' + qs({ from, interval: days <= 2 ? 'hour' : 'day' })).then((s) => {
       const card = (id, label, value) => el('div', { class: 'card', id }, el('div', { class: 'hint' }, label), el('div', { class: 'num' }, value));
+      // Attempts as the stats API counts them: every login request that reached
+      // loginguard, a sampled refusal for all it stands for; refused ones are
+      // failures, shown apart too.
       clear(totals).append(card('total-attempts', 'Attempts', fmtNum(s.total)), card('total-successes', 'Successes', fmtNum(s.successes)),
-        card('total-failures', 'Failures', fmtNum(s.failures)), card('success-rate', 'Success rate', (100 * s.successRate).toFixed(1) + '%'));
+        card('total-failures', 'Failures', fmtNum(s.failures)), card('total-refused', 'Of which refused by the gateway', fmtNum(s.refused || 0)),
+        card('success-rate', 'Success rate', (100 * s.successRate).toFixed(1) + '%'));
       totals.setAttribute('data-total', s.total);
       totals.setAttribute('data-successes', s.successes);
       totals.setAttribute('data-failures', s.failures);
+      totals.setAttribute('data-refused', s.refused || 0);
       fill(series, seriesChart(s.series, s.interval), legend());
       fill(reasons, barChart(s.byReason.map((r) => [r.reason, r.count]), 'bad'));
       fill(hours, hourChart(s.byHour));

@@ -67,6 +67,7 @@ type erow struct {
 	ia        int32
 	short     bool // the id is stored short (r, ia), not in xid
 	code, fc  int16
+	more      int32   // attempts beyond one the event stands for (event.Event.Attempts - 1)
 	xtype     string  // the event type when this version does not know it
 	prof      profile // display name and account id
 	str       [nSlots]string
@@ -134,6 +135,7 @@ func fillRow(w *erow, e *event.Event) {
 	code, extra := codec.Code(e)
 	w.code = int16(code)
 	w.fc = int16(min(max(e.FailureCount, -32768), 32767))
+	w.more = int32(min(e.Attempts()-1, 1<<31-1))
 	w.str = [nSlots]string{slotPrincipal: event.Value(e.Principal), slotEmail: event.Value(e.Email), slotUA: e.UserAgent, slotHost: e.Host,
 		slotPath: e.Path, slotErrorType: event.Value(e.ErrorType), slotPortal: event.Value(e.PortalID), slotExtra: extra}
 	w.prof = profile{clean(event.Value(e.DisplayName)), clean(event.Value(e.AccountID))}
@@ -381,7 +383,7 @@ func (r *byteReader) Read(p []byte) (int, error) {
 }
 
 const (
-	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, cc, asn, dev, g)`
+	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, cc, asn, dev, g, more)`
 	copyEvents = `COPY events` + copyCols + ` FROM STDIN (FORMAT binary)`
 	copyStage  = `COPY pg_temp.lg_stage` + copyCols + ` FROM STDIN (FORMAT binary)`
 )
@@ -608,7 +610,7 @@ func encodeRows(b []byte, rows []erow) []byte {
 	c.b = append(c.b, 0, 0, 0, 0, 0, 0, 0, 0)
 	for i := range rows {
 		w := &rows[i]
-		c.b = append(c.b, 0, 19)
+		c.b = append(c.b, 0, 20)
 		c.i8(w.ts)
 		c.i8(w.r)
 		if w.ip != 0 {
@@ -657,6 +659,7 @@ func encodeRows(b []byte, rows []erow) []byte {
 		} else {
 			c.null()
 		}
+		c.i4n(w.more)
 	}
 	c.b = append(c.b, 0xff, 0xff)
 	return c.b
@@ -690,8 +693,9 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 		if ip == 0 {
 			ip = int64(w.id[slotIP])
 		}
-		t.add(w.code, w.id[slotPortal], w.id[slotExtra], ident, ip)
-		t.addGeo(w.code, w.cc, w.asn, w.asOrg, w.dev)
+		n := 1 + int64(w.more)
+		t.add(w.code, w.id[slotPortal], w.id[slotExtra], ident, ip, n)
+		t.addGeo(w.code, w.cc, w.asn, w.asOrg, w.dev, n)
 		if w.xtype != "" {
 			xtypes[w.id[slotExtra]] = w.xtype
 		}
@@ -705,7 +709,7 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			if w.prof.disp != "" {
 				disp = int64(w.id[slotProfile])
 			}
-			u.Apply(int64(w.code), w.ts, ip, disp)
+			u.Apply(int64(w.code), w.ts, ip, disp, n)
 		}
 	}
 	hs := make([]int64, 0, len(tally))
@@ -713,12 +717,13 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 		hs = append(hs, h)
 	}
 	slices.Sort(hs)
-	var tu, ti, tc, tg [][]byte
+	var tu, ti, tc, tg, tm [][]byte
 	for _, h := range hs {
-		u, i, c, g := tally[h].pack()
-		tu, ti, tc, tg = append(tu, u), append(ti, i), append(tc, c), append(tg, g)
+		u, i, c, g, m := tally[h].pack()
+		tu, ti, tc, tg, tm = append(tu, u), append(ti, i), append(tc, c), append(tg, g), append(tm, m)
 	}
-	b.Queue(`INSERT INTO tally(h, users, ips, counts, geo) SELECT * FROM unnest($1::int[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[])`, hs, tu, ti, tc, tg)
+	b.Queue(`INSERT INTO tally(h, users, ips, counts, geo, more) SELECT * FROM unnest($1::int[], $2::bytea[], $3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[])`,
+		hs, tu, ti, tc, tg, tm)
 	if len(xtypes) > 0 {
 		var xi []int32
 		var xt []string

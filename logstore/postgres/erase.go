@@ -300,7 +300,8 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM tally WHERE h = $1`, h); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT code, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''), g FROM events WHERE ts >= $1 AND ts < $2`, h*hourMs, (h+1)*hourMs)
+	rows, err := tx.Query(ctx, `SELECT code, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''), g,
+  1 + coalesce(more, 0) FROM events WHERE ts >= $1 AND ts < $2`, h*hourMs, (h+1)*hourMs)
 	if err != nil {
 		return err
 	}
@@ -309,7 +310,7 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 		ident, ip    int64
 		cx, xtra     int32
 		cc, dev, org string
-		asn          int64
+		asn, n       int64
 	}
 	var evs []ev
 	var cids []int32
@@ -318,7 +319,7 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 		var ident, cx, xtra *int32
 		var ip *int64
 		var g []byte
-		if err := rows.Scan(&e.code, &ident, &ip, &cx, &xtra, &e.cc, &e.asn, &e.dev, &g); err != nil {
+		if err := rows.Scan(&e.code, &ident, &ip, &cx, &xtra, &e.cc, &e.asn, &e.dev, &g, &e.n); err != nil {
 			rows.Close()
 			return err
 		}
@@ -349,11 +350,11 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	}
 	t := newTallyAcc()
 	for _, e := range evs {
-		t.add(e.code, cxs[e.cx][cxPortal], e.xtra, e.ident, e.ip)
-		t.addGeo(e.code, e.cc, e.asn, e.org, e.dev)
+		t.add(e.code, cxs[e.cx][cxPortal], e.xtra, e.ident, e.ip, e.n)
+		t.addGeo(e.code, e.cc, e.asn, e.org, e.dev, e.n)
 	}
-	u, i, c, g := t.pack()
-	if _, err := tx.Exec(ctx, `INSERT INTO tally(h, users, ips, counts, geo) VALUES ($1, $2, $3, $4, $5)`, h, u, i, c, g); err != nil {
+	u, i, c, g, m := t.pack()
+	if _, err := tx.Exec(ctx, `INSERT INTO tally(h, users, ips, counts, geo, more) VALUES ($1, $2, $3, $4, $5, $6)`, h, u, i, c, g, m); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

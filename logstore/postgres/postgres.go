@@ -171,6 +171,8 @@ const maxCache = 1 << 20
 //	events.g            the other location and device     codec.AppendGeoRest; NULL: none
 //	                    fields (region, city, coordinates,
 //	                    AS organisation, browser, OS, bot)
+//	events.more         attempts the event stands for     event.Event.Attempts() - 1; NULL: 0 (addMore)
+//	                    beyond itself (a sampled refusal)
 //	dict.id, dict.s     a string and its id               text, COLLATE "C"
 //	dict.fold           lower-case form of s              text; NULL when it is s, and for profiles
 //	ctx.id              a combination of ctx strings      serial (cxKey)
@@ -180,8 +182,11 @@ const maxCache = 1 << 20
 //	                    type it holds
 //	tally.h             UTC hour                          floor(ms / hourMs)
 //	tally.users         attempts per identity (dict id)   counts blob, codec.VarintDelta
-//	tally.ips           failures per IP (address key)     counts blob, codec.VarintDelta
+//	tally.ips           failed attempts per IP (address   counts blob, codec.VarintDelta
+//	                    key)
 //	tally.counts        events per (code, portal, xtra)   packEventCounts
+//	tally.more          attempts beyond counts, by the    packEventCounts; NULL: none, or a row
+//	                    same keys                         older than the column (addMore)
 //	tally.geo           attempts per country and device   packGeoCounts; NULL: a row older than the
 //	                    type, failures per AS              column (addTallyGeo), read from the events
 //	udelta.seq, .b      a batch's user summaries          packUsers
@@ -191,7 +196,8 @@ const maxCache = 1 << 20
 //	                    failure
 //	users.ip            last address                      address key; NULL: none
 //	users.disp          the profile with the display name dict id; NULL: none
-//	users.fails         failures since the last login     integer
+//	users.fails         failed attempts since the last    integer
+//	                    login
 //	users.src           source                            codec source code
 const schemaSQL = `
 CREATE TABLE IF NOT EXISTS events(ts bigint NOT NULL, r bigint NOT NULL, ip int, ipx int, ia int, pr int, em int, prof int,
@@ -209,7 +215,7 @@ CREATE TABLE IF NOT EXISTS ctx(id serial PRIMARY KEY, ua int NOT NULL, host int 
 CREATE INDEX IF NOT EXISTS ctx_portal ON ctx(portal);
 CREATE TABLE IF NOT EXISTS xtype(id int PRIMARY KEY, t text COLLATE "C" NOT NULL);
 CREATE INDEX IF NOT EXISTS xtype_t ON xtype(t);
-CREATE TABLE IF NOT EXISTS tally(h int NOT NULL, users bytea, ips bytea, counts bytea, geo bytea);
+CREATE TABLE IF NOT EXISTS tally(h int NOT NULL, users bytea, ips bytea, counts bytea, geo bytea, more bytea);
 CREATE INDEX IF NOT EXISTS tally_h ON tally(h);
 CREATE TABLE IF NOT EXISTS udelta(seq bigserial PRIMARY KEY, b bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS users(seen bigint, login bigint, logout bigint, fail bigint, ip bigint, id int PRIMARY KEY, disp int,
@@ -266,6 +272,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if err := addTallyGeo(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open postgres log store: add the location and device counts to schema %q: %w", opt.Schema, err)
+	}
+	if err := addMore(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres log store: add the counts of attempts to schema %q: %w", opt.Schema, err)
 	}
 	return s, nil
 }
@@ -353,6 +363,36 @@ WHERE table_schema = current_schema() AND table_name = 'tally' AND column_name =
 	}
 	_, err := db.Exec(ctx, `ALTER TABLE tally ADD COLUMN IF NOT EXISTS geo bytea`)
 	return err
+}
+
+// addMore gives the events table and the tally rollup their more columns
+// (the attempts an event stands for beyond itself) when they have none: a
+// schema written before them, whose events and tally rows keep NULL there
+// and count one attempt per event. Adding a nullable column rewrites no row.
+// Under the advisory lock of addSeq, so that two instances opening one old
+// schema add them once.
+func addMore(ctx context.Context, db *pgxpool.Pool) error {
+	const has = `SELECT count(*) FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'more'`
+	var n int
+	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+		return err
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS more int`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `ALTER TABLE tally ADD COLUMN IF NOT EXISTS more bytea`); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // DropSchema drops schema and everything in it, for tests and benchmarks.

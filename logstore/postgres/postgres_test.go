@@ -508,3 +508,29 @@ func TestUpgradeTallyGeo(t *testing.T) {
 	}
 	storetest.CheckSameStats(t, ref, s)
 }
+
+// TestUpgradeAddsMore opens a schema written before counts of attempts (no
+// more column on events nor on tally): its events count one attempt each,
+// Stats answers as a store that had the columns all along, and a sampled
+// refusal delivered after the upgrade counts what it stands for.
+func TestUpgradeAddsMore(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	old := storetest.Uncounted(append(slices.Clone(all), late...))
+	ref := open(t)
+	if err := ref.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	schema := newSchema()
+	s := openIn(t, schema)
+	if err := s.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `ALTER TABLE events DROP COLUMN more; ALTER TABLE tally DROP COLUMN more`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openIn(t, schema)
+	storetest.CheckSameStats(t, ref, s)
+	storetest.CheckCountUpgrade(t, ref, s)
+}

@@ -237,7 +237,7 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq, cc, asn, dev, g`
+var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq, cc, asn, dev, g, more`
 
 type row struct {
 	ts, r                      int64
@@ -249,6 +249,7 @@ type row struct {
 	cc, dev                    *string
 	asn                        *int64
 	geo                        []byte
+	more                       *int32
 }
 
 func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) ([]row, error) {
@@ -261,7 +262,7 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.ts, &r.r, &r.ip, &r.ia, &r.pr, &r.em, &r.prof, &r.cx, &r.xtra, &r.code, &r.fc,
-			&r.trace, &r.tracet, &r.xid, &r.seq, &r.cc, &r.asn, &r.dev, &r.geo); err != nil {
+			&r.trace, &r.tracet, &r.xid, &r.seq, &r.cc, &r.asn, &r.dev, &r.geo, &r.more); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -342,6 +343,9 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			Principal: ptr(iv(r.pr)), Email: ptr(iv(r.em)), DisplayName: event.Str(prof.disp), AccountID: event.Str(prof.acct),
 			ErrorType: ptr(int64(k[cxET])), PortalID: ptr(int64(k[cxPortal])), FailureCount: int(r.fc),
 			UserAgent: nm[int64(k[cxUA])], Host: nm[int64(k[cxHost])], Path: nm[int64(k[cxPath])]}
+		if r.more != nil && *r.more > 0 {
+			e.Count = int(1 + *r.more)
+		}
 		switch {
 		case r.xid != nil:
 			e.ID = *r.xid
@@ -517,13 +521,13 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var ts, asn int64
+			var ts, asn, n int64
 			var code int16
 			var ident *int32
 			var ip *int64
 			var cc, dev string
 			var g []byte
-			if err := rows.Scan(&ts, &code, &ident, &ip, &cc, &asn, &dev, &g); err != nil {
+			if err := rows.Scan(&ts, &code, &ident, &ip, &cc, &asn, &dev, &g, &n); err != nil {
 				return err
 			}
 			var org string
@@ -534,21 +538,21 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 				}
 				org = e.ASOrg
 			}
-			geo.AddEvent(int64(code), cc, asn, org, dev)
+			geo.AddEvent(int64(code), cc, asn, org, dev, n)
 			if !counts {
 				continue
 			}
-			acc.AddCount(ts, int64(code), 1)
+			acc.AddCount(ts, int64(code), 1, n)
 			var ipv int64
 			if ip != nil {
 				ipv = *ip
 			}
-			acc.AddKeyed(int64(code), iv(ident), ipv)
+			acc.AddKeyed(int64(code), iv(ident), ipv, n)
 		}
 		return rows.Err()
 	}
 	cols := `SELECT ts, code, coalesce(pr, em), ` + ipKeyExpr + `, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''),
-  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END FROM events WHERE `
+  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END, 1 + coalesce(more, 0) FROM events WHERE `
 	if hHi <= hLo {
 		return raw(true, cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
 	}
@@ -563,7 +567,10 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 		return err
 	}
 	if err := eachTally(ctx, q, hLo, hHi, true, func(h int64, t *tallyRow) error {
-		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n) }); err != nil {
+		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n, n) }); err != nil {
+			return err
+		}
+		if err := unpackEventCounts(t.more, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), 0, n) }); err != nil {
 			return err
 		}
 		if err := codec.AddCounts(t.users, codec.VarintDelta, acc.Users.Add); err != nil {
@@ -603,16 +610,16 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	// hour from the whole table. The upper bound makes the planner estimate
 	// the range from the index rather than from statistics the newest rows
 	// may not be in yet.
-	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+` FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes,
+	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+`, 1 + coalesce(more, 0) FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes,
 		pgx.QueryExecModeExec, msOf(q.Since, minMs), int64(1)<<62)
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)
 	}
 	for rows.Next() {
-		var ts int64
+		var ts, n int64
 		var ident *int32
 		var ip *int64
-		if err := rows.Scan(&ts, &ident, &ip); err != nil {
+		if err := rows.Scan(&ts, &ident, &ip, &n); err != nil {
 			rows.Close()
 			return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)
 		}
@@ -620,7 +627,7 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 		if ip != nil {
 			ipv = *ip
 		}
-		acc.Add(ts, iv(ident), ipv)
+		acc.Add(ts, iv(ident), ipv, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

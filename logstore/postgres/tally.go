@@ -11,11 +11,16 @@ import (
 )
 
 // The tally rollup: every batch adds one row per UTC hour its events fall in,
-// with four packed blobs: the number of events per (code, portal, xtra)
-// (packEventCounts), the attempts per identity and the failures per IP (counts
-// blobs, codec.AppendCounts with codec.VarintDelta), and the attempts per
-// country and device type and failures per AS (packGeoCounts; NULL in the
-// rows written before it existed, whose hours Stats reads from the events). Stats and the totals of
+// with five packed blobs: the number of events per (code, portal, xtra)
+// (packEventCounts, counts: the totals of queries count events), the
+// attempts those events stand for beyond one each (packEventCounts, more:
+// the counts of sampled refusals; NULL when none, and in rows written before
+// it existed, whose events each stood for one attempt; Stats counts counts +
+// more attempts), the attempts per identity and the failed attempts per IP
+// (counts blobs, codec.AppendCounts with codec.VarintDelta), and the attempts
+// per country and device type and failed attempts per AS (packGeoCounts; NULL
+// in the rows written before it existed, whose hours Stats reads from the
+// events). Stats and the totals of
 // unkeyed queries add up the rows of the whole hours they cover. Rows are
 // only ever inserted (DeleteBefore replaces those of the hour it cuts), so
 // concurrent writers never wait for one another here.
@@ -26,15 +31,18 @@ type ckey struct {
 	portal, xtra int32
 }
 
-// tallyAcc accumulates one hour of a batch.
+// tallyAcc accumulates one hour of a batch: events per ckey (counts), the
+// attempts they stand for beyond one each (more: sampled refusals' counts),
+// and attempts per identity, failed attempts per IP and attempts per
+// country, AS and device type.
 type tallyAcc struct {
-	counts     map[ckey]int64
-	users, ips map[int64]int64
-	geo        map[gkey]int64
+	counts, more map[ckey]int64
+	users, ips   map[int64]int64
+	geo          map[gkey]int64
 }
 
 func newTallyAcc() *tallyAcc {
-	return &tallyAcc{counts: map[ckey]int64{}, users: map[int64]int64{}, ips: map[int64]int64{}, geo: map[gkey]int64{}}
+	return &tallyAcc{counts: map[ckey]int64{}, more: map[ckey]int64{}, users: map[int64]int64{}, ips: map[int64]int64{}, geo: map[gkey]int64{}}
 }
 
 // gkey is what the location and device counts are by: a country (s, the
@@ -53,20 +61,21 @@ const (
 	geoDevice  = 3
 )
 
-// addGeo counts one event's country, AS (organisation org) and device type.
-func (t *tallyAcc) addGeo(code int16, cc string, asn int64, org, dev string) {
+// addGeo counts one event's country, AS (organisation org) and device type:
+// n attempts.
+func (t *tallyAcc) addGeo(code int16, cc string, asn int64, org, dev string, n int64) {
 	c := int64(code) & codec.TypeMask
 	if c != codec.SuccessCode && c != codec.FailureCode {
 		return
 	}
 	if cc != "" {
-		t.geo[gkey{kind: geoCountry, code: byte(c), s: cc}]++
+		t.geo[gkey{kind: geoCountry, code: byte(c), s: cc}] += n
 	}
 	if dev != "" {
-		t.geo[gkey{kind: geoDevice, code: byte(c), s: dev}]++
+		t.geo[gkey{kind: geoDevice, code: byte(c), s: dev}] += n
 	}
 	if asn != 0 && c == codec.FailureCode {
-		t.geo[gkey{kind: geoASN, code: byte(c), asn: asn, s: org}]++
+		t.geo[gkey{kind: geoASN, code: byte(c), asn: asn, s: org}] += n
 	}
 }
 
@@ -130,24 +139,33 @@ func addGeoCounts(b []byte, acc *codec.GeoAcc) error {
 	return nil
 }
 
-// add counts one event.
-func (t *tallyAcc) add(code int16, portal, xtra int32, ident, ip int64) {
-	t.counts[ckey{code, portal, xtra}]++
+// add counts one event, standing for n attempts.
+func (t *tallyAcc) add(code int16, portal, xtra int32, ident, ip, n int64) {
+	k := ckey{code, portal, xtra}
+	t.counts[k]++
+	if n > 1 {
+		t.more[k] += n - 1
+	}
 	switch c := int64(code) & codec.TypeMask; c {
 	case codec.SuccessCode, codec.FailureCode:
 		if ident != 0 {
-			t.users[ident]++
+			t.users[ident] += n
 		}
 		if c == codec.FailureCode && ip != 0 {
-			t.ips[ip]++
+			t.ips[ip] += n
 		}
 	}
 }
 
-func (t *tallyAcc) pack() (users, ips, counts, geo []byte) {
+// pack encodes the blobs of a tally row; more is nil when every event
+// stands for one attempt.
+func (t *tallyAcc) pack() (users, ips, counts, geo, more []byte) {
+	if len(t.more) > 0 {
+		more = packEventCounts(t.more)
+	}
 	return codec.AppendCountMap(make([]byte, 0, 4*len(t.users)), codec.VarintDelta, t.users),
 		codec.AppendCountMap(make([]byte, 0, 4*len(t.ips)), codec.VarintDelta, t.ips),
-		packEventCounts(t.counts), packGeoCounts(t.geo)
+		packEventCounts(t.counts), packGeoCounts(t.geo), more
 }
 
 // packEventCounts encodes counts sorted by key: code, portal and xtra as
@@ -199,14 +217,14 @@ var errCorrupt = errors.New("corrupt rollup blob")
 // tallyRow is one row of the tally table; users, ips and geo are only read
 // when asked for.
 type tallyRow struct {
-	users, ips, counts, geo []byte
+	users, ips, counts, geo, more []byte
 }
 
 // eachTally calls fn for every tally row of the hours [hLo, hHi).
 func eachTally(ctx context.Context, q querier, hLo, hHi int64, keyed bool, fn func(h int64, t *tallyRow) error) error {
-	cols := `h, NULL::bytea, NULL::bytea, counts, NULL::bytea`
+	cols := `h, NULL::bytea, NULL::bytea, counts, NULL::bytea, more`
 	if keyed {
-		cols = `h, users, ips, counts, geo`
+		cols = `h, users, ips, counts, geo, more`
 	}
 	rows, err := q.Query(ctx, `SELECT `+cols+` FROM tally WHERE h >= $1 AND h < $2`, hLo, hHi)
 	if err != nil {
@@ -216,7 +234,7 @@ func eachTally(ctx context.Context, q querier, hLo, hHi int64, keyed bool, fn fu
 	for rows.Next() {
 		var h int32
 		var t tallyRow
-		if err := rows.Scan(&h, &t.users, &t.ips, &t.counts, &t.geo); err != nil {
+		if err := rows.Scan(&h, &t.users, &t.ips, &t.counts, &t.geo, &t.more); err != nil {
 			return err
 		}
 		if err := fn(int64(h), &t); err != nil {

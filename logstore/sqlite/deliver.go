@@ -14,15 +14,23 @@ import (
 	"github.com/loginguard/loginguard/logstore/internal/codec"
 )
 
-const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g) VALUES`
+const insertEvents = `INSERT OR FAIL INTO events(k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g, more) VALUES`
 
 // rollupKey is the key of a row of hourly (h: the UTC hour) or of daily (h:
 // the UTC day); see schema.
 type rollupKey struct{ h, code, portal, xtra int64 }
 
+// rollupN is a row's counts: n events standing for n+more attempts (see
+// schema).
+type rollupN struct{ n, more int64 }
+
 // evRow is what sealing and the user summaries need of an event: its
-// events columns of the same names (see schema), 0 for NULL.
-type evRow struct{ k, code, pr, em, ip, disp int64 }
+// events columns of the same names (see schema), 0 for NULL, and n, the
+// attempts it stands for (1 + events.more).
+type evRow struct{ k, code, pr, em, ip, disp, n int64 }
+
+// evRowCols selects an evRow, for scanRows.
+const evRowCols = `k, code, pr, em, ip, disp, 1 + coalesce(more, 0)`
 
 func (r *evRow) ident() int64 {
 	if r.pr != 0 {
@@ -281,8 +289,8 @@ type batchWriter struct {
 	seen        map[string]bool  // event ids of the batch met so far
 	events      *bulk            // the INSERT into events
 	arena       []byte           // holds the x blobs of the rows in events
-	hours, days map[rollupKey]int64
-	geo         map[geoKey]int64 // the geodaily counts
+	hours, days map[rollupKey]*rollupN
+	geo         map[geoKey]int64 // the geodaily counts (attempts)
 	tail, pend  []evRow          // rows for s.tail and s.pend
 	late        []int64          // keys of the rows below the seal watermark
 	maxMs       int64            // the newest event date, in ms
@@ -290,8 +298,8 @@ type batchWriter struct {
 
 func (s *Store) newBatchWriter(tx *sql.Tx, taken map[int64]string, n int) *batchWriter {
 	return &batchWriter{s: s, tx: tx, taken: taken, seen: make(map[string]bool, n),
-		events: newBulk(tx, &s.sc, insertEvents, 14, ""), arena: make([]byte, 0, 24*n),
-		hours: map[rollupKey]int64{}, days: map[rollupKey]int64{}, geo: map[geoKey]int64{}, maxMs: s.maxMs}
+		events: newBulk(tx, &s.sc, insertEvents, 15, ""), arena: make([]byte, 0, 24*n),
+		hours: map[rollupKey]*rollupN{}, days: map[rollupKey]*rollupN{}, geo: map[geoKey]int64{}, maxMs: s.maxMs}
 }
 
 // add writes e, whose code and string ids are code and r, unless the batch or
@@ -318,8 +326,9 @@ func (w *batchWriter) add(ctx context.Context, e *event.Event, code int64, r *[n
 		w.arena = packGeo(w.arena, e, r)
 		g = w.arena[at:len(w.arena):len(w.arena)]
 	}
+	n := e.Attempts()
 	if err := w.events.add(ctx, k, idb, code, nz(r[slotPrincipal]), nz(r[slotEmail]), nz(r[slotDisplay]), nz(ip), nz(r[slotPortal]),
-		nz(r[slotExtra]), x, nz(r[slotCountry]), nz(e.ASN), nz(r[slotDeviceType]), g); err != nil {
+		nz(r[slotExtra]), x, nz(r[slotCountry]), nz(e.ASN), nz(r[slotDeviceType]), g, nz(n-1)); err != nil {
 		return err
 	}
 	if !short {
@@ -327,10 +336,10 @@ func (w *batchWriter) add(ctx context.Context, e *event.Event, code int64, r *[n
 			return err
 		}
 	}
-	w.hours[rollupKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}]++
-	w.days[rollupKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}]++
-	addGeoKeys(w.geo, codec.FloorDiv(ms, dayMs), code, r[slotCountry], e.ASN, r[slotASOrg], r[slotDeviceType])
-	row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay]}
+	countRollup(w.hours, rollupKey{codec.FloorDiv(ms, hourMs), code, r[slotPortal], r[slotExtra]}, n)
+	countRollup(w.days, rollupKey{codec.FloorDiv(ms, dayMs), code, r[slotPortal], r[slotExtra]}, n)
+	addGeoKeys(w.geo, codec.FloorDiv(ms, dayMs), code, r[slotCountry], e.ASN, r[slotASOrg], r[slotDeviceType], n)
+	row := evRow{k: k, code: code, pr: r[slotPrincipal], em: r[slotEmail], ip: ip, disp: r[slotDisplay], n: n}
 	switch {
 	case k >= w.s.mark:
 		w.tail = append(w.tail, row)
@@ -493,14 +502,28 @@ const (
 	dayMs  = codec.DayMs
 )
 
-// addCounts adds sign times the counts to the hourly and daily rollups.
-func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[rollupKey]int64, sign int64) error {
+// countRollup counts in m, under k, one event standing for n attempts.
+func countRollup(m map[rollupKey]*rollupN, k rollupKey, n int64) {
+	c := m[k]
+	if c == nil {
+		c = &rollupN{}
+		m[k] = c
+	}
+	c.n++
+	c.more += n - 1
+}
+
+// addCounts adds sign times the counts to the hourly and daily rollups (the
+// attempts beyond the events to hourly only: daily serves page totals, which
+// count events).
+func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[rollupKey]*rollupN, sign int64) error {
 	for _, t := range []struct {
-		m          map[rollupKey]int64
+		m          map[rollupKey]*rollupN
 		head, tail string
+		more       bool
 	}{
-		{hours, `INSERT INTO hourly(h, code, portal, xtra, n) VALUES`, ` ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
-		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES`, ` ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`},
+		{hours, `INSERT INTO hourly(h, code, portal, xtra, n, more) VALUES`, ` ON CONFLICT(h, code, portal, xtra) DO UPDATE SET n = n + excluded.n, more = more + excluded.more`, true},
+		{days, `INSERT INTO daily(d, code, portal, xtra, n) VALUES`, ` ON CONFLICT(d, code, portal, xtra) DO UPDATE SET n = n + excluded.n`, false},
 	} {
 		// Sorted, so that each row of a statement comes after the previous one.
 		keys := make([]rollupKey, 0, len(t.m))
@@ -510,9 +533,21 @@ func addCounts(ctx context.Context, tx *sql.Tx, sc *stmts, hours, days map[rollu
 		slices.SortFunc(keys, func(a, b rollupKey) int {
 			return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.code, b.code), cmp.Compare(a.portal, b.portal), cmp.Compare(a.xtra, b.xtra))
 		})
-		b := newBulk(tx, sc, t.head, 5, t.tail)
+		if !t.more {
+			b := newBulk(tx, sc, t.head, 5, t.tail)
+			for _, k := range keys {
+				if err := b.add(ctx, k.h, k.code, k.portal, k.xtra, sign*t.m[k].n); err != nil {
+					return err
+				}
+			}
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		b := newBulk(tx, sc, t.head, 6, t.tail)
 		for _, k := range keys {
-			if err := b.add(ctx, k.h, k.code, k.portal, k.xtra, sign*t.m[k]); err != nil {
+			if err := b.add(ctx, k.h, k.code, k.portal, k.xtra, sign*t.m[k].n, sign*t.m[k].more); err != nil {
 				return err
 			}
 		}

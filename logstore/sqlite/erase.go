@@ -207,21 +207,21 @@ func (s *Store) deleteBatch(ctx context.Context, end int64, batch int) (int64, b
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, false, err
 	}
-	hours, days := map[rollupKey]int64{}, map[rollupKey]int64{}
-	rows, err := tx.QueryContext(ctx, `SELECT k, code, coalesce(portal, 0), coalesce(xtra, 0) FROM events WHERE k < ?`, cut)
+	hours, days := map[rollupKey]*rollupN{}, map[rollupKey]*rollupN{}
+	rows, err := tx.QueryContext(ctx, `SELECT k, code, coalesce(portal, 0), coalesce(xtra, 0), 1 + coalesce(more, 0) FROM events WHERE k < ?`, cut)
 	if err != nil {
 		return 0, false, err
 	}
 	for rows.Next() {
-		var k, code, portal, xtra int64
-		if err := rows.Scan(&k, &code, &portal, &xtra); err != nil {
+		var k, code, portal, xtra, n int64
+		if err := rows.Scan(&k, &code, &portal, &xtra, &n); err != nil {
 			rows.Close()
 			return 0, false, err
 		}
 		hk := rollupKey{h: codec.FloorDiv(codec.Ms(k), hourMs), code: code, portal: portal, xtra: xtra}
-		hours[hk]++
+		countRollup(hours, hk, n)
 		hk.h = codec.FloorDiv(codec.Ms(k), dayMs)
-		days[hk]++
+		countRollup(days, hk, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -21,7 +21,9 @@ import (
 //	geodaily.key     the country, ASN or device type  dict id of events.cc; events.asn; dict id of events.dev
 //	geodaily.org     AS organisation (geoASN only)    dict id; 0: none or another kind
 //	geodaily.code    success or failure               codec.SuccessCode, codec.FailureCode (geoASN: failures only)
-//	geodaily.n       events counted                   integer
+//	geodaily.n       attempts counted                 integer: the sum of the events' attempts
+//	                                                  (1 + events.more); files older than
+//	                                                  events.more counted events, each 1 attempt
 const geoSchema = `CREATE TABLE IF NOT EXISTS geodaily(d INT, kind INT, key INT, org INT, code INT, n INT NOT NULL,
   PRIMARY KEY(d, kind, key, org, code)) WITHOUT ROWID;`
 
@@ -36,20 +38,21 @@ const (
 type geoKey struct{ d, kind, key, org, code int64 }
 
 // addGeoKeys counts one event of code on day d, from country cc, AS asn
-// naming organisation org and device type dev (dict ids and ASN; 0: none).
-func addGeoKeys(m map[geoKey]int64, d, code, cc, asn, org, dev int64) {
+// naming organisation org and device type dev (dict ids and ASN; 0: none),
+// standing for n attempts.
+func addGeoKeys(m map[geoKey]int64, d, code, cc, asn, org, dev, n int64) {
 	t := code & codec.TypeMask
 	if t != codec.SuccessCode && t != codec.FailureCode {
 		return
 	}
 	if cc != 0 {
-		m[geoKey{d, geoCountry, cc, 0, t}]++
+		m[geoKey{d, geoCountry, cc, 0, t}] += n
 	}
 	if dev != 0 {
-		m[geoKey{d, geoDevice, dev, 0, t}]++
+		m[geoKey{d, geoDevice, dev, 0, t}] += n
 	}
 	if asn != 0 && t == codec.FailureCode {
-		m[geoKey{d, geoASN, asn, org, t}]++
+		m[geoKey{d, geoASN, asn, org, t}] += n
 	}
 }
 
@@ -74,9 +77,15 @@ func addGeoCounts(ctx context.Context, tx *sql.Tx, sc *stmts, m map[geoKey]int64
 }
 
 // geoCols selects from events what addGeoKeys needs: key, code, cc, asn,
-// dev and, for failures with an ASN, g (for the AS organisation).
+// dev, for failures with an ASN g (for the AS organisation), and the
+// attempts.
 const geoCols = `SELECT k, code, coalesce(cc, 0), coalesce(asn, 0), coalesce(dev, 0),
-  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END FROM events`
+  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END, 1 + coalesce(more, 0) FROM events`
+
+// geoColsFormat3 is geoCols for a file of format 3 or 4, whose events have no
+// more column: each stands for one attempt.
+const geoColsFormat3 = `SELECT k, code, coalesce(cc, 0), coalesce(asn, 0), coalesce(dev, 0),
+  CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END, 1 FROM events`
 
 // scanGeo adds the events query (selecting geoCols) finds to m, by UTC day
 // when days, else all on day 0.
@@ -87,9 +96,9 @@ func scanGeo(ctx context.Context, q querier, m map[geoKey]int64, days bool, quer
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k, code, cc, asn, dev int64
+		var k, code, cc, asn, dev, n int64
 		var g []byte
-		if err := rows.Scan(&k, &code, &cc, &asn, &dev, &g); err != nil {
+		if err := rows.Scan(&k, &code, &cc, &asn, &dev, &g, &n); err != nil {
 			return err
 		}
 		var r row
@@ -102,7 +111,7 @@ func scanGeo(ctx context.Context, q querier, m map[geoKey]int64, days bool, quer
 		if days {
 			d = codec.FloorDiv(codec.Ms(k), dayMs)
 		}
-		addGeoKeys(m, d, code, cc, asn, r.asOrg, dev)
+		addGeoKeys(m, d, code, cc, asn, r.asOrg, dev, n)
 	}
 	return rows.Err()
 }
@@ -119,7 +128,7 @@ func (s *Store) migrate3(ctx context.Context) error {
 		return err
 	}
 	m := map[geoKey]int64{}
-	if err := scanGeo(ctx, tx, m, true, geoCols+` WHERE (code & 7) IN (1, 2) AND (cc IS NOT NULL OR asn IS NOT NULL OR dev IS NOT NULL)`); err != nil {
+	if err := scanGeo(ctx, tx, m, true, geoColsFormat3+` WHERE (code & 7) IN (1, 2) AND (cc IS NOT NULL OR asn IS NOT NULL OR dev IS NOT NULL)`); err != nil {
 		return err
 	}
 	if err := addGeoCounts(ctx, tx, &s.sc, m, 1); err != nil {

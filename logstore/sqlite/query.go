@@ -459,14 +459,14 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g`
+const eventCols = `k, idb, code, pr, em, disp, ip, portal, xtra, x, cc, asn, dev, g, more`
 
 // row is an events row read back: the columns of the same names (see
 // schema), with x unpacked by unpackRest into msg (the message template), et
 // (error type), acct (account), fc (failure count), ua (user agent), host,
 // path and trace, and g by unpackGeo into the location and device fields.
 type row struct {
-	k, code, fc                                                   int64
+	k, code, fc, more                                             int64
 	idb                                                           []byte
 	pr, em, disp, ip, msg, et, portal, acct, ua, host, path, xtra int64
 	trace                                                         string
@@ -507,13 +507,13 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 
 func scanRow(rows *sql.Rows) (row, error) {
 	var r row
-	var n [9]sql.NullInt64
+	var n [10]sql.NullInt64
 	var x, g []byte
-	if err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &x, &n[6], &n[7], &n[8], &g); err != nil {
+	if err := rows.Scan(&r.k, &r.idb, &r.code, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &x, &n[6], &n[7], &n[8], &g, &n[9]); err != nil {
 		return r, err
 	}
 	r.pr, r.em, r.disp, r.ip, r.portal, r.xtra = n[0].Int64, n[1].Int64, n[2].Int64, n[3].Int64, n[4].Int64, n[5].Int64
-	r.cc, r.asn, r.dev = n[6].Int64, n[7].Int64, n[8].Int64
+	r.cc, r.asn, r.dev, r.more = n[6].Int64, n[7].Int64, n[8].Int64, n[9].Int64
 	if err := unpackRest(x, &r); err != nil {
 		return r, err
 	}
@@ -558,6 +558,9 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 			Device: event.Device{Browser: nm[r.browser], OS: nm[r.os], DeviceType: nm[r.dev], Bot: r.bot},
 		}
 		codec.Decode(&e, r.code, nm[r.xtra])
+		if r.more > 0 {
+			e.Count = int(1 + r.more)
+		}
 		if r.msg != 0 {
 			if t, ok := nm[r.msg]; ok {
 				m := codec.Expand(t, e.Identity(), e.FailureCount)

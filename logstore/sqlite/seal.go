@@ -92,12 +92,12 @@ func (a *segAcc) add(r *evRow) {
 	switch r.code & codec.TypeMask {
 	case codec.FailureCode:
 		if r.ip != 0 {
-			a.ips = append(a.ips, codec.Count{Key: r.ip, N: 1})
+			a.ips = append(a.ips, codec.Count{Key: r.ip, N: r.n})
 		}
 		fallthrough
 	case codec.SuccessCode:
 		if id := r.ident(); id != 0 {
-			a.users = append(a.users, codec.Count{Key: id, N: 1})
+			a.users = append(a.users, codec.Count{Key: id, N: r.n})
 		}
 	}
 }
@@ -284,7 +284,7 @@ func applyUser(users map[int64]*codec.User, r *evRow) {
 		u = &codec.User{ID: id}
 		users[id] = u
 	}
-	u.Apply(r.code, codec.Ms(r.k), r.ip, r.disp)
+	u.Apply(r.code, codec.Ms(r.k), r.ip, r.disp, r.n)
 }
 
 // dropErasedUsers deletes the summaries of erased identities.
@@ -298,7 +298,7 @@ func (s *Store) dropErasedUsers(ctx context.Context, tx *sql.Tx) error {
 	return deleteUsers(ctx, tx, &s.sc, ids)
 }
 
-// scanRows reads (k, code, pr, em, ip, disp) rows.
+// scanRows reads rows of evRowCols.
 func scanRows(ctx context.Context, q querier, query string, args []any, fn func(r *evRow)) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -308,7 +308,7 @@ func scanRows(ctx context.Context, q querier, query string, args []any, fn func(
 	for rows.Next() {
 		var r evRow
 		var pr, em, ip, disp sql.NullInt64
-		if err := rows.Scan(&r.k, &r.code, &pr, &em, &ip, &disp); err != nil {
+		if err := rows.Scan(&r.k, &r.code, &pr, &em, &ip, &disp, &r.n); err != nil {
 			return err
 		}
 		r.pr, r.em, r.ip, r.disp = pr.Int64, em.Int64, ip.Int64, disp.Int64
@@ -321,12 +321,12 @@ func scanRows(ctx context.Context, q querier, query string, args []any, fn func(
 // behind. Called with s.mu held (or before the store is shared).
 func (s *Store) loadMemory(ctx context.Context) error {
 	var tail, pend []evRow
-	if err := scanRows(ctx, s.w, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{s.mark}, func(r *evRow) {
+	if err := scanRows(ctx, s.w, `SELECT `+evRowCols+` FROM events WHERE k >= ? ORDER BY k`, []any{s.mark}, func(r *evRow) {
 		tail = append(tail, *r)
 	}); err != nil {
 		return err
 	}
-	if err := scanRows(ctx, s.w, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{s.umark, s.mark}, func(r *evRow) {
+	if err := scanRows(ctx, s.w, `SELECT `+evRowCols+` FROM events WHERE k >= ? AND k < ? ORDER BY k`, []any{s.umark, s.mark}, func(r *evRow) {
 		pend = append(pend, *r)
 	}); err != nil {
 		return err
@@ -353,7 +353,7 @@ func (s *Store) foldLate(ctx context.Context, tx *sql.Tx, mark, umark int64, use
 			return err
 		}
 		acc := newSegAcc()
-		if err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k = ?`, []any{k}, func(r *evRow) {
+		if err := scanRows(ctx, tx, `SELECT `+evRowCols+` FROM events WHERE k = ?`, []any{k}, func(r *evRow) {
 			acc.add(r)
 			if k < umark {
 				applyUser(users, r)

@@ -27,12 +27,14 @@
 //	    below the mark dmark; the newer strings are indexed in memory and
 //	    added here sorted, Options.DictBatch at a time (see dict.go).
 //	xid(id PRIMARY KEY, k)              ids that are not short.
-//	hourly(h, code, portal, xtra, n)    event counts per UTC hour, maintained in
-//	    each Deliver transaction: totals, series, reasons and hours of day of
-//	    Stats, and page totals of filters without email/IP/principal. xtra
+//	hourly(h, code, portal, xtra, n, more)  event counts per UTC hour, and
+//	    the attempts they stand for beyond one each (a sampled refusal's
+//	    count), maintained in each Deliver transaction: totals, series,
+//	    reasons and hours of day of Stats (n + more attempts), and page
+//	    totals of filters without email/IP/principal (n events). xtra
 //	    (0 when none) keeps types this version does not know apart, so that
 //	    a filter on one of them (e.g. the admin API's audit types) counts too.
-//	daily(d, code, portal, xtra, n)     the same per UTC day, so that a 30-day
+//	daily(d, code, portal, xtra, n)     the event counts per UTC day, so that a 30-day
 //	    page total sums 30 days of rows rather than 720 hours of them.
 //	seg(lo, hi, lvl, nb, users, ips)    sealed key ranges [lo, hi): level 0 at
 //	    least 2,048 events or the rest of a UTC day, level 1 a whole UTC day,
@@ -143,9 +145,9 @@ const (
 )
 
 // formatVersion is the schema version, in PRAGMA user_version. Files of
-// versions 2 and 3 are upgraded (migrate2, migrate3); others are refused
-// rather than misread.
-const formatVersion = 4
+// versions 2, 3 and 4 are upgraded (migrate2, migrate3, migrate4); others are
+// refused rather than misread.
+const formatVersion = 5
 
 // schema is the file's tables (see the package doc for their design). Their
 // columns, and the fields of evRow and row that mirror them, column by column:
@@ -169,6 +171,8 @@ const formatVersion = 4
 //	                  region code, region, city, latitude,
 //	                  longitude, accuracy radius, AS
 //	                  organisation, browser, OS, bot
+//	events.more       attempts the event stands for beyond   event.Event.Attempts() - 1; NULL: 0
+//	                  itself (a sampled refusal's count)
 //	dict.id           dictionary id                          given in order by the writer
 //	dict.s            the string                             text; codec.Erased + id once erased
 //	dict.fold         lower-case form of s                   text; NULL when it is s
@@ -179,12 +183,13 @@ const formatVersion = 4
 //	daily.d           UTC day                                floor(ms / dayMs)
 //	hourly, daily:
 //	  .code, .portal, .xtra   as in events                   0: none
-//	  .n              events counted                         integer
+//	  .n              events counted                         integer (page totals of Query)
+//	hourly.more       their attempts beyond n                sum of events.more (Stats counts n + more)
 //	seg.lo, seg.hi    the segment's key range [lo, hi)       events.k
 //	seg.lvl           level: 0 part of a day, 1 a whole day  0 or 1
 //	seg.nb            bucket count of its postings           power of two (bucketsFor)
-//	seg.users         attempts per identity (dict id)        counts blob, codec.UvarintDelta
-//	seg.ips           failures per IP (events.ip)            counts blob, codec.UvarintDelta
+//	seg.users         attempts per identity (dict id)        counts blob, codec.UvarintDelta (of attempts, 1 + events.more each)
+//	seg.ips           failed attempts per IP (events.ip)     counts blob, codec.UvarintDelta
 //	post.lo           the segment                            seg.lo
 //	post.kind         what the postings are of               kindPrincipal, kindEmail, kindIP
 //	post.b            bucket: the ids' low bits              id & (nb-1)
@@ -197,12 +202,13 @@ const formatVersion = 4
 //	geodaily          see geoSchema
 const schema = geoSchema + `
 CREATE TABLE IF NOT EXISTS events(k INTEGER PRIMARY KEY, idb BLOB NOT NULL, code INT NOT NULL, pr INT, em INT,
-  disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL, cc INT, asn INT, dev INT, g BLOB);
+  disp INT, ip INT, portal INT, xtra INT, x BLOB NOT NULL, cc INT, asn INT, dev INT, g BLOB, more INT);
 CREATE TABLE IF NOT EXISTS dict(id INTEGER PRIMARY KEY, s TEXT NOT NULL, fold TEXT);
 CREATE TABLE IF NOT EXISTS dix(s TEXT PRIMARY KEY, id INT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dfold(fold TEXT, id INT, PRIMARY KEY(fold, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS xid(id BLOB PRIMARY KEY, k INT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS hourly(h INT, code INT, portal INT, xtra INT, n INT NOT NULL, PRIMARY KEY(h, code, portal, xtra)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hourly(h INT, code INT, portal INT, xtra INT, n INT NOT NULL, more INT NOT NULL DEFAULT 0,
+  PRIMARY KEY(h, code, portal, xtra)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS daily(d INT, code INT, portal INT, xtra INT, n INT NOT NULL, PRIMARY KEY(d, code, portal, xtra)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seg(lo INTEGER PRIMARY KEY, hi INT NOT NULL, lvl INT NOT NULL, nb INT NOT NULL, users BLOB, ips BLOB);
 CREATE TABLE IF NOT EXISTS post(lo INT, kind INT, b INT, ks BLOB NOT NULL, PRIMARY KEY(lo, kind, b)) WITHOUT ROWID;
@@ -293,6 +299,12 @@ func (s *Store) init(ctx context.Context) error {
 			return fmt.Errorf("upgrade sqlite log store to format 4: %w", err)
 		}
 		version = 4
+	}
+	if tables > 0 && version == 4 {
+		if err := migrate4(ctx, s.w); err != nil {
+			return err
+		}
+		version = 5
 	}
 	if tables > 0 && version != formatVersion {
 		return fmt.Errorf("open sqlite log store: the file has format %d, this version reads format %d only (move the file away to start a new log)", version, formatVersion)
@@ -424,6 +436,28 @@ func migrate2(ctx context.Context, db *sql.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("upgrade sqlite log store to format 3: %w", err)
+	}
+	return nil
+}
+
+// migrate4 upgrades a file of format 4, whose events have no count of
+// attempts (events.more) and whose rollups count events only: it adds the
+// columns, NULL and 0, so that every event stored before stands for one
+// attempt. No row is rewritten.
+func migrate4(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upgrade sqlite log store to format 5: %w", err)
+	}
+	defer rollback(tx)
+	for _, q := range []string{`ALTER TABLE events ADD COLUMN more INT`, `ALTER TABLE hourly ADD COLUMN more INT NOT NULL DEFAULT 0`,
+		`PRAGMA user_version = 5`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("upgrade sqlite log store to format 5: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("upgrade sqlite log store to format 5: %w", err)
 	}
 	return nil
 }

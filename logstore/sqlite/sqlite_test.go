@@ -476,13 +476,14 @@ func TestUpgradeFormat2(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ := storetest.Dataset()
-	old := storetest.Unenriched(all)
+	old := storetest.Uncounted(storetest.Unenriched(all))
 	if err := s.Deliver(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	// What format 2 was: the same tables without events' last four columns.
-	for _, q := range []string{`ALTER TABLE events DROP COLUMN g`, `ALTER TABLE events DROP COLUMN dev`, `ALTER TABLE events DROP COLUMN asn`,
-		`ALTER TABLE events DROP COLUMN cc`, `PRAGMA user_version = 2`} {
+	// What format 2 was: the same tables without events' last five columns
+	// and the rollups' counts of attempts.
+	for _, q := range append(dropMore, `ALTER TABLE events DROP COLUMN g`, `ALTER TABLE events DROP COLUMN dev`, `ALTER TABLE events DROP COLUMN asn`,
+		`ALTER TABLE events DROP COLUMN cc`, `PRAGMA user_version = 2`) {
 		if _, err := s.w.Exec(q); err != nil {
 			t.Fatal(err)
 		}
@@ -505,7 +506,7 @@ func TestUpgradeFormat2(t *testing.T) {
 func TestUpgradeFormat3(t *testing.T) {
 	ctx := context.Background()
 	all, late := storetest.Dataset()
-	evs := append(slices.Clone(all), late...)
+	evs := storetest.Uncounted(append(slices.Clone(all), late...))
 	ref := open(t, Options{})
 	if err := ref.Deliver(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -518,8 +519,10 @@ func TestUpgradeFormat3(t *testing.T) {
 	if err := s.Deliver(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.w.Exec(`DROP TABLE geodaily; PRAGMA user_version = 3`); err != nil {
-		t.Fatal(err)
+	for _, q := range append(dropMore, `DROP TABLE geodaily; PRAGMA user_version = 3`) {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 	if s, err = Open(ctx, path, Options{}); err != nil {
@@ -531,4 +534,46 @@ func TestUpgradeFormat3(t *testing.T) {
 		t.Fatalf("format after the upgrade: %d, %v", v, err)
 	}
 	storetest.CheckSameStats(t, ref, s)
+}
+
+// dropMore turns a file back into format 4: no count of attempts on events
+// (more) nor in the hourly rollup.
+var dropMore = []string{`ALTER TABLE events DROP COLUMN more`, `ALTER TABLE hourly DROP COLUMN more`}
+
+// TestUpgradeFormat4 opens a file of format 4 (no counts of attempts): its
+// events count one attempt each, Stats answers as for a store that had the
+// counts all along, and sampled refusals delivered after the upgrade count
+// what they stand for.
+func TestUpgradeFormat4(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	old := storetest.Uncounted(append(slices.Clone(all), late...))
+	ref := open(t, Options{})
+	if err := ref.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(ctx, path, Options{SealEvents: 4, UserBatch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(dropMore, `PRAGMA user_version = 4`) {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(ctx, path, Options{SealEvents: 4, UserBatch: 16}); err != nil {
+		t.Fatalf("open a file of format 4: %v", err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != formatVersion {
+		t.Fatalf("format after the upgrade: %d, %v", v, err)
+	}
+	storetest.CheckSameStats(t, ref, s)
+	storetest.CheckCountUpgrade(t, ref, s)
 }

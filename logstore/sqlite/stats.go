@@ -58,34 +58,34 @@ func (s *Store) statCounts(ctx context.Context, q querier, acc *codec.StatsAcc, 
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var k, code int64
-			if err := rows.Scan(&k, &code); err != nil {
+			var k, code, n int64
+			if err := rows.Scan(&k, &code, &n); err != nil {
 				return err
 			}
-			acc.AddCount(codec.Ms(k), code, 1)
+			acc.AddCount(codec.Ms(k), code, 1, n)
 		}
 		return rows.Err()
 	}
 	if hHi <= hLo {
-		return raw(`SELECT k, code FROM events WHERE k >= ? AND k < ?`+attempts, lo, hi)
+		return raw(`SELECT k, code, 1 + coalesce(more, 0) FROM events WHERE k >= ? AND k < ?`+attempts, lo, hi)
 	}
-	rows, err := q.QueryContext(ctx, `SELECT h, code, sum(n) FROM hourly WHERE h >= ? AND h < ?`+attempts+` GROUP BY h, code`, hLo, hHi)
+	rows, err := q.QueryContext(ctx, `SELECT h, code, sum(n), sum(n + more) FROM hourly WHERE h >= ? AND h < ?`+attempts+` GROUP BY h, code`, hLo, hHi)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
-		var h, code, n int64
-		if err := rows.Scan(&h, &code, &n); err != nil {
+		var h, code, n, a int64
+		if err := rows.Scan(&h, &code, &n, &a); err != nil {
 			rows.Close()
 			return err
 		}
-		acc.AddCount(h*hourMs, code, n)
+		acc.AddCount(h*hourMs, code, n, a)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	return raw(`SELECT k, code FROM events WHERE ((k >= ? AND k < ?) OR (k >= ? AND k < ?))`+attempts,
+	return raw(`SELECT k, code, 1 + coalesce(more, 0) FROM events WHERE ((k >= ? AND k < ?) OR (k >= ? AND k < ?))`+attempts,
 		lo, codec.Key(hLo*hourMs, 0), codec.Key(hHi*hourMs, 0), hi)
 }
 
@@ -97,16 +97,16 @@ func (s *Store) statTops(ctx context.Context, q querier, acc *codec.StatsAcc, lo
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var code int64
+			var code, n int64
 			var ident, ip sql.NullInt64
-			if err := rows.Scan(&code, &ident, &ip); err != nil {
+			if err := rows.Scan(&code, &ident, &ip, &n); err != nil {
 				return err
 			}
-			acc.AddKeyed(code, ident.Int64, ip.Int64)
+			acc.AddKeyed(code, ident.Int64, ip.Int64, n)
 		}
 		return rows.Err()
 	}
-	const cols = `SELECT code, coalesce(pr, em), ip FROM events WHERE k >= ? AND k < ?` + attempts
+	const cols = `SELECT code, coalesce(pr, em), ip, 1 + coalesce(more, 0) FROM events WHERE k >= ? AND k < ?` + attempts
 	rows, err := q.QueryContext(ctx, `SELECT lo, hi, users, ips FROM seg WHERE lo < ? AND hi > ? ORDER BY lo`, hi, lo)
 	if err != nil {
 		return err
@@ -140,7 +140,7 @@ func (s *Store) statTops(ctx context.Context, q querier, acc *codec.StatsAcc, lo
 		return err
 	}
 	for _, w := range whole {
-		if err := raw(`SELECT e.code, coalesce(e.pr, e.em), e.ip FROM late l CROSS JOIN events e ON e.k = l.k WHERE e.k >= ? AND e.k < ? AND (e.code & 7) IN (1, 2)`, w.lo, w.hi); err != nil {
+		if err := raw(`SELECT e.code, coalesce(e.pr, e.em), e.ip, 1 + coalesce(e.more, 0) FROM late l CROSS JOIN events e ON e.k = l.k WHERE e.k >= ? AND e.k < ? AND (e.code & 7) IN (1, 2)`, w.lo, w.hi); err != nil {
 			return err
 		}
 	}
@@ -166,18 +166,18 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	}
 	defer tx.Rollback()
 	acc := codec.NewSuspAcc()
-	rows, err := tx.QueryContext(ctx, `SELECT k, coalesce(pr, em), ip FROM events WHERE k >= ? AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes, codec.KeyOf(q.Since))
+	rows, err := tx.QueryContext(ctx, `SELECT k, coalesce(pr, em), ip, 1 + coalesce(more, 0) FROM events WHERE k >= ? AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes, codec.KeyOf(q.Since))
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in sqlite log store: %w", err)
 	}
 	for rows.Next() {
-		var k int64
+		var k, n int64
 		var ident, ip sql.NullInt64
-		if err := rows.Scan(&k, &ident, &ip); err != nil {
+		if err := rows.Scan(&k, &ident, &ip, &n); err != nil {
 			rows.Close()
 			return logstore.Suspicious{}, fmt.Errorf("suspicious activity in sqlite log store: %w", err)
 		}
-		acc.Add(codec.Ms(k), ident.Int64, ip.Int64)
+		acc.Add(codec.Ms(k), ident.Int64, ip.Int64, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -208,10 +208,10 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 	// folded yet; the rest is read raw.
 	fresh := map[int64]*codec.User{}
 	apply := func(r *evRow) { applyUser(fresh, r) }
-	if err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp FROM late l CROSS JOIN events e ON e.k = l.k WHERE l.k < ? ORDER BY e.k`, []any{umark}, apply); err != nil {
+	if err := scanRows(ctx, tx, `SELECT e.k, e.code, e.pr, e.em, e.ip, e.disp, 1 + coalesce(e.more, 0) FROM late l CROSS JOIN events e ON e.k = l.k WHERE l.k < ? ORDER BY e.k`, []any{umark}, apply); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
-	if err := scanRows(ctx, tx, `SELECT k, code, pr, em, ip, disp FROM events WHERE k >= ? ORDER BY k`, []any{umark}, apply); err != nil {
+	if err := scanRows(ctx, tx, `SELECT `+evRowCols+` FROM events WHERE k >= ? ORDER BY k`, []any{umark}, apply); err != nil {
 		return out, 0, fmt.Errorf("list users of sqlite log store: %w", err)
 	}
 	search := strings.ToLower(f.Search)

@@ -92,23 +92,29 @@ func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, 
 			continue
 		}
 		b := series[trunc(e.EventDate)]
+		n := e.Attempts()
+		st.Events++
 		if e.EventType == event.LoginSuccess {
-			st.Successes++
-			b.Successes++
+			st.Successes += n
+			b.Successes += n
 		} else {
-			st.Failures++
-			b.Failures++
+			st.Failures += n
+			b.Failures += n
 			if e.Reason != "" {
-				reasons[e.Reason]++
+				reasons[e.Reason] += n
+			}
+			if logstore.IsRefusal(e.Reason) {
+				st.Refused += n
+				b.Refused += n
 			}
 			if e.RemoteAddress != "" {
-				ips[e.RemoteAddress]++
+				ips[e.RemoteAddress] += n
 			}
 		}
 		if id := e.Identity(); id != "" {
-			users[id]++
+			users[id] += n
 		}
-		st.ByHour[e.EventDate.UTC().Hour()]++
+		st.ByHour[e.EventDate.UTC().Hour()] += n
 	}
 	st.Total = st.Successes + st.Failures
 	if st.Total > 0 {
@@ -123,6 +129,11 @@ func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, 
 	slices.SortFunc(st.ByReason, func(x, y logstore.ReasonCount) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
 	})
+	for _, rc := range st.ByReason {
+		if logstore.IsRefusal(rc.Reason) {
+			st.RefusedByReason = append(st.RefusedByReason, rc)
+		}
+	}
 	return st, users, ips
 }
 
@@ -146,7 +157,7 @@ func (m model) users() map[string]logstore.UserSummary {
 			u.LastLogin, u.FailuresSinceSuccess = e.EventDate, 0
 		case event.LoginFailure:
 			u.LastFailure = e.EventDate
-			u.FailuresSinceSuccess++
+			u.FailuresSinceSuccess += e.Attempts()
 		case event.Logout:
 			u.LastLogout = e.EventDate
 		}
@@ -163,16 +174,16 @@ func (m model) suspicious(q logstore.SuspiciousQuery) logstore.Suspicious {
 		if e.EventType != event.LoginFailure || e.EventDate.Before(q.Since) || !slices.Contains(logstore.GuessingReasons, e.Reason) {
 			continue
 		}
-		ip, id := e.RemoteAddress, e.Identity()
+		ip, id, n := e.RemoteAddress, e.Identity(), e.Attempts()
 		if ip != "" {
-			ipFail[ip]++
+			ipFail[ip] += n
 			ipLast[ip] = later(ipLast[ip], e.EventDate)
 			if id != "" {
 				set(ipAcc, ip, id)
 			}
 		}
 		if id != "" {
-			acFail[id]++
+			acFail[id] += n
 			acLast[id] = later(acLast[id], e.EventDate)
 			if ip != "" {
 				set(acIP, id, ip)
@@ -222,18 +233,18 @@ func (m model) geoStats(from, to time.Time, n int) (countries []logstore.Country
 		if !attempt(&e) || e.EventDate.Before(from) || !e.EventDate.Before(to) {
 			continue
 		}
-		ok := e.EventType == event.LoginSuccess
+		ok, n := e.EventType == event.LoginSuccess, e.Attempts()
 		if cc := strings.ToUpper(e.Country); cc != "" {
 			c := byCountry[cc]
 			if c == nil {
 				c = &logstore.CountryCount{Country: cc}
 				byCountry[cc] = c
 			}
-			c.Attempts++
+			c.Attempts += n
 			if ok {
-				c.Successes++
+				c.Successes += n
 			} else {
-				c.Failures++
+				c.Failures += n
 			}
 		}
 		if dt := e.DeviceType; dt != "" {
@@ -242,20 +253,20 @@ func (m model) geoStats(from, to time.Time, n int) (countries []logstore.Country
 				d = &logstore.DeviceCount{DeviceType: dt}
 				byDevice[dt] = d
 			}
-			d.Attempts++
+			d.Attempts += n
 			if ok {
-				d.Successes++
+				d.Successes += n
 			} else {
-				d.Failures++
+				d.Failures += n
 			}
 		}
 		if !ok && e.ASN != 0 {
-			byASN[e.ASN]++
+			byASN[e.ASN] += n
 			if e.ASOrg != "" {
 				if orgs[e.ASN] == nil {
 					orgs[e.ASN] = map[string]int64{}
 				}
-				orgs[e.ASN][e.ASOrg]++
+				orgs[e.ASN][e.ASOrg] += n
 			}
 		}
 	}

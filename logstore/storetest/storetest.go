@@ -55,6 +55,7 @@ var cases = []struct {
 	{"DeleteBefore", testDeleteBefore},
 	{"Seq", testSeq},
 	{"Idempotent", testIdempotent},
+	{"SampledRefusals", testSampledRefusals},
 }
 
 // harness is what a case works on: its store, loaded with the data set, and
@@ -205,8 +206,14 @@ func testStats(h *harness) {
 			t.Fatalf("Stats: %v", err)
 		}
 		want, users, ips := m.stats(c.from, c.to, c.iv)
-		if got.Total != want.Total || got.Successes != want.Successes || got.Failures != want.Failures || got.SuccessRate != want.SuccessRate {
-			t.Fatalf("Stats(%v, %v) totals %d/%d/%d %v; want %d/%d/%d %v", c.from, c.to, got.Total, got.Successes, got.Failures, got.SuccessRate, want.Total, want.Successes, want.Failures, want.SuccessRate)
+		if got.Total != want.Total || got.Successes != want.Successes || got.Failures != want.Failures || got.SuccessRate != want.SuccessRate ||
+			got.Refused != want.Refused || got.Events != want.Events {
+			t.Fatalf("Stats(%v, %v) total/successes/failures/refused/events %d/%d/%d/%d/%d %v; want %d/%d/%d/%d/%d %v", c.from, c.to,
+				got.Total, got.Successes, got.Failures, got.Refused, got.Events, got.SuccessRate,
+				want.Total, want.Successes, want.Failures, want.Refused, want.Events, want.SuccessRate)
+		}
+		if !equalReasons(got.RefusedByReason, want.RefusedByReason) {
+			t.Fatalf("Stats(%v, %v) refused by reason %v; want %v", c.from, c.to, got.RefusedByReason, want.RefusedByReason)
 		}
 		if !reflect.DeepEqual(got.ByHour, want.ByHour) || !equalReasons(got.ByReason, want.ByReason) || !reflect.DeepEqual(got.Series, want.Series) {
 			t.Fatalf("Stats(%v, %v):\n got hours %v reasons %v series %v\nwant hours %v reasons %v series %v", c.from, c.to, got.ByHour, got.ByReason, got.Series, want.ByHour, want.ByReason, want.Series)
@@ -396,8 +403,8 @@ func testDeleteBefore(h *harness) {
 	}
 	got, err := s.Stats(ctx, Base, Base.Add(72*time.Hour), logstore.Hour, 3)
 	want, users, ips := keep.stats(Base, Base.Add(72*time.Hour), logstore.Hour)
-	if err != nil || got.Total != want.Total || !reflect.DeepEqual(got.Series, want.Series) {
-		t.Fatalf("after delete, Stats: %d, %v; want %d", got.Total, err, want.Total)
+	if err != nil || got.Total != want.Total || got.Events != want.Events || got.Refused != want.Refused || !reflect.DeepEqual(got.Series, want.Series) {
+		t.Fatalf("after delete, Stats: total %d events %d refused %d, %v; want %d %d %d", got.Total, got.Events, got.Refused, err, want.Total, want.Events, want.Refused)
 	}
 	checkTop(t, "users", got.TopUsers, users, 3)
 	checkTop(t, "ips", got.TopIPs, ips, 3)
@@ -635,6 +642,11 @@ func Dataset() (all, late []event.Event) {
 			e.DisplayName = event.Str("Jörg Ünicode 😀")
 		case "bob":
 			e.DisplayName = event.Str("bob")
+		}
+		if e.EventType == event.LoginFailure && (e.Reason == event.RateLimited || e.Reason == event.Locked) && i%4 != 1 {
+			// A sampled refusal: it stands for itself and the refusals
+			// suppressed since the previous event of its key.
+			e.Count = 2 + i%40
 		}
 		if e.EventType == event.LoginFailure {
 			failures++

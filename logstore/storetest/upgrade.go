@@ -22,6 +22,56 @@ func Unenriched(evs []event.Event) []event.Event {
 	return out
 }
 
+// Uncounted returns evs without counts of attempts (event.Event.Count):
+// events as a store written before them held, each one attempt.
+func Uncounted(evs []event.Event) []event.Event {
+	out := make([]event.Event, len(evs))
+	for i, e := range evs {
+		e.Count = 0
+		out[i] = e
+	}
+	return out
+}
+
+// CheckCountUpgrade checks a store s opened on a log written before counts
+// of attempts, against ref, a store of the same events that had them all
+// along: a sampled refusal of count 40 delivered to both after the upgrade
+// reads back with its count and counts 40 attempts in Stats (over the whole
+// data set and over its own hour) and in the users view, in both alike.
+func CheckCountUpgrade(t testing.TB, ref, s logstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	at := Base.Add(50*time.Hour + 20*time.Minute)
+	e := mk(8000, at, "upgraded@example.com", "", event.LoginFailure, event.RateLimited, "203.0.113.50")
+	e.Count = 40
+	for _, st := range []logstore.Store{ref, s} {
+		if err := st.Deliver(ctx, []event.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok, err := s.Get(ctx, e.ID); err != nil || !ok || got.Count != 40 {
+		t.Fatalf("Get after the upgrade: count %d, %v, %v; want 40", got.Count, ok, err)
+	}
+	for _, sp := range [][2]time.Time{{Base, Base.Add(72 * time.Hour)}, {at.Add(-10 * time.Minute), at.Add(10 * time.Minute)}} {
+		want, err := ref.Stats(ctx, sp[0], sp[1], logstore.Hour, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Stats(ctx, sp[0], sp[1], logstore.Hour, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total-got.Events != 39 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("Stats(%v, %v) after the upgrade: total %d of %d events; want 39 attempts more than events, as the reference (%d of %d)",
+				sp[0], sp[1], got.Total, got.Events, want.Total, want.Events)
+		}
+	}
+	l, _, err := s.Users(ctx, logstore.UsersFilter{Search: "upgraded@example.com"})
+	if err != nil || len(l) != 1 || l[0].FailuresSinceSuccess != 40 {
+		t.Fatalf("Users after the upgrade: %+v, %v; want 40 failures since success", l, err)
+	}
+}
+
 // CheckGeoUpgrade checks a store opened on a log written before the location
 // and device fields, which held old: the old events read back as they were
 // (no fields), and enriched events delivered after the upgrade keep theirs

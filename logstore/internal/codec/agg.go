@@ -13,10 +13,12 @@ import (
 type StatsAcc struct {
 	From, To time.Time
 	Interval logstore.Interval
-	S, F     int64
-	reasons  map[event.Reason]int64
-	series   map[int64]*logstore.Bucket
-	byHour   [24]int64
+	// S, F and R count successful, failed and refused attempts; E the
+	// events behind them.
+	S, F, R, E int64
+	reasons    map[event.Reason]int64
+	series     map[int64]*logstore.Bucket
+	byHour     [24]int64
 	// Users counts attempts per identity id; IPs failures per IP id.
 	Users, IPs *Counter
 }
@@ -90,44 +92,52 @@ func (a *StatsAcc) bucket(ms int64) *logstore.Bucket {
 	return b
 }
 
-// AddCount adds n events of code at ms to the totals, series and hours.
-func (a *StatsAcc) AddCount(ms, code, n int64) {
+// AddCount adds events events of code at ms, standing for n attempts, to the
+// totals, series and hours.
+func (a *StatsAcc) AddCount(ms, code, events, n int64) {
 	switch code & TypeMask {
 	case SuccessCode:
 		a.S += n
 		a.bucket(ms).Successes += n
 	case FailureCode:
 		a.F += n
-		a.bucket(ms).Failures += n
+		b := a.bucket(ms)
+		b.Failures += n
 		if r := ReasonOf(code); r != "" {
 			a.reasons[r] += n
+			if logstore.IsRefusal(r) {
+				a.R += n
+				b.Refused += n
+			}
 		}
 	default:
 		return
 	}
+	a.E += events
 	a.byHour[time.UnixMilli(ms).UTC().Hour()] += n
 }
 
-// AddKeyed adds one raw event's identity and IP to the top lists.
-func (a *StatsAcc) AddKeyed(code, ident, ip int64) {
+// AddKeyed adds one raw event's identity and IP to the top lists: n
+// attempts (event.Event.Attempts).
+func (a *StatsAcc) AddKeyed(code, ident, ip, n int64) {
 	switch code & TypeMask {
 	case SuccessCode:
 	case FailureCode:
 		if ip != 0 {
-			a.IPs.Add(ip, 1)
+			a.IPs.Add(ip, n)
 		}
 	default:
 		return
 	}
 	if ident != 0 {
-		a.Users.Add(ident, 1)
+		a.Users.Add(ident, n)
 	}
 }
 
 // Result builds the Stats; names resolves identity and IP ids (unknown or erased
 // ids are skipped).
 func (a *StatsAcc) Result(top int, names func(ids []int64) (map[int64]string, error)) (logstore.Stats, error) {
-	st := logstore.Stats{From: a.From, To: a.To, Successes: a.S, Failures: a.F, Total: a.S + a.F, ByHour: a.byHour}
+	st := logstore.Stats{From: a.From, To: a.To, Successes: a.S, Failures: a.F, Total: a.S + a.F, Refused: a.R, Events: a.E, ByHour: a.byHour}
 	if st.Total > 0 {
 		st.SuccessRate = float64(a.S) / float64(st.Total)
 	}
@@ -137,6 +147,11 @@ func (a *StatsAcc) Result(top int, names func(ids []int64) (map[int64]string, er
 	slices.SortFunc(st.ByReason, func(x, y logstore.ReasonCount) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
 	})
+	for _, rc := range st.ByReason {
+		if logstore.IsRefusal(rc.Reason) {
+			st.RefusedByReason = append(st.RefusedByReason, rc)
+		}
+	}
 	if !a.From.IsZero() && !a.To.IsZero() && a.To.After(a.From) {
 		step := time.Hour
 		start := a.From.Truncate(time.Hour)
@@ -219,8 +234,9 @@ type User struct {
 	HasSeen, HasLogin, HasLogout, HasFail bool
 }
 
-// Apply folds one event (in key order, mostly) into u.
-func (u *User) Apply(code, ms, ip, disp int64) {
+// Apply folds one event (in key order, mostly), standing for n attempts
+// (event.Event.Attempts), into u.
+func (u *User) Apply(code, ms, ip, disp, n int64) {
 	if !u.HasSeen || ms >= u.Seen {
 		u.Seen, u.HasSeen = ms, true
 		if ip != 0 {
@@ -241,7 +257,7 @@ func (u *User) Apply(code, ms, ip, disp int64) {
 			u.Failure, u.HasFail = ms, true
 		}
 		if !u.HasLogin || ms > u.Login {
-			u.Fails++
+			u.Fails += n
 		}
 	case TypeCode(event.Logout):
 		if !u.HasLogout || ms > u.Logout {
@@ -279,17 +295,18 @@ func NewSuspAcc() *SuspAcc {
 		ipAcc: map[int64]map[int64]struct{}{}, acIP: map[int64]map[int64]struct{}{}}
 }
 
-// Add adds one failure at ms by identity ident (0: none) from ip (0: none).
-func (a *SuspAcc) Add(ms, ident, ip int64) {
+// Add adds one failed event at ms by identity ident (0: none) from ip (0:
+// none), standing for n failed attempts (event.Event.Attempts).
+func (a *SuspAcc) Add(ms, ident, ip, n int64) {
 	if ip != 0 {
-		a.ipFail[ip]++
+		a.ipFail[ip] += n
 		a.ipLast[ip] = max(a.ipLast[ip], ms)
 		if ident != 0 {
 			addSet(a.ipAcc, ip, ident)
 		}
 	}
 	if ident != 0 {
-		a.acFail[ident]++
+		a.acFail[ident] += n
 		a.acLast[ident] = max(a.acLast[ident], ms)
 		if ip != 0 {
 			addSet(a.acIP, ident, ip)

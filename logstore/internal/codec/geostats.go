@@ -70,12 +70,13 @@ func (a *GeoAcc) AddASN(asn int64, org string, n int64) {
 	m[org] += n
 }
 
-// AddEvent adds one raw event of code.
-func (a *GeoAcc) AddEvent(code int64, cc string, asn int64, org, dev string) {
-	a.AddCountry(cc, code, 1)
-	a.AddDevice(dev, code, 1)
+// AddEvent adds one raw event of code, standing for n attempts
+// (event.Event.Attempts).
+func (a *GeoAcc) AddEvent(code int64, cc string, asn int64, org, dev string, n int64) {
+	a.AddCountry(cc, code, n)
+	a.AddDevice(dev, code, n)
 	if code&TypeMask == FailureCode {
-		a.AddASN(asn, org, 1)
+		a.AddASN(asn, org, n)
 	}
 }
 
