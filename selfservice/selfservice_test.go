@@ -156,7 +156,7 @@ func TestHTMLEscapesAndHasNoScript(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<caption>Recent sign-ins of &lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;</caption>`,
-		`<td>&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</td>`,
+		`<td title="&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;">&lt;script&gt;alert(&#39;ua&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;</td>`,
 		`<tr class="success"><td><time datetime="2026-12-10T12:00:00Z">2026-12-10 12:00 UTC</time></td><td>Signed in</td><td>Zürich, ZH, CH</td><td>Firefox on Linux (desktop)</td><td>192.0.2.1</td></tr>`,
 		`<tr class="failure"><td><time datetime="2026-12-10T11:00:00Z">2026-12-10 11:00 UTC</time></td><td>Failed: Wrong password</td><td>Unknown</td>`,
 	} {
