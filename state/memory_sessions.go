@@ -2,6 +2,7 @@ package state
 
 import (
 	"container/heap"
+	"context"
 	"sync"
 	"time"
 )
@@ -131,4 +132,13 @@ func (h *sessionHeap) Pop() any {
 	e.index = -1
 	*h = old[:n]
 	return e
+}
+
+// Session implements Store.
+func (m *Memory) Session(_ context.Context, hash string) (Session, bool, error) {
+	if m.closed.Load() {
+		return Session{}, false, errClosed
+	}
+	s, ok := m.sessions.get(hash, m.now())
+	return s, ok, nil
 }

@@ -202,6 +202,9 @@ type Store interface {
 	PutSession(ctx context.Context, hash string, s Session, ttl time.Duration) error
 	// TakeSession returns and forgets the session behind a cookie hash.
 	TakeSession(ctx context.Context, hash string) (Session, bool, error)
+	// Session returns the session behind a cookie hash without forgetting it
+	// (the user's own sign-ins page asks whose cookie it is).
+	Session(ctx context.Context, hash string) (Session, bool, error)
 
 	// PutAlias records for ttl that name is another spelling of account (an
 	// email of a username, say), learned from the portal's answers; a ttl

@@ -79,6 +79,8 @@ func newDirectory() *directory {
 		{ID: "acc-unconfirmed", DisplayName: "Unconfirmed User", Email: "unconfirmed@example.com", State: stateConfirmationNeeded},
 		{ID: "acc-rejected", DisplayName: "Rejected User", Email: "rejected@example.com", State: stateRejected},
 		{ID: "acc-notapproved", DisplayName: "Not Approved User", Email: "notapproved@example.com", State: stateNotApproved},
+		// A second active user, whose display name carries markup (for escaping tests).
+		{ID: "acc-markup", DisplayName: `<script>alert("name")</script> Markup User`, Email: "markup@example.com", State: stateActive},
 	} {
 		a.Password = portalPassword
 		d.accounts[a.Email] = a

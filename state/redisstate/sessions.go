@@ -66,3 +66,25 @@ func (s *Store) TakeSession(ctx context.Context, hash string) (state.Session, bo
 	}
 	return st.Session, true, nil
 }
+
+// Session implements state.Store with one GET.
+func (s *Store) Session(ctx context.Context, hash string) (state.Session, bool, error) {
+	if err := s.check(); err != nil {
+		return state.Session{}, false, err
+	}
+	v, err := s.client.Get(ctx, s.sessionKey(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return state.Session{}, false, nil
+	}
+	if err != nil {
+		return state.Session{}, false, s.wrap("get session", err)
+	}
+	var st storedSession
+	if err := json.Unmarshal(v, &st); err != nil {
+		return state.Session{}, false, fmt.Errorf("redis state: get session: bad stored value: %w", err)
+	}
+	if s.nowMS() >= st.Expires {
+		return state.Session{}, false, nil
+	}
+	return st.Session, true, nil
+}

@@ -102,6 +102,7 @@ var cases = []struct {
 	{"EndedLocks", testEndedLocks},
 	{"Reset", testReset},
 	{"Sessions", testSessions},
+	{"SessionLookup", testSessionLookup},
 	{"Aliases", testAliases},
 	{"OpaqueAccounts", testOpaqueAccounts},
 	{"IPBlocks", testIPBlocks},
