@@ -99,6 +99,7 @@ func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admi
 	a.ev.Reason, a.ev.FailureCount = event.Locked, adm.Failures
 	emit, suppressed := h.lockEvents.AllowWith("locked:"+a.account, time.Now(), &refusal{a: *a, reason: event.Locked, failures: adm.Failures})
 	if emit {
+		a.ev.Count = 1 + suppressed
 		a.ev.FailureCount = adm.Failures
 		h.fail(a, event.Locked, adm.Failures)
 		a.ev.Message = withCount(*a.ev.Message, suppressed, "")

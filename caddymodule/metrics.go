@@ -42,7 +42,7 @@ func newMetrics() *metrics {
 	m := &metrics{
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "login_attempts_total",
-			Help: "Login attempts by source, outcome (success, failure) and failure reason.",
+			Help: "Login attempts (every login request that reached loginguard, refusals included) by source, outcome (success, failure; a refusal is a failure) and failure reason.",
 		}, []string{"source", "outcome", "reason"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "gateway_refusals_total",
@@ -148,6 +148,7 @@ func (a *App) countRefusal(src event.Source, reason event.Reason, monitored bool
 		return
 	}
 	a.metrics.refusal(reason)
+	a.metrics.attempt(src, false, reason) // a refusal is an attempt: a failure with the refusal's reason
 	a.tel.Attempt(src, false, reason)
 	if reason == event.RateLimited {
 		a.tel.RateLimit()

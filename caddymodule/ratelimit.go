@@ -168,6 +168,7 @@ func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.D
 	}
 	h.fail(a, event.RateLimited, 0)
 	a.ev.Message = withCount(*a.ev.Message, suppressed, d.Scope)
+	a.ev.Count = 1 + suppressed
 	h.emitRefusal(a)
 	return nil
 }

@@ -111,6 +111,7 @@ func TestRemainingHeaderTraceAndMetrics(t *testing.T) {
 	for _, want := range []string{
 		`loginguard_login_attempts_total{outcome="failure",reason="BAD_CREDENTIALS",source="API_PORTAL"} 3`,
 		`loginguard_gateway_refusals_total{reason="LOCKED"} 1`,
+		`loginguard_login_attempts_total{outcome="failure",reason="LOCKED",source="API_PORTAL"} 1`,
 		`loginguard_account_locks_total 1`,
 		`loginguard_events_delivered_total{sink="events"}`,
 		`loginguard_state_wait_seconds_count{op="admit"} 4`,
