@@ -13,7 +13,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/loginguard/loginguard/alerts"
+	"github.com/loginguard/loginguard/alerts/geoalerts"
 	"github.com/loginguard/loginguard/alerts/redisalerts"
+	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -144,4 +146,118 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 		return nil, d.Err("alerts: every rule is off; remove the alerts option instead")
 	}
 	return cfg, nil
+}
+
+// GeoAlerts turns on the location and device alerts (package
+// alerts/geoalerts): new_country, new_device, impossible_travel and
+// many_asns, judged beside the event path from each account's history in the
+// log store. Absent: off.
+type GeoAlerts struct {
+	// History is how far back an account's earlier successful logins count.
+	// Default: 90d.
+	History caddy.Duration `json:"history,omitempty"`
+	// MaxSpeed is the fastest plausible travel, in km/h. Default: 1000.
+	MaxSpeed float64 `json:"max_speed,omitempty"`
+	// ASNThreshold and ASNWindow: many_asns fires at this many distinct
+	// networks failing on one account within the window. Default: 5, 1h.
+	ASNThreshold int            `json:"asn_threshold,omitempty"`
+	ASNWindow    caddy.Duration `json:"asn_window,omitempty"`
+	// Cooldown is how long a rule stays quiet for an account after it
+	// fired. Default: 1h.
+	Cooldown caddy.Duration `json:"cooldown,omitempty"`
+	// Off lists the rules turned off. Default: none.
+	Off []string `json:"off,omitempty"`
+	// Connectors the alerts go to (and the log store). Default: every
+	// connector.
+	Connectors *[]string `json:"connectors,omitempty"`
+}
+
+// stage builds the geo alerts' stage over the log store.
+func (g *GeoAlerts) stage(st logstore.Store, log *slog.Logger) (*geoalerts.Stage, error) {
+	if st == nil {
+		return nil, fmt.Errorf("geo_alerts: needs the log store (store is off)")
+	}
+	cfg := geoalerts.Config{History: time.Duration(g.History), MaxSpeed: g.MaxSpeed, ASNThreshold: g.ASNThreshold,
+		ASNWindow: time.Duration(g.ASNWindow), Logger: log}
+	rules := map[string]*geoalerts.RuleConfig{geoalerts.NewCountry: &cfg.NewCountry, geoalerts.NewDevice: &cfg.NewDevice,
+		geoalerts.ImpossibleTravel: &cfg.ImpossibleTravel, geoalerts.ManyASNs: &cfg.ManyASNs}
+	for _, r := range rules {
+		r.Cooldown = time.Duration(g.Cooldown)
+	}
+	for _, name := range g.Off {
+		r, ok := rules[name]
+		if !ok {
+			return nil, fmt.Errorf("geo_alerts off: unknown rule %q (want new_country, new_device, impossible_travel or many_asns)", name)
+		}
+		r.Off = true
+	}
+	return geoalerts.New(st, cfg, log)
+}
+
+// parseGeoAlerts reads
+//
+//	geo_alerts {
+//	    history   <duration>
+//	    max_speed <km/h>
+//	    many_asns <networks> <window>
+//	    cooldown  <duration>
+//	    <rule> off
+//	    connectors <name...>|none
+//	}
+func parseGeoAlerts(d *caddyfile.Dispenser) (*GeoAlerts, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	g := new(GeoAlerts)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "history", "cooldown":
+			v, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if opt == "history" {
+				g.History = v
+			} else {
+				g.Cooldown = v
+			}
+		case "max_speed":
+			v, err := oneArg(d)
+			if err != nil {
+				return nil, err
+			}
+			if g.MaxSpeed, err = strconv.ParseFloat(v, 64); err != nil || g.MaxSpeed <= 0 {
+				return nil, d.Errf("geo_alerts max_speed: want a positive number of km/h, got %q", v)
+			}
+		case "many_asns":
+			args := d.RemainingArgs()
+			if len(args) == 1 && args[0] == "off" {
+				g.Off = append(g.Off, opt)
+				continue
+			}
+			if len(args) != 2 {
+				return nil, d.Errf("geo_alerts many_asns: want <networks> <window> or off")
+			}
+			n, err := strconv.Atoi(args[0])
+			w, werr := caddy.ParseDuration(args[1])
+			if err != nil || n < 2 || werr != nil || w <= 0 {
+				return nil, d.Errf("geo_alerts many_asns: want a number of networks (2 or more) and a positive window, got %q %q", args[0], args[1])
+			}
+			g.ASNThreshold, g.ASNWindow = n, caddy.Duration(w)
+		case "new_country", "new_device", "impossible_travel":
+			if args := d.RemainingArgs(); len(args) != 1 || args[0] != "off" {
+				return nil, d.Errf("geo_alerts %s: want off (the rule is on by default)", opt)
+			}
+			g.Off = append(g.Off, opt)
+		case "connectors":
+			list, err := parseTargets(d, "geo_alerts connectors")
+			if err != nil {
+				return nil, err
+			}
+			g.Connectors = &list
+		default:
+			return nil, d.Errf("geo_alerts: unknown option %q", opt)
+		}
+	}
+	return g, nil
 }

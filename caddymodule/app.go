@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/loginguard/loginguard/alerts/geoalerts"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
@@ -96,6 +97,9 @@ type App struct {
 
 	// Alerts turns attacks into ALERT events (package alerts). Default: none.
 	Alerts *Alerts `json:"alerts,omitempty"`
+
+	// GeoAlerts turns on the location and device alerts. Default: off.
+	GeoAlerts *GeoAlerts `json:"geo_alerts,omitempty"`
 
 	// Telemetry exports OpenTelemetry spans and metrics over OTLP. Default: on
 	// when OTEL_EXPORTER_OTLP_ENDPOINT is set, else off.
@@ -232,7 +236,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	outputs, err := a.provisionConnectors(ctx)
+	var geo *geoalerts.Stage
+	if a.GeoAlerts != nil {
+		geo, err = a.GeoAlerts.stage(a.logStore, a.logger)
+	}
+	var outputs []connectors.Named
+	if err == nil {
+		outputs, err = a.provisionConnectors(ctx)
+	}
 	if err != nil {
 		if storeSpool != nil {
 			storeSpool.Close()
@@ -264,6 +275,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if engine != nil {
 		cfg.Stages = []connectors.StageConfig{{Stage: engine.Stage(), Field: "alerts connectors", Connectors: a.Alerts.Connectors}}
+	}
+	if geo != nil {
+		cfg.Stages = append(cfg.Stages, connectors.StageConfig{Stage: geo, Field: "geo_alerts connectors", Connectors: a.GeoAlerts.Connectors})
 	}
 	a.pipe, err = connectors.NewPipeline(cfg)
 	return err

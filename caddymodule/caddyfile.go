@@ -579,6 +579,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.FlushInterval = v
+		case "geo_alerts":
+			g, err := parseGeoAlerts(d)
+			if err != nil {
+				return nil, err
+			}
+			app.GeoAlerts = g
 		case "enrich":
 			e, err := parseEnrich(d)
 			if err != nil {
