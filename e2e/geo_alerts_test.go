@@ -42,9 +42,9 @@ func TestGeoAlerts(t *testing.T) {
 	}
 	login("81.2.69.10", "active@example.com", password) // a first login: nothing
 	login("81.2.69.11", "active@example.com", password) // the same place: nothing
-	time.Sleep(300 * time.Millisecond)                   // the two are judged in order anyway; this keeps their dates apart
+	time.Sleep(300 * time.Millisecond)                  // the two are judged in order anyway; this keeps their dates apart
 	login("1.128.0.7", "active@example.com", password)  // Sydney, moments later
-	for i := range 6 {                                   // six failures from five networks
+	for i := range 6 {                                  // six failures from five networks
 		login(fmt.Sprintf("%d.1.2.3", 11+i%5), "waiting@example.com", "guess")
 	}
 
