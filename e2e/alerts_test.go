@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,17 +77,7 @@ func TestAlerts(t *testing.T) {
 		}
 		t.Fatalf("%d ALERT events in %d events, want %d in %d", len(alerts), len(evs), len(want), n+6)
 	}
-	for _, a := range alerts {
-		msg := event.Value(a.Message)
-		rule := strings.TrimPrefix(strings.Fields(msg)[1], "rule=")
-		if !strings.HasPrefix(msg, want[rule]) {
-			t.Errorf("alert %q, want it to start %q", msg, want[rule])
-		}
-		delete(want, rule)
-	}
-	if len(want) != 0 {
-		t.Fatalf("no alert for %v", want)
-	}
+	checkAlerts(t, alerts, want)
 	resp, err := http.Get("http://" + s.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -100,5 +91,23 @@ func TestAlerts(t *testing.T) {
 	}
 	if !strings.Contains(s.caddyLog(), `"msg":"loginguard alert"`) {
 		t.Error("no alert in Caddy's log")
+	}
+}
+
+// checkAlerts checks that alerts are one per rule of want, each message
+// starting as want says (rule → prefix).
+func checkAlerts(t *testing.T, alerts []event.Event, want map[string]string) {
+	t.Helper()
+	left := maps.Clone(want)
+	for _, a := range alerts {
+		msg := event.Value(a.Message)
+		rule := strings.TrimPrefix(strings.Fields(msg)[1], "rule=")
+		if p, ok := left[rule]; !ok || !strings.HasPrefix(msg, p) {
+			t.Errorf("alert %q, want one starting %q", msg, want[rule])
+		}
+		delete(left, rule)
+	}
+	if len(left) != 0 {
+		t.Fatalf("no alert for %v", left)
 	}
 }

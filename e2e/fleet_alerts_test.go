@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -76,15 +75,5 @@ func TestFleetAlerts(t *testing.T) {
 		}
 		t.Fatalf("%d ALERT events across the three instances, want %d (one per rule)", len(alerts), len(want))
 	}
-	for _, a := range alerts {
-		msg := event.Value(a.Message)
-		rule := strings.TrimPrefix(strings.Fields(msg)[1], "rule=")
-		if !strings.HasPrefix(msg, want[rule]) {
-			t.Errorf("alert %q, want it to start %q", msg, want[rule])
-		}
-		delete(want, rule)
-	}
-	if len(want) != 0 {
-		t.Errorf("no alert for %v", want)
-	}
+	checkAlerts(t, alerts, want)
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,15 +61,5 @@ func TestGeoAlerts(t *testing.T) {
 		}
 		t.Fatalf("%d ALERT events in %d events, want %d", len(alerts), len(evs), len(want))
 	}
-	for _, a := range alerts {
-		msg := event.Value(a.Message)
-		rule := strings.TrimPrefix(strings.Fields(msg)[1], "rule=")
-		if !strings.HasPrefix(msg, want[rule]) {
-			t.Errorf("alert %q, want it to start %q", msg, want[rule])
-		}
-		delete(want, rule)
-	}
-	if len(want) != 0 {
-		t.Errorf("no alert for %v", want)
-	}
+	checkAlerts(t, alerts, want)
 }
