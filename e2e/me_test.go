@@ -26,7 +26,7 @@ func meConfig(t *testing.T, store string) string {
 	cf := string(b)
 	for _, r := range []struct{ anchor, with string }{
 		{"admin {$CADDY_ADMIN:localhost:2019}\n", "admin {$CADDY_ADMIN:localhost:2019}\n\t" + trustXFF + "\n"},
-		{"store sqlite {$LOGINGUARD_DB}\n", store + "\n\t\tenrich {\n\t\t\tcity {$CITY_DB}\n\t\t}\n"},
+		{"store sqlite {$LOGINGUARD_DB}\n", store + "\n"},
 		{"\treverse_proxy {$PORTAL_UPSTREAM:127.0.0.1:9080}\n", "\tloginguard_me {\n\t\tsession_cookie portal_session\n\t}\n\treverse_proxy {$PORTAL_UPSTREAM:127.0.0.1:9080}\n"},
 	} {
 		if !strings.Contains(cf, r.anchor) {
@@ -68,7 +68,7 @@ func (s *stack) signIns(cookie *http.Cookie, query string, hdr ...string) (*http
 func TestMeSignIns(t *testing.T) {
 	cityDB := enrichtest.Write(t, t.TempDir(), "city.mmdb", enrichtest.Build(t, "GeoLite2-City", false,
 		enrichtest.Net{CIDR: "81.2.69.0/24", Rec: enrichtest.GeoLiteCity("GB", "ENG", "England", "London", 51.5142, -0.0931, 10)}))
-	s := newStack(t, stackOptions{Caddyfile: meConfig(t, "store sqlite {$LOGINGUARD_DB}"), Env: []string{"CITY_DB=" + cityDB}})
+	s := newStack(t, stackOptions{Caddyfile: meConfig(t, "store sqlite {$LOGINGUARD_DB}"), Env: []string{"LOGINGUARD_GEOIP_CITY=" + cityDB}})
 
 	const chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 	const markupUA = `<script>alert('ua')</script>`
