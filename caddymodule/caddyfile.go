@@ -42,6 +42,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    on_missing_principal refuse|forward
 //	    canonical   <preset|step...>
 //	    multicall   count|refuse
+//	    refusal     own|mimic
 //	    aliases {
 //	        cookie     <name> [<regexp>]
 //	        body       <regexp>
@@ -123,12 +124,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.parsePrincipal(d); err != nil {
 				return err
 			}
-		case "on_ambiguous", "on_missing_principal", "multicall":
+		case "on_ambiguous", "on_missing_principal", "multicall", "refusal":
 			v, err := oneArg(d)
 			if err != nil {
 				return err
 			}
-			*map[string]*string{"on_ambiguous": &h.OnAmbiguous, "on_missing_principal": &h.OnMissingPrincipal, "multicall": &h.Multicall}[opt] = v
+			*map[string]*string{"on_ambiguous": &h.OnAmbiguous, "on_missing_principal": &h.OnMissingPrincipal, "multicall": &h.Multicall, "refusal": &h.Refusal}[opt] = v
 		case "canonical":
 			h.Canonical = d.RemainingArgs()
 			if _, err := policy.ParseCanonical(h.Canonical); err != nil {

@@ -75,6 +75,7 @@ type recorder struct {
 	capture bool
 	body    []byte
 	holding bool // needs capture: the held answer is body
+	over    bool // the body was longer than policy.MaxBody: body is its first part
 
 	// remainingHeader, when set, is written with remaining before the head.
 	remainingHeader string
@@ -158,7 +159,13 @@ func (rc *recorder) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (rc *recorder) keep(p []byte) {
-	if !rc.capture || len(rc.body) >= policy.MaxBody {
+	if !rc.capture {
+		return
+	}
+	if len(p) > policy.MaxBody-len(rc.body) {
+		rc.over = true
+	}
+	if len(rc.body) >= policy.MaxBody {
 		return
 	}
 	rc.body = append(rc.body, p[:min(len(p), policy.MaxBody-len(rc.body))]...)

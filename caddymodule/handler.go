@@ -116,6 +116,16 @@ type Handler struct {
 	// Lockout configures counting failures and locking accounts.
 	Lockout *Lockout `json:"lockout,omitempty"`
 
+	// Refusal is how a locked account's attempt is answered: "own" (default)
+	// with the lockout response (status, body, content_type), at once;
+	// "mimic" (recommended) with the portal's own most recent wrong-password
+	// answer on this route (reason BAD_CREDENTIALS or ACCOUNT_NOT_FOUND: its
+	// status, body and headers but Set-Cookie, at most 64 KiB), after a delay
+	// drawn from its last 64 wrong-password latencies, so that a locked account
+	// cannot be told from a wrong password (OWASP ASVS 6.3.8). Until the route
+	// has seen one, mimic answers with the lockout response.
+	Refusal string `json:"refusal,omitempty"`
+
 	// Mode is enforce (refusals are answered) or monitor: every decision is
 	// computed and counted as in enforce mode, but a refusal is not made:
 	// its event carries wouldRefuse and the attempt goes on to the portal.
@@ -155,6 +165,7 @@ type Handler struct {
 	finishDone func(error)          // reports an asynchronous Finish's error
 	counted    [16]bool             // by reasonIndex
 	lockBody   []byte
+	mimic      *mimic // what refusal mimic learned; nil for refusal own
 	limiter    *ratelimit.Limiter
 	limiterKey string
 	sampler    *ratelimit.Sampler
@@ -385,7 +396,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.classifier = c
-	h.captureRsp = c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
+	if h.Refusal == "" {
+		h.Refusal = "own"
+	}
+	if h.Refusal == "mimic" {
+		h.mimic = new(mimic)
+	}
+	h.captureRsp = h.mimic != nil || c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
 
 	h.finishDone = func(err error) {
 		if err != nil {
@@ -455,6 +472,7 @@ func (h *Handler) Validate() error {
 		{"on_missing_principal", h.OnMissingPrincipal, [2]string{"refuse", "forward"}},
 		{"multicall", h.Multicall, [2]string{"count", "refuse"}},
 		{"mode", h.Mode, [2]string{"enforce", "monitor"}},
+		{"refusal", h.Refusal, [2]string{"own", "mimic"}},
 	} {
 		if f.value != f.allowed[0] && f.value != f.allowed[1] {
 			return fmt.Errorf("%s: must be %q or %q, got %q", f.name, f.allowed[0], f.allowed[1], f.value)

@@ -44,6 +44,7 @@ func TestJSONConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ handler, app, want string }{
 		{`{"handler":"loginguard","action":"signin"}`, "", `action: must be "login" or "logout"`},
 		{`{"handler":"loginguard","source":"intranet"}`, "", `source: must be "portal" or "manager"`},
+		{`{"handler":"loginguard","refusal":"copy"}`, "", `refusal: must be "own" or "mimic"`},
 		{`{"handler":"loginguard","source":"manager","portal_id":"p"}`, "", "portal_id: only for portal routes"},
 		{`{"handler":"loginguard","principal":{"json":"email"}}`, "", "principal json:"},
 		{`{"handler":"loginguard","account_id":"id"}`, "", "account_id:"},

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -91,9 +92,18 @@ func (h *Handler) provisionLockedEvents() {
 // refuseLocked answers a locked account's attempt. Every refusal is counted by
 // the metric; its event is stored when the account's budget allows, and a
 // sampled event's message carries the number refused since the previous event.
-func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admission) error {
+// The answer is answerLocked's (refusal own or mimic); wait lets refusal mimic
+// delay it like the portal's own wrong-password answer, counted from the
+// moment the attempt would have been forwarded.
+func (h *Handler) refuseLocked(ctx context.Context, w http.ResponseWriter, a *attempt, adm state.Admission, wait bool) error {
+	from := time.Now() // where the attempt would have been forwarded
 	if h.lockEvents == nil {
-		return h.refuse(w, a, adm, event.Locked, h.Lockout.Status, h.lockBody)
+		a.ev.FailureCount = adm.Failures
+		h.fail(a, event.Locked, adm.Failures)
+		h.app.countRefusal(h.source, event.Locked, a.monitor)
+		h.emitRefusal(a)
+		h.answerLocked(ctx, w, a, from, wait)
+		return nil
 	}
 	h.app.countRefusal(h.source, event.Locked, a.monitor)
 	a.ev.Reason, a.ev.FailureCount = event.Locked, adm.Failures
@@ -105,18 +115,6 @@ func (h *Handler) refuseLocked(w http.ResponseWriter, a *attempt, adm state.Admi
 		a.ev.Message = withCount(*a.ev.Message, suppressed, "")
 		h.emitRefusal(a)
 	}
-	if h.Lockout.RemainingHeader != "" {
-		w.Header().Set(h.Lockout.RemainingHeader, "0")
-	}
-	body := h.lockBody
-	if body != nil {
-		w.Header().Set("Content-Type", h.Lockout.ContentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(h.Lockout.Status)
-	if body != nil {
-		_, _ = w.Write(body)
-	}
+	h.answerLocked(ctx, w, a, from, wait)
 	return nil
 }

@@ -152,7 +152,8 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	sent := time.Now()
 	err = next.ServeHTTP(rec, r)
-	h.app.tel.UpstreamTook(time.Since(sent))
+	took := time.Since(sent)
+	h.app.tel.UpstreamTook(took)
 	if err == nil && !rec.holding {
 		// The client has its answer before the state and event work below.
 		_ = http.NewResponseController(rec).Flush()
@@ -174,6 +175,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	if err != nil && status < 500 {
 		v = policy.Verdict{Reason: event.UpstreamError, Rule: -1}
 	}
+	h.learnRefusal(a, v, err, rec, took)
 	h.judged(r.Context(), a, v, rec)
 	if rec.holding {
 		rec.release()
@@ -219,7 +221,7 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 			if i > 0 && n.account != named[0].account {
 				h.setIdentity(a, n) // the event names the account that is locked
 			}
-			return true, h.refuseLocked(w, a, adm)
+			return true, h.refuseLocked(ctx, w, a, adm, true)
 		case adm.Busy():
 			// More attempts at once than the account has failures left: a
 			// flood, sampled like the rate limits' refusals.
@@ -306,18 +308,7 @@ func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission,
 	h.fail(a, reason, adm.Failures)
 	h.app.countRefusal(h.source, reason, a.monitor)
 	h.emitRefusal(a)
-	if h.Lockout.RemainingHeader != "" {
-		w.Header().Set(h.Lockout.RemainingHeader, "0")
-	}
-	if body != nil {
-		w.Header().Set("Content-Type", h.Lockout.ContentType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if body != nil {
-		_, _ = w.Write(body)
-	}
+	h.writeOwnRefusal(w, status, body)
 	return nil
 }
 
@@ -347,7 +338,8 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 				}
 				h.setIdentity(a, named{account: a.claims[0].account, identity: name, sent: sent})
 			}
-			_ = h.refuseLocked(rw, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures})
+			// The portal took its time already: no delay before the answer.
+			_ = h.refuseLocked(ctx, rw, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures}, false)
 			if !a.monitor {
 				h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
 			}

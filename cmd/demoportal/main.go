@@ -4,7 +4,7 @@
 // requests that reached it. It is the upstream loginguard is demonstrated and
 // tested in front of.
 //
-//	go run ./cmd/demoportal [-addr 127.0.0.1:9080] [-slow 0s]
+//	go run ./cmd/demoportal [-addr 127.0.0.1:9080] [-slow 0s] [-jitter 0s]
 //
 // The address defaults to $DEMOPORTAL_ADDR, then 127.0.0.1:9080. All accounts use
 // the password "correct-horse"; the manager user is admin / manager-secret.
@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	fs.StringVar(&addr, "addr", addr, "listen address (default from $DEMOPORTAL_ADDR, else "+defaultAddr+")")
 	slow := fs.Duration("slow", 0, "duration added to every login response")
+	jitter := fs.Duration("jitter", 0, "a random duration in [0, jitter) added to -slow")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +67,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if *slow < 0 {
 		return fmt.Errorf("-slow must not be negative, got %s", *slow)
 	}
+	if *jitter < 0 {
+		return fmt.Errorf("-jitter must not be negative, got %s", *jitter)
+	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	ln, err := net.Listen("tcp", addr)
@@ -73,11 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	srv := &http.Server{
-		Handler:           newPortalWith(options{slow: *slow, logger: logger}),
+		Handler:           newPortalWith(options{slow: *slow, jitter: *jitter, logger: logger}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("demoportal listening", "addr", ln.Addr().String(), "slow", *slow)
+	logger.Info("demoportal listening", "addr", ln.Addr().String(), "slow", *slow, "jitter", *jitter)
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -14,6 +15,9 @@ type options struct {
 	// slow is added to every login response (portal and manager), to let tests
 	// observe requests in flight. Default 0.
 	slow time.Duration
+	// jitter, when set, adds a random duration in [0, jitter) to slow, as a
+	// real portal's time varies. Default 0.
+	jitter time.Duration
 	// logger receives one line per request. Default: discard.
 	logger *slog.Logger
 }
@@ -64,10 +68,14 @@ func newPortalWith(opts options) http.Handler {
 // delay waits for the configured slow duration. It reports false when the client
 // went away first, in which case nothing should be written.
 func (p *portal) delay(ctx context.Context) bool {
-	if p.opts.slow <= 0 {
+	d := p.opts.slow
+	if p.opts.jitter > 0 {
+		d += rand.N(p.opts.jitter)
+	}
+	if d <= 0 {
 		return true
 	}
-	t := time.NewTimer(p.opts.slow)
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
