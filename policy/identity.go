@@ -135,26 +135,7 @@ func Identify(spec PrincipalSpec, req Request) Identity {
 			return id.done(nil)
 		}
 	}
-	if spec.JSONPointer != "" && startsWithBrace(body) {
-		shape := ""
-		if kind != mediaJSON {
-			shape = "a JSON body sent as " + mediaName(kind)
-		}
-		identifyJSON(&id, spec.JSONPointer, body, shape)
-	}
-	if spec.FormField != "" {
-		switch kind {
-		case mediaMultipart:
-			identifyMultipart(&id, spec.FormField, req.ContentType, body)
-		case mediaForm:
-			identifyForm(&id, spec.FormField, body, "")
-		default:
-			if !startsWithBrace(body) {
-				identifyForm(&id, spec.FormField, body, "a form body sent as "+mediaName(kind))
-			}
-		}
-		identifyForm(&id, spec.FormField, []byte(req.Query), "the query string")
-	}
+	readFields(&id, spec.JSONPointer, spec.FormField, kind, req, body)
 	if spec.Basic {
 		if user, ok := basicUser(req.Authorization); ok {
 			id.add(user, "")
@@ -554,4 +535,31 @@ func basicUser(auth string) (string, bool) {
 		return "", false
 	}
 	return user, true
+}
+
+// readFields reads the JSON member at ptr and the form field (from a form or
+// multipart body, and from the query string) into id, every way a portal
+// might: the principal's reading and the password's share it.
+func readFields(id *identity, ptr, field string, kind media, req Request, body []byte) {
+	if ptr != "" && startsWithBrace(body) {
+		shape := ""
+		if kind != mediaJSON {
+			shape = "a JSON body sent as " + mediaName(kind)
+		}
+		identifyJSON(id, ptr, body, shape)
+	}
+	if field == "" {
+		return
+	}
+	switch kind {
+	case mediaMultipart:
+		identifyMultipart(id, field, req.ContentType, body)
+	case mediaForm:
+		identifyForm(id, field, body, "")
+	default:
+		if !startsWithBrace(body) {
+			identifyForm(id, field, body, "a form body sent as "+mediaName(kind))
+		}
+	}
+	identifyForm(id, field, []byte(req.Query), "the query string")
 }

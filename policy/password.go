@@ -97,28 +97,9 @@ func ReadPasswords(spec PasswordSpec, req Request) Passwords {
 			return p.done(spec)
 		}
 	}
-	if spec.JSONPointer != "" && startsWithBrace(body) {
-		shape := ""
-		if kind != mediaJSON {
-			shape = "a JSON body sent as " + mediaName(kind)
-		}
-		identifyJSON(&id, spec.JSONPointer, body, shape)
-	}
-	if spec.FormField != "" {
-		switch kind {
-		case mediaMultipart:
-			identifyMultipart(&id, spec.FormField, req.ContentType, body)
-		case mediaForm:
-			identifyForm(&id, spec.FormField, body, "")
-		default:
-			if !startsWithBrace(body) {
-				identifyForm(&id, spec.FormField, body, "a form body sent as "+mediaName(kind))
-			}
-		}
-		identifyForm(&id, spec.FormField, []byte(req.Query), "the query string")
-		if len(p.SHA1) == 0 && id.Missing != "" {
-			p.Missing = id.Missing // a multipart body without a boundary
-		}
+	readFields(&id, spec.JSONPointer, spec.FormField, kind, req, body)
+	if spec.FormField != "" && len(p.SHA1) == 0 && id.Missing != "" {
+		p.Missing = id.Missing // a multipart body without a boundary
 	}
 	if spec.Basic {
 		if pw, ok := basicPassword(req.Authorization); ok {

@@ -283,18 +283,15 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 // seqLock is the advisory lock key under which one opener adds the seq column.
 const seqLock = 0x6c670009
 
-// addSeq gives the events table its seq column when it has none: a schema new
-// or written before sequence numbers. Under an advisory lock, so that two
-// instances opening one old schema upgrade it once, existing events are
-// numbered from 1 in (eventDate, id) order; new rows then take the next
-// numbers from the events_seq_no sequence as they are inserted. The column is
-// nullable only because the staging table of a redelivered batch copies the
-// layout; every row of events has a number.
-func addSeq(ctx context.Context, db *pgxpool.Pool) error {
+// upgrade runs stmts in one transaction when table has no column yet (a
+// schema new or written before it), under the advisory lock seqLock with the
+// column checked again under it, so that two instances opening one old
+// schema upgrade it once.
+func upgrade(ctx context.Context, db *pgxpool.Pool, table, column string, stmts ...string) error {
 	const has = `SELECT count(*) FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'seq'`
+WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2`
 	var n int
-	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+	if err := db.QueryRow(ctx, has, table, column).Scan(&n); err != nil || n == 1 {
 		return err
 	}
 	tx, err := db.Begin(ctx)
@@ -305,18 +302,10 @@ WHERE table_schema = current_schema() AND table_name = 'events' AND column_name 
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
 		return err
 	}
-	if err := tx.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
+	if err := tx.QueryRow(ctx, has, table, column).Scan(&n); err != nil || n == 1 {
 		return err
 	}
-	for _, q := range []string{
-		`CREATE SEQUENCE IF NOT EXISTS events_seq_no AS bigint MINVALUE 1`,
-		`ALTER TABLE events ADD COLUMN seq bigint`,
-		`UPDATE events e SET seq = o.n FROM (SELECT ts, r, row_number() OVER (ORDER BY ts, r) AS n FROM events) o
-WHERE e.ts = o.ts AND e.r = o.r`,
-		`SELECT setval('events_seq_no', coalesce((SELECT max(seq) FROM events), 0) + 1, false)`,
-		`ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq_no')`,
-		`CREATE INDEX IF NOT EXISTS events_by_seq ON events(seq)`,
-	} {
+	for _, q := range stmts {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return err
 		}
@@ -324,30 +313,29 @@ WHERE e.ts = o.ts AND e.r = o.r`,
 	return tx.Commit(ctx)
 }
 
+// addSeq gives the events table its seq column when it has none: a schema new
+// or written before sequence numbers. Existing events are numbered from 1 in
+// (eventDate, id) order; new rows then take the next numbers from the
+// events_seq_no sequence as they are inserted. The column is nullable only
+// because the staging table of a redelivered batch copies the layout; every
+// row of events has a number.
+func addSeq(ctx context.Context, db *pgxpool.Pool) error {
+	return upgrade(ctx, db, "events", "seq",
+		`CREATE SEQUENCE IF NOT EXISTS events_seq_no AS bigint MINVALUE 1`,
+		`ALTER TABLE events ADD COLUMN seq bigint`,
+		`UPDATE events e SET seq = o.n FROM (SELECT ts, r, row_number() OVER (ORDER BY ts, r) AS n FROM events) o
+WHERE e.ts = o.ts AND e.r = o.r`,
+		`SELECT setval('events_seq_no', coalesce((SELECT max(seq) FROM events), 0) + 1, false)`,
+		`ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq_no')`,
+		`CREATE INDEX IF NOT EXISTS events_by_seq ON events(seq)`)
+}
+
 // addGeo gives the events table its location and device columns (cc, asn,
 // dev, g) when it has none: a schema new or written before them, whose
-// events keep NULL there. Under the advisory lock of addSeq, so that two
-// instances opening one old schema add them once.
+// events keep NULL there.
 func addGeo(ctx context.Context, db *pgxpool.Pool) error {
-	const has = `SELECT count(*) FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'g'`
-	var n int
-	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
-		return err
-	}
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS cc text, ADD COLUMN IF NOT EXISTS asn bigint,
-  ADD COLUMN IF NOT EXISTS dev text, ADD COLUMN IF NOT EXISTS g bytea`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return upgrade(ctx, db, "events", "g", `ALTER TABLE events ADD COLUMN IF NOT EXISTS cc text, ADD COLUMN IF NOT EXISTS asn bigint,
+  ADD COLUMN IF NOT EXISTS dev text, ADD COLUMN IF NOT EXISTS g bytea`)
 }
 
 // addTallyGeo gives the tally rollup its geo column when it has none (a
@@ -355,44 +343,17 @@ WHERE table_schema = current_schema() AND table_name = 'events' AND column_name 
 // location and device counts of their hours from the events; retention
 // removes them in time.
 func addTallyGeo(ctx context.Context, db *pgxpool.Pool) error {
-	const has = `SELECT count(*) FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'tally' AND column_name = 'geo'`
-	var n int
-	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
-		return err
-	}
-	_, err := db.Exec(ctx, `ALTER TABLE tally ADD COLUMN IF NOT EXISTS geo bytea`)
-	return err
+	return upgrade(ctx, db, "tally", "geo", `ALTER TABLE tally ADD COLUMN IF NOT EXISTS geo bytea`)
 }
 
 // addMore gives the events table and the tally rollup their more columns
 // (the attempts an event stands for beyond itself) when they have none: a
 // schema written before them, whose events and tally rows keep NULL there
 // and count one attempt per event. Adding a nullable column rewrites no row.
-// Under the advisory lock of addSeq, so that two instances opening one old
-// schema add them once.
 func addMore(ctx context.Context, db *pgxpool.Pool) error {
-	const has = `SELECT count(*) FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'events' AND column_name = 'more'`
-	var n int
-	if err := db.QueryRow(ctx, has).Scan(&n); err != nil || n == 1 {
-		return err
-	}
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, seqLock); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `ALTER TABLE events ADD COLUMN IF NOT EXISTS more int`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `ALTER TABLE tally ADD COLUMN IF NOT EXISTS more bytea`); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return upgrade(ctx, db, "events", "more",
+		`ALTER TABLE events ADD COLUMN IF NOT EXISTS more int`,
+		`ALTER TABLE tally ADD COLUMN IF NOT EXISTS more bytea`)
 }
 
 // DropSchema drops schema and everything in it, for tests and benchmarks.
