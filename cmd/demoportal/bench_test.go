@@ -35,3 +35,16 @@ func BenchmarkLogin(b *testing.B) {
 		benchLogin(b, jsonLogin("active@example.com", "wrong-horse"), http.StatusUnauthorized)
 	})
 }
+
+// BenchmarkDirectoryLookup measures the read path every login takes through the
+// directory's lock, from parallel goroutines.
+func BenchmarkDirectoryLookup(b *testing.B) {
+	d := newDirectory()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := d.lookup("Active@Example.com"); !ok {
+				b.Fatal("active@example.com not found")
+			}
+		}
+	})
+}
