@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 )
@@ -23,17 +22,13 @@ type loginSuccess struct {
 // is the gateway's job.
 func (p *portal) handleLogin(w http.ResponseWriter, r *http.Request) {
 	email, password, err := readCredentials(w, r, "email", "password")
-	p.received.add(email)
+	p.received.add(routeLogin, email)
 	notePrincipal(r, strings.ToLower(email))
 	if !p.delay(r.Context()) {
 		return
 	}
 	if err != nil {
-		msg := "The request body is malformed."
-		if errors.Is(err, errMissingFields) {
-			msg = "Email and password are required."
-		}
-		writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", msg)
+		writeBadRequest(w, r, err, "Email and password are required.")
 		return
 	}
 	acct, ok := p.dir.lookup(email)
@@ -49,24 +44,38 @@ func (p *portal) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusForbidden, string(acct.State), acct.State.message())
 		return
 	}
+	if acct.MFAKey != nil {
+		p.askForMFACode(w, r, acct)
+		return
+	}
+	p.startSession(w, r, acct)
+}
+
+// startSession ends a successful login: a new session, its cookie and the account.
+func (p *portal) startSession(w http.ResponseWriter, r *http.Request, acct account) {
 	token, err := p.users.create(acct.Email)
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "INTERNAL_ERROR", "The session could not be created.")
+		writeInternal(w, r, "The session")
 		return
 	}
 	http.SetCookie(w, sessionCookie(portalCookie, "/", token, http.SameSiteLaxMode))
 	noteOutcome(r, string(stateActive))
-	writeJSON(w, http.StatusOK, loginSuccess{
-		Status:  stateActive,
+	writeJSON(w, http.StatusOK, accountBody(acct))
+}
+
+// accountBody is the body that answers a login or a registration with acct.
+func accountBody(acct account) loginSuccess {
+	return loginSuccess{
+		Status:  acct.State,
 		Account: loginAccount{ID: acct.ID, DisplayName: acct.DisplayName, Email: acct.Email},
-	})
+	}
 }
 
 // handleLogout serves POST /api/logout.
 func (p *portal) handleLogout(w http.ResponseWriter, r *http.Request) {
 	email, token, ok := p.users.get(r, portalCookie)
 	if !ok {
-		writeError(w, r, http.StatusUnauthorized, "NOT_LOGGED_IN", "")
+		writeNotLoggedIn(w, r)
 		return
 	}
 	notePrincipal(r, email)
@@ -80,7 +89,7 @@ func (p *portal) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (p *portal) handleMe(w http.ResponseWriter, r *http.Request) {
 	email, _, ok := p.users.get(r, portalCookie)
 	if !ok {
-		writeError(w, r, http.StatusUnauthorized, "NOT_LOGGED_IN", "")
+		writeNotLoggedIn(w, r)
 		return
 	}
 	notePrincipal(r, email)

@@ -8,6 +8,20 @@
 //
 // The address defaults to $DEMOPORTAL_ADDR, then 127.0.0.1:9080. All accounts use
 // the password "correct-horse"; the manager user is admin / manager-secret.
+//
+// Besides logging in, the portal offers every other step of an account's life,
+// each a JSON route (that also reads form bodies) answering errors as
+// {"code":"...","message":"..."}: a second login step with a TOTP code (RFC 6238:
+// HMAC-SHA1, 6 digits, 30-second steps, one step of skew either way), MFA
+// enrolment and disabling, password reset by a mailed token, password change, and
+// registration. The account mfa@example.com has MFA on from the start, with the
+// base32 TOTP secret NRXWO2LOM52WC4TEFVSGK3LPFVWWMYJB (DemoMFASecret): a right
+// password answers {"mfaRequired":true,"mfaToken":"..."}, and POST
+// /api/login/mfa {"mfaToken","code"} ends the login.
+//
+// Two routes exist for tests only: GET /api/_received counts the requests that
+// reached each counted route, per principal (DELETE resets it), and GET
+// /api/_mailbox?email= shows the last reset token "mailed" to an account.
 package main
 
 import (
@@ -27,6 +41,14 @@ import (
 
 // defaultAddr is where the portal listens without -addr or $DEMOPORTAL_ADDR.
 const defaultAddr = "127.0.0.1:9080"
+
+// demoAccountsHelp ends the usage text: the demo's accounts.
+const demoAccountsHelp = `
+Demo accounts (password "` + portalPassword + `"): active@example.com, markup@example.com
+(ACTIVE), disabled@, waiting@, unconfirmed@, rejected@, notapproved@example.com
+(one per refused state), and ` + mfaEmail + ` (ACTIVE, MFA on, TOTP secret
+` + DemoMFASecret + `). Manager: ` + managerUsername + ` / ` + managerPassword + `.
+`
 
 // shutdownTimeout bounds how long in-flight requests may run after a signal.
 const shutdownTimeout = 10 * time.Second
@@ -56,7 +78,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		addr = env
 	}
 	fs.StringVar(&addr, "addr", addr, "listen address (default from $DEMOPORTAL_ADDR, else "+defaultAddr+")")
-	slow := fs.Duration("slow", 0, "duration added to every login response")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: demoportal [flags]\n\n")
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), demoAccountsHelp)
+	}
+	slow := fs.Duration("slow", 0, "duration added to every response of a login or account route")
 	jitter := fs.Duration("jitter", 0, "a random duration in [0, jitter) added to -slow")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 )
 
@@ -18,17 +17,13 @@ const (
 // redirect, in the manner of a form login.
 func (p *portal) handleManagerLogin(w http.ResponseWriter, r *http.Request) {
 	username, password, err := readCredentials(w, r, "username", "password")
-	p.received.add(username)
+	p.received.add(routeManagerLogin, username)
 	notePrincipal(r, username)
 	if !p.delay(r.Context()) {
 		return
 	}
 	if err != nil {
-		msg := "The request body is malformed."
-		if errors.Is(err, errMissingFields) {
-			msg = "Username and password are required."
-		}
-		writeError(w, r, http.StatusBadRequest, "BAD_REQUEST", msg)
+		writeBadRequest(w, r, err, "Username and password are required.")
 		return
 	}
 	if !p.dir.checkManager(username, password) {
@@ -38,7 +33,7 @@ func (p *portal) handleManagerLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	token, err := p.managers.create(username)
 	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "INTERNAL_ERROR", "The session could not be created.")
+		writeInternal(w, r, "The session")
 		return
 	}
 	http.SetCookie(w, sessionCookie(managerCookie, "/manager", token, http.SameSiteDefaultMode))
