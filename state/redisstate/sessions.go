@@ -239,7 +239,10 @@ func (s *Store) EndSession(ctx context.Context, hash, status string, at time.Tim
 // that made it. A last pipeline drops the ended and stale hashes from the
 // indexes and from their accounts, and moves those found not due (touched
 // since they were filed) to their LastSeen. At most sessionBatch hashes
-// are taken from each index per call.
+// are taken from each index per call. Every caller checks the same
+// candidates (only one ends each); were the reply of a pipeline lost on the
+// way (the connection failed after Redis ran the scripts), the sessions it
+// ended would not be reported.
 func (s *Store) ExpiredSessions(ctx context.Context, at time.Time, idle, absolute time.Duration) ([]state.EndedSession, error) {
 	if err := s.check(); err != nil {
 		return nil, err
