@@ -354,7 +354,8 @@ func (s *Store) ExpiredSessions(ctx context.Context, at time.Time, idle, absolut
 // hashes whose ttl has not run out (a sorted set scored by expiry), then a
 // pipeline of GETs of their session keys, since a hash stays filed under its
 // account after EndSession; the hashes found ended or gone are dropped from
-// the account's set (a third round trip, only then).
+// the account's set (a third round trip, only then). A session stored by
+// the version before sessions were tracked is not filed, so not listed.
 func (s *Store) AccountSessions(ctx context.Context, account string) ([]string, error) {
 	if err := s.check(); err != nil {
 		return nil, err
