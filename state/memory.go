@@ -23,7 +23,8 @@ type MemoryOptions struct {
 	Options
 	// MaxAccounts is the most accounts tracked at once; default 100000.
 	MaxAccounts int
-	// MaxSessions is the most sessions remembered at once; default 100000.
+	// MaxSessions is the most live sessions remembered at once, and the most
+	// tombstones of ended sessions; default 100000.
 	MaxSessions int
 }
 
@@ -52,7 +53,7 @@ type MemoryOptions struct {
 type Memory struct {
 	now      func() time.Time
 	accounts *accountTable
-	sessions *sessionTable
+	sessions *liveSessions
 	aliases  *sessionTable // Session.Account is the account of a spelling
 	blocks   blockTable
 	nextSlot atomic.Uint64
@@ -74,7 +75,7 @@ func NewMemory(o MemoryOptions) *Memory {
 	return &Memory{
 		now:      o.Clock(),
 		accounts: newAccountTable(o.MaxAccounts),
-		sessions: newSessionTable(o.MaxSessions),
+		sessions: newLiveSessions(o.MaxSessions),
 		aliases:  newSessionTable(o.MaxSessions),
 	}
 }
@@ -270,30 +271,6 @@ func (m *Memory) Finish(_ context.Context, at Attempt, slot string, o Outcome, p
 	}
 	t.settle(a)
 	return r, nil
-}
-
-// PutSession implements Store. A ttl that is not positive only forgets an earlier
-// session behind hash.
-func (m *Memory) PutSession(_ context.Context, hash string, s Session, ttl time.Duration) error {
-	if m.closed.Load() {
-		return errClosed
-	}
-	if ttl <= 0 {
-		m.sessions.forget(hash)
-		return nil
-	}
-	now := m.now()
-	m.sessions.put(hash, s, now.Add(ttl), now)
-	return nil
-}
-
-// TakeSession implements Store.
-func (m *Memory) TakeSession(_ context.Context, hash string) (Session, bool, error) {
-	if m.closed.Load() {
-		return Session{}, false, errClosed
-	}
-	s, ok := m.sessions.take(hash, m.now())
-	return s, ok, nil
 }
 
 // PutAlias implements Store. At most MaxSessions aliases are kept; a full table

@@ -1,5 +1,6 @@
 // Package state holds the counters behind lockout: failures per account, locks,
-// in-flight attempt slots and the session hashes that logout needs. Store is the
+// in-flight attempt slots, and the sessions behind cookie hashes that logout
+// needs and the gateway follows until they end. Store is the
 // interface; NewMemory is the embedded implementation and the Redis one lives in
 // state/redisstate. Every implementation runs the suite in state/statetest.
 //
@@ -10,6 +11,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -124,12 +126,83 @@ type Result struct {
 	PrefixLockedUntil time.Time
 }
 
-// Session is what a login left behind for its logout to find.
+// Session is what a login left behind, behind the hash of the session cookie
+// the portal set: for its logout to find, and for the gateway to follow the
+// session until it ends (TouchSession, EndSession, ExpiredSessions).
 type Session struct {
 	Account   string `json:"account"`
 	Source    string `json:"source"`
 	Principal string `json:"principal"`
 	PortalID  string `json:"portalId,omitempty"`
+	// LoginAt is when the session started. PutSession fills in the store's
+	// clock when it is zero; it is zero only for a session stored by a version
+	// before sessions were tracked.
+	LoginAt time.Time `json:"loginAt,omitzero"`
+	// Prefix is the client IP prefix the session logged in from, as the caller
+	// computed it (e.g. "203.0.113.0/24"); the store keeps it as given.
+	Prefix string `json:"prefix,omitempty"`
+	// ASN is the autonomous system the session logged in from; 0 if unknown.
+	ASN uint32 `json:"asn,omitempty"`
+	// Method is how the session logged in (the login route's entry method, a
+	// short name the caller chooses: "form", "json", "basic", ...).
+	Method string `json:"method,omitempty"`
+	// LastSeen is when a request last carried the session's cookie, as
+	// TouchSession records it (at most once per its every); PutSession fills in
+	// LoginAt when it is zero.
+	LastSeen time.Time `json:"lastSeen,omitzero"`
+	// Status is "" while the session is live; once it ended, how it ended: one
+	// of the Session* statuses or the caller's own (see EndSession).
+	Status string `json:"status,omitempty"`
+	// EndedAt is when the session ended; zero while it is live.
+	EndedAt time.Time `json:"endedAt,omitzero"`
+}
+
+// Ended reports whether s is the record of an ended session (a tombstone):
+// Session, TouchSession and EndSession return one, with found false, for a
+// cookie whose session ended.
+func (s Session) Ended() bool { return s.Status != "" }
+
+// How sessions end: the statuses of EndSession and ExpiredSessions. A live
+// session's Status is "". (A cookie that finds no live session, unknown or
+// ended, is what a portal calls an invalid user session: the caller's event,
+// not a stored status.)
+const (
+	// SessionCompleted: the user logged out (TakeSession ends with it).
+	SessionCompleted = "completed"
+	// SessionIdleTimeout: no request carried the cookie for the idle timeout
+	// (ExpiredSessions).
+	SessionIdleTimeout = "idle_timeout"
+	// SessionAbsoluteTimeout: the session reached its longest life
+	// (ExpiredSessions).
+	SessionAbsoluteTimeout = "absolute_timeout"
+	// SessionNewLogin: the account logged in again where only one session per
+	// account is allowed (see AccountSessions).
+	SessionNewLogin = "new_login"
+	// SessionIPConflict: the cookie came from another network than the one the
+	// session logged in from.
+	SessionIPConflict = "ip_conflict"
+)
+
+// CheckSessionStatus returns an error unless status can end a session: 1 to 64
+// ASCII letters, digits, '_', '-' or '.'.
+func CheckSessionStatus(status string) error {
+	if status == "" || len(status) > 64 {
+		return fmt.Errorf("session status %q: want 1 to 64 characters", status)
+	}
+	for _, c := range []byte(status) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return fmt.Errorf("session status %q: only ASCII letters, digits, '_', '-' and '.'", status)
+		}
+	}
+	return nil
+}
+
+// EndedSession is a session that ExpiredSessions ended: Status says how
+// (SessionIdleTimeout or SessionAbsoluteTimeout) and EndedAt when.
+type EndedSession struct {
+	// Hash is the session's cookie hash.
+	Hash string
+	Session
 }
 
 // AccountStatus is one account's state, for the admin operations.
@@ -198,13 +271,58 @@ type Store interface {
 	// unknown is not an error: the outcome is still recorded.
 	Finish(ctx context.Context, a Attempt, slot string, o Outcome, p Policy) (Result, error)
 
-	// PutSession remembers the session behind a cookie hash for ttl.
+	// PutSession remembers the session behind a cookie hash for ttl, as a live
+	// session: it replaces whatever the hash held, a live or an ended session.
+	// A zero LoginAt becomes the store's clock, a zero LastSeen LoginAt; Status
+	// and EndedAt are ignored. A ttl that is not positive only forgets what the
+	// hash held, live or ended, and leaves no trace. A session whose ttl runs
+	// out is forgotten without an end: neither looked up nor reported by
+	// ExpiredSessions, so put sessions for longer than the absolute timeout.
 	PutSession(ctx context.Context, hash string, s Session, ttl time.Duration) error
-	// TakeSession returns and forgets the session behind a cookie hash.
+	// TakeSession is the logout: it ends the live session behind a cookie hash
+	// with SessionCompleted, as EndSession does at the store's clock, and
+	// returns it; found is false, with a zero Session, when the hash has no
+	// live session (unknown, or ended before).
 	TakeSession(ctx context.Context, hash string) (Session, bool, error)
-	// Session returns the session behind a cookie hash without forgetting it
-	// (the user's own sign-ins page asks whose cookie it is).
+	// Session returns the session behind a cookie hash without changing it
+	// (the user's own sign-ins page asks whose cookie it is). found is true
+	// for a live session only. For a hash whose session ended it returns the
+	// tombstone (Ended true: Status and EndedAt say how and when) with found
+	// false; for an unknown hash, a zero Session and false. Either way the
+	// cookie is what a portal calls an invalid user session.
 	Session(ctx context.Context, hash string) (Session, bool, error)
+	// TouchSession is Session for a request that carries a tracked cookie: it
+	// also records now as the live session's LastSeen, but only when the
+	// stored LastSeen is at least every older than now (never backwards), so
+	// that a busy session costs a read per request and a write per every. It
+	// returns the session as stored after the call, and answers ended and
+	// unknown hashes as Session does. A zero now is the store's clock.
+	TouchSession(ctx context.Context, hash string, now time.Time, every time.Duration) (Session, bool, error)
+	// EndSession ends the live session behind a cookie hash with status (see
+	// CheckSessionStatus; a bad one is an error) at time at (zero: the
+	// store's clock) and keeps its tombstone for the session's ttl, counted
+	// from the store's clock, so that Session and TouchSession can tell the
+	// ended cookie from an unknown one. It returns the tombstone and true when
+	// this call ended the session; when the session had ended before, the
+	// earlier tombstone and false; for an unknown hash, a zero Session and
+	// false. Each session ends once: of concurrent ends (EndSession,
+	// TakeSession, ExpiredSessions, on any instance sharing the state) exactly
+	// one reports it.
+	EndSession(ctx context.Context, hash, status string, at time.Time) (Session, bool, error)
+	// ExpiredSessions ends the live sessions whose LastSeen is idle or more
+	// before now (SessionIdleTimeout, ended at LastSeen+idle) or whose LoginAt
+	// is absolute or more before now (SessionAbsoluteTimeout, ended at
+	// LoginAt+absolute), whichever came first (absolute on a tie), and returns
+	// them, oldest end first; a duration that is not positive turns its
+	// timeout off, and a zero now is the store's clock. Each end is returned
+	// once, however many callers share the state, and leaves a tombstone as
+	// EndSession does. A store may return a bounded batch per call and the
+	// rest on the next calls; a call when nothing expired is cheap.
+	ExpiredSessions(ctx context.Context, now time.Time, idle, absolute time.Duration) ([]EndedSession, error)
+	// AccountSessions returns the cookie hashes of account's live sessions,
+	// oldest LoginAt first (then by hash), for a gateway that allows one
+	// session per account to end the older ones (SessionNewLogin).
+	AccountSessions(ctx context.Context, account string) ([]string, error)
 
 	// PutAlias records for ttl that name is another spelling of account (an
 	// email of a username, say), learned from the portal's answers; a ttl

@@ -11,3 +11,6 @@ func (s *Store) Keys(account string) (state, index string) {
 	keys := s.lockKeys(account)
 	return keys[0], keys[1]
 }
+
+// SessionKey returns the key of the session behind a cookie hash.
+func (s *Store) SessionKey(hash string) string { return s.sessionKey(hash) }

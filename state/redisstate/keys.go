@@ -18,7 +18,21 @@ const Buckets = 1024
 //	P{bN}:ended         locks of bucket N that ran out and whose index entry was
 //	                    replaced or removed before EndedLocks took it (a sorted
 //	                    set scored by the end)
-//	Psession:<hash>     a login session behind a cookie hash (a string)
+//	Psession:<hash>     a login session behind a cookie hash, live or the
+//	                    tombstone of an ended one (a string: the JSON of
+//	                    storedSession, see sessions.go)
+//	P{sessions}:seen    every session put, scored by its LastSeen as filed
+//	                    (corrected by ExpiredSessions), ms
+//	P{sessions}:login   the same, scored by LoginAt
+//	P{sessions}:exp     the same, scored by the expiry of its ttl; the three
+//	                    share a hash tag and are hints, checked against the
+//	                    session key: an entry goes when ExpiredSessions finds
+//	                    its session ended, gone or ended by it, or, once its
+//	                    ttl ran out, at the next put or ExpiredSessions
+//	P{bN}:sessions:<account>  the hashes of account's sessions (a sorted set
+//	                    scored by the expiry of their ttl; N as for the
+//	                    account's state), also hints that AccountSessions
+//	                    checks and prunes
 //	Palias:<name>       the account a spelling is an alias of ("<expiry ms>|<account>")
 //	Pblocks             blocked IP ranges (a hash), see Block
 //
@@ -61,4 +75,15 @@ func (s *Store) aliasKey(name string) string {
 
 func (s *Store) sessionKey(hash string) string {
 	return s.prefix + "session:" + hash
+}
+
+// sessionIndexKeys returns the indexes of sessions by LastSeen, by LoginAt and
+// by expiry, in that order (the order of the session scripts' KEYS).
+func (s *Store) sessionIndexKeys() []string {
+	b := s.prefix + "{sessions}:"
+	return []string{b + "seen", b + "login", b + "exp"}
+}
+
+func (s *Store) accountSessionsKey(account string) string {
+	return s.prefix + bucket(account) + ":sessions:" + account
 }

@@ -10,7 +10,14 @@
 //   - The backoff level (AccountStatus.LockLevel) is the number of automatic locks
 //     remembered; an admin Lock neither raises nor clears it. With Backoff, lock n
 //     lasts LockDuration doubled n-1 times, each doubling capped at MaxLockDuration.
-//   - A session put with ttl is gone once ttl has passed on the store's clock.
+//   - A session put with ttl is gone once ttl has passed on the store's clock,
+//     without a trace. An ended session leaves a tombstone (Status, EndedAt)
+//     for its ttl from the end: found false, Ended true; an unknown hash gives
+//     a zero Session.
+//   - TouchSession writes LastSeen when now-LastSeen >= every and now is after
+//     it. A session is idle at LastSeen+idle and reaches the absolute timeout
+//     at LoginAt+absolute: ExpiredSessions ends it at the earlier (absolute on
+//     a tie), once, with that time as EndedAt however late it is called.
 //   - During a lock, Status and Admission still report the failures in the window.
 //   - An IP block lasts while now < Until; Block and Unblock take an address or a
 //     CIDR prefix and work on its canonical form (state.ParseIPRange), so
@@ -103,6 +110,12 @@ var cases = []struct {
 	{"Reset", testReset},
 	{"Sessions", testSessions},
 	{"SessionLookup", testSessionLookup},
+	{"SessionFields", testSessionFields},
+	{"SessionTouch", testSessionTouch},
+	{"SessionEnd", testSessionEnd},
+	{"SessionTimeouts", testSessionTimeouts},
+	{"SessionEndsOnce", testSessionEndsOnce},
+	{"AccountSessions", testAccountSessions},
 	{"Aliases", testAliases},
 	{"OpaqueAccounts", testOpaqueAccounts},
 	{"IPBlocks", testIPBlocks},
@@ -865,7 +878,7 @@ func testSessions(h *harness) {
 
 	h1 := h.prefix + "hash-1"
 	put(h1, s1, time.Hour)
-	if got, ok := take(h1); !ok || got != s1 {
+	if got, ok := take(h1); !ok || !sameIdentity(got, s1) {
 		h.t.Fatalf("TakeSession = %+v, %v; want %+v, true", got, ok, s1)
 	}
 	if got, ok := take(h1); ok || got != (state.Session{}) {
@@ -875,7 +888,7 @@ func testSessions(h *harness) {
 	h2 := h.prefix + "hash-2"
 	put(h2, s1, time.Minute)
 	put(h2, s2, time.Minute) // replaces
-	if got, ok := take(h2); !ok || got != s2 {
+	if got, ok := take(h2); !ok || !sameIdentity(got, s2) {
 		h.t.Fatalf("TakeSession after a second Put = %+v, %v; want %+v", got, ok, s2)
 	}
 
@@ -891,7 +904,7 @@ func testSessions(h *harness) {
 	if _, ok := take(h3); ok {
 		h.t.Fatal("session found after its ttl")
 	}
-	if got, ok := take(h4); !ok || got != s2 {
+	if got, ok := take(h4); !ok || !sameIdentity(got, s2) {
 		h.t.Fatalf("longer-lived session = %+v, %v; want %+v", got, ok, s2)
 	}
 	if _, ok := take(h.prefix + "never-put"); ok {
