@@ -168,7 +168,7 @@
   const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId', 'country', 'asn', 'deviceType'];
   const REASONS = ['BAD_CREDENTIALS', 'ACCOUNT_NOT_FOUND', 'DISABLED', 'WAITING_FOR_APPROVEMENT', 'CONFIRMATION_NEEDED',
     'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN',
-    'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL'];
+    'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL', 'BREACHED_PASSWORD'];
   // DEVICE_TYPES are the values of the deviceType filter (event.Device*).
   const DEVICE_TYPES = ['desktop', 'mobile', 'tablet', 'tv', 'bot'];
 
