@@ -68,6 +68,7 @@ var auditReasons = map[event.Reason]string{
 	event.Unknown:               "Unknown",
 	event.AmbiguousPrincipal:    "Ambiguous username",
 	event.MissingPrincipal:      "No username",
+	event.BreachedPassword:      "Breached password",
 }
 
 // auditQuery is a parsed request of the audit-log view.

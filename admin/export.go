@@ -145,7 +145,8 @@ func LogCSVRecord(rec []string, e *event.Event) []string { return logRecord(rec,
 // logColumns are the columns of the login-log CSV export.
 var logColumns = []string{"id", "eventDate", "eventType", "status", "source", "principal", "email", "displayName",
 	"remoteAddress", "reason", "message", "errorType", "portalId", "accountId", "failureCount",
-	"userAgent", "host", "path", "traceId", "country", "location", "asn", "asOrg", "deviceType", "browser", "os"}
+	"userAgent", "host", "path", "traceId", "country", "location", "asn", "asOrg", "deviceType", "browser", "os",
+	"wouldRefuse", "passwordBreached"}
 
 // statusOf is SUCCESS or FAILURE for login attempts, "" for other events.
 func statusOf(t event.Type) string {
@@ -160,18 +161,21 @@ func statusOf(t event.Type) string {
 
 // logRecord fills rec (len(logColumns)) with e's cells.
 func logRecord(rec []string, e *event.Event) []string {
-	fc, asn := "", ""
+	fc, asn, breached := "", "", ""
 	if e.FailureCount != 0 {
 		fc = strconv.Itoa(e.FailureCount)
 	}
 	if e.ASN != 0 {
 		asn = strconv.FormatInt(e.ASN, 10)
 	}
+	if e.PasswordBreached {
+		breached = "true"
+	}
 	return append(rec[:0], e.ID, e.EventDate.UTC().Format(event.DateLayout), string(e.EventType), statusOf(e.EventType),
 		string(e.Source), event.Value(e.Principal), event.Value(e.Email), event.Value(e.DisplayName),
 		e.RemoteAddress, string(e.Reason), event.Value(e.Message), event.Value(e.ErrorType),
 		event.Value(e.PortalID), event.Value(e.AccountID), fc, e.UserAgent, e.Host, e.Path, e.TraceID,
-		e.Country, e.Place(), asn, e.ASOrg, e.DeviceType, e.Browser, e.OS)
+		e.Country, e.Place(), asn, e.ASOrg, e.DeviceType, e.Browser, e.OS, string(e.WouldRefuse), breached)
 }
 
 // walkFunc walks events, calling fn for each.

@@ -168,7 +168,34 @@ func parseFilter(q url.Values, now time.Time) (logstore.Filter, error) {
 	if err := parseGeoFilter(q, &f); err != nil {
 		return f, err
 	}
+	if err := parseFlagFilter(q, &f); err != nil {
+		return f, err
+	}
 	return f, nil
+}
+
+// parseFlagFilter reads the filters on what an attempt carries beyond the
+// connector event's fields: wouldRefuse (true: every refusal a route in
+// monitor mode did not make; a reason, any case: those enforce mode would
+// have refused with it) and breached (true: the attempts whose password is
+// breached). Neither takes false: leave it out to not filter.
+func parseFlagFilter(q url.Values, f *logstore.Filter) error {
+	if v := strings.TrimSpace(q.Get("wouldRefuse")); v != "" {
+		if strings.EqualFold(v, "true") {
+			f.WouldRefuse = logstore.AnyReason
+		} else if r, ok := event.ParseReason(strings.ToUpper(v)); ok {
+			f.WouldRefuse = r
+		} else {
+			return badParam("wouldRefuse", "unknown value %q (want true, for every refusal a route in monitor mode did not make, or a reason such as LOCKED)", shorten(v))
+		}
+	}
+	if v := strings.TrimSpace(q.Get("breached")); v != "" {
+		if !strings.EqualFold(v, "true") {
+			return badParam("breached", "unknown value %q (want true, for the attempts whose password is breached; leave it out to not filter)", shorten(v))
+		}
+		f.Breached = true
+	}
+	return nil
 }
 
 // deviceTypes are the values of the deviceType filter.
@@ -364,7 +391,7 @@ func parseDuration(name, v string, def time.Duration) (time.Duration, error) {
 var (
 	// filterQuery are the login-log filters read by parseFilter.
 	filterQuery = []string{"from", "to", "email", "ip", "status", "eventType", "source", "portalId", "reason", "principal",
-		"country", "asn", "deviceType"}
+		"country", "asn", "deviceType", "wouldRefuse", "breached"}
 	// logsQuery: GET /api/v1/login-logs (parseFilter, parsePage, negotiate).
 	logsQuery = append(slices.Clip(filterQuery), "page", "size", "sort", "format")
 	// loginsQuery: GET /api/admin/logins (parseFilter, parseSort, negotiate).

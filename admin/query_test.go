@@ -49,7 +49,7 @@ func TestQueryUnknownParameter(t *testing.T) {
 	}
 	cases := []struct{ path, param, part string }{
 		// The example.
-		{"/api/v1/login-logs?foo=bar", "foo", "unknown query parameter (this endpoint takes: from, to, email, ip, status, eventType, source, portalId, reason, principal, country, asn, deviceType, page, size, sort, format)"},
+		{"/api/v1/login-logs?foo=bar", "foo", "unknown query parameter (this endpoint takes: from, to, email, ip, status, eventType, source, portalId, reason, principal, country, asn, deviceType, wouldRefuse, breached, page, size, sort, format)"},
 		{"/api/v1/login-logs?status=FAILURE&foo=bar", "foo", "unknown query parameter"},
 		// Names are case-sensitive; the message says which was meant.
 		{"/api/v1/login-logs?eventtype=LOGOUT", "eventtype", "did you mean eventType?"},
@@ -57,7 +57,7 @@ func TestQueryUnknownParameter(t *testing.T) {
 		// A parameter of another endpoint.
 		{"/api/v1/login-logs?search=bob", "search", "unknown query parameter"},
 		{"/api/v1/login-logs?interval=day", "interval", "unknown query parameter"},
-		{"/api/admin/logins?page=2", "page", "this endpoint takes: from, to, email, ip, status, eventType, source, portalId, reason, principal, country, asn, deviceType, sort, format"},
+		{"/api/admin/logins?page=2", "page", "this endpoint takes: from, to, email, ip, status, eventType, source, portalId, reason, principal, country, asn, deviceType, wouldRefuse, breached, sort, format"},
 		{"/api/admin/logins?size=10", "size", "unknown query parameter"},
 		{"/api/v1/stats?format=csv", "format", "this endpoint takes: from, to, interval, top"},
 		{"/api/v1/stats?email=a@example.com", "email", "unknown query parameter"},

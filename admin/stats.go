@@ -67,6 +67,9 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if a.RefusedByReason == nil {
 		a.RefusedByReason = []logstore.ReasonCount{}
 	}
+	if a.WouldRefuseByReason == nil {
+		a.WouldRefuseByReason = []logstore.ReasonCount{}
+	}
 	if a.TopUsers == nil {
 		a.TopUsers = []logstore.Count{}
 	}

@@ -43,7 +43,8 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request, _ *call) error {
 	for _, u := range list {
 		v := api.User{Identity: u.Identity, Source: u.Source, DisplayName: u.DisplayName, LastSeen: timePtr(u.LastSeen),
 			LastLogin: timePtr(u.LastLogin), LastLogout: timePtr(u.LastLogout), LastFailure: timePtr(u.LastFailure),
-			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: api.StatusLoggedOut}
+			LastIP: u.LastIP, FailuresSinceSuccess: u.FailuresSinceSuccess, SessionActive: u.Active, Status: api.StatusLoggedOut,
+			BreachedAttempts: u.BreachedAttempts, BreachedSuccesses: u.BreachedSuccesses}
 		switch {
 		case u.Active:
 			v.Status = api.StatusActive

@@ -1,8 +1,10 @@
 // Package alerts turns the stream of login events into alerts on critical
 // security events (the login-log page: "e.g. 10+ failed attempts"): many failures from
 // one IP, an account locked, one IP trying many accounts (credential
-// stuffing), one account failing from many IPs (a distributed attack), and a
-// success right after many failures (a guessed password). Each rule fires once
+// stuffing), one account failing from many IPs (a distributed attack), a
+// success right after many failures (a guessed password), a successful login
+// with a breached password, and many breached passwords tried from one IP
+// (credential stuffing with breached lists). Each rule fires once
 // per subject and cooldown, so one attack gives one alert, not thousands.
 //
 // The package knows nothing of Caddy: feed an Engine every event with Observe
@@ -30,11 +32,26 @@ const (
 	// gateway could not read (a route with on_missing_principal forward): the
 	// portal let someone in whom no lockout counted.
 	UnattributedSuccess = "unattributed_success"
+	// BreachedSuccess fires on a successful login whose password is breached
+	// (event.Event.PasswordBreached): the account's password is known to
+	// attackers and worked. Its subject is the account (the IP when the
+	// gateway could not name one).
+	BreachedSuccess = "breached_success"
+	// BreachedIPs fires when one IP tries Threshold breached passwords
+	// (attempts with event.Event.PasswordBreached, successful or not) within
+	// Window: credential stuffing from a breach list.
+	BreachedIPs = "breached_ips"
 )
 
+// ruleNames lists every rule, in the order of Defaults.
+var ruleNames = []string{IPFailures, AccountLocked, CredentialStuffing, DistributedAttack, GuessedPassword, UnattributedSuccess,
+	BreachedSuccess, BreachedIPs}
+
 // Rule is one alert rule: it fires when Threshold is reached within Window
-// (for account_locked, on every lock), then not again for the same subject
-// until Cooldown has passed (default: Window, or 1h for account_locked).
+// (account_locked, unattributed_success and breached_success: on every such
+// event), then not again for the same subject until Cooldown has passed
+// (default: Window; 1h for account_locked and breached_success; none for
+// unattributed_success).
 type Rule struct {
 	Name      string        `json:"name"`
 	Threshold int           `json:"threshold,omitempty"`
@@ -44,7 +61,9 @@ type Rule struct {
 
 // Defaults returns the default rules: 10 failures from one IP in 1h, every
 // lock, 5 accounts failing from one IP in 10m, 5 IPs failing on one account in
-// 1h, a success after 5 failures in 1h.
+// 1h, a success after 5 failures in 1h, every success the gateway could not
+// attribute, every success with a breached password, 10 breached passwords
+// tried from one IP in 10m.
 func Defaults() []Rule {
 	return []Rule{
 		{Name: IPFailures, Threshold: 10, Window: time.Hour},
@@ -53,17 +72,32 @@ func Defaults() []Rule {
 		{Name: DistributedAttack, Threshold: 5, Window: time.Hour},
 		{Name: GuessedPassword, Threshold: 5, Window: time.Hour},
 		{Name: UnattributedSuccess},
+		{Name: BreachedSuccess},
+		{Name: BreachedIPs, Threshold: 10, Window: 10 * time.Minute},
 	}
 }
+
+// PerEvent reports whether the rule named name fires on every event of its
+// kind (subject to its cooldown) rather than at a threshold within a window:
+// it takes neither.
+func PerEvent(name string) bool {
+	return name == AccountLocked || name == UnattributedSuccess || name == BreachedSuccess
+}
+
+// Names returns the names of every rule, in the order of Defaults.
+func Names() []string { return append([]string(nil), ruleNames...) }
 
 // Validate checks a rule.
 func (r Rule) Validate() error {
 	switch r.Name {
-	case AccountLocked, UnattributedSuccess:
+	case AccountLocked, UnattributedSuccess, BreachedSuccess:
+		if r.Cooldown < 0 {
+			return fmt.Errorf("alert rule %s: cooldown: want a positive duration", r.Name)
+		}
 		return nil
-	case IPFailures, CredentialStuffing, DistributedAttack, GuessedPassword:
+	case IPFailures, CredentialStuffing, DistributedAttack, GuessedPassword, BreachedIPs:
 	default:
-		return fmt.Errorf("alert rule %q: want one of %s", r.Name, strings.Join([]string{IPFailures, AccountLocked, CredentialStuffing, DistributedAttack, GuessedPassword, UnattributedSuccess}, ", "))
+		return fmt.Errorf("alert rule %q: want one of %s", r.Name, strings.Join(ruleNames, ", "))
 	}
 	if r.Threshold < 1 {
 		return fmt.Errorf("alert rule %s: threshold: want a positive integer, got %d", r.Name, r.Threshold)
@@ -94,6 +128,7 @@ func (a Alert) Message() string {
 		CredentialStuffing: "%d accounts failed to log in from IP %s within %s (credential stuffing)",
 		DistributedAttack:  "%d IPs failed to log in to account %s within %s (distributed attack)",
 		GuessedPassword:    "a successful login after %d failures on account %s within %s (a guessed password?)",
+		BreachedIPs:        "%d attempts with a breached password from IP %s within %s (credential stuffing from a breach list)",
 	}[a.Rule]
 	head := fmt.Sprintf("alert rule=%s subject=%s count=%d", a.Rule, a.Subject, a.Count)
 	if a.Rule == AccountLocked {
@@ -101,6 +136,9 @@ func (a Alert) Message() string {
 	}
 	if a.Rule == UnattributedSuccess {
 		return head + ": a successful login from IP " + a.Subject + " whose principal the gateway could not read (no lockout counted it)"
+	}
+	if a.Rule == BreachedSuccess {
+		return head + ": a successful login to " + a.Subject + " from IP " + a.Cause.RemoteAddress + " with a breached password (known to attackers: have it changed)"
 	}
 	return head + fmt.Sprintf(" window=%s: ", a.Window) + fmt.Sprintf(what, a.Count, a.Subject, a.Window)
 }
@@ -123,7 +161,7 @@ func (a Alert) Event() event.Event {
 		FailureCount:  a.Cause.FailureCount,
 		TraceID:       a.Cause.TraceID,
 	}
-	if a.Rule == CredentialStuffing || a.Rule == IPFailures {
+	if a.Rule == CredentialStuffing || a.Rule == IPFailures || a.Rule == BreachedIPs {
 		// The subject is the IP: the cause's account is one of many.
 		ev.Principal, ev.Email, ev.DisplayName, ev.AccountID = nil, nil, nil, nil
 	}
@@ -173,7 +211,7 @@ func prepare(rules []Rule) ([]Rule, error) {
 		named[r.Name] = true
 		if r.Cooldown == 0 {
 			r.Cooldown = r.Window
-			if r.Name == AccountLocked {
+			if r.Name == AccountLocked || r.Name == BreachedSuccess {
 				r.Cooldown = time.Hour
 			}
 		}
@@ -182,7 +220,7 @@ func prepare(rules []Rule) ([]Rule, error) {
 	return out, nil
 }
 
-// maxOps bounds the ops of one event: one per rule, and there are six rules.
+// maxOps bounds the ops of one event: one per rule (ruleNames).
 const maxOps = 8
 
 // Observe takes one event at now and returns the alerts it fires. ALERT
@@ -229,6 +267,22 @@ func (e *Engine) ops(ev event.Event, now time.Time, out []Op) []Op {
 				continue
 			}
 			op.Kind, op.Subject, op.Count = Claim, ev.RemoteAddress, 1
+		case BreachedSuccess:
+			if ev.EventType != event.LoginSuccess || !ev.PasswordBreached {
+				continue
+			}
+			op.Kind, op.Subject, op.Count = Claim, account, 1
+			if account == "" {
+				op.Subject = ev.RemoteAddress
+			}
+			if op.Subject == "" {
+				continue
+			}
+		case BreachedIPs:
+			if !ev.PasswordBreached || ip == "" || (!failure && ev.EventType != event.LoginSuccess) {
+				continue
+			}
+			op.Kind, op.Subject = CountTime, ip
 		case CredentialStuffing:
 			if !failure || ip == "" || account == "" {
 				continue

@@ -19,6 +19,12 @@ func success(email, ip string) event.Event {
 	return event.Event{EventType: event.LoginSuccess, Source: event.SourcePortal, Email: event.Str(email), RemoteAddress: ip}
 }
 
+// breached returns ev with a breached password.
+func breached(ev event.Event) event.Event {
+	ev.PasswordBreached = true
+	return ev
+}
+
 // feed observes evs one second apart from start and returns the alerts by rule.
 func feed(t *testing.T, e *Engine, start time.Time, evs []event.Event) map[string][]Alert {
 	t.Helper()
@@ -74,6 +80,22 @@ func TestEachRuleFiresOnce(t *testing.T) {
 		{AccountLocked, "locked@x.com", 5, func() []event.Event {
 			lock := event.Event{EventType: event.AccountLocked, Email: event.Str("locked@x.com"), RemoteAddress: "192.0.2.1", FailureCount: 5}
 			return []event.Event{lock, lock, lock}
+		}},
+		{BreachedSuccess, "pwned@x.com", 1, func() []event.Event {
+			// Every login of the account with its breached password, and
+			// others' logins without one.
+			return []event.Event{success("clean@x.com", "192.0.2.1"), breached(success("pwned@x.com", "192.0.2.1")),
+				breached(fail("pwned@x.com", "192.0.2.1")), breached(success("pwned@x.com", "192.0.2.2")), breached(success("Pwned@x.com", "192.0.2.3"))}
+		}},
+		{BreachedIPs, "198.51.100.9", 10, func() (evs []event.Event) {
+			for i := range 200 { // a breach list: mostly wrong, a few right
+				ev := breached(fail(fmt.Sprintf("list%d@x.com", i), "198.51.100.9"))
+				if i%7 == 3 {
+					ev = breached(success(fmt.Sprintf("list%d@x.com", i), "198.51.100.9"))
+				}
+				evs = append(evs, ev)
+			}
+			return
 		}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
@@ -175,9 +197,140 @@ func TestValidate(t *testing.T) {
 		{Rule{Name: "bogus"}, `alert rule "bogus": want one of`},
 		{Rule{Name: IPFailures, Window: time.Hour}, "threshold: want a positive integer"},
 		{Rule{Name: IPFailures, Threshold: 3}, "window: want a positive duration"},
+		{Rule{Name: BreachedIPs, Window: time.Hour}, "alert rule breached_ips: threshold: want a positive integer"},
+		{Rule{Name: BreachedIPs, Threshold: 10}, "alert rule breached_ips: window: want a positive duration"},
+		{Rule{Name: BreachedSuccess, Cooldown: -time.Second}, "alert rule breached_success: cooldown"},
+		{Rule{Name: "breached"}, "breached_success, breached_ips"},
 	} {
 		if _, err := New([]Rule{tc.r}, 0); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.r, err, tc.want)
 		}
+	}
+}
+
+// TestBreachedSuccess: a successful login with a breached password alerts
+// once per account and cooldown (1h by default, as account_locked), with the
+// account as subject and its identity on the ALERT event, or with the IP
+// when the gateway could not name the account; a failure with a breached
+// password, or a success without one, never does.
+func TestBreachedSuccess(t *testing.T) {
+	e := engine(t)
+	ok := breached(success("pwned@x.com", "192.0.2.7"))
+	for _, tc := range []struct {
+		at   time.Duration
+		ev   event.Event
+		want int
+	}{
+		{0, breached(fail("pwned@x.com", "192.0.2.7")), 0},
+		{time.Second, success("pwned@x.com", "192.0.2.7"), 0},
+		{2 * time.Second, ok, 1},
+		{30 * time.Minute, ok, 0},
+		{59*time.Minute + 59*time.Second, ok, 0},
+		{time.Hour + 2*time.Second, ok, 1},
+		{time.Hour + 3*time.Second, breached(success("other@x.com", "192.0.2.7")), 1},
+	} {
+		as := e.Observe(tc.ev, t0.Add(tc.at))
+		var got []Alert
+		for _, a := range as {
+			if a.Rule == BreachedSuccess {
+				got = append(got, a)
+			}
+		}
+		if len(got) != tc.want {
+			t.Fatalf("at %v: %d breached_success alerts, want %d", tc.at, len(got), tc.want)
+		}
+		if tc.want == 1 {
+			ev := got[0].Event()
+			if got[0].Subject != identity(tc.ev) || event.Value(ev.Email) != event.Value(tc.ev.Email) || ev.RemoteAddress != "192.0.2.7" ||
+				!strings.Contains(event.Value(ev.Message), "with a breached password") {
+				t.Fatalf("at %v: alert %+v, event %+v", tc.at, got[0], ev)
+			}
+		}
+	}
+	// A success the gateway could not attribute: the IP is the subject.
+	anon := breached(event.Event{EventType: event.LoginSuccess, RemoteAddress: "203.0.113.77", Reason: event.MissingPrincipal})
+	got := feed(t, engine(t), t0, []event.Event{anon})
+	if as := got[BreachedSuccess]; len(as) != 1 || as[0].Subject != "203.0.113.77" {
+		t.Fatalf("an unattributed success with a breached password: %v", got)
+	}
+	// A cooldown of its own.
+	e, err := New([]Rule{{Name: BreachedSuccess, Cooldown: time.Minute}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(feed(t, e, t0, []event.Event{ok, ok})[BreachedSuccess]); n != 1 {
+		t.Fatalf("two at once: %d alerts", n)
+	}
+	if n := len(feed(t, e, t0.Add(time.Minute+time.Second), []event.Event{ok})[BreachedSuccess]); n != 1 {
+		t.Fatalf("after the cooldown of a minute: %d alerts", n)
+	}
+}
+
+// TestBreachedIPs: breached passwords tried from one IP count, successful
+// or not, within the window; failures without a breached password and other
+// IPs do not; a slow run over more than the window does not fire; the ALERT
+// event names no account (the IP tried many).
+func TestBreachedIPs(t *testing.T) {
+	e, err := New([]Rule{{Name: BreachedIPs, Threshold: 4, Window: 10 * time.Minute}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := "198.51.100.20"
+	steps := []struct {
+		at time.Duration
+		ev event.Event
+	}{
+		{0, breached(fail("a@x.com", ip))},
+		{time.Minute, fail("b@x.com", ip)},                        // not breached
+		{2 * time.Minute, breached(fail("c@x.com", "192.0.2.1"))}, // another IP
+		{3 * time.Minute, breached(success("d@x.com", ip))},
+		{4 * time.Minute, breached(fail("e@x.com", ip))},
+		{5 * time.Minute, event.Event{EventType: event.Logout, Email: event.Str("f@x.com"), RemoteAddress: ip, PasswordBreached: true}},
+	}
+	for _, st := range steps {
+		if as := e.Observe(st.ev, t0.Add(st.at)); len(as) != 0 {
+			t.Fatalf("at %v: %d alerts before the threshold", st.at, len(as))
+		}
+	}
+	as := e.Observe(breached(fail("g@x.com", ip)), t0.Add(9*time.Minute))
+	if len(as) != 1 || as[0].Rule != BreachedIPs || as[0].Subject != ip || as[0].Count != 4 {
+		t.Fatalf("the fourth breached password within 10m: %+v", as)
+	}
+	ev := as[0].Event()
+	msg := event.Value(ev.Message)
+	if ev.Email != nil || ev.Principal != nil || ev.RemoteAddress != ip || !strings.HasPrefix(msg, "alert rule=breached_ips subject="+ip+" count=4 window=10m0s: 4 attempts with a breached password from IP") {
+		t.Fatalf("alert event %+v %q", ev, msg)
+	}
+	// One every 4 minutes: never 4 within 10 minutes.
+	slow, _ := New([]Rule{{Name: BreachedIPs, Threshold: 4, Window: 10 * time.Minute}}, 0)
+	for i := range 20 {
+		if as := slow.Observe(breached(fail(fmt.Sprintf("s%d@x.com", i), ip)), t0.Add(time.Duration(i)*4*time.Minute)); len(as) != 0 {
+			t.Fatalf("a slow run fired at %d: %+v", i, as)
+		}
+	}
+}
+
+// TestRuleNames: every rule is in Defaults once, in Names' order, and fits
+// the ops of one event; PerEvent tells the rules without threshold and window.
+func TestRuleNames(t *testing.T) {
+	var names []string
+	for _, r := range Defaults() {
+		names = append(names, r.Name)
+		if PerEvent(r.Name) != (r.Threshold == 0 && r.Window == 0) {
+			t.Errorf("%s: PerEvent %v, threshold %d, window %v", r.Name, PerEvent(r.Name), r.Threshold, r.Window)
+		}
+	}
+	if strings.Join(names, ",") != strings.Join(Names(), ",") {
+		t.Errorf("Defaults %v, Names %v", names, Names())
+	}
+	if len(Names()) > maxOps {
+		t.Errorf("%d rules, one event has room for %d ops", len(Names()), maxOps)
+	}
+	// An event that every rule takes: each rule gives at most one op.
+	e := engine(t)
+	ev := breached(success("all@x.com", "192.0.2.1"))
+	ev.Reason = event.MissingPrincipal
+	if ops := e.ops(ev, t0, nil); len(ops) > maxOps {
+		t.Errorf("%d ops for one event", len(ops))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -31,9 +32,11 @@ type Alerts struct {
 }
 
 // AlertRule is one rule: name (ip_failures, account_locked,
-// credential_stuffing, distributed_attack, guessed_password), threshold and
-// window (not for account_locked), and cooldown (default: the window; 1h for
-// account_locked).
+// credential_stuffing, distributed_attack, guessed_password,
+// unattributed_success, breached_success, breached_ips), threshold and window
+// (not for the rules that fire on every event of their kind: account_locked,
+// unattributed_success, breached_success), and cooldown (default: the window;
+// 1h for account_locked and breached_success; none for unattributed_success).
 type AlertRule struct {
 	Name      string         `json:"name"`
 	Threshold int            `json:"threshold,omitempty"`
@@ -73,6 +76,9 @@ func (c *Alerts) engine(st state.Store, log *slog.Logger) (*alerts.Engine, error
 //	    credential_stuffing <accounts> <window> [<cooldown>]
 //	    distributed_attack  <ips> <window> [<cooldown>]
 //	    guessed_password    <failures> <window> [<cooldown>]
+//	    unattributed_success [<cooldown>]
+//	    breached_success    [<cooldown>]
+//	    breached_ips        <attempts> <window> [<cooldown>]
 //	    <rule> off
 //	    connectors <name...>|none
 //	}
@@ -101,7 +107,7 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 			continue
 		}
 		if !slices.Contains(order, name) {
-			return nil, d.Errf("alerts: unknown rule %q (want ip_failures, account_locked, credential_stuffing, distributed_attack, guessed_password or unattributed_success)", name)
+			return nil, d.Errf("alerts: unknown rule %q (want one of %s)", name, strings.Join(order, ", "))
 		}
 		args := d.RemainingArgs()
 		if len(args) == 1 && args[0] == "off" {
@@ -109,7 +115,7 @@ func parseAlerts(d *caddyfile.Dispenser) (*Alerts, error) {
 			continue
 		}
 		r := &AlertRule{Name: name}
-		if name != alerts.AccountLocked && name != alerts.UnattributedSuccess {
+		if !alerts.PerEvent(name) {
 			if len(args) < 2 || len(args) > 3 {
 				return nil, d.Errf("alerts %s: want <threshold> <window> [<cooldown>] or off", name)
 			}

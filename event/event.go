@@ -64,6 +64,10 @@ const (
 	// MissingPrincipal: no principal could be read from the request (no field,
 	// a body over the read limit, an unreadable encoding or content type).
 	MissingPrincipal Reason = "MISSING_PRINCIPAL"
+	// BreachedPassword: refused by the gateway because the attempt's password
+	// is in a set of breached passwords and the route refuses those. Such an
+	// event also carries PasswordBreached.
+	BreachedPassword Reason = "BREACHED_PASSWORD"
 )
 
 // Reasons lists every reason in a stable order.
@@ -71,8 +75,12 @@ var Reasons = []Reason{
 	BadCredentials, AccountNotFound, Disabled, WaitingForApprovement, ConfirmationNeeded,
 	Rejected, NotApproved, MFARequired, MFAFailed, Locked, RateLimited, UpstreamError, Unknown,
 	// Stores keep a reason as its place in this list: new reasons go at the end.
-	AmbiguousPrincipal, MissingPrincipal,
+	AmbiguousPrincipal, MissingPrincipal, BreachedPassword,
 }
+
+// NumReasons is len(Reasons), as a constant: the size of an array indexed by
+// a reason's place in Reasons.
+const NumReasons = 16
 
 // ParseReason returns the reason named s (exact, upper case) and whether it is one.
 func ParseReason(s string) (Reason, bool) {
@@ -125,6 +133,10 @@ type Event struct {
 	// make: the reason enforce mode would have refused with; the attempt
 	// went to the portal.
 	WouldRefuse Reason `json:"wouldRefuse,omitempty"`
+	// PasswordBreached is set when the attempt's password is in a set of
+	// breached passwords (a successful login with one as well as a failed or
+	// refused attempt); false is not written.
+	PasswordBreached bool `json:"passwordBreached,omitempty"`
 	// Geo is where the remote address is, from GeoIP databases (package
 	// enrich); its fields are absent when unknown.
 	Geo
@@ -206,6 +218,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.WouldRefuse != "" {
 		b = append(b, `,"wouldRefuse":`...)
 		b = appendString(b, string(e.WouldRefuse))
+	}
+	if e.PasswordBreached {
+		b = append(b, `,"passwordBreached":true`...)
 	}
 	b = e.Geo.appendJSON(b)
 	b = e.Device.appendJSON(b)

@@ -129,3 +129,58 @@ func TestEnrichmentFields(t *testing.T) {
 		t.Errorf("equator: %s", s)
 	}
 }
+
+// TestMonitorAndBreachedFields: wouldRefuse and passwordBreached are written
+// after the other extensions and before the location, in that order, and read
+// back; an attempt whose password is not breached writes no
+// passwordBreached, and one a route enforced writes no wouldRefuse.
+func TestMonitorAndBreachedFields(t *testing.T) {
+	ev := Event{ID: "x", EventDate: time.UnixMilli(0).UTC(), EventType: LoginFailure, Reason: Locked, TraceID: "abc",
+		WouldRefuse: Locked, PasswordBreached: true, Geo: Geo{Country: "NL"}}
+	got := string(ev.AppendJSON(nil))
+	if want := `,"reason":"LOCKED","traceId":"abc","wouldRefuse":"LOCKED","passwordBreached":true,"country":"NL"}`; !strings.HasSuffix(got, want) {
+		t.Fatalf("got  %s\nwant ...%s", got, want)
+	}
+	var back Event
+	if err := json.Unmarshal([]byte(got), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.WouldRefuse != Locked || !back.PasswordBreached {
+		t.Errorf("round trip: wouldRefuse %q, passwordBreached %v", back.WouldRefuse, back.PasswordBreached)
+	}
+	plain := Event{ID: "x", EventDate: time.UnixMilli(0).UTC(), EventType: LoginSuccess}
+	if s := string(plain.AppendJSON(nil)); strings.Contains(s, "passwordBreached") || strings.Contains(s, "wouldRefuse") {
+		t.Errorf("an attempt without them: %s", s)
+	}
+	// A successful login with a breached password.
+	ok := Event{ID: "y", EventDate: time.UnixMilli(0).UTC(), EventType: LoginSuccess, PasswordBreached: true}
+	b, err := json.Marshal(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["passwordBreached"] != true {
+		t.Errorf("success with a breached password: %s (%v)", b, err)
+	}
+}
+
+// TestReasons: BREACHED_PASSWORD is a reason, the last of Reasons (stores
+// keep a reason as its place in the list), and NumReasons counts them.
+func TestReasons(t *testing.T) {
+	if len(Reasons) != NumReasons {
+		t.Fatalf("%d reasons, NumReasons %d", len(Reasons), NumReasons)
+	}
+	if Reasons[len(Reasons)-1] != BreachedPassword {
+		t.Errorf("the last reason is %s, want %s", Reasons[len(Reasons)-1], BreachedPassword)
+	}
+	if r, ok := ParseReason("BREACHED_PASSWORD"); !ok || r != BreachedPassword {
+		t.Errorf("ParseReason(BREACHED_PASSWORD) = %q, %v", r, ok)
+	}
+	seen := map[Reason]bool{}
+	for _, r := range Reasons {
+		if seen[r] {
+			t.Errorf("%s listed twice", r)
+		}
+		seen[r] = true
+	}
+}

@@ -84,7 +84,17 @@ type Filter struct {
 	// DeviceType matches event.Device.DeviceType exactly ("desktop",
 	// "mobile", "tablet", "tv", "bot").
 	DeviceType string
+	// WouldRefuse keeps only the refusals a route in monitor mode did not
+	// make (event.Event.WouldRefuse): AnyReason keeps all of them, a reason
+	// those enforce mode would have refused with that reason.
+	WouldRefuse event.Reason
+	// Breached keeps only the events whose password is breached
+	// (event.Event.PasswordBreached).
+	Breached bool
 }
+
+// AnyReason as Filter.WouldRefuse matches every reason.
+const AnyReason event.Reason = "*"
 
 // Page selects one page of a result.
 type Page struct {
@@ -136,13 +146,22 @@ type Bucket struct {
 	// Refused counts the attempts the gateway refused (RefusalReasons), a
 	// part of Failures.
 	Refused int64 `json:"refused"`
+	// WouldRefuse counts the refusals a route in monitor mode did not make
+	// (event.Event.WouldRefuse), a part of Failures apart from Refused.
+	WouldRefuse int64 `json:"wouldRefuse"`
+	// Breached counts the attempts with a breached password, successful or
+	// not (event.Event.PasswordBreached).
+	Breached int64 `json:"breached"`
 }
 
 // RefusalReasons are the reasons of the attempts the gateway answered itself
 // without letting them reach the portal: a locked account, a rate limit or
-// blocked address, a request naming no account or more than one. They are
-// failures, counted apart as "refused" in Stats.
-var RefusalReasons = []event.Reason{event.Locked, event.RateLimited, event.AmbiguousPrincipal, event.MissingPrincipal}
+// blocked address, a request naming no account or more than one, a breached
+// password on a route that refuses those. They are failures, counted apart as
+// "refused" in Stats. A route in monitor mode refuses nothing: its events of
+// these reasons carry WouldRefuse and are counted apart again, as
+// "wouldRefuse".
+var RefusalReasons = []event.Reason{event.Locked, event.RateLimited, event.AmbiguousPrincipal, event.MissingPrincipal, event.BreachedPassword}
 
 // IsRefusal reports whether r is one of RefusalReasons.
 func IsRefusal(r event.Reason) bool {
@@ -171,20 +190,35 @@ type Stats struct {
 	// Failures counts the failed attempts, refused ones included.
 	Failures int64 `json:"failures"`
 	// Refused counts the attempts the gateway refused (RefusalReasons): a
-	// part of Failures.
+	// part of Failures. The refusals a route in monitor mode did not make
+	// are not in it: they are WouldRefuse.
 	Refused int64 `json:"refused"`
+	// WouldRefuse counts the refusals a route in monitor mode did not make
+	// (event.Event.WouldRefuse: the attempt went on to the portal): a part
+	// of Failures beside Refused, what enforce mode would add to it.
+	WouldRefuse int64 `json:"wouldRefuse"`
+	// Breached counts the attempts whose password is breached
+	// (event.Event.PasswordBreached), successful or not; BreachedSuccesses
+	// the successful ones among them: logins that worked with a password
+	// known to attackers.
+	Breached          int64 `json:"breached"`
+	BreachedSuccesses int64 `json:"breachedSuccesses"`
 	// Events counts the LOGIN_SUCCESS and LOGIN_FAILURE events stored for
 	// the Total attempts; fewer when refusals were sampled.
 	Events      int64         `json:"events"`
 	SuccessRate float64       `json:"successRate"` // successes/total, 0 when total is 0
 	ByReason    []ReasonCount `json:"byReason"`    // failed attempts by reason, most first
-	// RefusedByReason counts the refused attempts by reason (the
-	// RefusalReasons entries of ByReason), most first.
+	// RefusedByReason counts the refused attempts (Refused) by reason, most
+	// first.
 	RefusedByReason []ReasonCount `json:"refusedByReason"`
-	TopUsers        []Count       `json:"topUsers"` // identities with most attempts
-	TopIPs          []Count       `json:"topIps"`   // remote addresses with most failed attempts
-	Series          []Bucket      `json:"series"`   // every bucket of [From, To), UTC
-	ByHour          [24]int64     `json:"byHour"`   // attempts by UTC hour of day
+	// WouldRefuseByReason counts the refusals a route in monitor mode did not
+	// make (WouldRefuse) by the reason enforce mode would have refused with,
+	// most first.
+	WouldRefuseByReason []ReasonCount `json:"wouldRefuseByReason"`
+	TopUsers            []Count       `json:"topUsers"` // identities with most attempts
+	TopIPs              []Count       `json:"topIps"`   // remote addresses with most failed attempts
+	Series              []Bucket      `json:"series"`   // every bucket of [From, To), UTC
+	ByHour              [24]int64     `json:"byHour"`   // attempts by UTC hour of day
 	// ByCountry counts the attempts per country of the remote address
 	// (event.Geo.Country), most attempts first, the top ones only. Attempts
 	// without a country are not listed: they are Total minus the sum.
@@ -252,6 +286,12 @@ type UserSummary struct {
 	FailuresSinceSuccess int64 `json:"failuresSinceSuccess"`
 	// Active is true when the last successful login is newer than the last logout.
 	Active bool `json:"active"`
+	// BreachedAttempts counts the identity's attempts whose password is
+	// breached (event.Event.PasswordBreached), successful or not, and
+	// BreachedSuccesses the successful ones among them, over the events the
+	// log has held (retention does not lower them).
+	BreachedAttempts  int64 `json:"breachedAttempts"`
+	BreachedSuccesses int64 `json:"breachedSuccesses"`
 }
 
 // SuspiciousQuery sets the window and thresholds of Suspicious.
@@ -317,9 +357,11 @@ type SuspectAccount struct {
 
 // GuessingReasons are the failures that guess at an account: only they count in
 // Suspicious. A right password on an account that is not active (DISABLED,
-// REJECTED, CONFIRMATION_NEEDED, …) is not an attack.
+// REJECTED, CONFIRMATION_NEEDED, …) is not an attack; a breached password
+// refused by the gateway is one (credential stuffing tries breached
+// passwords).
 var GuessingReasons = []event.Reason{
-	event.BadCredentials, event.AccountNotFound, event.Locked, event.MFAFailed, event.AmbiguousPrincipal,
+	event.BadCredentials, event.AccountNotFound, event.Locked, event.MFAFailed, event.AmbiguousPrincipal, event.BreachedPassword,
 }
 
 // Suspicious is what Suspicious found, from the failures of GuessingReasons;

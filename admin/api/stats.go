@@ -17,11 +17,15 @@ type Stats struct {
 	// Stats adds the fields of logstore.Stats, all counts of attempts but
 	// "events": "from", "to", "total" (successes + failures), "successes",
 	// "failures" (refused included), "refused" (the gateway's refusals:
-	// reasons LOCKED, RATE_LIMITED, AMBIGUOUS_PRINCIPAL, MISSING_PRINCIPAL),
-	// "events" (stored events), "successRate", "byReason" and
-	// "refusedByReason" ({reason, count}), "topUsers" (attempts) and
-	// "topIps" (failed attempts) ({key, count}), "series" ({start,
-	// successes, failures, refused}, one per Interval from From), "byHour"
+	// reasons LOCKED, RATE_LIMITED, AMBIGUOUS_PRINCIPAL, MISSING_PRINCIPAL,
+	// BREACHED_PASSWORD), "wouldRefuse" (the refusals a route in monitor
+	// mode did not make: failures too, not in "refused"), "breached" (the
+	// attempts whose password is breached) and "breachedSuccesses" (the
+	// successful ones among them), "events" (stored events), "successRate",
+	// "byReason", "refusedByReason" and "wouldRefuseByReason" ({reason,
+	// count}), "topUsers" (attempts) and "topIps" (failed attempts) ({key,
+	// count}), "series" ({start, successes, failures, refused, wouldRefuse,
+	// breached}, one per Interval from From), "byHour"
 	// (24 counts, UTC), "byCountry" ({country, attempts, successes,
 	// failures}), "topAsns" ({asn, org, failures}) and "byDeviceType"
 	// ({deviceType, attempts, successes, failures}), the last three top N,

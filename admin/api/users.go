@@ -61,4 +61,11 @@ type User struct {
 	// Failures ("failures") counts the failures the lockout state holds in its
 	// window; left out when the lockout state is unknown.
 	Failures *int `json:"failures,omitempty"`
+	// BreachedAttempts ("breachedAttempts") counts the identity's logged
+	// attempts whose password is breached, successful or not;
+	// BreachedSuccesses ("breachedSuccesses") the successful ones among them:
+	// logins that worked with a password attackers know. Retention does not
+	// lower them.
+	BreachedAttempts  int64 `json:"breachedAttempts"`
+	BreachedSuccesses int64 `json:"breachedSuccesses"`
 }

@@ -110,7 +110,7 @@ func TestStatsUsersSuspiciousConnectors(t *testing.T) {
 	for _, r := range rows[1:] {
 		sections[r[0]]++
 	}
-	if sections["series"] != 24 || sections["hour"] != 24 || sections["summary"] != 6 || sections["topUser"] == 0 {
+	if sections["series"] != 24 || sections["hour"] != 24 || sections["summary"] != 8 || sections["topUser"] == 0 {
 		t.Errorf("stats csv sections %v", sections)
 	}
 	var s api.Stats
@@ -405,5 +405,65 @@ func TestStatsSampledRefusal(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("csv lacks %v", want)
+	}
+}
+
+// TestMonitorAndBreachedFlags: logs --would-refuse (true or a reason, any
+// case) and --breached narrow the log to the refusals a route in monitor mode
+// did not make and to the attempts with a breached password, which the table
+// marks; stats shows both counts, in its table and CSV; users the
+// breached-password attempts and successes per identity.
+func TestMonitorAndBreachedFlags(t *testing.T) {
+	f := admintest.New(t, admintest.Flagged(), nil)
+	var p api.Page[event.Event]
+	parseJSON(t, run(f, "--output", "json", "logs", "--would-refuse", "true").ok(t).stdout, &p)
+	if p.TotalElements != 3 {
+		t.Errorf("logs --would-refuse true: %d events, want 3", p.TotalElements)
+	}
+	parseJSON(t, run(f, "--output", "json", "logs", "--would-refuse", "locked").ok(t).stdout, &p)
+	if p.TotalElements != 2 || p.Content[0].WouldRefuse != event.Locked {
+		t.Errorf("logs --would-refuse locked: %d events, want 2 LOCKED", p.TotalElements)
+	}
+	parseJSON(t, run(f, "--output", "json", "logs", "--breached", "--status", "SUCCESS").ok(t).stdout, &p)
+	if p.TotalElements != 2 || !p.Content[0].PasswordBreached {
+		t.Errorf("logs --breached --status SUCCESS: %d events, want 2 with a breached password", p.TotalElements)
+	}
+	r := run(f, "logs", "--email", "carol@example.com", "--would-refuse", "true").ok(t)
+	if !strings.Contains(r.stdout, "FAILURE LOCKED (monitor: would refuse LOCKED)") || !strings.Contains(r.stdout, "(3 events, 20 per page)") {
+		t.Errorf("logs table of monitored refusals:\n%s", r.stdout)
+	}
+	r = run(f, "logs", "--breached", "--email", admintest.Breached).ok(t)
+	if strings.Count(r.stdout, "[breached password]") != 3 {
+		t.Errorf("logs table of breached passwords:\n%s", r.stdout)
+	}
+	if r := run(f, "logs", "--would-refuse", "maybe"); r.code != cli.ExitAPI || !strings.Contains(r.stderr, "wouldRefuse: ") {
+		t.Errorf("logs --would-refuse maybe: %+v", r)
+	}
+	r = run(f, "stats", "--from", "2025-03-12", "--to", "2025-03-15").ok(t)
+	lines := strings.Split(r.stdout, "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "WOULD HAVE BEEN REFUSED") })
+	if i < 0 || i+1 >= len(lines) || strings.Join(strings.Fields(lines[i+1]), " ") != "5 4 2" {
+		t.Errorf("stats: want 5 attempts that would have been refused, 4 with a breached password, 2 successful:\n%s", r.stdout)
+	}
+	rows := parseCSV(t, run(f, "stats", "--from", "2025-03-12", "--to", "2025-03-15", "--output", "csv").ok(t).stdout)
+	want := map[string][]string{"wouldRefuse": {"summary", "wouldRefuse", "5", "", "5"}, "breached": {"summary", "breached", "4", "2", "2"}}
+	for _, row := range rows {
+		if w, ok := want[row[1]]; ok && row[0] == "summary" {
+			if !slices.Equal(row, w) {
+				t.Errorf("stats csv %v; want %v", row, w)
+			}
+			delete(want, row[1])
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("stats csv lacks %v", want)
+	}
+	r = run(f, "users", "--search", "dave").ok(t)
+	if !strings.Contains(r.stdout, "BREACHED PW (OK)") || !strings.Contains(r.stdout, "3 (2)") {
+		t.Errorf("users table:\n%s", r.stdout)
+	}
+	rows = parseCSV(t, run(f, "users", "--search", "dave", "--output", "csv").ok(t).stdout)
+	if len(rows) != 2 || rows[1][slices.Index(rows[0], "breachedAttempts")] != "3" || rows[1][slices.Index(rows[0], "breachedSuccesses")] != "2" {
+		t.Errorf("users csv %v", rows)
 	}
 }

@@ -36,18 +36,23 @@ func filterFlags(fs *flag.FlagSet) func() url.Values {
 		{"country", "country", "country of the remote address, ISO code (e.g. NL), any case"},
 		{"asn", "asn", "autonomous system number of the remote address (e.g. 64496 or AS64496)"},
 		{"device-type", "deviceType", "desktop, mobile, tablet, tv or bot"},
+		{"would-refuse", "wouldRefuse", "true: the refusals a route in monitor mode did not make; or a reason (e.g. LOCKED): those of that reason"},
 		{"sort", "sort", "date,desc (default) or date,asc"},
 	}
 	vals := make([]*string, len(names))
 	for i, n := range names {
 		vals[i] = fs.String(n.flag, "", n.help)
 	}
+	breached := fs.Bool("breached", false, "only the attempts whose password is breached (known from data breaches)")
 	return func() url.Values {
 		q := url.Values{}
 		for i, n := range names {
 			if v := *vals[i]; v != "" {
 				q.Set(n.param, v)
 			}
+		}
+		if *breached {
+			q.Set("breached", "true")
 		}
 		return q
 	}
@@ -80,6 +85,13 @@ func logsCmd(fs *flag.FlagSet) runFunc {
 				if ev.Reason != "" {
 					what += " " + string(ev.Reason)
 				}
+			}
+			if ev.WouldRefuse != "" {
+				// A route in monitor mode: the attempt went to the portal.
+				what += " (monitor: would refuse " + string(ev.WouldRefuse) + ")"
+			}
+			if ev.PasswordBreached {
+				what += " [breached password]"
 			}
 			human.rows = append(human.rows, []string{ev.EventDate.UTC().Format("2006-01-02 15:04:05"), what,
 				ev.Identity(), event.Value(ev.DisplayName), ev.RemoteAddress, ev.Place(), ev.DeviceType, truncate(event.Value(ev.Message), 80)})
@@ -124,11 +136,20 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 		// reached loginguard; refused ones are failures, also shown apart.
 		add("summary", "total", itoa(s.Total), itoa(s.Successes), itoa(s.Failures))
 		add("summary", "refused", itoa(s.Refused), "", itoa(s.Refused))
+		add("summary", "wouldRefuse", itoa(s.WouldRefuse), "", itoa(s.WouldRefuse))
+		add("summary", "breached", itoa(s.Breached), itoa(s.BreachedSuccesses), itoa(s.Breached-s.BreachedSuccesses))
 		add("summary", "events", itoa(s.Events), "", "")
 		add("summary", "successRate", strconv.FormatFloat(s.SuccessRate, 'f', 4, 64), "", "")
 		summary := table{title: fmt.Sprintf("Login attempts %s to %s (UTC)", s.From.UTC().Format("2006-01-02 15:04"), s.To.UTC().Format("2006-01-02 15:04")),
 			header: []string{"ATTEMPTS", "SUCCESSES", "FAILURES", "OF WHICH REFUSED", "SUCCESS RATE", "STORED EVENTS"},
 			rows:   [][]string{{itoa(s.Total), itoa(s.Successes), itoa(s.Failures), itoa(s.Refused), pct(s.SuccessRate), itoa(s.Events)}}}
+		// Beside the refusals made: those a route in monitor mode would
+		// have made, and the attempts with a breached password.
+		flagged := table{header: []string{"WOULD HAVE BEEN REFUSED (MONITOR)", "BREACHED-PASSWORD ATTEMPTS", "OF WHICH SUCCESSFUL"},
+			rows: [][]string{{itoa(s.WouldRefuse), itoa(s.Breached), itoa(s.BreachedSuccesses)}}}
+		for _, r := range s.WouldRefuseByReason {
+			add("wouldRefuse", string(r.Reason), itoa(r.Count), "", itoa(r.Count))
+		}
 		reasons := table{header: []string{"FAILURE REASON", "COUNT"}}
 		for _, r := range s.ByReason {
 			reasons.rows = append(reasons.rows, []string{string(r.Reason), itoa(r.Count)})
@@ -160,10 +181,11 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 			add("deviceType", d.DeviceType, itoa(d.Attempts), itoa(d.Successes), itoa(d.Failures))
 		}
 		series := table{title: "Attempts by " + s.Interval + " (empty " + s.Interval + "s left out)",
-			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES", "OF WHICH REFUSED"}}
+			header: []string{"FROM (UTC)", "SUCCESSES", "FAILURES", "OF WHICH REFUSED", "WOULD REFUSE", "BREACHED PASSWORD"}}
 		for _, b := range s.Series {
 			if b.Successes+b.Failures > 0 {
-				series.rows = append(series.rows, []string{b.Start.UTC().Format("2006-01-02 15:04"), itoa(b.Successes), itoa(b.Failures), itoa(b.Refused)})
+				series.rows = append(series.rows, []string{b.Start.UTC().Format("2006-01-02 15:04"), itoa(b.Successes), itoa(b.Failures), itoa(b.Refused),
+					itoa(b.WouldRefuse), itoa(b.Breached)})
 			}
 			add("series", b.Start.UTC().Format(time.RFC3339), itoa(b.Successes+b.Failures), itoa(b.Successes), itoa(b.Failures))
 		}
@@ -174,7 +196,7 @@ func statsCmd(fs *flag.FlagSet) runFunc {
 				hours.rows = append(hours.rows, []string{fmt.Sprintf("%02d:00", h), itoa(n)})
 			}
 		}
-		return e.show(raw, long, summary, reasons, users, ips, countries, asns, devices, series, hours)
+		return e.show(raw, long, summary, flagged, reasons, users, ips, countries, asns, devices, series, hours)
 	}
 }
 
@@ -194,9 +216,10 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 		}
 		// The CSV columns are the JSON names; those added later come last.
 		long := table{header: []string{"identity", "source", "displayName", "status", "lastLogin", "lastLogout", "lastFailure",
-			"failuresSinceSuccess", "lastIp", "lockedUntil", "lastSeen", "sessionActive", "locked", "permanent", "failures"}}
+			"failuresSinceSuccess", "lastIp", "lockedUntil", "lastSeen", "sessionActive", "locked", "permanent", "failures",
+			"breachedAttempts", "breachedSuccesses"}}
 		human := table{header: []string{"IDENTITY", "STATUS", "LAST LOGIN (UTC)", "LAST LOGOUT", "LAST FAILURE", "FAILURES", "LAST IP",
-			"LAST SEEN", "SESSION"}}
+			"LAST SEEN", "SESSION", "BREACHED PW (OK)"}}
 		for _, u := range p.Content {
 			locked, failures := "", ""
 			if u.Locked != nil {
@@ -207,7 +230,8 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 			}
 			long.rows = append(long.rows, []string{u.Identity, string(u.Source), u.DisplayName, u.Status, isoTime(u.LastLogin),
 				isoTime(u.LastLogout), isoTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, isoTime(u.LockedUntil),
-				isoTime(u.LastSeen), strconv.FormatBool(u.SessionActive), locked, strconv.FormatBool(u.Permanent), failures})
+				isoTime(u.LastSeen), strconv.FormatBool(u.SessionActive), locked, strconv.FormatBool(u.Permanent), failures,
+				itoa(u.BreachedAttempts), itoa(u.BreachedSuccesses)})
 			status := u.Status
 			if u.Status == api.StatusLocked {
 				status += " until " + humanTime(u.LockedUntil)
@@ -220,7 +244,7 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 				session = "active"
 			}
 			human.rows = append(human.rows, []string{u.Identity, status, humanTime(u.LastLogin), humanTime(u.LastLogout),
-				humanTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, humanTime(u.LastSeen), session})
+				humanTime(u.LastFailure), itoa(u.FailuresSinceSuccess), u.LastIP, humanTime(u.LastSeen), session, breachedCell(u)})
 		}
 		if err := e.show(raw, long, human); err != nil {
 			return err
@@ -230,6 +254,15 @@ func usersCmd(fs *flag.FlagSet) runFunc {
 		}
 		return nil
 	}
+}
+
+// breachedCell is a user's breached-password attempts and, in brackets, the
+// successful ones: "3 (2)"; "-" when none.
+func breachedCell(u api.User) string {
+	if u.BreachedAttempts == 0 {
+		return "-"
+	}
+	return itoa(u.BreachedAttempts) + " (" + itoa(u.BreachedSuccesses) + ")"
 }
 
 func suspiciousCmd(fs *flag.FlagSet) runFunc {

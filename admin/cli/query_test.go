@@ -15,7 +15,8 @@ import (
 func TestEveryFlagAccepted(t *testing.T) {
 	filters := []string{"--from", "2025-03-01", "--to", "2025-03-31", "--email", "carol@example.com", "--ip", "10.0.0.5",
 		"--status", "SUCCESS", "--event-type", "LOGIN_SUCCESS,LOGOUT", "--source", "API_PORTAL", "--portal", "p1",
-		"--reason", "BAD_CREDENTIALS", "--principal", "bob", "--sort", "date,asc", "--country", "nl", "--asn", "AS64496", "--device-type", "BOT"}
+		"--reason", "BAD_CREDENTIALS", "--principal", "bob", "--sort", "date,asc", "--country", "nl", "--asn", "AS64496", "--device-type", "BOT",
+		"--would-refuse", "locked", "--breached"}
 	runs := [][]string{
 		append([]string{"logs", "--page", "0", "--size", "5"}, filters...),
 		{"stats", "--from", "2025-03-01", "--to", "2025-03-31", "--interval", "day", "--top", "3"},

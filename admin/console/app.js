@@ -68,6 +68,20 @@
   // joined separates strings and nodes with ", " (as children of el).
   function joined(items) { return items.flatMap((x, i) => (i ? [', ', x] : [x])); }
   function botBadge() { return el('span', { class: 'badge bad bot', title: 'Not a person\'s browser: a crawler, a script or an attack tool' }, 'BOT'); }
+  // flagBadges are the marks of what an attempt carries beyond its status: a
+  // refusal a route in monitor mode did not make (wouldRefuse) and a
+  // breached password.
+  function flagBadges(e) {
+    const out = [];
+    if (e.wouldRefuse) {
+      out.push(' ', el('span', { class: 'badge monitor would-refuse', 'data-reason': e.wouldRefuse,
+        title: 'Monitor mode: enforce mode would have refused this attempt (' + e.wouldRefuse + '); it went on to the portal' }, 'WOULD REFUSE'));
+    }
+    if (e.passwordBreached) {
+      out.push(' ', el('span', { class: 'badge bad breached', title: 'The password is in a set of breached passwords' }, 'BREACHED PASSWORD'));
+    }
+    return out;
+  }
   // countryName is the English name of an ISO 3166-1 alpha-2 code, or the
   // code when the browser does not know it.
   const regionNames = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames(['en'], { type: 'region' }) : null;
@@ -165,10 +179,14 @@
 
   // ---- Login Logs ----------------------------------------------------------
 
-  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId', 'country', 'asn', 'deviceType'];
+  const FILTERS = ['from', 'to', 'email', 'principal', 'ip', 'status', 'reason', 'source', 'portalId', 'country', 'asn', 'deviceType',
+    'wouldRefuse', 'breached'];
   const REASONS = ['BAD_CREDENTIALS', 'ACCOUNT_NOT_FOUND', 'DISABLED', 'WAITING_FOR_APPROVEMENT', 'CONFIRMATION_NEEDED',
     'REJECTED', 'NOT_APPROVED', 'MFA_REQUIRED', 'MFA_FAILED', 'LOCKED', 'RATE_LIMITED', 'UPSTREAM_ERROR', 'UNKNOWN',
-    'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL'];
+    'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL', 'BREACHED_PASSWORD'];
+  // REFUSALS are the reasons of the gateway's refusals (logstore.RefusalReasons):
+  // the values of the wouldRefuse filter beside true (any of them).
+  const REFUSALS = ['LOCKED', 'RATE_LIMITED', 'AMBIGUOUS_PRINCIPAL', 'MISSING_PRINCIPAL', 'BREACHED_PASSWORD'];
   // DEVICE_TYPES are the values of the deviceType filter (event.Device*).
   const DEVICE_TYPES = ['desktop', 'mobile', 'tablet', 'tv', 'bot'];
 
@@ -199,6 +217,9 @@
       input('f-country', 'Country (ISO code)', p.country),
       input('f-asn', 'AS number', p.asn),
       select('f-device', 'Device type', [['', 'Any']].concat(DEVICE_TYPES.map((d) => [d, d])), p.deviceType),
+      select('f-would', 'Would have been refused (monitor mode)', [['', 'Any event'], ['true', 'Yes, for any reason']]
+        .concat(REFUSALS.map((r) => [r, 'Yes, ' + r])), p.wouldRefuse),
+      select('f-breached', 'Password', [['', 'Any'], ['true', 'Breached passwords only']], p.breached),
       el('button', { type: 'submit', class: 'primary', id: 'f-apply' }, 'Apply'),
       el('button', { type: 'button', id: 'f-reset' }, 'Reset'));
     const advice = el('p', { class: 'hint', id: 'range-advice' },
@@ -208,7 +229,8 @@
       const v = (id) => form.querySelector('#' + id).value.trim();
       go('logs', { from: v('f-from'), to: v('f-to'), email: v('f-email'), principal: v('f-principal'), ip: v('f-ip'),
         status: v('f-status'), reason: v('f-reason'), source: v('f-source'), portalId: v('f-portal'),
-        country: v('f-country').toUpperCase(), asn: v('f-asn'), deviceType: v('f-device'), size: size === 20 ? '' : size });
+        country: v('f-country').toUpperCase(), asn: v('f-asn'), deviceType: v('f-device'), wouldRefuse: v('f-would'),
+        breached: v('f-breached'), size: size === 20 ? '' : size });
     });
     form.querySelector('#f-reset').addEventListener('click', () => go('logs'));
     const status = el('span', { id: 'logs-total', class: 'grow' }, 'Loading…');
@@ -262,7 +284,7 @@
       return b;
     };
     const tr = el('tr', { class: 'clickable', 'data-id': e.id },
-      el('td', {}, badge(st, st === 'SUCCESS' || st === 'FAILURE' ? st : 'other')),
+      el('td', { class: 'status' }, badge(st, st === 'SUCCESS' || st === 'FAILURE' ? st : 'other'), flagBadges(e)),
       el('td', { class: 'who' }, who ? filterLink(who, e.email ? 'email' : 'principal', who, 'email-link') : ''),
       el('td', {}, e.displayName || ''),
       el('td', { class: 'date' }, fmtDate(e.eventDate)),
@@ -288,13 +310,15 @@
     let e;
     try { e = await api('api/v1/login-logs/' + encodeURIComponent(id)); } catch (err) { showError(body, err); return; }
     const fields = ['id', 'seq', 'eventType', 'eventDate', 'source', 'email', 'principal', 'displayName', 'accountId',
-      'portalId', 'remoteAddress', 'message', 'errorType', 'reason', 'failureCount', 'userAgent', 'host', 'path', 'traceId'];
+      'portalId', 'remoteAddress', 'message', 'errorType', 'reason', 'wouldRefuse', 'passwordBreached', 'failureCount', 'userAgent', 'host', 'path', 'traceId'];
     const dl = el('dl', { class: 'fields', id: 'event-fields' });
     const seen = new Set();
     const add = (k, v) => {
       seen.add(k);
       let text = v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v);
       if (k === 'eventDate') text = fmtDate(v) + ' UTC (' + v + ')';
+      if (k === 'wouldRefuse' && v) text = v + ' (monitor mode: not refused, the attempt went on to the portal)';
+      if (k === 'passwordBreached') text = v ? 'yes: the password is in a set of breached passwords' : 'no';
       dl.append(el('dt', {}, k), el('dd', { 'data-field': k }, text));
     };
     // summary adds a line made of an event's fields (their own lines follow
@@ -320,7 +344,7 @@
       const tb = el('tbody', {});
       for (const h of res.content) {
         const st = statusOf(h);
-        tb.appendChild(el('tr', {}, el('td', {}, badge(st, st === 'SUCCESS' || st === 'FAILURE' ? st : 'other')),
+        tb.appendChild(el('tr', {}, el('td', {}, badge(st, st === 'SUCCESS' || st === 'FAILURE' ? st : 'other'), flagBadges(h)),
           el('td', {}, fmtDate(h.eventDate)), el('td', {}, h.remoteAddress || ''), el('td', { class: 'msg' }, h.message || '')));
       }
       clear(hist).append(el('table', {}, el('thead', {}, el('tr', {}, ['Status', 'Date', 'IP', 'Message'].map((x) => el('th', {}, x)))), tb),
@@ -365,7 +389,8 @@
     next.addEventListener('click', () => go('users', { search, page: page + 1 }));
     view.append(el('h1', {}, 'Users'), form,
       el('table', { id: 'users-table' }, el('thead', {}, el('tr', {},
-        ['Identity', 'Name', 'Source', 'Status', 'Last login', 'Last logout', 'Last failure', 'Last IP', 'Failures since success'].map((h) => el('th', {}, h)))), tbody),
+        ['Identity', 'Name', 'Source', 'Status', 'Last login', 'Last logout', 'Last failure', 'Last IP', 'Failures since success',
+          'Breached-password attempts (successful)'].map((h) => el('th', {}, h)))), tbody),
       el('div', { class: 'pager' }, prev, info, next));
     api('api/v1/users?' + qs({ search, page, size: 50 })).then((res) => {
       for (const u of res.content) {
@@ -373,13 +398,15 @@
           el('td', {}, u.identity), el('td', {}, u.displayName || ''), el('td', {}, u.source || ''),
           el('td', {}, badge(u.status || 'UNKNOWN', u.status || 'other')),
           el('td', {}, fmtDate(u.lastLogin)), el('td', {}, fmtDate(u.lastLogout)), el('td', {}, fmtDate(u.lastFailure)),
-          el('td', {}, u.lastIp || ''), el('td', {}, String(u.failuresSinceSuccess || 0)));
+          el('td', {}, u.lastIp || ''), el('td', {}, String(u.failuresSinceSuccess || 0)),
+          el('td', { class: 'breached' + (u.breachedSuccesses ? ' bad' : ''), 'data-attempts': u.breachedAttempts || 0, 'data-successes': u.breachedSuccesses || 0 },
+            u.breachedAttempts ? fmtNum(u.breachedAttempts) + ' (' + fmtNum(u.breachedSuccesses || 0) + ')' : ''));
         tr.addEventListener('click', () => go('logs', {
           [u.source === 'API_MANAGER' ? 'principal' : 'email']: u.identity,
           from: ymd(new Date(Date.now() - 90 * 864e5)) }));
         tbody.appendChild(tr);
       }
-      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 9, class: 'empty' }, 'No users.')));
+      if (res.empty) tbody.appendChild(el('tr', {}, el('td', { colspan: 10, class: 'empty' }, 'No users.')));
       info.textContent = fmtNum(res.totalElements) + ' users · page ' + (res.number + 1) + ' of ' + Math.max(1, res.totalPages);
       next.disabled = res.last;
     }).catch((err) => showError(info, err));
@@ -499,11 +526,25 @@
       clear(totals).append(card('total-attempts', 'Attempts', fmtNum(s.total)), card('total-successes', 'Successes', fmtNum(s.successes)),
         card('total-failures', 'Failures', fmtNum(s.failures)), card('total-refused', 'Of which refused by the gateway', fmtNum(s.refused || 0)),
         card('success-rate', 'Success rate', (100 * s.successRate).toFixed(1) + '%'));
+      // Beside the refusals made: those a route in monitor mode would have
+      // made (failures too, the attempts went on to the portal), and the
+      // attempts with a breached password, successful ones apart. Each card
+      // opens the log search of what it counts.
+      const link = (id, label, value, search) => {
+        const a = el('a', { href: '#/logs?' + qs(Object.assign({ from }, search)), title: 'Show these login events' }, value);
+        return el('div', { class: 'card flag', id }, el('div', { class: 'hint' }, label), el('div', { class: 'num' }, a));
+      };
+      totals.append(link('total-would-refuse', 'Would have been refused (monitor mode)', fmtNum(s.wouldRefuse || 0), { wouldRefuse: 'true' }),
+        link('total-breached', 'Attempts with a breached password', fmtNum(s.breached || 0), { breached: 'true' }),
+        link('total-breached-successes', 'Successful logins with a breached password', fmtNum(s.breachedSuccesses || 0), { breached: 'true', status: 'SUCCESS' }));
       totals.setAttribute('data-total', s.total);
       totals.setAttribute('data-successes', s.successes);
       totals.setAttribute('data-failures', s.failures);
       totals.setAttribute('data-refused', s.refused || 0);
-      fill(series, seriesChart(s.series, s.interval), legend());
+      totals.setAttribute('data-would-refuse', s.wouldRefuse || 0);
+      totals.setAttribute('data-breached', s.breached || 0);
+      totals.setAttribute('data-breached-successes', s.breachedSuccesses || 0);
+      fill(series, seriesChart(s.series, s.interval), legend(true));
       fill(reasons, barChart(s.byReason.map((r) => [r.reason, r.count]), 'bad'));
       fill(hours, hourChart(s.byHour));
       fill(users, barChart(s.topUsers.map((u) => [u.key, u.count]), 'bar'));
@@ -597,27 +638,48 @@
     const h = box.querySelector('h2');
     clear(box).append(h, ...nodes);
   }
-  function legend() {
-    return el('div', { class: 'legend' }, el('span', {}, el('span', { class: 'sw ok' }), 'success'), el('span', {}, el('span', { class: 'sw bad' }), 'failure'));
+  // legend names the colours of the charts; withMonitor adds the series of
+  // the refusals a route in monitor mode would have made.
+  function legend(withMonitor) {
+    return el('div', { class: 'legend' }, el('span', {}, el('span', { class: 'sw ok' }), 'success'), el('span', {}, el('span', { class: 'sw bad' }), 'failure'),
+      withMonitor ? el('span', { id: 'legend-would-refuse' }, el('span', { class: 'sw monitor' }), 'would have been refused (monitor mode)') : null);
   }
-  // seriesChart draws stacked bars of successes and failures per bucket.
+  // seriesChart draws stacked bars of successes and failures per bucket, and
+  // over them the refusals a route in monitor mode would have made as a
+  // series of its own: a line with a point per bucket (they are failures
+  // too, a part of the red bars).
   function seriesChart(buckets, interval) {
     const W = 1000, H = 220, L = 50, B = 24, n = Math.max(1, buckets.length);
     const max = Math.max(1, ...buckets.map((b) => b.successes + b.failures));
     const bw = (W - L) / n;
     const s = svg('svg', { class: 'chart', id: 'series-svg', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'attempts over time' });
     s.append(svg('line', { class: 'axis', x1: L, y1: H - B, x2: W, y2: H - B }), svg('text', { x: 0, y: 12, text: fmtNum(max) }), svg('text', { x: 0, y: H - B, text: '0' }));
-    let total = 0;
+    let total = 0, would = 0;
+    const points = [];
     buckets.forEach((b, i) => {
       const x = L + i * bw, hs = (H - B - 10) * b.successes / max, hf = (H - B - 10) * b.failures / max;
       total += b.successes + b.failures;
-      const label = fmtDate(b.start).slice(0, interval === 'hour' ? 16 : 10) + ': ' + b.successes + ' successes, ' + b.failures + ' failures';
-      const g = svg('g', { 'data-successes': b.successes, 'data-failures': b.failures }, svg('title', { text: label }),
+      would += b.wouldRefuse || 0;
+      points.push([x + bw / 2, H - B - (H - B - 10) * (b.wouldRefuse || 0) / max, b]);
+      const label = fmtDate(b.start).slice(0, interval === 'hour' ? 16 : 10) + ': ' + b.successes + ' successes, ' + b.failures + ' failures' +
+        (b.wouldRefuse ? ', of which ' + b.wouldRefuse + ' would have been refused (monitor mode)' : '') +
+        (b.breached ? '; ' + b.breached + ' with a breached password' : '');
+      const g = svg('g', { 'data-successes': b.successes, 'data-failures': b.failures, 'data-would-refuse': b.wouldRefuse || 0,
+        'data-breached': b.breached || 0 }, svg('title', { text: label }),
         svg('rect', { class: 'ok', x: x + 1, y: H - B - hs, width: Math.max(1, bw - 2), height: hs }),
         svg('rect', { class: 'bad', x: x + 1, y: H - B - hs - hf, width: Math.max(1, bw - 2), height: hf }));
       s.appendChild(g);
       if (i % Math.ceil(n / 8) === 0) s.appendChild(svg('text', { x, y: H - 6, text: fmtDate(b.start).slice(5, interval === 'hour' ? 16 : 10) }));
     });
+    const line = svg('g', { class: 'monitor-series', id: 'series-would-refuse', 'data-total': would },
+      svg('polyline', { class: 'monitor', points: points.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') }));
+    for (const [x, y, b] of points) {
+      if (b.wouldRefuse) {
+        line.appendChild(svg('circle', { class: 'monitor', cx: x.toFixed(1), cy: y.toFixed(1), r: 3, 'data-start': b.start, 'data-count': b.wouldRefuse },
+          svg('title', { text: fmtDate(b.start).slice(0, interval === 'hour' ? 16 : 10) + ': ' + b.wouldRefuse + ' would have been refused (monitor mode)' })));
+      }
+    }
+    s.appendChild(line);
     s.setAttribute('data-total', total);
     return s;
   }

@@ -91,6 +91,7 @@ var cases = []struct {
 	{"Cooldown", testCooldown},
 	{"ClaimIgnoresThreshold", testClaim},
 	{"CooldownPerRuleAndSubject", testCooldownPerRuleAndSubject},
+	{"RulesCountApart", testRulesCountApart},
 	{"OrderWithinApply", testOrderWithinApply},
 	{"ConcurrentCallers", testConcurrentCallers},
 	{"BoundedSubjects", testBoundedSubjects},
@@ -272,6 +273,37 @@ func testCooldownPerRuleAndSubject(h *harness) {
 	h.want("rule B, x", h.one(claim(alerts.UnattributedSuccess, "x")), 1, true)
 	h.want("rule A, y", h.one(claim(alerts.AccountLocked, "y")), 1, true)
 	h.want("rule A, x again", h.one(claim(alerts.AccountLocked, "x")), 1, false)
+}
+
+// testRulesCountApart: two rules that count the times of one subject (an
+// IP's failures, and its breached passwords among them) keep a window each:
+// the breached passwords reach their threshold on their own count, not on
+// the failures', and each fires once.
+func testRulesCountApart(h *harness) {
+	breached := func(at time.Duration) alerts.Op {
+		return alerts.Op{Kind: alerts.CountTime, Rule: alerts.BreachedIPs, Subject: h.subject("ip"), At: h.t0.Add(at),
+			Window: time.Minute, Threshold: 2, Cooldown: time.Minute}
+	}
+	// A failure without a breached password counts for ip_failures only.
+	h.want("failure 1", h.one(h.times("ip", 0)), 1, false)
+	res := h.apply(h.times("ip", time.Second), breached(time.Second))
+	h.want("failure 2", res[0], 2, false)
+	h.want("breached 1", res[1], 1, false)
+	res = h.apply(h.times("ip", 2*time.Second), breached(2*time.Second))
+	h.want("failure 3", res[0], 3, true)
+	h.want("breached 2", res[1], 2, true)
+	h.want("breached 3", h.one(breached(3*time.Second)), 2, false)
+	if n, m := h.s.Held(alerts.IPFailures, h.subject("ip")), h.s.Held(alerts.BreachedIPs, h.subject("ip")); n != 3 || m != 2 {
+		h.t.Fatalf("the store holds %d times under ip_failures and %d under breached_ips, want 3 and 2", n, m)
+	}
+	// The claims of two rules on one account: breached_success and
+	// account_locked keep a cooldown each.
+	claim := func(rule string) alerts.Op {
+		return alerts.Op{Kind: alerts.Claim, Rule: rule, Subject: h.subject("acct"), At: h.t0, Cooldown: time.Hour, Count: 1}
+	}
+	h.want("account_locked", h.one(claim(alerts.AccountLocked)), 1, true)
+	h.want("breached_success", h.one(claim(alerts.BreachedSuccess)), 1, true)
+	h.want("breached_success again", h.one(claim(alerts.BreachedSuccess)), 1, false)
 }
 
 func testOrderWithinApply(h *harness) {

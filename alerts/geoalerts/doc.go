@@ -45,7 +45,8 @@
 //
 // many_asns counts only the failures that guess at an account
 // (logstore.GuessingReasons: a wrong password, an unknown account, a refusal
-// of a locked account, a failed MFA, an ambiguous principal) whose ASN is
+// of a locked account, a failed MFA, an ambiguous principal, a refused
+// breached password) whose ASN is
 // known. The failure that reaches the threshold counts.
 //
 // "Earlier" means strictly earlier, at the store's millisecond precision, and

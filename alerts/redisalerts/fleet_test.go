@@ -22,6 +22,12 @@ func success(email, ip string) event.Event {
 	return event.Event{EventType: event.LoginSuccess, Source: event.SourcePortal, Email: event.Str(email), RemoteAddress: ip}
 }
 
+// breached returns ev with a breached password.
+func breached(ev event.Event) event.Event {
+	ev.PasswordBreached = true
+	return ev
+}
+
 // collector keeps the alerts an engine emits.
 type collector struct {
 	mu  sync.Mutex
@@ -151,6 +157,33 @@ func TestThreeEnginesOneRedis(t *testing.T) {
 			func() []event.Event {
 				lock := event.Event{EventType: event.AccountLocked, Email: event.Str("locked@x.com"), RemoteAddress: "192.0.2.1", FailureCount: 5}
 				return []event.Event{lock, lock, lock, lock, lock}
+			}},
+		{alerts.BreachedSuccess, "pwned@x.com", 1,
+			func() []event.Event {
+				return []event.Event{breached(success("pwned@x.com", "192.0.2.1"))}
+			},
+			func() []event.Event {
+				// The account logs in on every instance, with the same
+				// breached password: within the cooldown, for the fleet.
+				ok := breached(success("pwned@x.com", "192.0.2.1"))
+				return []event.Event{ok, ok, ok, ok, ok, ok}
+			}},
+		{alerts.BreachedIPs, "198.51.100.9", 10,
+			func() (evs []event.Event) {
+				for i := range 10 { // a breach list, mostly wrong
+					ev := breached(fail(fmt.Sprintf("list%d@x.com", i), "198.51.100.9"))
+					if i == 4 {
+						ev = breached(success(fmt.Sprintf("list%d@x.com", i), "198.51.100.9"))
+					}
+					evs = append(evs, ev)
+				}
+				return
+			},
+			func() (evs []event.Event) {
+				for i := range 60 {
+					evs = append(evs, breached(fail(fmt.Sprintf("list%d@x.com", 10+i), "198.51.100.9")))
+				}
+				return
 			}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {

@@ -65,8 +65,9 @@ const (
 type erow struct {
 	ts, r, ip int64 // ip: the key of an inline address, or 0 (then str[slotIP] if any)
 	ia        int32
-	short     bool // the id is stored short (r, ia), not in xid
-	code, fc  int16
+	short     bool    // the id is stored short (r, ia), not in xid
+	code, fc  int16   // code: codec.Code's low bits (codec.LowBits)
+	flags     int16   // codec.Code's other bits (wouldRefuse, breached password), shifted down
 	more      int32   // attempts beyond one the event stands for (event.Event.Attempts - 1)
 	xtype     string  // the event type when this version does not know it
 	prof      profile // display name and account id
@@ -133,7 +134,7 @@ func fillRow(w *erow, e *event.Event) {
 	*w = erow{ts: e.EventDate.UnixMilli(), eid: e.ID}
 	w.r, w.ia, w.short = splitID(e.ID, w.ts)
 	code, extra := codec.Code(e)
-	w.code = int16(code)
+	w.code, w.flags = int16(code&codec.LowBits), int16(code>>codec.WouldShift)
 	w.fc = int16(min(max(e.FailureCount, -32768), 32767))
 	w.more = int32(min(e.Attempts()-1, 1<<31-1))
 	w.str = [nSlots]string{slotPrincipal: event.Value(e.Principal), slotEmail: event.Value(e.Email), slotUA: e.UserAgent, slotHost: e.Host,
@@ -383,7 +384,7 @@ func (r *byteReader) Read(p []byte) (int, error) {
 }
 
 const (
-	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, cc, asn, dev, g, more)`
+	copyCols   = `(ts, r, ip, ipx, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, cc, asn, dev, g, more, flags)`
 	copyEvents = `COPY events` + copyCols + ` FROM STDIN (FORMAT binary)`
 	copyStage  = `COPY pg_temp.lg_stage` + copyCols + ` FROM STDIN (FORMAT binary)`
 )
@@ -610,7 +611,7 @@ func encodeRows(b []byte, rows []erow) []byte {
 	c.b = append(c.b, 0, 0, 0, 0, 0, 0, 0, 0)
 	for i := range rows {
 		w := &rows[i]
-		c.b = append(c.b, 0, 20)
+		c.b = append(c.b, 0, 21)
 		c.i8(w.ts)
 		c.i8(w.r)
 		if w.ip != 0 {
@@ -660,6 +661,11 @@ func encodeRows(b []byte, rows []erow) []byte {
 			c.null()
 		}
 		c.i4n(w.more)
+		if w.flags != 0 {
+			c.i2(w.flags)
+		} else {
+			c.null()
+		}
 	}
 	c.b = append(c.b, 0xff, 0xff)
 	return c.b
@@ -676,6 +682,7 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 	}
 	tally := map[int64]*tallyAcc{}
 	users := map[int64]*codec.User{}
+	breached := false // a user summary has breached-password counts
 	xtypes := map[int32]string{}
 	for i := range added {
 		w := &added[i]
@@ -694,8 +701,9 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			ip = int64(w.id[slotIP])
 		}
 		n := 1 + int64(w.more)
-		t.add(w.code, w.id[slotPortal], w.id[slotExtra], ident, ip, n)
-		t.addGeo(w.code, w.cc, w.asn, w.asOrg, w.dev, n)
+		code := w.fullCode()
+		t.add(code, w.id[slotPortal], w.id[slotExtra], ident, ip, n)
+		t.addGeo(code, w.cc, w.asn, w.asOrg, w.dev, n)
 		if w.xtype != "" {
 			xtypes[w.id[slotExtra]] = w.xtype
 		}
@@ -709,7 +717,8 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 			if w.prof.disp != "" {
 				disp = int64(w.id[slotProfile])
 			}
-			u.Apply(int64(w.code), w.ts, ip, disp, n)
+			u.Apply(code, w.ts, ip, disp, n)
+			breached = breached || u.Breached != 0
 		}
 	}
 	hs := make([]int64, 0, len(tally))
@@ -737,9 +746,17 @@ func (s *Store) rollups(b *pgx.Batch, added []erow) {
 		b.Queue(`INSERT INTO xtype(id, t) SELECT * FROM unnest($1::int[], $2::text[]) ON CONFLICT (id) DO NOTHING`, xi, xt)
 	}
 	if len(users) > 0 {
-		b.Queue(`INSERT INTO udelta(b) VALUES ($1)`, packUsers(users))
+		var bb []byte // NULL unless a summary has breached-password counts
+		if breached {
+			bb = packBreached(users)
+		}
+		b.Queue(`INSERT INTO udelta(b, bb) VALUES ($1, $2)`, packUsers(users), bb)
 	}
 }
+
+// fullCode returns the row's code as codec.Code made it, from its code and
+// flags columns.
+func (w *erow) fullCode() int64 { return int64(w.code) | int64(w.flags)<<codec.WouldShift }
 
 // clean makes v storable as PostgreSQL text, which holds neither NUL bytes nor
 // invalid UTF-8.

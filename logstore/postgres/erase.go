@@ -300,13 +300,13 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM tally WHERE h = $1`, h); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT code, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''), g,
+	rows, err := tx.Query(ctx, `SELECT `+codeExpr+`, coalesce(pr, em), `+ipKeyExpr+`, cx, xtra, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''), g,
   1 + coalesce(more, 0) FROM events WHERE ts >= $1 AND ts < $2`, h*hourMs, (h+1)*hourMs)
 	if err != nil {
 		return err
 	}
 	type ev struct {
-		code         int16
+		code         int32
 		ident, ip    int64
 		cx, xtra     int32
 		cc, dev, org string
@@ -350,8 +350,8 @@ func (s *Store) recount(ctx context.Context, end int64) error {
 	}
 	t := newTallyAcc()
 	for _, e := range evs {
-		t.add(e.code, cxs[e.cx][cxPortal], e.xtra, e.ident, e.ip, e.n)
-		t.addGeo(e.code, e.cc, e.asn, e.org, e.dev, e.n)
+		t.add(int64(e.code), cxs[e.cx][cxPortal], e.xtra, e.ident, e.ip, e.n)
+		t.addGeo(int64(e.code), e.cc, e.asn, e.org, e.dev, e.n)
 	}
 	u, i, c, g, m := t.pack()
 	if _, err := tx.Exec(ctx, `INSERT INTO tally(h, users, ips, counts, geo, more) VALUES ($1, $2, $3, $4, $5, $6)`, h, u, i, c, g, m); err != nil {

@@ -160,7 +160,9 @@ const maxCache = 1 << 20
 //	events.cx           user agent, host, path, error     ctx id; NULL: all empty
 //	                    type, message template, portal
 //	events.xtra         type, source, reason unknown here dict id of codec.Code's extra; NULL: none
-//	events.code         event type, source and reason     codec.Code
+//	events.code         event type, source and reason     codec.Code, its low 10 bits (codec.LowBits)
+//	events.flags        wouldRefuse, breached password    codec.Code >> 10: the wouldRefuse field (bits
+//	                                                      0-4) and the breached bit (5); NULL: neither (addFlags)
 //	events.fc           failure count                     clamped to int16
 //	events.trace        trace id, lower-case hex          its bytes; NULL: none or tracet
 //	events.tracet       trace id, any other               text; NULL: none or trace
@@ -184,12 +186,13 @@ const maxCache = 1 << 20
 //	tally.users         attempts per identity (dict id)   counts blob, codec.VarintDelta
 //	tally.ips           failed attempts per IP (address   counts blob, codec.VarintDelta
 //	                    key)
-//	tally.counts        events per (code, portal, xtra)   packEventCounts
+//	tally.counts        events per (code, portal, xtra)   packEventCounts; code: codec.Code, all 16 bits
 //	tally.more          attempts beyond counts, by the    packEventCounts; NULL: none, or a row
 //	                    same keys                         older than the column (addMore)
 //	tally.geo           attempts per country and device   packGeoCounts; NULL: a row older than the
 //	                    type, failures per AS              column (addTallyGeo), read from the events
 //	udelta.seq, .b      a batch's user summaries          packUsers
+//	udelta.bb           their breached-password counts    packBreached; NULL: none (addFlags)
 //	users.id            identity                          dict id
 //	users.seen, .login, .logout, .fail
 //	                    last activity, login, logout and  ms; NULL: none
@@ -199,6 +202,8 @@ const maxCache = 1 << 20
 //	users.fails         failed attempts since the last    integer
 //	                    login
 //	users.src           source                            codec source code
+//	users.breached      attempts with a breached password integer (addFlags)
+//	users.breached_ok   the successful ones among them    integer (addFlags)
 const schemaSQL = `
 CREATE TABLE IF NOT EXISTS events(ts bigint NOT NULL, r bigint NOT NULL, ip int, ipx int, ia int, pr int, em int, prof int,
   cx int, xtra int, code smallint NOT NULL, fc smallint NOT NULL, trace bytea, tracet text, xid text, PRIMARY KEY (ts, r))
@@ -277,6 +282,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres log store: add the counts of attempts to schema %q: %w", opt.Schema, err)
 	}
+	if err := addFlags(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres log store: add monitored refusals and breached passwords to schema %q: %w", opt.Schema, err)
+	}
 	return s, nil
 }
 
@@ -354,6 +363,22 @@ func addMore(ctx context.Context, db *pgxpool.Pool) error {
 	return upgrade(ctx, db, "events", "more",
 		`ALTER TABLE events ADD COLUMN IF NOT EXISTS more int`,
 		`ALTER TABLE tally ADD COLUMN IF NOT EXISTS more bytea`)
+}
+
+// addFlags gives the events table its flags column (the bits of codec.Code
+// above events.code's: wouldRefuse and the breached password), the users
+// table its breached-password counts and udelta their column, when events has
+// no flags: a schema written before them. Its events keep NULL flags (neither
+// field), its users 0 breached attempts; adding a nullable column, or one
+// with a constant default, rewrites no row. Rows of a reason their writer did
+// not know keep reason code 15 (MISSING_PRINCIPAL's, see codec.Code) in
+// events.code and in the tally rollup: they read back right, but the
+// MISSING_PRINCIPAL filter finds them.
+func addFlags(ctx context.Context, db *pgxpool.Pool) error {
+	return upgrade(ctx, db, "events", "flags",
+		`ALTER TABLE events ADD COLUMN IF NOT EXISTS flags smallint`,
+		`ALTER TABLE users ADD COLUMN IF NOT EXISTS breached int NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS breached_ok int NOT NULL DEFAULT 0`,
+		`ALTER TABLE udelta ADD COLUMN IF NOT EXISTS bb bytea`)
 }
 
 // DropSchema drops schema and everything in it, for tests and benchmarks.

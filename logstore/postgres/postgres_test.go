@@ -309,10 +309,23 @@ func TestPackRoundTrip(t *testing.T) {
 	if err := unpackUsers(packUsers(users), func(u *codec.User) { got[u.ID] = u }); err != nil || !reflect.DeepEqual(got, users) {
 		t.Fatalf("users round trip: %v\n got %+v\nwant %+v", err, got, users)
 	}
-	counts := map[ckey]int64{{17, 4, 0}: 3, {2, 0, 0}: 1, {50, 4, 9}: 700, {-1, -2, -3}: 1}
+	// Codes of 16 bits (a monitored refusal, a breached password) beside
+	// those of 9 that rows written before events.flags hold.
+	counts := map[ckey]int64{{17, 4, 0}: 3, {2, 0, 0}: 1, {50, 4, 9}: 700, {-1, -2, -3}: 1, {2 | 2<<3 | 10<<5 | 10<<10, 4, 0}: 5, {1 | 1<<15, 0, 0}: 2}
 	gotc := map[ckey]int64{}
-	if err := unpackEventCounts(packEventCounts(counts), func(c int16, p, x int32, n int64) { gotc[ckey{c, p, x}] = n }); err != nil || !reflect.DeepEqual(gotc, counts) {
+	if err := unpackEventCounts(packEventCounts(counts), func(c int64, p, x int32, n int64) { gotc[ckey{int32(c), p, x}] = n }); err != nil || !reflect.DeepEqual(gotc, counts) {
 		t.Fatalf("counts round trip: %v %v", err, gotc)
+	}
+	users[3].Breached, users[3].BreachedOK, users[70000].Breached = 4, 1, 2
+	gotb := map[int64]*codec.User{}
+	if err := unpackUsers(packUsers(users), func(u *codec.User) { gotb[u.ID] = u }); err != nil {
+		t.Fatal(err)
+	}
+	if err := unpackBreached(packBreached(users), gotb); err != nil || !reflect.DeepEqual(gotb, users) {
+		t.Fatalf("breached-password counts round trip: %v\n got %+v\nwant %+v", err, gotb, users)
+	}
+	if b := packBreached(map[int64]*codec.User{1: {ID: 1, Fails: 3}}); len(b) != 0 {
+		t.Errorf("no breached-password counts packed as % x, want nothing", b)
 	}
 	keys := map[int64]int64{-4294967296: 2, -1: 1, 5: 9, 1 << 40: 1}
 	gotk := map[int64]int64{}
@@ -533,4 +546,52 @@ func TestUpgradeAddsMore(t *testing.T) {
 	s = openIn(t, schema)
 	storetest.CheckSameStats(t, ref, s)
 	storetest.CheckCountUpgrade(t, ref, s)
+}
+
+// TestUpgradeAddsFlags opens a schema written before monitored refusals,
+// breached passwords and BREACHED_PASSWORD were kept (no events.flags, no
+// breached-password counts on users and udelta), with user summaries both
+// folded and still in udelta: the columns are added, old events read back as
+// they were, Stats answers as a store that had them all along, and the new
+// fields delivered after the upgrade are kept, found and counted.
+func TestUpgradeAddsFlags(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	old := storetest.Unflagged(append(slices.Clone(all), late...))
+	ref := open(t)
+	if err := ref.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	schema := newSchema()
+	s := openIn(t, schema)
+	half := len(old) / 2
+	if err := s.Deliver(ctx, old[:half]); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.fold(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(ctx, old[half:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(ctx, `ALTER TABLE events DROP COLUMN flags; ALTER TABLE users DROP COLUMN breached, DROP COLUMN breached_ok;
+ALTER TABLE udelta DROP COLUMN bb`); err != nil {
+		t.Fatal(err)
+	}
+	var users, deltas int
+	if err := s.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM udelta)`).Scan(&users, &deltas); err != nil || users == 0 || deltas == 0 {
+		t.Fatalf("before the upgrade: %d users folded, %d deltas (%v); want both", users, deltas, err)
+	}
+	s.Close()
+	s = openIn(t, schema)
+	storetest.CheckSameStats(t, ref, s)
+	sameUsers(t, ref, s, "after the upgrade", logstore.UsersFilter{Size: 100})
+	storetest.CheckFlagsUpgrade(t, ref, s, old)
 }

@@ -27,10 +27,10 @@ type plan struct {
 	keyed  bool // has an email, IP or principal condition
 	// match is the filter on the counts of the tally rollup (for unkeyed
 	// filters): it says whether events of a code, portal and extra count.
-	match []func(code int16, portal, xtra int32) bool
+	match []func(code int64, portal, xtra int32) bool
 }
 
-func (p *plan) matches(code int16, portal, xtra int32) bool {
+func (p *plan) matches(code int64, portal, xtra int32) bool {
 	for _, m := range p.match {
 		if !m(code, portal, xtra) {
 			return false
@@ -105,13 +105,13 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		}
 		p.none = p.none || id == 0
 		p.where = append(p.where, "cx IN (SELECT id FROM ctx WHERE portal = "+p.arg(id)+")")
-		p.match = append(p.match, func(_ int16, portal, _ int32) bool { return portal == id })
+		p.match = append(p.match, func(_ int64, portal, _ int32) bool { return portal == id })
 	}
 	// code adds the condition (code >> shift) & mask = v.
 	code := func(shift, mask, v int64) {
 		p.none = p.none || v < 0
 		p.where = append(p.where, "((code >> "+strconv.FormatInt(shift, 10)+") & "+strconv.FormatInt(mask, 10)+") = "+p.arg(v))
-		p.match = append(p.match, func(c int16, _, _ int32) bool { return int64(c)>>shift&mask == v })
+		p.match = append(p.match, func(c int64, _, _ int32) bool { return c>>shift&mask == v })
 	}
 	switch f.Status {
 	case "":
@@ -146,8 +146,8 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		}
 		p.none = p.none || len(known)+len(extra) == 0
 		p.where = append(p.where, "((code & 7) = ANY("+p.arg(known)+"::int[]) OR xtra = ANY("+p.arg(extra)+"::int[]))")
-		p.match = append(p.match, func(c int16, _, x int32) bool {
-			return slices.Contains(known, int64(c)&codec.TypeMask) || slices.Contains(extra, x)
+		p.match = append(p.match, func(c int64, _, x int32) bool {
+			return slices.Contains(known, c&codec.TypeMask) || slices.Contains(extra, x)
 		})
 	}
 	// The location and device filters are not in the tally rollup: their
@@ -168,7 +168,23 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter) (*plan, 
 		code(codec.SourceShift, 3, codec.SourceCode(f.Source))
 	}
 	if f.Reason != "" {
-		code(codec.ReasonShift, 15, codec.ReasonCode(f.Reason))
+		code(codec.ReasonShift, codec.ReasonMask, codec.ReasonCode(f.Reason))
+	}
+	// wouldRefuse and the breached password are in flags (NULL: neither).
+	switch f.WouldRefuse {
+	case "":
+	case logstore.AnyReason:
+		p.where = append(p.where, "(flags & 31) <> 0")
+		p.match = append(p.match, func(c int64, _, _ int32) bool { return codec.HasWouldRefuse(c) })
+	default:
+		v := codec.ReasonCode(f.WouldRefuse)
+		p.none = p.none || v < 0
+		p.where = append(p.where, "(flags & 31) = "+p.arg(v))
+		p.match = append(p.match, func(c int64, _, _ int32) bool { return c>>codec.WouldShift&codec.ReasonMask == v })
+	}
+	if f.Breached {
+		p.where = append(p.where, "(flags & 32) <> 0")
+		p.match = append(p.match, func(c int64, _, _ int32) bool { return codec.Breached(c) })
 	}
 	return p, nil
 }
@@ -219,7 +235,7 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 		return n, err
 	}
 	if err := eachTally(ctx, q, hLo, hHi, false, func(_ int64, t *tallyRow) error {
-		return unpackEventCounts(t.counts, func(code int16, portal, xtra int32, c int64) {
+		return unpackEventCounts(t.counts, func(code int64, portal, xtra int32, c int64) {
 			if p.matches(code, portal, xtra) {
 				n += c
 			}
@@ -237,13 +253,18 @@ func (s *Store) count(ctx context.Context, q querier, p *plan) (int64, error) {
 	return n + raw, nil
 }
 
-var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq, cc, asn, dev, g, more`
+var eventCols = `ts, r, ` + ipKeyExpr + `, ia, pr, em, prof, cx, xtra, code, fc, trace, tracet, xid, seq, cc, asn, dev, g, more, flags`
+
+// codeExpr is an event's whole code (codec.Code) from its code and flags
+// columns.
+const codeExpr = `(code::int | (coalesce(flags, 0)::int << 10))`
 
 type row struct {
 	ts, r                      int64
 	ip, seq                    *int64
 	ia, pr, em, prof, cx, xtra *int32
 	code, fc                   int16
+	flags                      *int16
 	trace                      []byte
 	tracet, xid                *string
 	cc, dev                    *string
@@ -262,7 +283,7 @@ func (s *Store) rows(ctx context.Context, q querier, query string, args ...any) 
 	for rows.Next() {
 		var r row
 		if err := rows.Scan(&r.ts, &r.r, &r.ip, &r.ia, &r.pr, &r.em, &r.prof, &r.cx, &r.xtra, &r.code, &r.fc,
-			&r.trace, &r.tracet, &r.xid, &r.seq, &r.cc, &r.asn, &r.dev, &r.geo, &r.more); err != nil {
+			&r.trace, &r.tracet, &r.xid, &r.seq, &r.cc, &r.asn, &r.dev, &r.geo, &r.more, &r.flags); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -360,7 +381,11 @@ func (s *Store) decode(ctx context.Context, q querier, rs []row) ([]event.Event,
 		} else if r.tracet != nil {
 			e.TraceID = *r.tracet
 		}
-		codec.Decode(&e, int64(r.code), nm[iv(r.xtra)])
+		code := int64(r.code)
+		if r.flags != nil {
+			code |= int64(*r.flags) << codec.WouldShift
+		}
+		codec.Decode(&e, code, nm[iv(r.xtra)])
 		if r.cc != nil {
 			e.Country = *r.cc
 		}
@@ -522,7 +547,7 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 		defer rows.Close()
 		for rows.Next() {
 			var ts, asn, n int64
-			var code int16
+			var code int32
 			var ident *int32
 			var ip *int64
 			var cc, dev string
@@ -551,7 +576,7 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 		}
 		return rows.Err()
 	}
-	cols := `SELECT ts, code, coalesce(pr, em), ` + ipKeyExpr + `, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''),
+	cols := `SELECT ts, ` + codeExpr + `, coalesce(pr, em), ` + ipKeyExpr + `, coalesce(cc, ''), coalesce(asn, 0), coalesce(dev, ''),
   CASE WHEN asn IS NOT NULL AND (code & 7) = 2 THEN g END, 1 + coalesce(more, 0) FROM events WHERE `
 	if hHi <= hLo {
 		return raw(true, cols+`ts >= $1 AND ts < $2 AND (code & 7) IN (1, 2)`, lo, hi)
@@ -567,10 +592,10 @@ func statRollups(ctx context.Context, q querier, acc *codec.StatsAcc, geo *codec
 		return err
 	}
 	if err := eachTally(ctx, q, hLo, hHi, true, func(h int64, t *tallyRow) error {
-		if err := unpackEventCounts(t.counts, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), n, n) }); err != nil {
+		if err := unpackEventCounts(t.counts, func(code int64, _, _ int32, n int64) { acc.AddCount(h*hourMs, code, n, n) }); err != nil {
 			return err
 		}
-		if err := unpackEventCounts(t.more, func(code int16, _, _ int32, n int64) { acc.AddCount(h*hourMs, int64(code), 0, n) }); err != nil {
+		if err := unpackEventCounts(t.more, func(code int64, _, _ int32, n int64) { acc.AddCount(h*hourMs, code, 0, n) }); err != nil {
 			return err
 		}
 		if err := codec.AddCounts(t.users, codec.VarintDelta, acc.Users.Add); err != nil {
@@ -610,7 +635,7 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	// hour from the whole table. The upper bound makes the planner estimate
 	// the range from the index rather than from statistics the newest rows
 	// may not be in yet.
-	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+`, 1 + coalesce(more, 0) FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes,
+	rows, err := s.db.Query(ctx, `SELECT ts, coalesce(pr, em), `+ipKeyExpr+`, 1 + coalesce(more, 0) FROM events WHERE ts >= $1 AND ts < $2 AND (code & 7) = 2 AND `+codec.ReasonSQL+` IN `+codec.GuessingCodes,
 		pgx.QueryExecModeExec, msOf(q.Since, minMs), int64(1)<<62)
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in postgres log store: %w", err)

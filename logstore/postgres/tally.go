@@ -27,7 +27,7 @@ import (
 
 // ckey is what events are counted by.
 type ckey struct {
-	code         int16
+	code         int32 // codec.Code, all of it: code and flags (16 bits since flags; 9 before)
 	portal, xtra int32
 }
 
@@ -63,8 +63,8 @@ const (
 
 // addGeo counts one event's country, AS (organisation org) and device type:
 // n attempts.
-func (t *tallyAcc) addGeo(code int16, cc string, asn int64, org, dev string, n int64) {
-	c := int64(code) & codec.TypeMask
+func (t *tallyAcc) addGeo(code int64, cc string, asn int64, org, dev string, n int64) {
+	c := code & codec.TypeMask
 	if c != codec.SuccessCode && c != codec.FailureCode {
 		return
 	}
@@ -140,13 +140,13 @@ func addGeoCounts(b []byte, acc *codec.GeoAcc) error {
 }
 
 // add counts one event, standing for n attempts.
-func (t *tallyAcc) add(code int16, portal, xtra int32, ident, ip, n int64) {
-	k := ckey{code, portal, xtra}
+func (t *tallyAcc) add(code int64, portal, xtra int32, ident, ip, n int64) {
+	k := ckey{int32(code), portal, xtra}
 	t.counts[k]++
 	if n > 1 {
 		t.more[k] += n - 1
 	}
-	switch c := int64(code) & codec.TypeMask; c {
+	switch c := code & codec.TypeMask; c {
 	case codec.SuccessCode, codec.FailureCode:
 		if ident != 0 {
 			t.users[ident] += n
@@ -191,7 +191,7 @@ func packEventCounts(m map[ckey]int64) []byte {
 }
 
 // unpackEventCounts calls fn for every count of a blob written by packEventCounts.
-func unpackEventCounts(b []byte, fn func(code int16, portal, xtra int32, n int64)) error {
+func unpackEventCounts(b []byte, fn func(code int64, portal, xtra int32, n int64)) error {
 	var k [3]int64
 	for len(b) > 0 {
 		for i := range k {
@@ -207,7 +207,7 @@ func unpackEventCounts(b []byte, fn func(code int16, portal, xtra int32, n int64
 			return errCorrupt
 		}
 		b = b[n:]
-		fn(int16(k[0]), int32(k[1]), int32(k[2]), int64(c))
+		fn(k[0], int32(k[1]), int32(k[2]), int64(c))
 	}
 	return nil
 }

@@ -78,6 +78,62 @@ func packUsers(users map[int64]*codec.User) []byte {
 	return b
 }
 
+// packBreached encodes the breached-password counts of the summaries that
+// have some, sorted by id: id delta (varint), attempts and successes
+// (uvarints). It is a column of its own (udelta.bb) rather than a part of
+// packUsers' blob so that an instance of an earlier version, which reads
+// that blob and not this one, misreads nothing while a fleet is upgraded (it
+// folds the deltas it reads without these counts).
+func packBreached(users map[int64]*codec.User) []byte {
+	ids := make([]int64, 0, len(users))
+	for id, u := range users {
+		if u.Breached != 0 || u.BreachedOK != 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	b := make([]byte, 0, 6*len(ids))
+	var prev int64
+	for _, id := range ids {
+		u := users[id]
+		b = binary.AppendVarint(b, id-prev)
+		b = binary.AppendUvarint(b, uint64(u.Breached))
+		b = binary.AppendUvarint(b, uint64(u.BreachedOK))
+		prev = id
+	}
+	return b
+}
+
+// unpackBreached adds the counts of a blob written by packBreached to the
+// summaries of users (made when missing).
+func unpackBreached(b []byte, users map[int64]*codec.User) error {
+	var id int64
+	for len(b) > 0 {
+		d, n := binary.Varint(b)
+		if n <= 0 {
+			return errCorrupt
+		}
+		b = b[n:]
+		id += d
+		var v [2]uint64
+		for i := range v {
+			x, n := binary.Uvarint(b)
+			if n <= 0 {
+				return errCorrupt
+			}
+			v[i], b = x, b[n:]
+		}
+		u := users[id]
+		if u == nil {
+			u = &codec.User{ID: id}
+			users[id] = u
+		}
+		u.Breached += int64(v[0])
+		u.BreachedOK += int64(v[1])
+	}
+	return nil
+}
+
 // unpackUsers calls fn for every summary of a blob written by packUsers.
 func unpackUsers(b []byte, fn func(u *codec.User)) error {
 	next := func() (int64, bool) {
@@ -134,13 +190,13 @@ func readDeltas(ctx context.Context, q querier, query string) (map[int64]*codec.
 	}
 	defer rows.Close()
 	type delta struct {
-		seq int64
-		b   []byte
+		seq   int64
+		b, bb []byte
 	}
 	var ds []delta
 	for rows.Next() {
 		var d delta
-		if err := rows.Scan(&d.seq, &d.b); err != nil {
+		if err := rows.Scan(&d.seq, &d.b, &d.bb); err != nil {
 			return nil, err
 		}
 		ds = append(ds, d)
@@ -151,13 +207,24 @@ func readDeltas(ctx context.Context, q querier, query string) (map[int64]*codec.
 	slices.SortFunc(ds, func(a, b delta) int { return cmp.Compare(a.seq, b.seq) })
 	out := map[int64]*codec.User{}
 	for _, d := range ds {
-		if err := unpackUsers(d.b, func(u *codec.User) {
-			if o := out[u.ID]; o != nil {
+		batch := map[int64]*codec.User{}
+		if err := unpackUsers(d.b, func(u *codec.User) { batch[u.ID] = u }); err != nil {
+			return nil, err
+		}
+		if err := unpackBreached(d.bb, batch); err != nil {
+			return nil, err
+		}
+		ids := make([]int64, 0, len(batch))
+		for id := range batch {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			u := batch[id]
+			if o := out[id]; o != nil {
 				u = o.Merge(u)
 			}
-			out[u.ID] = u
-		}); err != nil {
-			return nil, err
+			out[id] = u
 		}
 	}
 	return out, nil
@@ -169,7 +236,7 @@ func (s *Store) fold(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lockKey("fold")); err != nil {
 		return err
 	}
-	users, err := readDeltas(ctx, tx, `DELETE FROM udelta RETURNING seq, b`)
+	users, err := readDeltas(ctx, tx, `DELETE FROM udelta RETURNING seq, b, bb`)
 	if err != nil || len(users) == 0 {
 		return err
 	}
@@ -198,6 +265,7 @@ func upsertUsers(ctx context.Context, tx pgx.Tx, ids []int64, users map[int64]*c
 	n := len(ids)
 	seen, login, logout, fail, ip := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	disp, fails, src := make([]int64, n), make([]int64, n), make([]int16, n)
+	breached, breachedOK := make([]int64, n), make([]int64, n)
 	opt := func(v int64, ok bool) int64 {
 		if !ok {
 			return nullMs
@@ -208,12 +276,15 @@ func upsertUsers(ctx context.Context, tx pgx.Tx, ids []int64, users map[int64]*c
 		u := users[id]
 		seen[i], login[i], logout[i], fail[i] = opt(u.Seen, u.HasSeen), opt(u.Login, u.HasLogin), opt(u.Logout, u.HasLogout), opt(u.Failure, u.HasFail)
 		ip[i], disp[i], fails[i], src[i] = u.IP, u.Disp, u.Fails, int16(u.Source)
+		breached[i], breachedOK[i] = u.Breached, u.BreachedOK
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO users(seen, login, logout, fail, ip, id, disp, fails, src)
-SELECT nullif(seen, $9), nullif(login, $9), nullif(logout, $9), nullif(fail, $9), nullif(ip, 0), id, nullif(disp, 0), fails, src
-FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::int[], $8::int[], $10::smallint[])
-  AS t(seen, login, logout, fail, ip, id, disp, fails, src)
+	_, err := tx.Exec(ctx, `INSERT INTO users(seen, login, logout, fail, ip, id, disp, fails, src, breached, breached_ok)
+SELECT nullif(seen, $9), nullif(login, $9), nullif(logout, $9), nullif(fail, $9), nullif(ip, 0), id, nullif(disp, 0), fails, src, breached, breached_ok
+FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::int[], $8::int[], $10::smallint[],
+  $11::int[], $12::int[]) AS t(seen, login, logout, fail, ip, id, disp, fails, src, breached, breached_ok)
 ON CONFLICT (id) DO UPDATE SET
+  breached = users.breached + excluded.breached,
+  breached_ok = users.breached_ok + excluded.breached_ok,
   src = CASE WHEN users.seen IS NULL OR excluded.seen >= users.seen THEN excluded.src ELSE users.src END,
   ip = CASE WHEN (users.seen IS NULL OR excluded.seen >= users.seen) AND excluded.ip IS NOT NULL THEN excluded.ip ELSE users.ip END,
   disp = CASE WHEN (users.seen IS NULL OR excluded.seen >= users.seen) AND excluded.disp IS NOT NULL THEN excluded.disp ELSE users.disp END,
@@ -223,7 +294,7 @@ ON CONFLICT (id) DO UPDATE SET
   fails = CASE WHEN excluded.login IS NOT NULL AND (users.login IS NULL OR excluded.login > users.login) THEN excluded.fails
     ELSE users.fails + excluded.fails END,
   login = greatest(users.login, excluded.login)`,
-		seen, login, logout, fail, ip, ids, disp, fails, int64(nullMs), src)
+		seen, login, logout, fail, ip, ids, disp, fails, int64(nullMs), src, breached, breachedOK)
 	return err
 }
 
@@ -321,7 +392,7 @@ WHERE i.inhparent = 'events'::regclass AND c.reltuples > 0`).Scan(&n); err == ni
 	}
 }
 
-const userCols = `seen, login, logout, fail, ip, id, disp, fails, src`
+const userCols = `seen, login, logout, fail, ip, id, disp, fails, src, breached, breached_ok`
 
 func scanUser(row pgx.Row) (*codec.User, error) {
 	var u codec.User
@@ -329,7 +400,7 @@ func scanUser(row pgx.Row) (*codec.User, error) {
 	var src int16
 	var seen, login, logout, fail, ip *int64
 	var disp *int32
-	if err := row.Scan(&seen, &login, &logout, &fail, &ip, &id, &disp, &fails, &src); err != nil {
+	if err := row.Scan(&seen, &login, &logout, &fail, &ip, &id, &disp, &fails, &src, &u.Breached, &u.BreachedOK); err != nil {
 		return nil, err
 	}
 	u.ID, u.Source, u.Fails, u.Disp = int64(id), int64(src), int64(fails), iv(disp)
@@ -389,7 +460,7 @@ func (s *Store) Users(ctx context.Context, f logstore.UsersFilter) ([]logstore.U
 		return out, 0, wrapErr(err)
 	}
 	defer tx.Rollback(ctx)
-	delta, err := readDeltas(ctx, tx, `SELECT seq, b FROM udelta`)
+	delta, err := readDeltas(ctx, tx, `SELECT seq, b, bb FROM udelta`)
 	if err != nil {
 		return out, 0, wrapErr(err)
 	}

@@ -129,7 +129,17 @@ func (s *Store) plan(ctx context.Context, q querier, f logstore.Filter, dmark in
 		code("((code >> 3) & 3)", codec.SourceCode(f.Source))
 	}
 	if f.Reason != "" {
-		code("((code >> 5) & 15)", codec.ReasonCode(f.Reason))
+		code(codec.ReasonSQL, codec.ReasonCode(f.Reason))
+	}
+	switch f.WouldRefuse {
+	case "":
+	case logstore.AnyReason:
+		p.where = append(p.where, codec.WouldSQL+" != 0")
+	default:
+		code(codec.WouldSQL, codec.ReasonCode(f.WouldRefuse))
+	}
+	if f.Breached {
+		p.where = append(p.where, codec.BreachedSQL+" != 0")
 	}
 	for _, c := range []struct{ col, v string }{{"cc", strings.ToUpper(f.Country)}, {"dev", f.DeviceType}} {
 		if c.v == "" {

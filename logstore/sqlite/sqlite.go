@@ -145,9 +145,9 @@ const (
 )
 
 // formatVersion is the schema version, in PRAGMA user_version. Files of
-// versions 2, 3 and 4 are upgraded (migrate2, migrate3, migrate4); others are
-// refused rather than misread.
-const formatVersion = 5
+// versions 2, 3, 4 and 5 are upgraded (migrate2, migrate3, migrate4,
+// migrate5); others are refused rather than misread.
+const formatVersion = 6
 
 // schema is the file's tables (see the package doc for their design). Their
 // columns, and the fields of evRow and row that mirror them, column by column:
@@ -155,7 +155,8 @@ const formatVersion = 5
 //	column            meaning                                encoding
 //	events.k          row key: event date and order          codec.Key: ms<<12 | sequence within the ms
 //	events.idb        event id                               codec.SplitID: short (the rest is in k) or long
-//	events.code       event type, source and reason          codec.Code
+//	events.code       event type, source, reason,            codec.Code (16 bits; 9 before format 6)
+//	                  wouldRefuse, breached password
 //	events.pr         principal                              dict id; NULL: none
 //	events.em         email                                  dict id; NULL: none
 //	events.disp       display name                           dict id; NULL: none
@@ -195,7 +196,8 @@ const formatVersion = 5
 //	post.b            bucket: the ids' low bits              id & (nb-1)
 //	post.ks           the bucket's postings                  see post.go
 //	users.blk         block of identities                    dict id >> userBlockBits
-//	users.v           their summaries, by id                 appendUser
+//	users.v           their summaries, by id                 appendUser (breached-password counts
+//	                                                         from format 6, behind a flag)
 //	late.k            event stored after its segment sealed  events.k
 //	meta.name, .v     mark (seal watermark), umark (users),  events.k; dmark: dict id
 //	                  live (deletion), dmark (dictionary)
@@ -305,6 +307,12 @@ func (s *Store) init(ctx context.Context) error {
 			return err
 		}
 		version = 5
+	}
+	if tables > 0 && version == 5 {
+		if err := migrate5(ctx, s.w); err != nil {
+			return err
+		}
+		version = 6
 	}
 	if tables > 0 && version != formatVersion {
 		return fmt.Errorf("open sqlite log store: the file has format %d, this version reads format %d only (move the file away to start a new log)", version, formatVersion)
@@ -458,6 +466,22 @@ func migrate4(ctx context.Context, db *sql.DB) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("upgrade sqlite log store to format 5: %w", err)
+	}
+	return nil
+}
+
+// migrate5 upgrades a file of format 5, whose codes have a reason field of
+// 4 bits and neither wouldRefuse nor a breached password (codec.Code), and
+// whose user summaries have no breached-password counts. Its codes are those
+// of format 6 with the new fields empty, and its summaries read as having no
+// breached password (appendUser's flag is clear): nothing is rewritten, the
+// version is raised so that an older version refuses the file rather than
+// misreads the codes written from now on. A format-5 row of a reason its
+// writer did not know keeps the reason code of MISSING_PRINCIPAL (see
+// codec.Code): it reads back right, but the MISSING_PRINCIPAL filter finds it.
+func migrate5(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `PRAGMA user_version = 6`); err != nil {
+		return fmt.Errorf("upgrade sqlite log store to format 6: %w", err)
 	}
 	return nil
 }

@@ -476,7 +476,7 @@ func TestUpgradeFormat2(t *testing.T) {
 		t.Fatal(err)
 	}
 	all, _ := storetest.Dataset()
-	old := storetest.Uncounted(storetest.Unenriched(all))
+	old := storetest.Unflagged(storetest.Uncounted(storetest.Unenriched(all)))
 	if err := s.Deliver(ctx, old); err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestUpgradeFormat2(t *testing.T) {
 func TestUpgradeFormat3(t *testing.T) {
 	ctx := context.Background()
 	all, late := storetest.Dataset()
-	evs := storetest.Uncounted(append(slices.Clone(all), late...))
+	evs := storetest.Unflagged(storetest.Uncounted(append(slices.Clone(all), late...)))
 	ref := open(t, Options{})
 	if err := ref.Deliver(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -547,7 +547,7 @@ var dropMore = []string{`ALTER TABLE events DROP COLUMN more`, `ALTER TABLE hour
 func TestUpgradeFormat4(t *testing.T) {
 	ctx := context.Background()
 	all, late := storetest.Dataset()
-	old := storetest.Uncounted(append(slices.Clone(all), late...))
+	old := storetest.Unflagged(storetest.Uncounted(append(slices.Clone(all), late...)))
 	ref := open(t, Options{})
 	if err := ref.Deliver(ctx, old); err != nil {
 		t.Fatal(err)
@@ -576,4 +576,77 @@ func TestUpgradeFormat4(t *testing.T) {
 	}
 	storetest.CheckSameStats(t, ref, s)
 	storetest.CheckCountUpgrade(t, ref, s)
+}
+
+// TestUpgradeFormat5 opens a file of format 5: codes of 9 bits (a 4-bit
+// reason field, no wouldRefuse, no breached password) and user summaries
+// without breached-password counts. Its events read back as they were, one of
+// a reason its writer did not know included (kept under the code of
+// MISSING_PRINCIPAL, with its extra string); Stats answers as for a store of
+// format 6 holding the same events; and monitored refusals, breached
+// passwords and BREACHED_PASSWORD delivered after the upgrade are kept,
+// found and counted.
+func TestUpgradeFormat5(t *testing.T) {
+	ctx := context.Background()
+	all, late := storetest.Dataset()
+	old := storetest.Unflagged(append(slices.Clone(all), late...))
+	ref := open(t, Options{})
+	if err := ref.Deliver(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(ctx, path, Options{SealEvents: 4, UserBatch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failure of a reason the writer did not know, a day after the data
+	// set: format 5 kept it under reason code 15 (MISSING_PRINCIPAL's).
+	legacy := old[0]
+	legacy.ID, legacy.EventDate, legacy.EventType, legacy.Reason = "legacy-unknown-reason", storetest.Base.Add(100*time.Hour), event.LoginFailure, "SOME_OLD_REASON"
+	legacy.Message, legacy.Count = nil, 0
+	if err := s.Deliver(ctx, append(slices.Clone(old), legacy)); err != nil {
+		t.Fatal(err)
+	}
+	// What format 5 was: the same tables; the one code that differs is the
+	// unknown reason's (31 in format 6, 15 in format 5).
+	for _, q := range []string{`UPDATE events SET code = code - 512 WHERE ((code >> 5) & 31) = 31`,
+		`UPDATE hourly SET code = code - 512 WHERE ((code >> 5) & 31) = 31`, `UPDATE daily SET code = code - 512 WHERE ((code >> 5) & 31) = 31`,
+		`PRAGMA user_version = 5`} {
+		if _, err := s.w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var high int
+	if err := s.w.QueryRow(`SELECT count(*) FROM events WHERE code >= 512`).Scan(&high); err != nil || high != 0 {
+		t.Fatalf("%d codes of more than 9 bits in the format-5 file, %v", high, err)
+	}
+	s.Close()
+	if s, err = Open(ctx, path, Options{SealEvents: 4, UserBatch: 16}); err != nil {
+		t.Fatalf("open a file of format 5: %v", err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.w.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != formatVersion {
+		t.Fatalf("format after the upgrade: %d, %v", v, err)
+	}
+	storetest.CheckSameStats(t, ref, s)
+	storetest.CheckFlagsUpgrade(t, ref, s, append(old, legacy))
+}
+
+// TestNewerFormatRefused: a file of a format newer than this version's is
+// refused with a message that names both formats, and left as it was.
+func TestNewerFormatRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.db")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, formatVersion+1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(context.Background(), path, Options{})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("format %d, this version reads format %d", formatVersion+1, formatVersion)) {
+		t.Fatalf("open a file of format %d: %v", formatVersion+1, err)
+	}
 }

@@ -166,7 +166,7 @@ func (s *Store) Suspicious(ctx context.Context, q logstore.SuspiciousQuery) (log
 	}
 	defer tx.Rollback()
 	acc := codec.NewSuspAcc()
-	rows, err := tx.QueryContext(ctx, `SELECT k, coalesce(pr, em), ip, 1 + coalesce(more, 0) FROM events WHERE k >= ? AND (code & 7) = 2 AND ((code >> 5) & 15) IN `+codec.GuessingCodes, codec.KeyOf(q.Since))
+	rows, err := tx.QueryContext(ctx, `SELECT k, coalesce(pr, em), ip, 1 + coalesce(more, 0) FROM events WHERE k >= ? AND (code & 7) = 2 AND `+codec.ReasonSQL+` IN `+codec.GuessingCodes, codec.KeyOf(q.Since))
 	if err != nil {
 		return logstore.Suspicious{}, fmt.Errorf("suspicious activity in sqlite log store: %w", err)
 	}

@@ -24,12 +24,19 @@ const (
 	uLogin
 	uLogout
 	uFail
+	// uBreached: the user's breached-password counts follow (format 6 on;
+	// without the flag they are 0).
+	uBreached
 )
 
-// appendUser encodes u after the user with id prev in the same block.
+// appendUser encodes u after the user with id prev in the same block: the id
+// delta (uvarint), the flags, the source and last activity, the times present
+// as deltas from the last activity, the IP, failures since success and
+// display name (varints), then, with uBreached, the breached-password
+// attempts and successes (uvarints).
 func appendUser(b []byte, prev int64, u *codec.User) []byte {
 	var fl byte
-	for i, ok := range [...]bool{u.HasSeen, u.HasLogin, u.HasLogout, u.HasFail} {
+	for i, ok := range [...]bool{u.HasSeen, u.HasLogin, u.HasLogout, u.HasFail, u.Breached != 0 || u.BreachedOK != 0} {
 		if ok {
 			fl |= 1 << i
 		}
@@ -49,7 +56,12 @@ func appendUser(b []byte, prev int64, u *codec.User) []byte {
 	}
 	b = binary.AppendVarint(b, u.IP)
 	b = binary.AppendVarint(b, u.Fails)
-	return binary.AppendVarint(b, u.Disp)
+	b = binary.AppendVarint(b, u.Disp)
+	if fl&uBreached != 0 {
+		b = binary.AppendUvarint(b, uint64(u.Breached))
+		b = binary.AppendUvarint(b, uint64(u.BreachedOK))
+	}
+	return b
 }
 
 var errCorruptUsers = errors.New("corrupt users block")
@@ -97,6 +109,15 @@ func decodeUsers(blk int64, b []byte, fn func(u *codec.User)) error {
 		for _, p := range [...]*int64{&u.IP, &u.Fails, &u.Disp} {
 			if *p, ok = next(); !ok {
 				return errCorruptUsers
+			}
+		}
+		if fl&uBreached != 0 {
+			for _, p := range [...]*int64{&u.Breached, &u.BreachedOK} {
+				v, n := binary.Uvarint(b)
+				if n <= 0 {
+					return errCorruptUsers
+				}
+				*p, b = int64(v), b[n:]
 			}
 		}
 		fn(&u)

@@ -28,10 +28,20 @@ func match(f logstore.Filter, e *event.Event) bool {
 		f.Principal != "" && event.Value(e.Principal) != f.Principal,
 		f.Country != "" && !strings.EqualFold(e.Country, f.Country),
 		f.ASN != 0 && e.ASN != f.ASN,
-		f.DeviceType != "" && e.DeviceType != f.DeviceType:
+		f.DeviceType != "" && e.DeviceType != f.DeviceType,
+		f.WouldRefuse == logstore.AnyReason && e.WouldRefuse == "",
+		f.WouldRefuse != "" && f.WouldRefuse != logstore.AnyReason && e.WouldRefuse != f.WouldRefuse,
+		f.Breached && !e.PasswordBreached:
 		return false
 	}
 	return true
+}
+
+// known reports whether r is a reason of this version: the stores count the
+// others in no list by reason (they keep them verbatim, for reading back).
+func known(r event.Reason) bool {
+	_, ok := event.ParseReason(string(r))
+	return ok
 }
 
 func (m model) sorted(asc bool) model {
@@ -70,7 +80,7 @@ func attempt(e *event.Event) bool {
 func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, map[string]int64, map[string]int64) {
 	st := logstore.Stats{From: from, To: to}
 	users, ips := map[string]int64{}, map[string]int64{}
-	reasons := map[event.Reason]int64{}
+	reasons, refused, would := map[event.Reason]int64{}, map[event.Reason]int64{}, map[event.Reason]int64{}
 	series := map[time.Time]*logstore.Bucket{}
 	trunc := func(t time.Time) time.Time {
 		t = t.UTC()
@@ -97,19 +107,35 @@ func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, 
 		if e.EventType == event.LoginSuccess {
 			st.Successes += n
 			b.Successes += n
+			if e.PasswordBreached {
+				st.BreachedSuccesses += n
+			}
 		} else {
 			st.Failures += n
 			b.Failures += n
-			if e.Reason != "" {
+			if known(e.Reason) {
 				reasons[e.Reason] += n
 			}
-			if logstore.IsRefusal(e.Reason) {
+			// A refusal a route in monitor mode did not make is not one.
+			if logstore.IsRefusal(e.Reason) && e.WouldRefuse == "" {
 				st.Refused += n
 				b.Refused += n
+				refused[e.Reason] += n
 			}
 			if e.RemoteAddress != "" {
 				ips[e.RemoteAddress] += n
 			}
+		}
+		if e.WouldRefuse != "" {
+			st.WouldRefuse += n
+			b.WouldRefuse += n
+			if known(e.WouldRefuse) {
+				would[e.WouldRefuse] += n
+			}
+		}
+		if e.PasswordBreached {
+			st.Breached += n
+			b.Breached += n
 		}
 		if id := e.Identity(); id != "" {
 			users[id] += n
@@ -123,18 +149,20 @@ func (m model) stats(from, to time.Time, iv logstore.Interval) (logstore.Stats, 
 	for i := range st.Series {
 		st.Series[i] = *series[st.Series[i].Start]
 	}
-	for r, n := range reasons {
-		st.ByReason = append(st.ByReason, logstore.ReasonCount{Reason: r, Count: n})
+	st.ByReason, st.RefusedByReason, st.WouldRefuseByReason = byReason(reasons), byReason(refused), byReason(would)
+	return st, users, ips
+}
+
+// byReason lists the counts of m, most first, then by reason.
+func byReason(m map[event.Reason]int64) []logstore.ReasonCount {
+	var out []logstore.ReasonCount
+	for r, n := range m {
+		out = append(out, logstore.ReasonCount{Reason: r, Count: n})
 	}
-	slices.SortFunc(st.ByReason, func(x, y logstore.ReasonCount) int {
+	slices.SortFunc(out, func(x, y logstore.ReasonCount) int {
 		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
 	})
-	for _, rc := range st.ByReason {
-		if logstore.IsRefusal(rc.Reason) {
-			st.RefusedByReason = append(st.RefusedByReason, rc)
-		}
-	}
-	return st, users, ips
+	return out
 }
 
 func (m model) users() map[string]logstore.UserSummary {
@@ -151,6 +179,12 @@ func (m model) users() map[string]logstore.UserSummary {
 		}
 		if e.DisplayName != nil {
 			u.DisplayName = *e.DisplayName
+		}
+		if e.PasswordBreached && attempt(&e) {
+			u.BreachedAttempts += e.Attempts()
+			if e.EventType == event.LoginSuccess {
+				u.BreachedSuccesses += e.Attempts()
+			}
 		}
 		switch e.EventType {
 		case event.LoginSuccess:

@@ -56,6 +56,9 @@ var cases = []struct {
 	{"Seq", testSeq},
 	{"Idempotent", testIdempotent},
 	{"SampledRefusals", testSampledRefusals},
+	{"WouldRefuse", testWouldRefuse},
+	{"PasswordBreached", testPasswordBreached},
+	{"ReasonsPastFifteen", testReasonsPastFifteen},
 }
 
 // harness is what a case works on: its store, loaded with the data set, and
@@ -214,6 +217,12 @@ func testStats(h *harness) {
 		}
 		if !equalReasons(got.RefusedByReason, want.RefusedByReason) {
 			t.Fatalf("Stats(%v, %v) refused by reason %v; want %v", c.from, c.to, got.RefusedByReason, want.RefusedByReason)
+		}
+		if got.WouldRefuse != want.WouldRefuse || got.Breached != want.Breached || got.BreachedSuccesses != want.BreachedSuccesses ||
+			!equalReasons(got.WouldRefuseByReason, want.WouldRefuseByReason) {
+			t.Fatalf("Stats(%v, %v) wouldRefuse %d %v, breached %d of which successes %d; want %d %v, %d, %d", c.from, c.to,
+				got.WouldRefuse, got.WouldRefuseByReason, got.Breached, got.BreachedSuccesses,
+				want.WouldRefuse, want.WouldRefuseByReason, want.Breached, want.BreachedSuccesses)
 		}
 		if !reflect.DeepEqual(got.ByHour, want.ByHour) || !equalReasons(got.ByReason, want.ByReason) || !reflect.DeepEqual(got.Series, want.Series) {
 			t.Fatalf("Stats(%v, %v):\n got hours %v reasons %v series %v\nwant hours %v reasons %v series %v", c.from, c.to, got.ByHour, got.ByReason, got.Series, want.ByHour, want.ByReason, want.Series)
@@ -557,6 +566,19 @@ func filters() []logstore.Filter {
 		{DeviceType: event.DeviceBot},
 		{DeviceType: event.DeviceDesktop, Country: "DE", Source: event.SourceManager},
 		{DeviceType: "toaster"},
+		// Monitor mode, breached passwords and the reasons past the 15th.
+		{WouldRefuse: logstore.AnyReason},
+		{WouldRefuse: event.Locked, From: d1},
+		{WouldRefuse: event.AmbiguousPrincipal, Status: logstore.StatusFailure},
+		{WouldRefuse: event.BreachedPassword, IP: attackerIP},
+		{WouldRefuse: "NEVER_A_REASON"},
+		{Breached: true},
+		{Breached: true, Status: logstore.StatusSuccess},
+		{Breached: true, Email: "alice@example.com"},
+		{Breached: true, WouldRefuse: logstore.AnyReason, From: Base.Add(7 * time.Hour)},
+		{Reason: event.BreachedPassword},
+		{Reason: event.MissingPrincipal},
+		{Reason: event.BreachedPassword, Source: event.SourcePortal, From: d1, To: d2},
 	}
 }
 
@@ -621,6 +643,17 @@ func Dataset() (all, late []event.Event) {
 				ip = "198.51.100." + fmt.Sprint(r.IntN(3))
 			}
 			e = mk(i, at, who, "", event.LoginFailure, reason, ip)
+			// Credential stuffing tries breached passwords: some are
+			// refused for it, by a route in monitor mode only in name.
+			switch {
+			case i%10 == 0:
+				e.Reason, e.PasswordBreached = event.BreachedPassword, true
+				if i%30 == 0 {
+					e.WouldRefuse = event.BreachedPassword
+				}
+			case i%5 == 0:
+				e.PasswordBreached = true
+			}
 		default:
 			var email, principal string
 			if u := r.IntN(7); u < 4 {
@@ -635,6 +668,9 @@ func Dataset() (all, late []event.Event) {
 			}
 			e = mk(i, at, email, principal, typ, reason, ips[r.IntN(len(ips))])
 		}
+		if e.EventType == event.LoginFailure && e.RemoteAddress != attackerIP && i%9 == 3 {
+			e.Reason = event.Locked // more locked accounts' refusals, monitored (i%3 == 0) below
+		}
 		switch e.Identity() {
 		case "alice@example.com":
 			e.DisplayName = event.Str("Alice Ä.")
@@ -642,6 +678,16 @@ func Dataset() (all, late []event.Event) {
 			e.DisplayName = event.Str("Jörg Ünicode 😀")
 		case "bob":
 			e.DisplayName = event.Str("bob")
+		}
+		if e.EventType == event.LoginFailure && logstore.IsRefusal(e.Reason) && i%3 == 0 {
+			// A refusal a route in monitor mode did not make.
+			e.WouldRefuse = e.Reason
+		}
+		if attempt(&e) && i%11 == 4 {
+			e.PasswordBreached = true // a breached password, also on successes
+		}
+		if e.Reason == event.BreachedPassword {
+			e.PasswordBreached = true
 		}
 		if e.EventType == event.LoginFailure && (e.Reason == event.RateLimited || e.Reason == event.Locked) && i%4 != 1 {
 			// A sampled refusal: it stands for itself and the refusals
@@ -680,7 +726,12 @@ func Dataset() (all, late []event.Event) {
 		}
 		switch i {
 		case 17:
-			e.Reason = "SOME_NEW_REASON"
+			// A failure of a reason this version does not know.
+			e.EventType, e.Reason, e.Message, e.ErrorType = event.LoginFailure, "SOME_NEW_REASON", nil, nil
+		case 37:
+			// A refusal a route in monitor mode did not make, of a reason
+			// this version does not know.
+			e.EventType, e.Reason, e.WouldRefuse, e.Message, e.ErrorType = event.LoginFailure, "SOME_NEW_REFUSAL", "SOME_NEW_REFUSAL", nil, nil
 		case 18:
 			e.TraceID = "not-a-hex-trace"
 		case 19:

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +326,59 @@ func Bulk(n int, start time.Time) []event.Event {
 			evs[i].Message = event.Str("Account " + event.Value(evs[i].Email) + " failed authentication due to 1 failed login attempts")
 		}
 	}
+	return evs
+}
+
+// Breached is the identity of Flagged's logins with a breached password.
+const Breached = "dave@example.com"
+
+// Flagged returns Dataset with, in time order, the attempts of a route in
+// monitor mode and of breached passwords:
+//
+//   - carol@example.com (portal p2, 10.0.0.5), a route in monitor mode:
+//     refusals it did not make 6 hours before Now: two LOCKED (the second a
+//     sampled one standing for 3 attempts) and one RATE_LIMITED 5 hours
+//     before Now: 5 attempts with wouldRefuse, 3 events. Each went on to
+//     the portal.
+//   - dave@example.com (portal p1, 10.0.0.6) logs in with a breached password
+//     2 days and 4 hours before Now (two successes), after a failure with it
+//     4 hours before Now at :59: 3 attempts with passwordBreached, 2 of them
+//     successful.
+//   - The attacker's BREACHED_PASSWORD refusal of v1@example.net 30 minutes
+//     before Now (a route refusing breached passwords, enforcing): a
+//     refusal made, with passwordBreached.
+func Flagged() []event.Event {
+	evs := Dataset()
+	n := 5000
+	add := func(e event.Event) { evs = append(evs, e); n++ }
+	for i, r := range []event.Reason{event.Locked, event.Locked, event.RateLimited} {
+		at := Now.Add(-6*time.Hour + time.Duration(i)*30*time.Minute)
+		e := portal(n, at, "carol@example.com", event.LoginFailure, r, "10.0.0.5", "p2")
+		e.WouldRefuse = r
+		if i == 1 {
+			e.Count = 3
+		}
+		add(e)
+	}
+	for _, at := range []time.Time{Now.Add(-52 * time.Hour), Now.Add(-4*time.Hour - time.Minute), Now.Add(-4 * time.Hour)} {
+		t := event.LoginSuccess
+		if at.Minute() == 59 {
+			t = event.LoginFailure
+		}
+		reason := event.Reason("")
+		if t == event.LoginFailure {
+			reason = event.BadCredentials
+		}
+		e := portal(n, at, Breached, t, reason, "10.0.0.6", "p1")
+		e.PasswordBreached = true
+		add(e)
+	}
+	e := portal(n, Now.Add(-30*time.Minute), "v1@example.net", event.LoginFailure, event.BreachedPassword, Attacker, "p1")
+	e.PasswordBreached = true
+	add(e)
+	for i := range evs {
+		enrich(&evs[i])
+	}
+	slices.SortStableFunc(evs, func(a, b event.Event) int { return a.EventDate.Compare(b.EventDate) })
 	return evs
 }

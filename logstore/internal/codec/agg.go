@@ -13,12 +13,14 @@ import (
 type StatsAcc struct {
 	From, To time.Time
 	Interval logstore.Interval
-	// S, F and R count successful, failed and refused attempts; E the
-	// events behind them.
-	S, F, R, E int64
-	reasons    map[event.Reason]int64
-	series     map[int64]*logstore.Bucket
-	byHour     [24]int64
+	// S, F and R count successful, failed and refused attempts; W the
+	// refusals a route in monitor mode did not make; B the attempts with a
+	// breached password and BS the successful ones among them; E the events
+	// behind them all.
+	S, F, R, W, B, BS, E    int64
+	reasons, refused, would map[event.Reason]int64
+	series                  map[int64]*logstore.Bucket
+	byHour                  [24]int64
 	// Users counts attempts per identity id; IPs failures per IP id.
 	Users, IPs *Counter
 }
@@ -74,6 +76,7 @@ func (c *Counter) Each(fn func(id, n int64)) {
 // NewStatsAcc returns an empty accumulator for [from, to).
 func NewStatsAcc(from, to time.Time, iv logstore.Interval) *StatsAcc {
 	return &StatsAcc{From: from.UTC(), To: to.UTC(), Interval: iv, reasons: map[event.Reason]int64{},
+		refused: map[event.Reason]int64{}, would: map[event.Reason]int64{},
 		series: map[int64]*logstore.Bucket{}, Users: &Counter{}, IPs: &Counter{}}
 }
 
@@ -95,23 +98,40 @@ func (a *StatsAcc) bucket(ms int64) *logstore.Bucket {
 // AddCount adds events events of code at ms, standing for n attempts, to the
 // totals, series and hours.
 func (a *StatsAcc) AddCount(ms, code, events, n int64) {
+	var b *logstore.Bucket
 	switch code & TypeMask {
 	case SuccessCode:
 		a.S += n
-		a.bucket(ms).Successes += n
+		b = a.bucket(ms)
+		b.Successes += n
+		if Breached(code) {
+			a.BS += n
+		}
 	case FailureCode:
 		a.F += n
-		b := a.bucket(ms)
+		b = a.bucket(ms)
 		b.Failures += n
 		if r := ReasonOf(code); r != "" {
 			a.reasons[r] += n
-			if logstore.IsRefusal(r) {
+			if logstore.IsRefusal(r) && !HasWouldRefuse(code) {
 				a.R += n
+				a.refused[r] += n
 				b.Refused += n
 			}
 		}
 	default:
 		return
+	}
+	if HasWouldRefuse(code) {
+		a.W += n
+		b.WouldRefuse += n
+		if r := WouldRefuseOf(code); r != "" {
+			a.would[r] += n
+		}
+	}
+	if Breached(code) {
+		a.B += n
+		b.Breached += n
 	}
 	a.E += events
 	a.byHour[time.UnixMilli(ms).UTC().Hour()] += n
@@ -137,21 +157,12 @@ func (a *StatsAcc) AddKeyed(code, ident, ip, n int64) {
 // Result builds the Stats; names resolves identity and IP ids (unknown or erased
 // ids are skipped).
 func (a *StatsAcc) Result(top int, names func(ids []int64) (map[int64]string, error)) (logstore.Stats, error) {
-	st := logstore.Stats{From: a.From, To: a.To, Successes: a.S, Failures: a.F, Total: a.S + a.F, Refused: a.R, Events: a.E, ByHour: a.byHour}
+	st := logstore.Stats{From: a.From, To: a.To, Successes: a.S, Failures: a.F, Total: a.S + a.F, Refused: a.R, WouldRefuse: a.W,
+		Breached: a.B, BreachedSuccesses: a.BS, Events: a.E, ByHour: a.byHour}
 	if st.Total > 0 {
 		st.SuccessRate = float64(a.S) / float64(st.Total)
 	}
-	for r, n := range a.reasons {
-		st.ByReason = append(st.ByReason, logstore.ReasonCount{Reason: r, Count: n})
-	}
-	slices.SortFunc(st.ByReason, func(x, y logstore.ReasonCount) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
-	})
-	for _, rc := range st.ByReason {
-		if logstore.IsRefusal(rc.Reason) {
-			st.RefusedByReason = append(st.RefusedByReason, rc)
-		}
-	}
+	st.ByReason, st.RefusedByReason, st.WouldRefuseByReason = ReasonCounts(a.reasons), ReasonCounts(a.refused), ReasonCounts(a.would)
 	if !a.From.IsZero() && !a.To.IsZero() && a.To.After(a.From) {
 		step := time.Hour
 		start := a.From.Truncate(time.Hour)
@@ -180,6 +191,19 @@ func (a *StatsAcc) Result(top int, names func(ids []int64) (map[int64]string, er
 		return st, err
 	}
 	return st, nil
+}
+
+// ReasonCounts returns the counts of m, most first, then by reason; nil when
+// m is empty.
+func ReasonCounts(m map[event.Reason]int64) []logstore.ReasonCount {
+	var out []logstore.ReasonCount
+	for r, n := range m {
+		out = append(out, logstore.ReasonCount{Reason: r, Count: n})
+	}
+	slices.SortFunc(out, func(x, y logstore.ReasonCount) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), cmp.Compare(x.Reason, y.Reason))
+	})
+	return out
 }
 
 type kc struct{ k, c int64 }
@@ -228,9 +252,13 @@ func topOf(m *Counter, n int, names func([]int64) (map[int64]string, error)) ([]
 
 // User is a UserSummary under construction, with ids instead of strings.
 type User struct {
-	ID, Source                            int64
-	Seen, Login, Logout, Failure, IP      int64 // ms, or 0; IP an id
-	Fails, Disp                           int64
+	ID, Source                       int64
+	Seen, Login, Logout, Failure, IP int64 // ms, or 0; IP an id
+	Fails, Disp                      int64
+	// Breached counts the attempts with a breached password, BreachedOK
+	// the successful ones among them (UserSummary.BreachedAttempts and
+	// BreachedSuccesses).
+	Breached, BreachedOK                  int64
 	HasSeen, HasLogin, HasLogout, HasFail bool
 }
 
@@ -246,6 +274,12 @@ func (u *User) Apply(code, ms, ip, disp, n int64) {
 			u.Disp = disp
 		}
 		u.Source = code >> SourceShift & 3
+	}
+	if t := code & TypeMask; Breached(code) && (t == SuccessCode || t == FailureCode) {
+		u.Breached += n
+		if t == SuccessCode {
+			u.BreachedOK += n
+		}
 	}
 	switch code & TypeMask {
 	case SuccessCode:
@@ -268,7 +302,8 @@ func (u *User) Apply(code, ms, ip, disp, n int64) {
 
 // Summary converts u, given the identity, IP and display name strings.
 func (u *User) Summary(identity, ip, disp string) logstore.UserSummary {
-	s := logstore.UserSummary{Identity: identity, LastIP: ip, DisplayName: disp, FailuresSinceSuccess: u.Fails}
+	s := logstore.UserSummary{Identity: identity, LastIP: ip, DisplayName: disp, FailuresSinceSuccess: u.Fails,
+		BreachedAttempts: u.Breached, BreachedSuccesses: u.BreachedOK}
 	if int(u.Source) < len(sources) {
 		s.Source = sources[u.Source]
 	}
@@ -372,6 +407,7 @@ func (a *SuspAcc) Result(q logstore.SuspiciousQuery, names func([]int64) (map[in
 // Merge returns u updated with d, the summary of newer events.
 func (u *User) Merge(d *User) *User {
 	out := *u
+	out.Breached, out.BreachedOK = u.Breached+d.Breached, u.BreachedOK+d.BreachedOK
 	if d.HasSeen && (!u.HasSeen || d.Seen >= u.Seen) {
 		out.Seen, out.HasSeen, out.Source = d.Seen, true, d.Source
 		if d.IP != 0 {

@@ -63,21 +63,51 @@ func Ms(k int64) int64 { return k >> SeqBits }
 // Time returns the date of a key, in UTC.
 func Time(k int64) time.Time { return time.UnixMilli(Ms(k)).UTC() }
 
-// Type, source and reason codes. A code packs type (bits 0-2), source (bits 3-4)
-// and reason (bits 5-8); 0 means empty and the top value of each field means a
-// value this version does not know, kept verbatim elsewhere (see Extra).
+// Type, source and reason codes. A code packs, from the low bits:
 //
-// The reason field is full: event.Reasons has 15 reasons, and the 15th
-// (MISSING_PRINCIPAL) shares the top value with "unknown", told apart by the
-// extra string an unknown reason carries. A 16th reason needs a wider field
-// (TestReasonsFit fails first).
+//	bits   field          values
+//	0-2    type           0 none, 1-5 the types below, 7 a type this version does not know
+//	3-4    source         0 none, 1-2 the sources below, 3 unknown
+//	5-9    reason         0 none, 1-30 the place in event.Reasons plus one, 31 unknown
+//	10-14  wouldRefuse    as reason (event.Event.WouldRefuse)
+//	15     breached       event.Event.PasswordBreached
+//
+// A value this version does not know is kept verbatim elsewhere (see Extra).
+// Stores that keep a code in one column (SQLite) and the rollups keep all
+// 16 bits, so that a rollup counts monitored refusals and breached passwords
+// apart; the PostgreSQL store keeps bits 0-9 in events.code and the rest in
+// events.flags.
+//
+// Before the reason field had 5 bits (SQLite format 5 and earlier) it had 4,
+// and 15 meant both MISSING_PRINCIPAL and "unknown", told apart by the extra
+// string an unknown reason carries. Such rows decode right (from their extra
+// string), but a filter on MISSING_PRINCIPAL finds them too.
 const (
 	typeOther   = 7
 	sourceOther = 3
-	reasonOther = 15
+	reasonOther = 31
 	TypeMask    = 7
 	SourceShift = 3
+	// ReasonShift and ReasonMask place the reason field; WouldShift the
+	// wouldRefuse field (same mask).
 	ReasonShift = 5
+	ReasonMask  = 31
+	WouldShift  = 10
+	// BreachedBit is set in the code of an event whose password is breached.
+	BreachedBit = 1 << 15
+	// LowBits are the bits of the type, source and reason: the PostgreSQL
+	// store's events.code.
+	LowBits = 1<<WouldShift - 1
+)
+
+// SQL expressions of a code column named code.
+const (
+	// ReasonSQL is the reason field.
+	ReasonSQL = "((code >> 5) & 31)"
+	// WouldSQL is the wouldRefuse field: 0 when the event has none.
+	WouldSQL = "((code >> 10) & 31)"
+	// BreachedSQL is the breached bit: 0 or BreachedBit.
+	BreachedSQL = "(code & 32768)"
 )
 
 var types = []event.Type{"", event.LoginSuccess, event.LoginFailure, event.Logout, event.AccountLocked, event.AccountUnlocked}
@@ -133,21 +163,39 @@ var GuessingCodes = func() string {
 	return "(" + strings.Join(s, ", ") + ")"
 }()
 
-// ReasonOf returns the reason of a code's reason field.
-func ReasonOf(c int64) event.Reason {
-	r := c >> ReasonShift & 15
-	if r >= 1 && int(r) <= len(event.Reasons) {
-		return event.Reasons[r-1]
+// reasonOf returns the reason of a field's value; "" for 0 and for unknown.
+func reasonOf(v int64) event.Reason {
+	if v >= 1 && int(v) <= len(event.Reasons) {
+		return event.Reasons[v-1]
 	}
 	return ""
 }
 
-// Code packs an event's type, source and reason. extra is non-empty when one of
-// them is unknown to this version: it holds all three verbatim.
+// ReasonOf returns the reason of a code's reason field.
+func ReasonOf(c int64) event.Reason { return reasonOf(c >> ReasonShift & ReasonMask) }
+
+// WouldRefuseOf returns the reason of a code's wouldRefuse field ("" when the
+// event has none, or one this version does not know).
+func WouldRefuseOf(c int64) event.Reason { return reasonOf(c >> WouldShift & ReasonMask) }
+
+// HasWouldRefuse reports whether a code's event has a wouldRefuse.
+func HasWouldRefuse(c int64) bool { return c>>WouldShift&ReasonMask != 0 }
+
+// Breached reports whether a code's event has PasswordBreached.
+func Breached(c int64) bool { return c&BreachedBit != 0 }
+
+// Code packs an event's type, source, reason, wouldRefuse and breached
+// password. extra is non-empty when one of the first four is unknown to this
+// version: it holds the type, source and reason verbatim, and the
+// wouldRefuse when it is not empty, as a JSON array of strings.
 func Code(e *event.Event) (code int64, extra string) {
-	t, s, r := TypeCode(e.EventType), SourceCode(e.Source), ReasonCode(e.Reason)
-	if t < 0 || s < 0 || r < 0 {
-		b, _ := json.Marshal([3]string{string(e.EventType), string(e.Source), string(e.Reason)})
+	t, s, r, w := TypeCode(e.EventType), SourceCode(e.Source), ReasonCode(e.Reason), ReasonCode(e.WouldRefuse)
+	if t < 0 || s < 0 || r < 0 || w < 0 {
+		v := []string{string(e.EventType), string(e.Source), string(e.Reason)}
+		if e.WouldRefuse != "" {
+			v = append(v, string(e.WouldRefuse))
+		}
+		b, _ := json.Marshal(v)
 		extra = string(b)
 	}
 	if t < 0 {
@@ -159,7 +207,14 @@ func Code(e *event.Event) (code int64, extra string) {
 	if r < 0 {
 		r = reasonOther
 	}
-	return t | s<<SourceShift | r<<ReasonShift, extra
+	if w < 0 {
+		w = reasonOther
+	}
+	code = t | s<<SourceShift | r<<ReasonShift | w<<WouldShift
+	if e.PasswordBreached {
+		code |= BreachedBit
+	}
+	return code, extra
 }
 
 // ExtraRange returns the range [lo, hi) of the extra strings (see Code) of the
@@ -172,12 +227,18 @@ func ExtraRange(t event.Type) (lo, hi string) {
 	return lo, lo[:len(lo)-1] + "-" // ',' + 1
 }
 
-// Decode sets the type, source and reason of e from code and extra.
+// Decode sets the type, source, reason, wouldRefuse and breached password of
+// e from code and extra.
 func Decode(e *event.Event, code int64, extra string) {
+	e.PasswordBreached = Breached(code)
+	e.WouldRefuse = WouldRefuseOf(code)
 	if extra != "" {
-		var p [3]string
-		if json.Unmarshal([]byte(extra), &p) == nil {
+		var p []string
+		if json.Unmarshal([]byte(extra), &p) == nil && len(p) >= 3 {
 			e.EventType, e.Source, e.Reason = event.Type(p[0]), event.Source(p[1]), event.Reason(p[2])
+			if len(p) >= 4 {
+				e.WouldRefuse = event.Reason(p[3])
+			}
 			return
 		}
 	}

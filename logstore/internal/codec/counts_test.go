@@ -67,19 +67,81 @@ func TestCountsCorrupt(t *testing.T) {
 	}
 }
 
-// TestReasonsFit: every reason has a code in the 4-bit reason field, and each
-// decodes to itself.
+// TestReasonsFit: every reason has a code in the 5-bit reason field, and each
+// decodes to itself, as a reason and as a wouldRefuse, with and without a
+// breached password.
 func TestReasonsFit(t *testing.T) {
-	if len(event.Reasons) > reasonOther {
-		t.Fatalf("%d reasons, the reason field holds %d: widen it", len(event.Reasons), reasonOther)
+	if len(event.Reasons) >= reasonOther {
+		t.Fatalf("%d reasons, the reason field holds %d: widen it", len(event.Reasons), reasonOther-1)
 	}
 	for _, r := range event.Reasons {
-		ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: r}
+		for _, breached := range []bool{false, true} {
+			ev := event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: r, WouldRefuse: r, PasswordBreached: breached}
+			code, extra := Code(&ev)
+			var back event.Event
+			Decode(&back, code, extra)
+			if back.Reason != r || back.WouldRefuse != r || back.PasswordBreached != breached || extra != "" {
+				t.Errorf("%s (breached %v): decoded %s, wouldRefuse %s, breached %v (extra %q)", r, breached, back.Reason, back.WouldRefuse, back.PasswordBreached, extra)
+			}
+			if ReasonOf(code) != r || WouldRefuseOf(code) != r || Breached(code) != breached {
+				t.Errorf("%s: code %#x reads back %s, %s, %v", r, code, ReasonOf(code), WouldRefuseOf(code), Breached(code))
+			}
+		}
+	}
+}
+
+// TestCodeLayout pins the bits of a code: the stores keep them on disk.
+func TestCodeLayout(t *testing.T) {
+	for _, c := range []struct {
+		ev   event.Event
+		code int64
+	}{
+		{event.Event{EventType: event.LoginSuccess, Source: event.SourceManager}, 1 | 1<<3},
+		{event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.MissingPrincipal}, 2 | 2<<3 | 15<<5},
+		{event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.BreachedPassword, PasswordBreached: true}, 2 | 2<<3 | 16<<5 | 1<<15},
+		{event.Event{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.Locked, WouldRefuse: event.Locked}, 2 | 2<<3 | 10<<5 | 10<<10},
+		{event.Event{EventType: event.LoginSuccess, Source: event.SourcePortal, PasswordBreached: true}, 1 | 2<<3 | 1<<15},
+	} {
+		if got, extra := Code(&c.ev); got != c.code || extra != "" {
+			t.Errorf("Code(%s %s %s would %s breached %v) = %#x %q, want %#x", c.ev.EventType, c.ev.Source, c.ev.Reason, c.ev.WouldRefuse, c.ev.PasswordBreached, got, extra, c.code)
+		}
+	}
+	// A code's low 10 bits are the PostgreSQL store's events.code (a
+	// smallint), the rest its flags.
+	if LowBits != 1023 || BreachedBit>>WouldShift != 32 {
+		t.Errorf("LowBits %d, breached flag %d", LowBits, BreachedBit>>WouldShift)
+	}
+}
+
+// TestUnknownValuesRoundTrip: a type, source, reason or wouldRefuse this
+// version does not know is kept verbatim in the extra string and read back;
+// its field holds the "unknown" value, never a known reason's.
+func TestUnknownValuesRoundTrip(t *testing.T) {
+	for _, ev := range []event.Event{
+		{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: "SOME_NEW_REASON"},
+		{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: "SOME_NEW_REASON", WouldRefuse: "SOME_NEW_REASON", PasswordBreached: true},
+		{EventType: event.LoginFailure, Source: event.SourcePortal, Reason: event.Locked, WouldRefuse: "NEW_REFUSAL"},
+		{EventType: "PASSWORD_CHANGED", Source: event.SourcePortal, Reason: event.BreachedPassword, WouldRefuse: event.BreachedPassword},
+		{EventType: "DATA_EXPORTED", Source: "ADMIN_API"},
+	} {
 		code, extra := Code(&ev)
+		if extra == "" {
+			t.Fatalf("%+v: no extra string", ev)
+		}
 		var back event.Event
 		Decode(&back, code, extra)
-		if back.Reason != r || extra != "" {
-			t.Errorf("%s: decoded %s (extra %q)", r, back.Reason, extra)
+		if back.EventType != ev.EventType || back.Source != ev.Source || back.Reason != ev.Reason || back.WouldRefuse != ev.WouldRefuse || back.PasswordBreached != ev.PasswordBreached {
+			t.Errorf("%+v: read back %+v", ev, back)
 		}
+		if _, ok := event.ParseReason(string(ev.Reason)); !ok && ReasonOf(code) != "" {
+			t.Errorf("%+v: an unknown reason reads as %s from its code", ev, ReasonOf(code))
+		}
+	}
+	// A format-5 extra string (three values) still decodes, wouldRefuse
+	// from the code.
+	var back event.Event
+	Decode(&back, 2|2<<3|15<<5|10<<10, `["LOGIN_FAILURE","API_PORTAL","OLD_UNKNOWN"]`)
+	if back.Reason != "OLD_UNKNOWN" || back.WouldRefuse != event.Locked {
+		t.Errorf("a format-5 extra string: %+v", back)
 	}
 }
