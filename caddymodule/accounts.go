@@ -9,6 +9,7 @@ import (
 
 	"github.com/loginguard/loginguard/admin"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/policy"
 	"github.com/loginguard/loginguard/state"
 )
@@ -74,7 +75,7 @@ func (a *App) accountKeys(account string) (keys []string, name string) {
 		if name == "" {
 			return nil, ""
 		}
-		return []string{accountKey(realm, name)}, name
+		return []string{gateway.AccountKey(realm, name)}, name
 	}
 	name = policy.DefaultCanonical.Key(account)
 	if name == "" {
@@ -90,7 +91,7 @@ func (a *App) accountKeys(account string) (keys []string, name string) {
 	}
 	slices.Sort(realms)
 	for _, r := range realms {
-		keys = append(keys, accountKey(r, name))
+		keys = append(keys, gateway.AccountKey(r, name))
 	}
 	return keys, name
 }
