@@ -437,7 +437,7 @@ func (a *App) sweepEndedLocks(ctx context.Context) {
 	defer cancel()
 	ends, err := a.store.EndedLocks(ctx)
 	for _, e := range ends {
-		ev := accountEvent(e.Account, event.AccountUnlocked, "Account "+e.Account+" unlocked: its lock ended")
+		ev := gateway.AccountEvent(e.Account, event.AccountUnlocked, "Account "+e.Account+" unlocked: its lock ended")
 		ev.EventDate = e.Until.UTC()
 		a.Emit(ev)
 	}

@@ -146,40 +146,40 @@ func TestAdminLockUnlockEvents(t *testing.T) {
 	sink := new(captured)
 	h.app.pipe = testPipeline(t, connectors.Named{Name: "c", Connector: sink})
 	ctx := context.Background()
-	if err := h.app.LockAccount(ctx, "Eve@Example.com", time.Hour, "admin"); err != nil {
+	if err := h.app.lockouts().LockAccount(ctx, "Eve@Example.com", time.Hour, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := h.app.store.Status(ctx, "eve@example.com"); !st.Locked {
 		t.Fatal("not locked")
 	}
-	if was, err := h.app.UnlockAccount(ctx, "eve@example.com", "admin"); !was || err != nil {
+	if was, err := h.app.lockouts().UnlockAccount(ctx, "eve@example.com", "admin"); !was || err != nil {
 		t.Fatalf("unlock: %v %v", was, err)
 	}
-	if was, _ := h.app.UnlockAccount(ctx, "eve@example.com", "admin"); was {
+	if was, _ := h.app.lockouts().UnlockAccount(ctx, "eve@example.com", "admin"); was {
 		t.Fatal("unlocked twice")
 	}
-	if err := h.app.LockAccount(ctx, "ops", 0, "admin"); err != nil {
+	if err := h.app.lockouts().LockAccount(ctx, "ops", 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.app.LockAccount(ctx, " ", 0, "admin"); err == nil {
+	if err := h.app.lockouts().LockAccount(ctx, " ", 0, "admin"); err == nil {
 		t.Fatal("empty account accepted")
 	}
-	if err := h.app.BlockIP(ctx, "198.51.100.0/24", time.Hour, "admin"); err != nil {
+	if err := h.app.lockouts().BlockIP(ctx, "198.51.100.0/24", time.Hour, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if !h.app.IsBlocked(netip.MustParseAddr("198.51.100.9")) || h.app.IsBlocked(netip.MustParseAddr("198.51.101.9")) {
 		t.Fatal("block not in force at once")
 	}
-	if bs, _ := h.app.BlockedIPs(ctx); len(bs) != 1 || bs[0].CIDR != "198.51.100.0/24" {
+	if bs, _ := h.app.lockouts().BlockedIPs(ctx); len(bs) != 1 || bs[0].CIDR != "198.51.100.0/24" {
 		t.Fatalf("blocked %+v", bs)
 	}
-	if was, err := h.app.UnblockIP(ctx, "198.51.100.0/24", "admin"); !was || err != nil || h.app.IsBlocked(netip.MustParseAddr("198.51.100.9")) {
+	if was, err := h.app.lockouts().UnblockIP(ctx, "198.51.100.0/24", "admin"); !was || err != nil || h.app.IsBlocked(netip.MustParseAddr("198.51.100.9")) {
 		t.Fatalf("unblock: %v %v", was, err)
 	}
-	if err := h.app.BlockIP(ctx, "not-an-ip", time.Hour, "admin"); err == nil {
+	if err := h.app.lockouts().BlockIP(ctx, "not-an-ip", time.Hour, "admin"); err == nil {
 		t.Fatal("a bad CIDR was accepted")
 	}
-	if locked, _ := h.app.LockedAccounts(ctx); len(locked) != 1 || locked[0].Account != "ops" {
+	if locked, _ := h.app.lockouts().LockedAccounts(ctx); len(locked) != 1 || locked[0].Account != "ops" {
 		t.Fatalf("locked %+v", locked)
 	}
 	h.app.pipe.Close(ctx)
@@ -218,16 +218,16 @@ func TestRealmAwareAdmin(t *testing.T) {
 	if err := h.app.store.Lock(ctx, gateway.AccountKey("intranet", "bob"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := h.app.AccountStatus(ctx, "Bob"); err != nil || !st.Locked {
+	if st, err := h.app.lockouts().AccountStatus(ctx, "Bob"); err != nil || !st.Locked {
 		t.Fatalf("status of bob locked in realm intranet: %+v, %v; want locked", st, err)
 	}
-	if was, err := h.app.UnlockAccount(ctx, "bob", "admin"); err != nil || !was {
+	if was, err := h.app.lockouts().UnlockAccount(ctx, "bob", "admin"); err != nil || !was {
 		t.Fatalf("unlock: %v, %v; want it was locked", was, err)
 	}
 	if st, _ := h.app.store.Status(ctx, gateway.AccountKey("intranet", "bob")); st.Locked {
 		t.Fatal("the realm's key is still locked after the admin's unlock")
 	}
-	if err := h.app.LockAccount(ctx, "carol", time.Hour, "admin"); err != nil {
+	if err := h.app.lockouts().LockAccount(ctx, "carol", time.Hour, "admin"); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := h.app.store.Status(ctx, gateway.AccountKey("intranet", "carol")); !st.Locked {
