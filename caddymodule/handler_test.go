@@ -92,14 +92,15 @@ func TestJSONConfigErrors(t *testing.T) {
 	}
 }
 
-// provisioned returns a provisioned and validated handler with its own app.
-func provisioned(t testing.TB, cfg string) *Handler {
+// provisioned returns a provisioned and validated handler with its own app,
+// whose events go to outs.
+func provisioned(t testing.TB, cfg string, outs ...connectors.Named) *Handler {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	m, _ := registerMetrics(nil)
 	app := &App{store: state.NewMemory(state.MemoryOptions{}), logger: slog.Default(), metrics: m}
-	app.pipe = testPipeline(t)
+	app.pipe = testPipeline(t, outs...)
 	t.Cleanup(func() { app.store.Close() })
 	h := &Handler{app: app}
 	if err := json.Unmarshal([]byte(cfg), h); err != nil {
@@ -108,6 +109,7 @@ func provisioned(t testing.TB, cfg string) *Handler {
 	if err := h.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = h.Cleanup() })
 	if err := h.Validate(); err != nil {
 		t.Fatal(err)
 	}
