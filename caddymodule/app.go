@@ -1,6 +1,7 @@
-// Package caddymodule is the only package of loginguard that knows Caddy: the
-// loginguard app (shared state and event sinks), the loginguard HTTP handler, their
-// Caddyfile syntax and their metrics.
+// Package caddymodule is the only package of loginguard that knows Caddy, and
+// only its glue: the loginguard app (shared state and event sinks), the
+// loginguard HTTP handler (whose work is a gateway.Route's), their JSON and
+// Caddyfile configuration, their Provision and Validate, and their metrics.
 package caddymodule
 
 import (

@@ -65,7 +65,7 @@ func provisioned(t testing.TB, cfg string, outs ...connectors.Named) *Route {
 	}
 	app := &testApp{store: state.NewMemory(state.MemoryOptions{}), aliases: h.Aliases != nil}
 	t.Cleanup(func() { app.store.Close() })
-	if err := h.Start(app, Env{Pipeline: testPipeline(t, outs...)}); err != nil {
+	if err := h.Start(app, Env{Pipeline: testPipeline(t, outs...), Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
