@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -113,5 +114,51 @@ func TestMulticallWithoutPrincipal(t *testing.T) {
 	}))
 	if err != nil || !reached || w.Code != http.StatusOK {
 		t.Fatalf("err %v, reached %v, status %d; want it forwarded", err, reached, w.Code)
+	}
+}
+
+// TestRouteHoldsTheApp: a started route holds the app's pipeline until Close,
+// each request for its duration, and registers its last report of sampled
+// refusals with the app.
+func TestRouteHoldsTheApp(t *testing.T) {
+	h := provisioned(t, `{}`)
+	app := h.app.(*testApp)
+	if app.users != 1 || len(app.cleanups) != 1 {
+		t.Fatalf("after Start: %d holds, %d cleanups; want 1 and 1", app.users, len(app.cleanups))
+	}
+	r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"email":"a@example.com","password":"x"}`))
+	r.Header.Set("Content-Type", "application/json")
+	holds := 0
+	if err := h.Serve(httptest.NewRecorder(), r, HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		holds = app.users
+		return portalStub{}.ServeHTTP(w, r)
+	})); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	h.Close()
+	if holds != 2 || app.users != 0 {
+		t.Errorf("%d holds while serving, %d after Close; want 2 and 0", holds, app.users)
+	}
+}
+
+// TestBlockedIP: an attempt from an IP the admin blocked is answered 403 and
+// never reaches the portal; the client IP is the request's RemoteAddr when
+// the server gives none.
+func TestBlockedIP(t *testing.T) {
+	h := provisioned(t, `{}`)
+	h.app.(*testApp).blocked = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"email":"a@example.com","password":"x"}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.RemoteAddr = "192.0.2.9:5555"
+	w := httptest.NewRecorder()
+	if err := h.Serve(w, r, HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		t.Error("a blocked IP's attempt reached the portal")
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusForbidden {
+		t.Errorf("status %d, want 403", w.Code)
 	}
 }
