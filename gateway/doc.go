@@ -19,5 +19,6 @@
 // flows), identity.go (who an attempt names, aliases, ambiguous requests),
 // capture.go (the request body's prefix and the response recorder),
 // ratelimit.go and sampled.go (rate limits and sampled refusals),
-// lockedevents.go (a locked account's refusals), mimic.go (refusal mimic).
+// lockedevents.go (a locked account's refusals), mimic.go (refusal mimic),
+// lockouts.go (the admin's actions on accounts and IPs: Lockouts).
 package gateway
