@@ -237,7 +237,7 @@ step "staticcheck ./..."
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... || die "staticcheck failed"
 
 step "race detector on the concurrent packages"
-go test -race -count=1 ./connectors/ ./connectors/spool/ ./state/... ./ratelimit/... ./alerts/ ./caddymodule/ ./telemetry/ ||
+go test -race -count=1 ./connectors/ ./connectors/spool/ ./state/... ./ratelimit/... ./alerts/ ./gateway/ ./caddymodule/ ./telemetry/ ||
 	die "go test -race failed"
 
 step "go test -count=1 -timeout 30m ./..."

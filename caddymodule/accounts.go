@@ -2,187 +2,27 @@ package caddymodule
 
 import (
 	"context"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/loginguard/loginguard/admin"
-	"github.com/loginguard/loginguard/event"
-	"github.com/loginguard/loginguard/policy"
-	"github.com/loginguard/loginguard/state"
+	"github.com/loginguard/loginguard/gateway"
 )
 
-// LockAccount locks an account by an admin's decision for d (d <= 0: until
-// unlocked) and emits ACCOUNT_LOCKED. by names who locked it, for the message.
-// A bare name is locked in every realm of the config's routes.
-func (a *App) LockAccount(ctx context.Context, account string, d time.Duration, by string) error {
-	keys, name := a.accountKeys(account)
-	if name == "" {
-		return fmt.Errorf("account: required")
-	}
-	for _, k := range keys {
-		if err := a.store.Lock(ctx, k, d); err != nil {
-			return fmt.Errorf("locking %s: %w", k, err)
-		}
-	}
-	until := "until unlocked by an admin"
-	if d > 0 {
-		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
-	}
-	ev := accountEvent(name, event.AccountLocked, "Account "+name+" locked by "+by+" "+until)
-	withActor(ctx, &ev)
-	a.tel.AccountAction(ctx, "loginguard.lock", "loginguard.account_locked", &ev)
-	a.Emit(ev)
-	return nil
-}
-
-// UnlockAccount lifts an account's lock, clears its failures and, when it was
-// locked, emits ACCOUNT_UNLOCKED. It reports whether the account was locked. A
-// bare name is unlocked in every realm of the config's routes.
-func (a *App) UnlockAccount(ctx context.Context, account, by string) (bool, error) {
-	keys, name := a.accountKeys(account)
-	if name == "" {
-		return false, fmt.Errorf("account: required")
-	}
-	was := false
-	for _, k := range keys {
-		w, err := a.store.Unlock(ctx, k)
-		if err != nil {
-			return was, fmt.Errorf("unlocking %s: %w", k, err)
-		}
-		was = was || w
-	}
-	if was {
-		ev := accountEvent(name, event.AccountUnlocked, "Account "+name+" unlocked by "+by)
-		withActor(ctx, &ev)
-		a.tel.AccountAction(ctx, "loginguard.unlock", "loginguard.account_unlocked", &ev)
-		a.Emit(ev)
-	}
-	return was, nil
-}
-
-// accountKeys returns the lockout keys an admin's account name stands for, and
-// the name in its canonical form: "realm|name" is that realm's key; a bare name
-// is its key in every realm the config's routes use (one key when no route
-// names a realm). The name takes the default canonical form, as routes key it
-// unless they name another (policy.DefaultCanonical).
-func (a *App) accountKeys(account string) (keys []string, name string) {
-	account = strings.TrimSpace(account)
-	if realm, n, ok := strings.Cut(account, "|"); ok {
-		name = policy.DefaultCanonical.Key(n)
-		if name == "" {
-			return nil, ""
-		}
-		return []string{accountKey(realm, name)}, name
-	}
-	name = policy.DefaultCanonical.Key(account)
-	if name == "" {
-		return nil, ""
-	}
-	var realms []string
-	a.realms.Range(func(k, _ any) bool {
-		realms = append(realms, k.(string))
-		return true
-	})
-	if len(realms) == 0 {
-		realms = []string{""}
-	}
-	slices.Sort(realms)
-	for _, r := range realms {
-		keys = append(keys, accountKey(r, name))
-	}
-	return keys, name
-}
-
-// accountEvent is the event of an action on an account (an admin's, or the end
-// of a lock). The state knows accounts by their key only: one with an @ is
-// taken for a portal user's email, any other for a manager's username.
-func accountEvent(account string, t event.Type, msg string) event.Event {
-	ev := event.Event{ID: event.NewID(), EventDate: time.Now().UTC(), EventType: t, Message: &msg}
-	identity := account
-	if i := strings.LastIndexByte(account, '|'); i >= 0 { // realm|principal
-		identity = account[i+1:]
-	}
-	if strings.Contains(identity, "@") {
-		ev.Source, ev.Email = event.SourcePortal, &identity
-	} else {
-		ev.Source, ev.Principal = event.SourceManager, &identity
-	}
-	return ev
-}
-
-// BlockIP blocks an IP or CIDR for d (d <= 0: until unblocked): its login
-// attempts get 403 on every route. by names who blocked it, for the log.
-func (a *App) BlockIP(ctx context.Context, cidr string, d time.Duration, by string) error {
-	if err := a.store.Block(ctx, cidr, d); err != nil {
-		return fmt.Errorf("blocking %s: %w", cidr, err)
-	}
-	a.refreshBlocks(ctx)
-	a.logger.Info("IP blocked", "cidr", cidr, "by", by, "duration", d)
-	until := "until unblocked by an admin"
-	if d > 0 {
-		until = "until " + time.Now().Add(d).UTC().Format(event.DateLayout)
-	}
-	a.Emit(ipEvent(ctx, event.IPBlocked, "IP range "+cidr+" blocked by "+by+" "+until))
-	return nil
-}
-
-// UnblockIP lifts a block; it reports whether there was one.
-func (a *App) UnblockIP(ctx context.Context, cidr, by string) (bool, error) {
-	was, err := a.store.Unblock(ctx, cidr)
-	if err != nil {
-		return false, fmt.Errorf("unblocking %s: %w", cidr, err)
-	}
-	a.refreshBlocks(ctx)
-	if was {
-		a.logger.Info("IP unblocked", "cidr", cidr, "by", by)
-		a.Emit(ipEvent(ctx, event.IPUnblocked, "IP range "+cidr+" unblocked by "+by))
-	}
-	return was, nil
-}
-
-// ipEvent is the event of an admin's block or unblock: the range is in the
-// message; the admin's address and user agent, when the call carries them,
-// are the event's.
-func ipEvent(ctx context.Context, t event.Type, msg string) event.Event {
-	ev := event.Event{ID: event.NewID(), EventDate: time.Now().UTC(), EventType: t, Source: event.SourceManager, Message: &msg}
-	withActor(ctx, &ev)
-	return ev
-}
-
-// withActor fills the admin's address and user agent into ev, when ctx
-// carries the admin call's actor.
-func withActor(ctx context.Context, ev *event.Event) {
-	if act, ok := admin.ActorOf(ctx); ok {
-		ev.RemoteAddress, ev.UserAgent = act.IP, policy.Clean(act.UserAgent)
+// lockouts is the admin's side of the app's lockout state.
+func (a *App) lockouts() *gateway.Lockouts {
+	return &gateway.Lockouts{
+		Store: a.store, Emit: a.Emit, Telemetry: a.tel, Logger: a.logger, BlocksChanged: a.refreshBlocks,
+		Realms: func() (realms []string) {
+			a.realms.Range(func(k, _ any) bool {
+				realms = append(realms, k.(string))
+				return true
+			})
+			return realms
+		},
+		Actor: func(ctx context.Context) (string, string, bool) {
+			act, ok := admin.ActorOf(ctx)
+			return act.IP, act.UserAgent, ok
+		},
 	}
 }
 
-// LockedAccounts lists the accounts locked now.
-func (a *App) LockedAccounts(ctx context.Context) ([]state.AccountStatus, error) {
-	return a.store.LockedAccounts(ctx)
-}
-
-// BlockedIPs lists the IP blocks in force.
-func (a *App) BlockedIPs(ctx context.Context) ([]state.IPBlock, error) {
-	return a.store.BlockedIPs(ctx)
-}
-
-// AccountStatus returns one account's lockout state: of a bare name, the state
-// of its key in the realm where it is locked (else where it has the most
-// failures).
-func (a *App) AccountStatus(ctx context.Context, account string) (state.AccountStatus, error) {
-	keys, _ := a.accountKeys(account)
-	var best state.AccountStatus
-	for i, k := range keys {
-		st, err := a.store.Status(ctx, k)
-		if err != nil {
-			return st, err
-		}
-		if i == 0 || (st.Locked && !best.Locked) || (st.Locked == best.Locked && st.Failures > best.Failures) {
-			best = st
-		}
-	}
-	return best, nil
-}
+var _ admin.Lockouts = (*gateway.Lockouts)(nil)

@@ -140,7 +140,7 @@ func (ah *AdminHandler) Provision(ctx caddy.Context) error {
 		WideBlockV4: v4,
 		WideBlockV6: v6,
 		Store:       app.LogStore(),
-		Lockouts:    app,
+		Lockouts:    app.lockouts(),
 		Connectors:  app.ConnectorStats,
 		Emit:        app.Emit,
 		Tokens:      tokens,

@@ -1,6 +1,7 @@
-// Package caddymodule is the only package of loginguard that knows Caddy: the
-// loginguard app (shared state and event sinks), the loginguard HTTP handler, their
-// Caddyfile syntax and their metrics.
+// Package caddymodule is the only package of loginguard that knows Caddy, and
+// only its glue: the loginguard app (shared state and event sinks), the
+// loginguard HTTP handler (whose work is a gateway.Route's), their JSON and
+// Caddyfile configuration, their Provision and Validate, and their metrics.
 package caddymodule
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/connectors/spool"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/logstore"
 	"github.com/loginguard/loginguard/state"
 	"github.com/loginguard/loginguard/telemetry"
@@ -139,10 +141,16 @@ type App struct {
 	aliasRealms sync.Map
 }
 
-// onCleanup registers f to run in Cleanup before the event queues close, so the
+// LearnsAliases reports whether some route of realm learns aliases.
+func (a *App) LearnsAliases(realm string) bool {
+	_, on := a.aliasRealms.Load(realm)
+	return on
+}
+
+// OnCleanup registers f to run in Cleanup before the event queues close, so the
 // events it emits are delivered. Caddy cleans modules up in no set order, so a
 // handler cannot count on emitting from its own Cleanup.
-func (a *App) onCleanup(f func()) {
+func (a *App) OnCleanup(f func()) {
 	a.flushMu.Lock()
 	a.flushers = append(a.flushers, f)
 	a.flushMu.Unlock()
@@ -430,7 +438,7 @@ func (a *App) sweepEndedLocks(ctx context.Context) {
 	defer cancel()
 	ends, err := a.store.EndedLocks(ctx)
 	for _, e := range ends {
-		ev := accountEvent(e.Account, event.AccountUnlocked, "Account "+e.Account+" unlocked: its lock ended")
+		ev := gateway.AccountEvent(e.Account, event.AccountUnlocked, "Account "+e.Account+" unlocked: its lock ended")
 		ev.EventDate = e.Until.UTC()
 		a.Emit(ev)
 	}
@@ -469,8 +477,8 @@ func (a *App) refreshBlocks(ctx context.Context) {
 	a.blocked.Store(&ps)
 }
 
-// isBlocked reports whether an admin blocked ip (an unmapped address).
-func (a *App) isBlocked(ip netip.Addr) bool {
+// IsBlocked reports whether an admin blocked ip (an unmapped address).
+func (a *App) IsBlocked(ip netip.Addr) bool {
 	ps := a.blocked.Load()
 	if ps == nil {
 		return false
@@ -483,13 +491,13 @@ func (a *App) isBlocked(ip netip.Addr) bool {
 	return false
 }
 
-// hold marks a user of the app's event pipeline: a handler from its Provision
+// Hold marks a user of the app's event pipeline: a handler from its Provision
 // to its Cleanup, and each request it serves. The pipeline closes when the app
 // is cleaned up and its last user lets go.
-func (a *App) hold() { a.users.Add(1) }
+func (a *App) Hold() { a.users.Add(1) }
 
-// letGo ends a hold; the last one after Cleanup closes the pipeline.
-func (a *App) letGo() {
+// LetGo ends a hold; the last one after Cleanup closes the pipeline.
+func (a *App) LetGo() {
 	if a.users.Add(-1) == 0 && a.cleaning.Load() {
 		a.closeWhenIdle()
 	}
@@ -577,15 +585,22 @@ func (a *App) ConnectorStats() []connectors.Stats {
 // Store returns the lockout state store.
 func (a *App) Store() state.Store { return a.store }
 
+// FailClosed reports whether on_state_error is fail_closed.
+func (a *App) FailClosed() bool { return a.OnStateError == "fail_closed" }
+
+// Logger returns the app's logger.
+func (a *App) Logger() *slog.Logger { return a.logger }
+
 // Interface guards.
 var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
+	_ gateway.App        = (*App)(nil)
 )
 
-// stateError counts a failed state call and warns once per outage.
-func (a *App) stateError(op string, err error) {
+// StateError counts a failed state call and warns once per outage.
+func (a *App) StateError(op string, err error) {
 	a.metrics.stateErrors.WithLabelValues(op).Inc()
 	a.health.lastError.Store(time.Now().UnixNano())
 	if a.health.down.CompareAndSwap(false, true) {
@@ -597,10 +612,10 @@ func (a *App) stateError(op string, err error) {
 	}
 }
 
-// stateOK notes a successful state call. An outage ends when calls have
+// StateOK notes a successful state call. An outage ends when calls have
 // succeeded for outageSettle after the last error, so that a store that flaps
 // while it comes back is one outage, with one warning.
-func (a *App) stateOK() {
+func (a *App) StateOK() {
 	if !a.health.down.Load() || time.Since(time.Unix(0, a.health.lastError.Load())) < outageSettle {
 		return
 	}

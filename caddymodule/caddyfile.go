@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/policy"
 )
 
@@ -466,6 +467,25 @@ func (h *Handler) parseLockout(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseLockedEvents reads `locked_events <n>|all`.
+func parseLockedEvents(d *caddyfile.Dispenser) (gateway.LockedEvents, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	if v == "all" {
+		return gateway.LockedEventsAll, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, d.Errf("lockout locked_events: want a number ≥ 1 or `all`, got %q", v)
+	}
+	return gateway.LockedEvents(n), nil
 }
 
 // parseApp sets up the loginguard app from the global option:

@@ -1,23 +1,17 @@
 package caddymodule
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/loginguard/loginguard/connectors"
-	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/policy"
-	"github.com/loginguard/loginguard/ratelimit"
-	"github.com/loginguard/loginguard/state"
 )
 
 func init() {
@@ -156,27 +150,8 @@ type Handler struct {
 
 	app        *App
 	logger     *slog.Logger
-	classifier *policy.Classifier
-	captureRsp bool
-	source     event.Source
-	statePol   state.Policy
-	pipe       *connectors.Pipeline // the app's: where events go
-	route      connectors.Route     // where this route's events go
-	finishDone func(error)          // reports an asynchronous Finish's error
-	counted    [16]bool             // by reasonIndex
-	lockBody   []byte
-	mimic      *mimic // what refusal mimic learned; nil for refusal own
-	limiter    *ratelimit.Limiter
-	limiterKey string
-	sampler    *ratelimit.Sampler
-	lockEvents *ratelimit.Sampler // of LOCKED refusals; nil for locked_events all
-	flush      *sampledFlush      // reports the samplers' counts when a flood stops
-	canonical  policy.Canonical
-	aliasBody  *regexp.Regexp
-	aliasValue *regexp.Regexp
-	hold       bool // the portal's answer is held until judged (aliases)
-	basicOnly  bool // every request with Basic credentials is an attempt, whatever its method
-	held       bool // h.app.hold was called: Cleanup lets go
+	route      *gateway.Route // the route that serves; its Config has the defaults filled
+	limiterKey string         // the route's limiter in limiterPool
 }
 
 // Aliases configures how the account behind a spelling is learned from the
@@ -258,12 +233,10 @@ type Lockout struct {
 	AdmissionWait caddy.Duration `json:"admission_wait,omitempty"`
 	// LockedEvents: per account and sample interval, how many refusals of a
 	// locked account are stored one event each; past that, one event per
-	// interval carries the number refused (see lockedevents.go). A number ≥ 1
-	// or "all" (one event per refusal). Default: 10.
-	LockedEvents LockedEvents `json:"locked_events,omitempty"`
+	// interval carries the number refused (see gateway/lockedevents.go). A
+	// number ≥ 1 or "all" (one event per refusal). Default: 10.
+	LockedEvents gateway.LockedEvents `json:"locked_events,omitempty"`
 }
-
-const defaultLockBody = `{"code":"AUTHENTICATION_FAILED","message":"Authentication failed"}`
 
 // CaddyModule returns the Caddy module information.
 func (*Handler) CaddyModule() caddy.ModuleInfo {
@@ -276,155 +249,11 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 // Provision fills defaults and connects the handler to the loginguard app.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Slogger()
-	if h.Action == "" {
-		h.Action = "login"
-	}
-	if h.Source == "" {
-		h.Source = "portal"
-	}
-	switch h.Source {
-	case "portal":
-		h.source = event.SourcePortal
-	case "manager":
-		h.source = event.SourceManager
-	}
-	if h.Principal == nil {
-		h.Principal = &policy.PrincipalSpec{JSONPointer: "/email", FormField: "email"}
-		if h.Source == "manager" {
-			h.Principal = &policy.PrincipalSpec{JSONPointer: "/username", FormField: "username"}
-		}
-	}
-	// A principal read from only one body format could be dodged by sending the
-	// other: fill the missing half from a one-segment pointer or a field name.
-	if ps := h.Principal; ps.FormField == "" && strings.Count(ps.JSONPointer, "/") == 1 && !strings.Contains(ps.JSONPointer, "~") {
-		ps.FormField = ps.JSONPointer[1:]
-	} else if ps.JSONPointer == "" && ps.FormField != "" {
-		ps.JSONPointer = "/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(ps.FormField)
-	}
-	if h.SessionTTL == 0 {
-		h.SessionTTL = caddy.Duration(12 * time.Hour)
-	}
-	if h.OnAmbiguous == "" {
-		h.OnAmbiguous = "refuse"
-	}
-	if h.OnMissingPrincipal == "" {
-		h.OnMissingPrincipal = "refuse"
-	}
-	if h.Multicall == "" {
-		h.Multicall = "count"
-	}
-	h.canonical = policy.DefaultCanonical
-	if len(h.Canonical) > 0 {
-		c, err := policy.ParseCanonical(h.Canonical)
-		if err != nil {
-			return fmt.Errorf("canonical: %w", err)
-		}
-		h.canonical = c
-	}
-	if al := h.Aliases; al != nil {
-		if al.TTL == 0 {
-			al.TTL = caddy.Duration(90 * 24 * time.Hour)
-		}
-		var err error
-		if al.Body != "" {
-			if h.aliasBody, err = regexp.Compile(al.Body); err != nil {
-				return fmt.Errorf("aliases body: %w", err)
-			}
-		}
-		if al.CookieRegexp != "" {
-			if h.aliasValue, err = regexp.Compile(al.CookieRegexp); err != nil {
-				return fmt.Errorf("aliases cookie_regexp: %w", err)
-			}
-		}
-		h.hold = al.Body != "" || al.Cookie != "" || al.AccountID
-	}
-	ps := h.Principal
-	h.basicOnly = len(h.Methods) == 0 && ps.Basic && ps.JSONPointer == "" && ps.FormField == "" && ps.Header == "" && ps.XMLRPC == nil
-	for i, m := range h.Methods {
-		h.Methods[i] = strings.ToUpper(m)
-	}
-	if h.Lockout == nil {
-		h.Lockout = new(Lockout)
-	}
-	l := h.Lockout
-	if l.MaxFailures == 0 {
-		l.MaxFailures = 5
-	}
-	if l.Window == 0 {
-		l.Window = caddy.Duration(15 * time.Minute)
-	}
-	if l.Duration == 0 {
-		l.Duration = caddy.Duration(15 * time.Minute)
-	}
-	if l.MaxDuration == 0 {
-		l.MaxDuration = caddy.Duration(24 * time.Hour)
-	}
-	if len(l.Count) == 0 {
-		l.Count = []string{string(event.BadCredentials)}
-	}
-	if l.Status == 0 {
-		l.Status = http.StatusUnauthorized
-	}
-	if l.Body == nil {
-		b := defaultLockBody
-		l.Body = &b
-	}
-	if l.ContentType == "" {
-		l.ContentType = "application/json"
-	}
-	if l.SlotTTL == 0 {
-		l.SlotTTL = caddy.Duration(30 * time.Second)
-	}
-	if l.AdmissionWait == 0 {
-		l.AdmissionWait = caddy.Duration(2 * time.Second)
-	}
-	if l.IPv4Prefix == 0 {
-		l.IPv4Prefix = 32
-	}
-	if l.IPv6Prefix == 0 {
-		l.IPv6Prefix = 64
-	}
-	h.lockBody = []byte(*l.Body)
-	for _, name := range l.Count {
-		if r, ok := event.ParseReason(name); ok {
-			h.counted[reasonIndex(r)] = true
-		}
-	}
-
-	c, err := policy.Compile(h.Rules)
+	rt, err := gateway.New(h.config())
 	if err != nil {
 		return err
 	}
-	h.classifier = c
-	if h.Refusal == "" {
-		h.Refusal = "own"
-	}
-	if h.Refusal == "mimic" {
-		h.mimic = new(mimic)
-	}
-	h.captureRsp = h.mimic != nil || c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
-
-	h.finishDone = func(err error) {
-		if err != nil {
-			h.app.stateError("finish", err)
-		}
-	}
-	h.statePol = state.Policy{
-		MaxFailures:     l.MaxFailures,
-		Window:          time.Duration(l.Window),
-		LockDuration:    time.Duration(l.Duration),
-		Backoff:         l.Backoff,
-		MaxLockDuration: time.Duration(l.MaxDuration),
-		LockMemory:      24 * time.Hour,
-		SlotTTL:         time.Duration(l.SlotTTL),
-
-		PerPrefixMaxFailures: l.PerIPMaxFailures,
-		KnownPrefixTTL:       time.Duration(l.KnownIPs),
-	}
-	if l.Permanent {
-		h.statePol.LockDuration = 0
-	}
-
+	h.route = rt
 	if h.app == nil { // set already by tests that run a handler without Caddy
 		appIface, err := ctx.App("loginguard")
 		if err != nil {
@@ -432,209 +261,73 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.app = appIface.(*App)
 	}
-	h.app.hold()
-	h.held = true
-	if h.Mode == "" {
-		h.Mode = cmp.Or(h.app.Mode, "enforce")
+	h.app.realms.Store(rt.Realm, true)
+	if rt.Aliases != nil {
+		h.app.aliasRealms.Store(rt.Realm, true)
 	}
-	if h.SaveToDatabase == nil {
-		on := true
-		h.SaveToDatabase = &on
+	return rt.Start(h.app, gateway.Env{
+		Logger:      h.logger,
+		Pipeline:    h.app.pipe,
+		Telemetry:   h.app.tel,
+		Mode:        h.app.Mode,
+		Limiter:     h.provisionLimits,
+		ClientIP:    clientIP,
+		ErrorStatus: handlerErrorStatus,
+	})
+}
+
+// config is the handler's configuration as the gateway takes it.
+func (h *Handler) config() gateway.Config {
+	c := gateway.Config{
+		Action: h.Action, Source: h.Source, PortalID: h.PortalID, Realm: h.Realm,
+		Principal: h.Principal, OnAmbiguous: h.OnAmbiguous, OnMissingPrincipal: h.OnMissingPrincipal,
+		Canonical: h.Canonical, Multicall: h.Multicall, Methods: h.Methods, Rules: h.Rules,
+		AccountID: h.AccountID, DisplayName: h.DisplayName, SessionCookie: h.SessionCookie,
+		SessionTTL: time.Duration(h.SessionTTL), Refusal: h.Refusal, Mode: h.Mode,
+		SaveToDatabase: h.SaveToDatabase, Connectors: h.Connectors,
 	}
-	h.app.realms.Store(h.Realm, true)
-	if h.Aliases != nil {
-		h.app.aliasRealms.Store(h.Realm, true)
+	if al := h.Aliases; al != nil {
+		c.Aliases = &gateway.Aliases{Cookie: al.Cookie, CookieRegexp: al.CookieRegexp, Body: al.Body, AccountID: al.AccountID, TTL: time.Duration(al.TTL)}
 	}
-	h.pipe = h.app.pipe
-	if h.route, err = h.pipe.Route("connectors", h.Connectors, *h.SaveToDatabase); err != nil {
-		return err
+	if l := h.Lockout; l != nil {
+		c.Lockout = &gateway.Lockout{
+			Off: l.Off, MaxFailures: l.MaxFailures, Window: time.Duration(l.Window), Duration: time.Duration(l.Duration),
+			Permanent: l.Permanent, Backoff: l.Backoff, MaxDuration: time.Duration(l.MaxDuration), Count: l.Count,
+			Status: l.Status, Body: l.Body, ContentType: l.ContentType, RemainingHeader: l.RemainingHeader,
+			SlotTTL: time.Duration(l.SlotTTL), PerIPMaxFailures: l.PerIPMaxFailures, KnownIPs: time.Duration(l.KnownIPs),
+			IPv4Prefix: l.IPv4Prefix, IPv6Prefix: l.IPv6Prefix, AdmissionWait: time.Duration(l.AdmissionWait),
+			LockedEvents: l.LockedEvents,
+		}
 	}
-	if len(h.pipe.Names(h.route)) == 0 {
-		h.logger.Warn("login events of this route are lost: save_to_database is off (or the store is) and no active sink or connector receives them; add one or turn save_to_database on")
+	if h.RateLimit != nil {
+		c.SampleInterval = time.Duration(h.RateLimit.SampleInterval)
 	}
-	h.provisionLockedEvents()
-	if err := h.provisionLimits(); err != nil {
-		return err
-	}
-	h.startFlush()
-	return nil
+	return c
 }
 
 // Validate rejects bad configuration, naming the field.
-func (h *Handler) Validate() error {
-	for _, f := range []struct {
-		name, value string
-		allowed     [2]string
-	}{
-		{"action", h.Action, [2]string{"login", "logout"}},
-		{"source", h.Source, [2]string{"portal", "manager"}},
-		{"on_ambiguous", h.OnAmbiguous, [2]string{"refuse", "count_all"}},
-		{"on_missing_principal", h.OnMissingPrincipal, [2]string{"refuse", "forward"}},
-		{"multicall", h.Multicall, [2]string{"count", "refuse"}},
-		{"mode", h.Mode, [2]string{"enforce", "monitor"}},
-		{"refusal", h.Refusal, [2]string{"own", "mimic"}},
-	} {
-		if f.value != f.allowed[0] && f.value != f.allowed[1] {
-			return fmt.Errorf("%s: must be %q or %q, got %q", f.name, f.allowed[0], f.allowed[1], f.value)
-		}
-	}
-	if h.PortalID != "" && h.Source != "portal" {
-		return fmt.Errorf("portal_id: only for portal routes (source is %q)", h.Source)
-	}
-	if ps := h.Principal; ps.JSONPointer == "" && ps.FormField == "" && !ps.Basic && ps.Header == "" && ps.XMLRPC == nil {
-		return fmt.Errorf("principal: needs a JSON pointer, a form field, basic, a header or xmlrpc")
-	}
-	if ps := h.Principal; ps.Header != "" && !validHeaderName(ps.Header) {
-		return fmt.Errorf("principal header: %q is not a header name", ps.Header)
-	}
-	if x := h.Principal.XMLRPC; x != nil {
-		if x.Param < 0 {
-			return fmt.Errorf("principal xmlrpc: the parameter position must be 0 or more, got %d", x.Param)
-		}
-		for m, i := range x.Methods {
-			if i < 0 || m == "" {
-				return fmt.Errorf("principal xmlrpc: %s=%d: want <method>=<position>", m, i)
-			}
-		}
-	}
-	if al := h.Aliases; al != nil {
-		if al.Cookie == "" && al.Body == "" && !al.AccountID {
-			return fmt.Errorf("aliases: needs cookie, body or account_id")
-		}
-		if al.AccountID && h.AccountID == "" {
-			return fmt.Errorf("aliases account_id: the route has no account_id pointer")
-		}
-		if al.Cookie != "" && !validCookieName(strings.TrimSuffix(al.Cookie, "*")) {
-			return fmt.Errorf("aliases cookie: %q is not a cookie name", al.Cookie)
-		}
-		if al.CookieRegexp != "" && al.Cookie == "" {
-			return fmt.Errorf("aliases cookie_regexp: needs cookie")
-		}
-		if al.TTL < 0 {
-			return fmt.Errorf("aliases ttl: must be positive")
-		}
-	}
-	for name, p := range map[string]string{"principal json": h.Principal.JSONPointer, "account_id": h.AccountID, "display_name": h.DisplayName} {
-		if p == "" {
-			continue
-		}
-		if err := policy.ValidPointer(p); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	for i, m := range h.Methods {
-		if m == "" || strings.ContainsAny(m, " \t/") {
-			return fmt.Errorf("methods[%d]: %q is not a method", i, m)
-		}
-	}
-	if h.SessionCookie != "" && !validCookieName(strings.TrimSuffix(h.SessionCookie, "*")) {
-		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
-	}
-	if h.SessionTTL < 0 {
-		return fmt.Errorf("session_ttl: must be positive")
-	}
-	if h.Action == "logout" && h.SessionCookie == "" {
-		h.logger.Warn("logout route without session_cookie: its LOGOUT events will have no principal")
-	}
-	l := h.Lockout
-	switch {
-	case l.MaxFailures < 0:
-		return fmt.Errorf("lockout max_failures: must be positive, got %d", l.MaxFailures)
-	case l.Window < 0:
-		return fmt.Errorf("lockout window: must be positive")
-	case l.Duration < 0:
-		return fmt.Errorf("lockout duration: must be positive")
-	case l.MaxDuration < 0:
-		return fmt.Errorf("lockout max_duration: must be positive")
-	case l.Backoff && l.Permanent:
-		return fmt.Errorf("lockout backoff: has no meaning with a permanent lock")
-	case l.Status < 200 || l.Status > 599:
-		return fmt.Errorf("lockout status: %d is not an HTTP status", l.Status)
-	case l.SlotTTL < 0:
-		return fmt.Errorf("lockout slot_ttl: must be positive")
-	case l.AdmissionWait < 0:
-		return fmt.Errorf("lockout admission_wait: must be positive")
-	case l.PerIPMaxFailures < 0:
-		return fmt.Errorf("lockout per_ip_max_failures: must be positive, got %d", l.PerIPMaxFailures)
-	case l.PerIPMaxFailures > l.MaxFailures:
-		return fmt.Errorf("lockout per_ip_max_failures: %d is above max_failures %d, the account's ceiling", l.PerIPMaxFailures, l.MaxFailures)
-	case l.KnownIPs < 0:
-		return fmt.Errorf("lockout known_ips: must be positive")
-	case l.IPv4Prefix < 1 || l.IPv4Prefix > 32:
-		return fmt.Errorf("lockout ipv4_prefix: want 1 to 32, got %d", l.IPv4Prefix)
-	case l.IPv6Prefix < 1 || l.IPv6Prefix > 128:
-		return fmt.Errorf("lockout ipv6_prefix: want 1 to 128, got %d", l.IPv6Prefix)
-	}
-	if l.RemainingHeader != "" && !validHeaderName(l.RemainingHeader) {
-		return fmt.Errorf("lockout remaining_header: %q is not a header name", l.RemainingHeader)
-	}
-	for i, name := range l.Count {
-		r, ok := event.ParseReason(name)
-		if !ok {
-			return fmt.Errorf("lockout count[%d]: unknown reason %q (want one of %s)", i, name, reasonList())
-		}
-		if r == event.Locked || r == event.RateLimited {
-			return fmt.Errorf("lockout count[%d]: %s is the gateway's own refusal and cannot be counted", i, r)
-		}
-	}
-	return nil
+func (h *Handler) Validate() error { return h.route.Validate() }
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	return h.route.Serve(w, r, next)
 }
 
-// isAttemptRequest reports whether r is a login attempt: by its method, or on a
-// route that reads only HTTP Basic credentials, by carrying them (a REST API
-// checks them on every method).
-func (h *Handler) isAttemptRequest(r *http.Request) bool {
-	if h.basicOnly {
-		return hasBasic(r.Header.Get("Authorization"))
+// clientIP is the client address as Caddy resolved it (trusted_proxies honoured).
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+		return ip
 	}
-	return h.isAttempt(r.Method)
+	return ""
 }
 
-func hasBasic(auth string) bool {
-	scheme, _, _ := strings.Cut(strings.TrimSpace(auth), " ")
-	return strings.EqualFold(scheme, "basic")
-}
-
-// isAttempt reports whether a request with this method is a login attempt.
-func (h *Handler) isAttempt(method string) bool {
-	if len(h.Methods) > 0 {
-		return slices.Contains(h.Methods, method)
+// handlerErrorStatus is the status of a caddyhttp.HandlerError, 0 for another error.
+func handlerErrorStatus(err error) int {
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) {
+		return he.StatusCode
 	}
-	if h.Action == "logout" {
-		return method != http.MethodHead && method != http.MethodOptions
-	}
-	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
-}
-
-func reasonIndex(r event.Reason) int {
-	for i, x := range event.Reasons {
-		if x == r {
-			return i
-		}
-	}
-	return len(event.Reasons) - 1
-}
-
-func reasonList() string {
-	s := make([]string, len(event.Reasons))
-	for i, r := range event.Reasons {
-		s[i] = string(r)
-	}
-	return strings.Join(s, ", ")
-}
-
-func validCookieName(s string) bool {
-	c := &http.Cookie{Name: s, Value: "x"}
-	return c.Valid() == nil
-}
-
-func validHeaderName(s string) bool {
-	for _, r := range s {
-		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
-			return false
-		}
-	}
-	return s != ""
+	return 0
 }
 
 // Interface guards.

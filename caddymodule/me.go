@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/selfservice"
 )
 
@@ -96,7 +97,7 @@ func (m *MeHandler) Validate() error {
 	if m.SessionCookie == "" {
 		return fmt.Errorf("session_cookie: required (the portal's session cookie, as on its loginguard login route)")
 	}
-	if !validCookieName(strings.TrimSuffix(m.SessionCookie, "*")) {
+	if !gateway.ValidCookieName(strings.TrimSuffix(m.SessionCookie, "*")) {
 		return fmt.Errorf("session_cookie: %q is not a cookie name", m.SessionCookie)
 	}
 	if m.Limit < 1 || m.Limit > selfservice.MaxLimit {
@@ -117,19 +118,19 @@ func (m *MeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 }
 
 // owner finds the session behind the request's session cookie, by the hash
-// the login route stored it under (hashSession), without ending it.
+// the login route stored it under (gateway.HashSession), without ending it.
 func (m *MeHandler) owner(r *http.Request) (selfservice.Owner, bool, error) {
 	tried := 0
 	for _, c := range r.Cookies() {
-		if c.Value == "" || !cookieNameMatches(m.SessionCookie, c.Name) {
+		if c.Value == "" || !gateway.CookieNameMatches(m.SessionCookie, c.Name) {
 			continue
 		}
 		if tried++; tried > maxMeCookies {
 			break
 		}
-		s, ok, err := m.app.Store().Session(r.Context(), hashSession(c.Value))
+		s, ok, err := m.app.Store().Session(r.Context(), gateway.HashSession(c.Value))
 		if err != nil {
-			m.app.stateError("get_session", err)
+			m.app.StateError("get_session", err)
 			return selfservice.Owner{}, false, err
 		}
 		if ok && m.realmOf(s.Account) == m.Realm {
@@ -139,7 +140,7 @@ func (m *MeHandler) owner(r *http.Request) (selfservice.Owner, bool, error) {
 	return selfservice.Owner{}, false, nil
 }
 
-// realmOf is the realm of a lockout key (see accountKey): the part before
+// realmOf is the realm of a lockout key (see gateway.AccountKey): the part before
 // the first "|" when that is a realm of the config's routes, else "".
 func (m *MeHandler) realmOf(account string) string {
 	if realm, _, ok := strings.Cut(account, "|"); ok {

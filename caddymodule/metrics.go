@@ -126,23 +126,27 @@ func (m *metrics) attempt(src event.Source, success bool, reason event.Reason) {
 	m.attempts.WithLabelValues(string(src), "failure", string(reason)).Inc()
 }
 
-// waited observes on o (admitWait, finishWait) and in the OTel metrics (op)
-// how long a request waited for the state store since start.
-func (a *App) waited(o prometheus.Observer, op string, start time.Time) {
+// Waited observes in state_wait_seconds and in the OTel metrics how long a
+// request waited for the state store since start, by call (op: admit, finish).
+func (a *App) Waited(op string, start time.Time) {
 	d := time.Since(start)
+	o := a.metrics.finishWait
+	if op == "admit" {
+		o = a.metrics.admitWait
+	}
 	o.Observe(d.Seconds())
 	a.tel.StateTook(op, d)
 }
 
-// countAttempt counts an attempt that reached the portal.
-func (a *App) countAttempt(src event.Source, success bool, reason event.Reason) {
+// CountAttempt counts an attempt that reached the portal.
+func (a *App) CountAttempt(src event.Source, success bool, reason event.Reason) {
 	a.metrics.attempt(src, success, reason)
 	a.tel.Attempt(src, success, reason)
 }
 
-// countRefusal counts an attempt the gateway answered itself, or would have
+// CountRefusal counts an attempt the gateway answered itself, or would have
 // (monitored: a route in monitor mode let it through).
-func (a *App) countRefusal(src event.Source, reason event.Reason, monitored bool) {
+func (a *App) CountRefusal(src event.Source, reason event.Reason, monitored bool) {
 	if monitored {
 		a.metrics.monitored.WithLabelValues(string(reason)).Inc()
 		return
@@ -156,8 +160,15 @@ func (a *App) countRefusal(src event.Source, reason event.Reason, monitored bool
 }
 
 func (m *metrics) refusal(reason event.Reason) { m.refusals.WithLabelValues(string(reason)).Inc() }
-func (m *metrics) lock()                       { m.locks.Inc() }
-func (m *metrics) logout(src event.Source)     { m.logouts.WithLabelValues(string(src)).Inc() }
+
+// CountLock counts an account locked by a route.
+func (a *App) CountLock() {
+	a.metrics.locks.Inc()
+	a.tel.Lock()
+}
+
+// CountLogout counts a logout.
+func (a *App) CountLogout(src event.Source) { a.metrics.logouts.WithLabelValues(string(src)).Inc() }
 
 // Delivered, Failed and Dropped observe the event pipeline.
 func (m *metrics) Delivered(sink string, n int) { m.delivered.WithLabelValues(sink).Add(float64(n)) }

@@ -5,18 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
-	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/ratelimit"
-	"github.com/loginguard/loginguard/state"
 )
 
 // RateLimit configures a login route's rate limits, counted in Redis when the
@@ -47,33 +41,12 @@ type pooledLimiter struct{ *ratelimit.Limiter }
 
 func (pooledLimiter) Destruct() error { return nil }
 
-// fleetSampler makes s claim its budget in Redis when the state is Redis, so
-// that every instance together stores what one would: the route is named by
-// its realm, source and portal, the same on every instance.
-func (h *Handler) fleetSampler(s *ratelimit.Sampler, what string) *ratelimit.Sampler {
-	c, ok := h.app.store.(interface{ Client() redis.UniversalClient })
-	if !ok {
-		return s
-	}
-	cl, err := ratelimit.NewRedisClaimer(c.Client(), "loginguard:sample:"+what+":"+h.Realm+"|"+h.Source+"|"+h.PortalID+":")
-	if err != nil {
-		return s
-	}
-	return s.WithClaimer(cl, 0)
-}
-
-// provisionLimits builds the route's limiter (rate limits, allow and deny lists).
-func (h *Handler) provisionLimits() error {
+// provisionLimits builds the route's limiter (rate limits, allow and deny
+// lists), nil when it has none: the route's Env.Limiter.
+func (h *Handler) provisionLimits() (*ratelimit.Limiter, error) {
 	rl := h.RateLimit
-	interval := 10 * time.Second
-	if rl != nil && rl.SampleInterval != 0 {
-		interval = time.Duration(rl.SampleInterval)
-	}
-	// Every route samples its refusals (admin IP blocks too), limits or not;
-	// with Redis state, the fleet shares one budget per route.
-	h.sampler = h.fleetSampler(ratelimit.NewSampler(interval, 0), "refused")
 	if rl == nil && len(h.Allow) == 0 && len(h.Deny) == 0 {
-		return nil
+		return nil, nil
 	}
 	if rl == nil {
 		rl = new(RateLimit)
@@ -88,7 +61,7 @@ func (h *Handler) provisionLimits() error {
 		Allow, Deny   []string
 		Realm, Portal string
 		Source        string
-	}{rl, h.Allow, h.Deny, h.Realm, h.PortalID, h.Source})
+	}{rl, h.Allow, h.Deny, h.Realm, h.PortalID, h.route.Source})
 	sum := sha256.Sum256(cfg)
 	id := hex.EncodeToString(sum[:6])
 	key := "limiter:" + h.app.storeKey + ":" + string(cfg)
@@ -106,70 +79,21 @@ func (h *Handler) provisionLimits() error {
 		return pooledLimiter{l}, nil
 	})
 	if err != nil {
-		return fmt.Errorf("rate_limit: %w", err)
+		return nil, fmt.Errorf("rate_limit: %w", err)
 	}
-	h.limiter = val.(pooledLimiter).Limiter
 	h.limiterKey = key
-	return nil
+	return val.(pooledLimiter).Limiter, nil
 }
 
-// Cleanup releases the route's limiter.
+// Cleanup ends the route and releases its limiter.
 func (h *Handler) Cleanup() error {
-	h.stopFlush()
-	if h.held {
-		h.held = false
-		defer h.app.letGo() // after the flush's last events
+	if h.route != nil {
+		h.route.Close()
 	}
 	if h.limiterKey != "" {
 		_, err := limiterPool.Delete(h.limiterKey)
 		return err
 	}
-	return nil
-}
-
-// checkLimits applies the deny list and the rate limits. It reports whether the
-// request was answered.
-func (h *Handler) checkLimits(w http.ResponseWriter, r *http.Request, a *attempt) (bool, error) {
-	if !a.ip.IsValid() {
-		return false, nil
-	}
-	d, err := h.limiter.Check(r.Context(), a.ip, a.account)
-	if err != nil {
-		h.app.stateError("rate_limit", err)
-		if h.app.OnStateError == "fail_closed" {
-			w.Header().Set("Retry-After", "5")
-			return true, h.refuse(w, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil)
-		}
-		return false, nil
-	}
-	switch d.Verdict {
-	case ratelimit.Denied:
-		return true, h.refuseSampled(w, a, d, http.StatusForbidden)
-	case ratelimit.Limited:
-		d.Headers(w.Header())
-		return true, h.refuseSampled(w, a, d, http.StatusTooManyRequests)
-	case ratelimit.Allowed:
-		d.Headers(w.Header())
-	}
-	return false, nil
-}
-
-// refuseSampled answers a denied, blocked or rate-limited attempt. Its event is emitted
-// when the sampler lets it through; the metric counts every one.
-func (h *Handler) refuseSampled(w http.ResponseWriter, a *attempt, d ratelimit.Decision, status int) error {
-	h.app.countRefusal(h.source, event.RateLimited, a.monitor)
-	a.ev.Reason = event.RateLimited
-	a.span.AddEvent("loginguard.rate_limited", trace.WithAttributes(attribute.String("loginguard.scope", d.Scope)))
-	emit, suppressed := h.sampler.AllowWith(d.Key, time.Now(), &refusal{a: *a, reason: event.RateLimited, scope: d.Scope})
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if !emit {
-		return nil
-	}
-	h.fail(a, event.RateLimited, 0)
-	a.ev.Message = withCount(*a.ev.Message, suppressed, d.Scope)
-	a.ev.Count = 1 + suppressed
-	h.emitRefusal(a)
 	return nil
 }
 

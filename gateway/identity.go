@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -22,9 +22,9 @@ type named struct {
 	spelling string // the lockout key of the spelling itself, before aliases
 }
 
-// accountKey is the lockout key of a canonical name on a route of realm: the one
+// AccountKey is the lockout key of a canonical name on a route of realm: the one
 // place the key's format is made.
-func accountKey(realm, identity string) string {
+func AccountKey(realm, identity string) string {
 	if realm == "" {
 		return identity
 	}
@@ -35,7 +35,7 @@ func accountKey(realm, identity string) string {
 // against: each spelling put through the route's canonical steps, then through
 // the aliases learned from the portal, duplicates dropped. On a state error the
 // spellings' own accounts are returned with the error.
-func (h *Handler) accounts(ctx context.Context, candidates []string) ([]named, error) {
+func (h *Route) accounts(ctx context.Context, candidates []string) ([]named, error) {
 	var out []named
 	var firstErr error
 	for _, c := range candidates {
@@ -43,9 +43,9 @@ func (h *Handler) accounts(ctx context.Context, candidates []string) ([]named, e
 		if id == "" {
 			continue
 		}
-		n := named{account: accountKey(h.Realm, id), identity: id, sent: c}
+		n := named{account: AccountKey(h.Realm, id), identity: id, sent: c}
 		n.spelling = n.account
-		if _, on := h.app.aliasRealms.Load(h.Realm); on {
+		if h.app.LearnsAliases(h.Realm) {
 			target, ok, err := h.app.Store().Alias(ctx, n.account)
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -72,7 +72,7 @@ func (h *Handler) accounts(ctx context.Context, candidates []string) ([]named, e
 const accountIDPrefix = "\x00id:"
 
 // nameOf is the name part of a lockout key (the realm cut off).
-func (h *Handler) nameOf(key string) string {
+func (h *Route) nameOf(key string) string {
 	if h.Realm == "" {
 		return key
 	}
@@ -80,14 +80,14 @@ func (h *Handler) nameOf(key string) string {
 }
 
 // setIdentity fills the attempt's principal or email and its lockout key.
-func (h *Handler) setIdentity(a *attempt, n named) {
+func (h *Route) setIdentity(a *attempt, n named) {
 	a.identity, a.account = n.identity, n.account
 	h.setEventIdentity(&a.ev, n.identity, n.sent)
 }
 
 // setEventIdentity puts the canonical name in ev's email (portal) or principal
 // (manager) and the spelling sent in sentAs when it differs.
-func (h *Handler) setEventIdentity(ev *event.Event, identity, sent string) {
+func (h *Route) setEventIdentity(ev *event.Event, identity, sent string) {
 	if h.source == event.SourcePortal {
 		ev.Email, ev.Principal = &identity, nil
 	} else {
@@ -123,8 +123,8 @@ func ambiguity(id policy.Identity) string {
 // refuseUnread answers an attempt whose principal could not be read (or, with
 // reason AMBIGUOUS_PRINCIPAL, a multicall refused by the route): 400 or 413,
 // recorded with why.
-func (h *Handler) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason, why string, status int) error {
-	h.app.countRefusal(h.source, r, a.monitor)
+func (h *Route) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason, why string, status int) error {
+	h.app.CountRefusal(h.source, r, a.monitor)
 	msg, errType := policy.Describe(r, h.source, a.identity, 0)
 	msg += " (" + why + ")"
 	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType = event.LoginFailure, r, &msg, &errType
@@ -134,7 +134,7 @@ func (h *Handler) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason
 
 // refuseAmbiguous answers a request that names more than one account: a failure
 // is counted against each (that is not locked already), then 400.
-func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a *attempt, ns []named, why string) error {
+func (h *Route) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a *attempt, ns []named, why string) error {
 	ctx = context.WithoutCancel(ctx)
 	var locks []event.Event
 	failures := 0
@@ -152,7 +152,7 @@ func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a 
 			}
 		}
 	}
-	h.app.countRefusal(h.source, event.AmbiguousPrincipal, a.monitor)
+	h.app.CountRefusal(h.source, event.AmbiguousPrincipal, a.monitor)
 	msg, errType := policy.Describe(event.AmbiguousPrincipal, h.source, a.identity, failures)
 	msg += " (" + why + ": " + strings.Join(a.ev.Candidates, ", ") + ")"
 	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType, a.ev.FailureCount = event.LoginFailure, event.AmbiguousPrincipal, &msg, &errType, failures
@@ -165,27 +165,26 @@ func (h *Handler) refuseAmbiguous(ctx context.Context, w http.ResponseWriter, a 
 
 // lockEvent is the ACCOUNT_LOCKED event of an attempt that locked the account
 // named identity, counted in the metrics.
-func (h *Handler) lockEvent(a *attempt, identity string, res state.Result) event.Event {
+func (h *Route) lockEvent(a *attempt, identity string, res state.Result) event.Event {
 	lock := a.ev
 	lock.ID = event.NewID()
 	lock.EventType, lock.Reason, lock.ErrorType, lock.Candidates = event.AccountLocked, "", nil, nil
 	lock.FailureCount = res.Failures
 	h.setEventIdentity(&lock, identity, "")
 	lock.Message = event.Str(lockMessage(identity, res.Failures, res))
-	h.app.metrics.lock()
-	h.app.tel.Lock()
+	h.app.CountLock()
 	return lock
 }
 
 // countAgainst counts one failure against c's account outside of an admitted
 // attempt (an ambiguous request's candidates, the account an alias revealed).
 // A locked or busy account is left as it is.
-func (h *Handler) countAgainst(ctx context.Context, a *attempt, c claim) (state.Result, bool) {
+func (h *Route) countAgainst(ctx context.Context, a *attempt, c claim) (state.Result, bool) {
 	store := h.app.Store()
 	at := state.Attempt{Account: c.account, Prefix: a.prefix}
 	adm, err := store.Admit(ctx, at, h.statePol)
 	if err != nil {
-		h.app.stateError("admit", err)
+		h.app.StateError("admit", err)
 		return state.Result{}, false
 	}
 	if !adm.Allowed {
@@ -193,7 +192,7 @@ func (h *Handler) countAgainst(ctx context.Context, a *attempt, c claim) (state.
 	}
 	res, err := store.Finish(ctx, at, adm.Slot, state.CountedFailure, h.statePol)
 	if err != nil {
-		h.app.stateError("finish", err)
+		h.app.StateError("finish", err)
 		return state.Result{}, false
 	}
 	return res, true
@@ -215,7 +214,7 @@ func writeRefusal(w http.ResponseWriter, status int, code, message string) error
 // learnedName reads the lockout key of the account the portal's answer
 // reveals: the success cookie's value, the body's capture, the success's
 // account id.
-func (h *Handler) learnedName(v policy.Verdict, rec *recorder) (target string, ok bool) {
+func (h *Route) learnedName(v policy.Verdict, rec *recorder) (target string, ok bool) {
 	al := h.Aliases
 	if al == nil {
 		return "", false
@@ -237,20 +236,20 @@ func (h *Handler) learnedName(v policy.Verdict, rec *recorder) (target string, o
 				}
 			}
 			if id := h.canonical.Key(policy.Clean(val)); id != "" {
-				return accountKey(h.Realm, id), true
+				return AccountKey(h.Realm, id), true
 			}
 		}
 	}
 	if h.aliasBody != nil && len(rec.body) > 0 {
 		if m := h.aliasBody.FindSubmatch(rec.body); len(m) > 1 {
 			if id := h.canonical.Key(policy.Clean(string(m[1]))); id != "" {
-				return accountKey(h.Realm, id), true
+				return AccountKey(h.Realm, id), true
 			}
 		}
 	}
 	if v.Success && al.AccountID && h.AccountID != "" && len(rec.body) > 0 {
 		if s, found := policy.LookupJSON(rec.body, h.AccountID); found && policy.Clean(s) != "" {
-			return accountKey(h.Realm, accountIDPrefix+policy.Clean(s)), true
+			return AccountKey(h.Realm, accountIDPrefix+policy.Clean(s)), true
 		}
 	}
 	return "", false
@@ -259,13 +258,13 @@ func (h *Handler) learnedName(v policy.Verdict, rec *recorder) (target string, o
 // learnAlias records target, the account the portal's answer revealed (see
 // learnedName), as the account of the attempt's spelling when it is another
 // account; it returns that account's claim.
-func (h *Handler) learnAlias(ctx context.Context, a *attempt, target string) *claim {
+func (h *Route) learnAlias(ctx context.Context, a *attempt, target string) *claim {
 	c := a.claims[0]
 	if target == c.account || target == c.spelling {
 		return nil
 	}
-	if err := h.app.Store().PutAlias(ctx, c.spelling, target, time.Duration(h.Aliases.TTL)); err != nil {
-		h.app.stateError("put_alias", err)
+	if err := h.app.Store().PutAlias(ctx, c.spelling, target, h.Aliases.TTL); err != nil {
+		h.app.StateError("put_alias", err)
 		return nil
 	}
 	identity := h.nameOf(target)
@@ -278,13 +277,13 @@ func (h *Handler) learnAlias(ctx context.Context, a *attempt, target string) *cl
 
 // learnedLocked reports whether target, the account a successful answer
 // revealed, is another account than the attempt's and locked now.
-func (h *Handler) learnedLocked(ctx context.Context, a *attempt, target string) (bool, string) {
+func (h *Route) learnedLocked(ctx context.Context, a *attempt, target string) (bool, string) {
 	if target == a.claims[0].account {
 		return false, ""
 	}
 	st, err := h.app.Store().Status(ctx, target)
 	if err != nil {
-		h.app.stateError("status", err)
+		h.app.StateError("status", err)
 		return false, ""
 	}
 	return st.Locked, h.nameOf(target)

@@ -1,12 +1,10 @@
-package caddymodule
+package gateway
 
 import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/loginguard/loginguard/policy"
 )
@@ -25,7 +23,7 @@ func TestRecorderHolds(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			rc := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, capture: true, holding: true}
+			rc := &recorder{ResponseWriter: w, capture: true, holding: true}
 			rc.Header().Set("Set-Cookie", "s=1")
 			rc.WriteHeader(http.StatusFound)
 			var want []byte
@@ -47,7 +45,7 @@ func TestRecorderHolds(t *testing.T) {
 		})
 	}
 	w := httptest.NewRecorder()
-	rc := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, capture: true, holding: true}
+	rc := &recorder{ResponseWriter: w, capture: true, holding: true}
 	rc.Header().Set("Set-Cookie", "s=1")
 	rc.WriteHeader(http.StatusFound)
 	_, _ = rc.Write([]byte("welcome"))

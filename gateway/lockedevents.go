@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"bytes"
@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/ratelimit"
@@ -26,13 +23,13 @@ const defaultLockedEvents = 10
 // refusal, the old behaviour). 0 means the default, 10.
 type LockedEvents int
 
-// lockedEventsAll is LockedEvents "all".
-const lockedEventsAll LockedEvents = -1
+// LockedEventsAll is LockedEvents "all".
+const LockedEventsAll LockedEvents = -1
 
 // UnmarshalJSON accepts a number or "all".
 func (n *LockedEvents) UnmarshalJSON(b []byte) error {
 	if bytes.Equal(b, []byte(`"all"`)) {
-		*n = lockedEventsAll
+		*n = LockedEventsAll
 		return nil
 	}
 	var v int
@@ -45,48 +42,25 @@ func (n *LockedEvents) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes a number or "all".
 func (n LockedEvents) MarshalJSON() ([]byte, error) {
-	if n == lockedEventsAll {
+	if n == LockedEventsAll {
 		return []byte(`"all"`), nil
 	}
 	return json.Marshal(int(n))
 }
 
-// parseLockedEvents reads `locked_events <n>|all`.
-func parseLockedEvents(d *caddyfile.Dispenser) (LockedEvents, error) {
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	if v == "all" {
-		return lockedEventsAll, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, d.Errf("lockout locked_events: want a number ≥ 1 or `all`, got %q", v)
-	}
-	return LockedEvents(n), nil
-}
-
 // provisionLockedEvents builds the sampler of the route's LOCKED refusals
 // (none for "all"). It shares the rate limits' sample interval.
-func (h *Handler) provisionLockedEvents() {
+func (h *Route) provisionLockedEvents() {
 	n := h.Lockout.LockedEvents
 	if n == 0 {
 		n = defaultLockedEvents
 		h.Lockout.LockedEvents = n
 	}
-	if n == lockedEventsAll {
+	if n == LockedEventsAll {
 		h.lockEvents = nil
 		return
 	}
-	interval := ratelimit.DefaultSampleInterval
-	if h.RateLimit != nil && h.RateLimit.SampleInterval > 0 {
-		interval = time.Duration(h.RateLimit.SampleInterval)
-	}
-	h.lockEvents = h.fleetSampler(ratelimit.NewSampler(interval, 0).WithBudget(int(n)), "locked")
+	h.lockEvents = h.fleetSampler(ratelimit.NewSampler(h.SampleInterval, 0).WithBudget(int(n)), "locked")
 }
 
 // refuseLocked answers a locked account's attempt. Every refusal is counted by
@@ -95,17 +69,17 @@ func (h *Handler) provisionLockedEvents() {
 // The answer is answerLocked's (refusal own or mimic); wait lets refusal mimic
 // delay it like the portal's own wrong-password answer, counted from the
 // moment the attempt would have been forwarded.
-func (h *Handler) refuseLocked(ctx context.Context, w http.ResponseWriter, a *attempt, adm state.Admission, wait bool) error {
+func (h *Route) refuseLocked(ctx context.Context, w http.ResponseWriter, a *attempt, adm state.Admission, wait bool) error {
 	from := time.Now() // where the attempt would have been forwarded
 	if h.lockEvents == nil {
 		a.ev.FailureCount = adm.Failures
 		h.fail(a, event.Locked, adm.Failures)
-		h.app.countRefusal(h.source, event.Locked, a.monitor)
+		h.app.CountRefusal(h.source, event.Locked, a.monitor)
 		h.emitRefusal(a)
 		h.answerLocked(ctx, w, a, from, wait)
 		return nil
 	}
-	h.app.countRefusal(h.source, event.Locked, a.monitor)
+	h.app.CountRefusal(h.source, event.Locked, a.monitor)
 	a.ev.Reason, a.ev.FailureCount = event.Locked, adm.Failures
 	emit, suppressed := h.lockEvents.AllowWith("locked:"+a.account, time.Now(), &refusal{a: *a, reason: event.Locked, failures: adm.Failures})
 	if emit {

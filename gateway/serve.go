@@ -1,17 +1,15 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
@@ -21,20 +19,7 @@ import (
 	"github.com/loginguard/loginguard/state"
 )
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.isAttemptRequest(r) {
-		return next.ServeHTTP(w, r)
-	}
-	h.app.hold()
-	defer h.app.letGo()
-	if h.Action == "logout" {
-		return h.serveLogout(w, r, next)
-	}
-	return h.serveLogin(w, r, next)
-}
-
-// attempt is one login attempt on its way through the handler.
+// attempt is one login attempt on its way through the route.
 type attempt struct {
 	ev       event.Event
 	account  string     // lockout key of the first account named; "" when none was read
@@ -64,8 +49,8 @@ func (a *attempt) failuresBefore() int {
 	return a.claims[0].adm.Failures
 }
 
-func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	r, span := h.app.tel.StartSpan(r, "loginguard.login")
+func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler) error {
+	r, span := h.tel.StartSpan(r, "loginguard.login")
 	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span, monitor: h.Mode == "monitor"}
 	// Refusals answer on rw: the client in enforce mode; in monitor mode
 	// nobody, and the attempt goes on to the portal (passed).
@@ -79,7 +64,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		}
 		return next.ServeHTTP(client, r)
 	}
-	defer func() { h.app.tel.EndSpan(span, &a.ev, a.identity) }()
+	defer func() { h.tel.EndSpan(span, &a.ev, a.identity) }()
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
@@ -98,8 +83,8 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	}
 	named, err := h.accounts(r.Context(), id.Candidates)
 	if err != nil {
-		h.app.stateError("alias", err)
-		if h.app.OnStateError == "fail_closed" {
+		h.app.StateError("alias", err)
+		if h.app.FailClosed() {
 			rw.Header().Set("Retry-After", "5")
 			return passed(h.refuse(rw, a, state.Admission{}, event.UpstreamError, http.StatusServiceUnavailable, nil))
 		}
@@ -108,7 +93,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		h.setIdentity(a, named[0])
 	}
 
-	if a.ip.IsValid() && h.app.isBlocked(a.ip) {
+	if a.ip.IsValid() && h.app.IsBlocked(a.ip) {
 		return passed(h.refuseSampled(rw, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + a.ip.String()}, http.StatusForbidden))
 	}
 	if h.limiter != nil {
@@ -145,7 +130,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 		defer h.release(a)
 	}
 
-	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, capture: h.captureRsp, holding: h.hold}
+	rec := &recorder{ResponseWriter: w, capture: h.captureRsp, holding: h.hold}
 	if h.Lockout.RemainingHeader != "" && a.account != "" && !h.Lockout.Off {
 		rec.remainingHeader = h.Lockout.RemainingHeader
 		rec.remaining = max(0, h.Lockout.MaxFailures-a.failuresBefore()-1)
@@ -153,7 +138,7 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 	sent := time.Now()
 	err = next.ServeHTTP(rec, r)
 	took := time.Since(sent)
-	h.app.tel.UpstreamTook(took)
+	h.tel.UpstreamTook(took)
 	if err == nil && !rec.holding {
 		// The client has its answer before the state and event work below.
 		_ = http.NewResponseController(rec).Flush()
@@ -161,9 +146,8 @@ func (h *Handler) serveLogin(w http.ResponseWriter, r *http.Request, next caddyh
 
 	status := rec.status
 	if err != nil {
-		var he caddyhttp.HandlerError
-		if errors.As(err, &he) && rec.status == 0 {
-			status = he.StatusCode
+		if h.errorStatus != nil && rec.status == 0 {
+			status = h.errorStatus(err)
 		}
 		if status == 0 {
 			status = http.StatusBadGateway
@@ -194,7 +178,7 @@ func headerValues(r *http.Request, name string) []string {
 // admitAll takes a slot for every account the attempt names, in order. When one
 // is locked or has no failure left, the slots taken are given back and the
 // attempt is answered; it reports whether it was.
-func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attempt, named []named) (bool, error) {
+func (h *Route) admitAll(ctx context.Context, w http.ResponseWriter, a *attempt, named []named) (bool, error) {
 	for i, n := range named {
 		at := state.Attempt{Account: n.account, Prefix: a.prefix}
 		var adm state.Admission
@@ -207,8 +191,8 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 		}
 		switch {
 		case err != nil:
-			h.app.stateError("admit", err)
-			if h.app.OnStateError == "fail_closed" {
+			h.app.StateError("admit", err)
+			if h.app.FailClosed() {
 				h.release(a)
 				w.Header().Set("Retry-After", "5")
 				return true, h.refuse(w, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
@@ -216,7 +200,7 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 			// fail open: the attempt goes through uncounted for this account.
 			continue
 		case adm.Locked:
-			h.app.stateOK()
+			h.app.StateOK()
 			h.release(a)
 			if i > 0 && n.account != named[0].account {
 				h.setIdentity(a, n) // the event names the account that is locked
@@ -225,13 +209,13 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 		case adm.Busy():
 			// More attempts at once than the account has failures left: a
 			// flood, sampled like the rate limits' refusals.
-			h.app.stateOK()
+			h.app.StateOK()
 			h.release(a)
 			w.Header().Set("Retry-After", "1")
 			a.ev.FailureCount = adm.Failures
 			return true, h.refuseSampled(w, a, ratelimit.Decision{Scope: "account", Key: "busy:" + n.account}, http.StatusTooManyRequests)
 		}
-		h.app.stateOK()
+		h.app.StateOK()
 		a.claims = append(a.claims, claim{account: n.account, identity: n.identity, spelling: n.spelling, adm: adm})
 	}
 	return false, nil
@@ -239,15 +223,15 @@ func (h *Handler) admitAll(ctx context.Context, w http.ResponseWriter, a *attemp
 
 // admit takes a slot for account, waiting up to AdmissionWait while the account
 // is busy with attempts in flight.
-func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission, error) {
+func (h *Route) admit(ctx context.Context, at state.Attempt) (state.Admission, error) {
 	store := h.app.Store()
 	start := time.Now()
 	adm, err := store.Admit(ctx, at, h.statePol)
-	h.app.waited(h.app.metrics.admitWait, "admit", start)
+	h.app.Waited("admit", start)
 	if err != nil || !adm.Busy() {
 		return adm, err
 	}
-	deadline := time.Now().Add(time.Duration(h.Lockout.AdmissionWait))
+	deadline := time.Now().Add(h.Lockout.AdmissionWait)
 	pause := 2 * time.Millisecond
 	for time.Now().Before(deadline) {
 		t := time.NewTimer(pause)
@@ -259,7 +243,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 		}
 		start = time.Now()
 		adm, err = store.Admit(ctx, at, h.statePol)
-		h.app.waited(h.app.metrics.admitWait, "admit", start)
+		h.app.Waited("admit", start)
 		if err != nil || !adm.Busy() {
 			return adm, err
 		}
@@ -270,7 +254,7 @@ func (h *Handler) admit(ctx context.Context, at state.Attempt) (state.Admission,
 
 // release gives an admitted attempt's slots back when the attempt ended without
 // a verdict (refused on a later account, or a panic further down the chain).
-func (h *Handler) release(a *attempt) {
+func (h *Route) release(a *attempt) {
 	if a.finished {
 		return
 	}
@@ -279,14 +263,14 @@ func (h *Handler) release(a *attempt) {
 	defer cancel()
 	for _, c := range a.claims {
 		if _, err := h.app.Store().Finish(ctx, state.Attempt{Account: c.account, Prefix: a.prefix}, c.adm.Slot, state.Uncounted, h.statePol); err != nil {
-			h.app.stateError("finish", err)
+			h.app.StateError("finish", err)
 		}
 	}
 }
 
 // emitRefusal emits the event of a refused attempt; in monitor mode it says
 // the refusal was not made.
-func (h *Handler) emitRefusal(a *attempt) {
+func (h *Route) emitRefusal(a *attempt) {
 	ev := a.ev
 	if a.monitor {
 		ev.WouldRefuse = ev.Reason
@@ -303,17 +287,17 @@ func (u *unanswered) Write(b []byte) (int, error) { return len(b), nil }
 func (u *unanswered) WriteHeader(int)             {}
 
 // refuse answers an attempt without letting it reach the portal.
-func (h *Handler) refuse(w http.ResponseWriter, a *attempt, adm state.Admission, reason event.Reason, status int, body []byte) error {
+func (h *Route) refuse(w http.ResponseWriter, a *attempt, adm state.Admission, reason event.Reason, status int, body []byte) error {
 	a.ev.FailureCount = adm.Failures
 	h.fail(a, reason, adm.Failures)
-	h.app.countRefusal(h.source, reason, a.monitor)
+	h.app.CountRefusal(h.source, reason, a.monitor)
 	h.emitRefusal(a)
 	h.writeOwnRefusal(w, status, body)
 	return nil
 }
 
 // judged records the portal's verdict on an attempt and emits its events.
-func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec *recorder) {
+func (h *Route) judged(ctx context.Context, a *attempt, v policy.Verdict, rec *recorder) {
 	// A client that hangs up must not keep its failure from being counted.
 	ctx = context.WithoutCancel(ctx)
 	var target string // the account the portal's answer revealed, for aliases
@@ -341,7 +325,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 			// The portal took its time already: no delay before the answer.
 			_ = h.refuseLocked(ctx, rw, a, state.Admission{Locked: true, Failures: h.Lockout.MaxFailures}, false)
 			if !a.monitor {
-				h.app.logger.Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
+				h.app.Logger().Warn("refused a successful login of a locked account's alias", "alias", a.identity, "account", name)
 			}
 			return
 		}
@@ -400,7 +384,7 @@ func (h *Handler) judged(ctx context.Context, a *attempt, v policy.Verdict, rec 
 }
 
 // emitVerdict fills ev with verdict v and emits it.
-func (h *Handler) emitVerdict(ctx context.Context, a *attempt, ev *event.Event, v policy.Verdict, failures int, rec *recorder) {
+func (h *Route) emitVerdict(ctx context.Context, a *attempt, ev *event.Event, v policy.Verdict, failures int, rec *recorder) {
 	if v.Success {
 		ev.EventType = event.LoginSuccess
 		ev.Reason, ev.Message, ev.ErrorType = "", nil, nil
@@ -422,12 +406,12 @@ func (h *Handler) emitVerdict(ctx context.Context, a *attempt, ev *event.Event, 
 		msg, errType := policy.Describe(v.Reason, h.source, a.identity, failures)
 		ev.EventType, ev.Reason, ev.Message, ev.ErrorType = event.LoginFailure, v.Reason, &msg, &errType
 	}
-	h.app.countAttempt(h.source, v.Success, v.Reason)
+	h.app.CountAttempt(h.source, v.Success, v.Reason)
 	h.emit(*ev)
 }
 
 // outcome is what a verdict means for the lockout state.
-func (h *Handler) outcome(a *attempt, v policy.Verdict) state.Outcome {
+func (h *Route) outcome(a *attempt, v policy.Verdict) state.Outcome {
 	switch {
 	case v.Success:
 		return state.Success
@@ -440,7 +424,7 @@ func (h *Handler) outcome(a *attempt, v policy.Verdict) state.Outcome {
 // verdicts returns the verdict for each claim: the attempt's, or for an XML-RPC
 // multicall each call's, read from the portal's answer (a fault 403 is a wrong
 // password, another fault an error, a result a success), failures first.
-func (h *Handler) verdicts(a *attempt, v policy.Verdict, rec *recorder) []policy.Verdict {
+func (h *Route) verdicts(a *attempt, v policy.Verdict, rec *recorder) []policy.Verdict {
 	out := make([]policy.Verdict, len(a.claims))
 	for i := range out {
 		out[i] = v
@@ -480,7 +464,7 @@ func (h *Handler) verdicts(a *attempt, v policy.Verdict, rec *recorder) []policy
 
 // finish records one claim's outcome; ok is false when the state failed or the
 // outcome was recorded without waiting for its result.
-func (h *Handler) finish(ctx context.Context, a *attempt, c claim, o state.Outcome) (state.Result, bool) {
+func (h *Route) finish(ctx context.Context, a *attempt, c claim, o state.Outcome) (state.Result, bool) {
 	at := state.Attempt{Account: c.account, Prefix: a.prefix}
 	store := h.app.Store()
 	if as, ok := store.(state.AsyncFinisher); ok && o != state.CountedFailure {
@@ -491,9 +475,9 @@ func (h *Handler) finish(ctx context.Context, a *attempt, c claim, o state.Outco
 	}
 	start := time.Now()
 	r, err := store.Finish(ctx, at, c.adm.Slot, o, h.statePol)
-	h.app.waited(h.app.metrics.finishWait, "finish", start)
+	h.app.Waited("finish", start)
 	if err != nil {
-		h.app.stateError("finish", err)
+		h.app.StateError("finish", err)
 		return state.Result{}, false
 	}
 	return r, true
@@ -508,7 +492,7 @@ func lockMessage(identity string, failures int, res state.Result) string {
 }
 
 // fail fills the failure fields of an attempt's event.
-func (h *Handler) fail(a *attempt, reason event.Reason, failures int) {
+func (h *Route) fail(a *attempt, reason event.Reason, failures int) {
 	msg, errType := policy.Describe(reason, h.source, a.identity, failures)
 	a.ev.EventType = event.LoginFailure
 	a.ev.Reason = reason
@@ -516,29 +500,29 @@ func (h *Handler) fail(a *attempt, reason event.Reason, failures int) {
 	a.ev.ErrorType = &errType
 }
 
-func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+func (h *Route) serveLogout(w http.ResponseWriter, r *http.Request, next Handler) error {
 	var hash string
 	if h.SessionCookie != "" {
 		for _, c := range r.Cookies() {
-			if c.Value != "" && cookieNameMatches(h.SessionCookie, c.Name) {
-				hash = hashSession(c.Value)
+			if c.Value != "" && CookieNameMatches(h.SessionCookie, c.Name) {
+				hash = HashSession(c.Value)
 				break
 			}
 		}
 	}
-	r, span := h.app.tel.StartSpan(r, "loginguard.logout")
-	rec := &recorder{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	r, span := h.tel.StartSpan(r, "loginguard.logout")
+	rec := &recorder{ResponseWriter: w}
 	err := next.ServeHTTP(rec, r)
 	if err != nil || rec.status >= 400 {
 		span.End()
 		return err
 	}
 	ev := h.newEvent(r, event.Logout)
-	defer func() { h.app.tel.EndSpan(span, &ev, identityOf(ev)) }()
+	defer func() { h.tel.EndSpan(span, &ev, identityOf(ev)) }()
 	if hash != "" {
 		s, ok, serr := h.app.Store().TakeSession(r.Context(), hash)
 		if serr != nil {
-			h.app.stateError("take_session", serr)
+			h.app.StateError("take_session", serr)
 		} else if ok {
 			if s.Source == string(event.SourceManager) {
 				ev.Source = event.SourceManager
@@ -551,53 +535,53 @@ func (h *Handler) serveLogout(w http.ResponseWriter, r *http.Request, next caddy
 			}
 		}
 	}
-	h.app.metrics.logout(ev.Source)
+	h.app.CountLogout(ev.Source)
 	h.emit(ev)
 	return nil
 }
 
 // rememberSession keeps a hash of the session cookie a successful login set, so
 // that the logout can be attributed.
-func (h *Handler) rememberSession(ctx context.Context, a *attempt, hdr http.Header) {
+func (h *Route) rememberSession(ctx context.Context, a *attempt, hdr http.Header) {
 	if h.SessionCookie == "" || a.identity == "" {
 		return
 	}
 	for _, line := range hdr.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		if err != nil || !cookieNameMatches(h.SessionCookie, c.Name) || c.Value == "" || c.MaxAge < 0 {
+		if err != nil || !CookieNameMatches(h.SessionCookie, c.Name) || c.Value == "" || c.MaxAge < 0 {
 			continue
 		}
 		s := state.Session{Account: a.account, Source: string(h.source), Principal: a.identity, PortalID: h.PortalID}
-		if err := h.app.Store().PutSession(ctx, hashSession(c.Value), s, time.Duration(h.SessionTTL)); err != nil {
-			h.app.stateError("put_session", err)
+		if err := h.app.Store().PutSession(ctx, HashSession(c.Value), s, h.SessionTTL); err != nil {
+			h.app.StateError("put_session", err)
 		}
 		return
 	}
 }
 
-// cookieNameMatches reports whether name matches pattern: equal, or for a
+// CookieNameMatches reports whether name matches pattern: equal, or for a
 // pattern ending in "*", starting with the rest.
-func cookieNameMatches(pattern, name string) bool {
+func CookieNameMatches(pattern, name string) bool {
 	if prefix, wild := strings.CutSuffix(pattern, "*"); wild {
 		return strings.HasPrefix(name, prefix)
 	}
 	return name == pattern
 }
 
-// hashSession is what loginguard keeps of a session cookie: never the value.
-func hashSession(v string) string {
+// HashSession is what loginguard keeps of a session cookie: never the value.
+func HashSession(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:])
 }
 
 // newEvent starts an event for request r.
-func (h *Handler) newEvent(r *http.Request, t event.Type) event.Event {
+func (h *Route) newEvent(r *http.Request, t event.Type) event.Event {
 	ev := event.Event{
 		ID:            event.NewID(),
 		Source:        h.source,
 		EventDate:     time.Now().UTC(),
 		EventType:     t,
-		RemoteAddress: clientIP(r),
+		RemoteAddress: h.clientIP(r),
 		UserAgent:     policy.Clean(r.UserAgent()),
 		Host:          policy.Clean(r.Host),
 		Path:          policy.Clean(r.URL.Path),
@@ -613,15 +597,7 @@ func (h *Handler) newEvent(r *http.Request, t event.Type) event.Event {
 	return ev
 }
 
-func (h *Handler) emit(ev event.Event) { h.pipe.EmitTo(ev, h.route) }
-
-// clientIP is the client address as Caddy resolved it (trusted_proxies honoured).
-func clientIP(r *http.Request) string {
-	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
-		return ip
-	}
-	return ""
-}
+func (h *Route) emit(ev event.Event) { h.pipe.EmitTo(ev, h.route) }
 
 // ipPrefix returns the prefix of ip that makes one client ("" when ip is not
 // an address): IPv4 to v4 bits, IPv6 to v6 bits.

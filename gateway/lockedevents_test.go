@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func TestLockedEventsJSON(t *testing.T) {
 		err  string
 	}{
 		{`{"locked_events": 3}`, 3, ""},
-		{`{"locked_events": "all"}`, lockedEventsAll, ""},
+		{`{"locked_events": "all"}`, LockedEventsAll, ""},
 		{`{}`, 0, ""},
 		{`{"locked_events": 0}`, 0, `lockout locked_events: want a number ≥ 1 or "all", got 0`},
 		{`{"locked_events": "some"}`, 0, `lockout locked_events: want a number ≥ 1 or "all", got "some"`},
@@ -55,16 +55,14 @@ func TestLockedEventsBudget(t *testing.T) {
 		want map[string]int
 	}{
 		// 3 each, then the last report carries the rest (stopFlush below).
-		{`{"lockout":{"locked_events":3},"rate_limit":{"sample_interval":3600000000000}}`, map[string]int{"a@x.org": 4, "b@x.org": 4}},
+		{`{"lockout":{"locked_events":3},"sample_interval":3600000000000}`, map[string]int{"a@x.org": 4, "b@x.org": 4}},
 		{`{"lockout":{"locked_events":"all"}}`, map[string]int{"a@x.org": 99, "b@x.org": 8}},
 	} {
-		h := provisioned(t, tc.cfg)
 		sink := new(captured)
-		h.app.pipe = testPipeline(t, connectors.Named{Name: "c", Connector: sink})
-		h.pipe = h.app.pipe
+		h := provisioned(t, tc.cfg, connectors.Named{Name: "c", Connector: sink})
 		ctx := context.Background()
 		for _, acc := range []string{"a@x.org", "b@x.org"} {
-			if err := h.app.LockAccount(ctx, acc, time.Hour, "admin"); err != nil {
+			if err := h.app.Store().Lock(ctx, AccountKey("", acc), time.Hour); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -76,7 +74,7 @@ func TestLockedEventsBudget(t *testing.T) {
 			r := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"email":"`+acc+`","password":"x"}`))
 			r.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
-			if err := h.ServeHTTP(w, r, portalStub{ok: true}); err != nil {
+			if err := h.Serve(w, r, portalStub{ok: true}); err != nil {
 				t.Fatal(err)
 			}
 			if w.Code != 401 {
@@ -84,7 +82,7 @@ func TestLockedEventsBudget(t *testing.T) {
 			}
 		}
 		h.stopFlush()
-		h.app.pipe.Close(ctx)
+		h.pipe.Close(ctx)
 		got, refused := map[string]int{}, map[string]int{}
 		for _, e := range sink.evs {
 			if e.Reason == event.Locked {

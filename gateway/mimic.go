@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -96,7 +96,7 @@ func (m *mimic) latency() (d time.Duration, ok bool) {
 // learnRefusal lets a route with refusal mimic learn from the portal's answer
 // to a forwarded attempt: status is what the client got, took the upstream
 // span, err the error of the handlers behind.
-func (h *Handler) learnRefusal(a *attempt, v policy.Verdict, err error, rec *recorder, took time.Duration) {
+func (h *Route) learnRefusal(a *attempt, v policy.Verdict, err error, rec *recorder, took time.Duration) {
 	if h.mimic == nil || err != nil || v.Success || a.calls > 0 || !rec.capture || rec.over || rec.status < 200 {
 		return
 	}
@@ -111,7 +111,7 @@ func (h *Handler) learnRefusal(a *attempt, v policy.Verdict, err error, rec *rec
 // that the refusal's own work is inside the delay), else the
 // configured lockout response. A client that hangs up during the delay gets
 // nothing and holds nothing.
-func (h *Handler) answerLocked(ctx context.Context, w http.ResponseWriter, a *attempt, from time.Time, wait bool) {
+func (h *Route) answerLocked(ctx context.Context, w http.ResponseWriter, a *attempt, from time.Time, wait bool) {
 	var ans *learnedAnswer
 	if h.mimic != nil {
 		ans = h.mimic.answer.Load()
@@ -160,7 +160,7 @@ func (m *mimic) sleepUntil(ctx context.Context, at time.Time) bool {
 
 // writeOwnRefusal writes the gateway's own refusal: status and body (nil:
 // none) with the route's lockout content type.
-func (h *Handler) writeOwnRefusal(w http.ResponseWriter, status int, body []byte) {
+func (h *Route) writeOwnRefusal(w http.ResponseWriter, status int, body []byte) {
 	if h.Lockout.RemainingHeader != "" {
 		w.Header().Set(h.Lockout.RemainingHeader, "0")
 	}

@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"strconv"
@@ -28,7 +28,7 @@ type sampledFlush struct {
 
 // startFlush starts the route's reporter of sampled refusals, and registers its
 // last report with the app so that it runs before the event queues close.
-func (h *Handler) startFlush() {
+func (h *Route) startFlush() {
 	f := &sampledFlush{stop: make(chan struct{}), done: make(chan struct{})}
 	h.flush = f
 	every := h.sampler.Interval() / 4
@@ -52,12 +52,12 @@ func (h *Handler) startFlush() {
 			}
 		}
 	}()
-	h.app.onCleanup(h.stopFlush)
+	h.app.OnCleanup(h.stopFlush)
 }
 
 // stopFlush stops the reporter and emits every count still held. It may be
-// called more than once (by the app and by the handler's Cleanup).
-func (h *Handler) stopFlush() {
+// called more than once (by the app and by the route's Close).
+func (h *Route) stopFlush() {
 	f := h.flush
 	if f == nil {
 		return
@@ -74,7 +74,7 @@ func (h *Handler) stopFlush() {
 
 // report emits one event per pending count: the latest suppressed attempt,
 // whose message says how many more were refused since the previous event.
-func (h *Handler) report(ps []ratelimit.Pending) {
+func (h *Route) report(ps []ratelimit.Pending) {
 	for _, p := range ps {
 		r, ok := p.Last.(*refusal)
 		if !ok {

@@ -1,12 +1,10 @@
-package caddymodule
+package gateway
 
 import (
 	"bytes"
 	"io"
 	"net/http"
 	"strconv"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/loginguard/loginguard/policy"
 )
@@ -69,8 +67,11 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // discard drops them,
 // so that a verdict can still refuse the answer. The headers are set on the
 // underlying writer's header map, which discard clears.
+//
+// Unwrap gives http.ResponseController the underlying writer (to hijack a
+// connection, set deadlines, enable full duplex).
 type recorder struct {
-	caddyhttp.ResponseWriterWrapper
+	http.ResponseWriter
 	status  int
 	capture bool
 	body    []byte
@@ -155,7 +156,21 @@ func (rc *recorder) ReadFrom(r io.Reader) (int64, error) {
 	if rc.capture {
 		r = io.TeeReader(r, keeper{rc})
 	}
-	return rc.ResponseWriterWrapper.ReadFrom(r)
+	if rf, ok := rc.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(rc.ResponseWriter, r)
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (rc *recorder) Unwrap() http.ResponseWriter { return rc.ResponseWriter }
+
+// Push passes an HTTP/2 server push on when the underlying writer can make it.
+func (rc *recorder) Push(target string, opts *http.PushOptions) error {
+	if p, ok := rc.ResponseWriter.(http.Pusher); ok {
+		return p.Push(target, opts)
+	}
+	return http.ErrNotSupported
 }
 
 func (rc *recorder) keep(p []byte) {

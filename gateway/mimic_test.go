@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/loginguard/loginguard/policy"
 )
@@ -47,12 +45,12 @@ func (p mimicPortal) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 
 const mimicConfig = `{"refusal":"mimic","lockout":{"max_failures":2,"status":403,"body":"own refusal","content_type":"text/plain"}}`
 
-func mimicLogin(t *testing.T, h *Handler, portal mimicPortal, email, password string) *httptest.ResponseRecorder {
+func mimicLogin(t *testing.T, h *Route, portal mimicPortal, email, password string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, portal); err != nil {
+	if err := h.Serve(w, r, portal); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -69,7 +67,7 @@ func TestRefusalMimicLearnsWrongPasswords(t *testing.T) {
 	portal := mimicPortal{}
 
 	// Fallback: an account locked before the route saw a wrong password.
-	if err := h.app.Store().Lock(context.Background(), accountKey("", "locked@example.com"), time.Hour); err != nil {
+	if err := h.app.Store().Lock(context.Background(), AccountKey("", "locked@example.com"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	w := mimicLogin(t, h, portal, "locked@example.com", "x")
@@ -161,7 +159,7 @@ func TestRefusalMimicDelay(t *testing.T) {
 	cancel()
 	start = time.Now()
 	w = httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+	if err := h.Serve(w, r, HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		t.Error("a locked account's attempt reached the portal")
 		return nil
 	})); err != nil {
