@@ -25,6 +25,7 @@ import (
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/logstore"
+	"github.com/loginguard/loginguard/pwned"
 	"github.com/loginguard/loginguard/state"
 	"github.com/loginguard/loginguard/telemetry"
 )
@@ -97,6 +98,10 @@ type App struct {
 	// agent) to every event. Default: the device only.
 	Enrich *Enrich `json:"enrich,omitempty"`
 
+	// Pwned is the breached-password set that the routes check passwords
+	// against: a file or the range API. Default: none, no check.
+	PwnedPasswords *Pwned `json:"pwned,omitempty"`
+
 	// Alerts turns attacks into ALERT events (package alerts). Default: none.
 	Alerts *Alerts `json:"alerts,omitempty"`
 
@@ -115,6 +120,8 @@ type App struct {
 	logStore    logstore.Store
 	logStoreKey string
 	enrichKey   string // the enricher's in enrichPool
+	pwned       pwned.Checker
+	pwnedKey    string // the checker's in pwnedPool
 	logger      *slog.Logger
 	metrics     *metrics
 	tel         *telemetry.Telemetry // nil when off
@@ -240,6 +247,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.enrichKey = key
+	if a.pwned, a.pwnedKey, err = a.PwnedPasswords.open(a); err != nil {
+		return err
+	}
 	storeSpool, err := a.provisionLogStore(ctx)
 	if err != nil {
 		return err
@@ -554,6 +564,11 @@ func (a *App) close() {
 			a.logger.Warn("closing the enrichment databases", "error", err)
 		}
 	}
+	if a.pwnedKey != "" {
+		if _, err := pwnedPool.Delete(a.pwnedKey); err != nil {
+			a.logger.Warn("closing the breached-password set", "error", err)
+		}
+	}
 	if a.logStoreKey != "" {
 		if _, err := logStorePool.Delete(a.logStoreKey); err != nil {
 			a.logger.Warn("closing the login log store", "error", err)
@@ -590,6 +605,9 @@ func (a *App) FailClosed() bool { return a.OnStateError == "fail_closed" }
 
 // Logger returns the app's logger.
 func (a *App) Logger() *slog.Logger { return a.logger }
+
+// Pwned returns the breached-password set, nil when there is none.
+func (a *App) Pwned() pwned.Checker { return a.pwned }
 
 // Interface guards.
 var (

@@ -125,6 +125,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.parsePrincipal(d); err != nil {
 				return err
 			}
+		case "password", "new_password":
+			ps, err := parsePassword(d, opt)
+			if err != nil {
+				return err
+			}
+			if opt == "password" {
+				h.Password = ps
+			} else {
+				h.NewPassword = ps
+			}
+		case "breached":
+			b, err := parseBreached(d)
+			if err != nil {
+				return err
+			}
+			h.Breached = b
 		case "on_ambiguous", "on_missing_principal", "multicall", "refusal":
 			v, err := oneArg(d)
 			if err != nil {
@@ -236,6 +252,56 @@ func (h *Handler) parsePrincipal(d *caddyfile.Dispenser) error {
 		return d.Errf("principal: want json, form, basic, header or xmlrpc, got %q", args[0])
 	}
 	return nil
+}
+
+// parsePassword reads `<opt> json <pointer>`, `<opt> form <field>`,
+// `<opt> basic` or `<opt> xmlrpc` (opt: password or new_password).
+func parsePassword(d *caddyfile.Dispenser, opt string) (*policy.PasswordSpec, error) {
+	args := d.RemainingArgs()
+	ps := new(policy.PasswordSpec)
+	switch {
+	case len(args) == 2 && args[0] == "json":
+		ps.JSONPointer = args[1]
+	case len(args) == 2 && args[0] == "form":
+		ps.FormField = args[1]
+	case len(args) == 1 && args[0] == "basic":
+		ps.Basic = true
+	case len(args) == 1 && args[0] == "xmlrpc":
+		ps.XMLRPC = policy.DefaultXMLRPC()
+	default:
+		return nil, d.Errf("%[1]s: want `%[1]s json <pointer>`, `%[1]s form <field>`, `%[1]s basic` or `%[1]s xmlrpc`", opt)
+	}
+	return ps, nil
+}
+
+// parseBreached reads `breached log|off`, `breached header <name>` or
+// `breached refuse [<status> [<body>]]`.
+func parseBreached(d *caddyfile.Dispenser) (*gateway.Breached, error) {
+	args := d.RemainingArgs()
+	const want = "breached: want `breached log`, `breached header <name>`, `breached refuse [<status> [<body>]]` or `breached off`"
+	if len(args) == 0 {
+		return nil, d.Err(want)
+	}
+	b := &gateway.Breached{Action: args[0]}
+	switch {
+	case (args[0] == "log" || args[0] == "off") && len(args) == 1:
+	case args[0] == "header" && len(args) == 2:
+		b.Header = args[1]
+	case args[0] == "refuse" && len(args) <= 3:
+		if len(args) > 1 {
+			n, err := strconv.Atoi(args[1])
+			if err != nil {
+				return nil, d.Errf("breached refuse: %q is not an HTTP status", args[1])
+			}
+			b.Status = n
+		}
+		if len(args) > 2 {
+			b.Body = &args[2]
+		}
+	default:
+		return nil, d.Err(want)
+	}
+	return b, nil
 }
 
 // parseAliases reads an `aliases` block.
@@ -606,6 +672,12 @@ func parseApp(d *caddyfile.Dispenser, _ any) (any, error) {
 				return nil, err
 			}
 			app.GeoAlerts = g
+		case "pwned":
+			p, err := parsePwned(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PwnedPasswords = p
 		case "enrich":
 			e, err := parseEnrich(d)
 			if err != nil {

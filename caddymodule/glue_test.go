@@ -34,7 +34,9 @@ const everyOption = `{
 		"ipv4_prefix": 24, "ipv6_prefix": 48, "admission_wait": 1000000000, "locked_events": 7},
 	"refusal": "mimic", "mode": "monitor", "save_to_database": false, "connectors": ["k"],
 	"rate_limit": {"ip": "5-M", "sample_interval": 30000000000},
-	"allow": ["192.0.2.0/24"], "deny": ["198.51.100.0/24"]
+	"allow": ["192.0.2.0/24"], "deny": ["198.51.100.0/24"],
+	"password": {"form": "pwd"}, "new_password": {"json": "/new"},
+	"breached": {"action": "header", "header": "X-Breached", "status": 403, "body": "b"}
 }`
 
 // TestHandlerConfig: every option of the handler reaches the gateway's Config

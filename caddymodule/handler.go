@@ -23,7 +23,11 @@ func init() {
 // request, refuses locked accounts, lets the attempt through, judges the portal's
 // response, counts failures and emits one event per attempt.
 type Handler struct {
-	// Action is "login" (default) or "logout".
+	// Action is "login" (default), "logout", or a step that sets a password,
+	// whose new password is checked and whose portal answer makes one event
+	// of the step's type: "register" (USER_CREATED, USER_CREATE_FAILED),
+	// "password_change" (USER_PASSWORD_CHANGED, USER_PASSWORD_CHANGE_FAILED)
+	// or "reset_confirm" (USER_PASSWORD_RESET, USER_PASSWORD_RESET_FAILED).
 	Action string `json:"action,omitempty"`
 
 	// Source is "portal" (default; events carry email and portalId) or
@@ -109,6 +113,22 @@ type Handler struct {
 
 	// Lockout configures counting failures and locking accounts.
 	Lockout *Lockout `json:"lockout,omitempty"`
+
+	// Password says where a login request carries the password, for the
+	// breached-password check (the app's pwned set). Default: JSON pointer
+	// /password and form field password.
+	Password *policy.PasswordSpec `json:"password,omitempty"`
+
+	// NewPassword says where a route that sets a password (action register,
+	// password_change or reset_confirm) carries the new one. Default: /password
+	// and password for register, /newPassword and newPassword for the others.
+	NewPassword *policy.PasswordSpec `json:"new_password,omitempty"`
+
+	// Breached is what the route does with a password in the app's
+	// breached-password set: log (default: the event's passwordBreached and a
+	// metric), header (the portal gets the named request header, "1"), refuse
+	// (answered before the portal, reason BREACHED_PASSWORD) or off.
+	Breached *gateway.Breached `json:"breached,omitempty"`
 
 	// Refusal is how a locked account's attempt is answered: "own" (default)
 	// with the lockout response (status, body, content_type), at once;
@@ -285,6 +305,7 @@ func (h *Handler) config() gateway.Config {
 		AccountID: h.AccountID, DisplayName: h.DisplayName, SessionCookie: h.SessionCookie,
 		SessionTTL: time.Duration(h.SessionTTL), Refusal: h.Refusal, Mode: h.Mode,
 		SaveToDatabase: h.SaveToDatabase, Connectors: h.Connectors,
+		Password: h.Password, NewPassword: h.NewPassword, Breached: h.Breached,
 	}
 	if al := h.Aliases; al != nil {
 		c.Aliases = &gateway.Aliases{Cookie: al.Cookie, CookieRegexp: al.CookieRegexp, Body: al.Body, AccountID: al.AccountID, TTL: time.Duration(al.TTL)}

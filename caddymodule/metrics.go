@@ -20,6 +20,7 @@ type metrics struct {
 	monitored   *prometheus.CounterVec
 	locks       prometheus.Counter
 	logouts     *prometheus.CounterVec
+	breached    *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
 	delivered   *prometheus.CounterVec
 	failed      *prometheus.CounterVec
@@ -60,6 +61,10 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "logouts_total",
 			Help: "Logouts by source.",
 		}, []string{"source"}),
+		breached: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "breached_password_checks_total",
+			Help: "Attempts whose password was checked against the breached-password set, by result: breached, clean, or error (the set could not answer; the password went through unmarked).",
+		}, []string{"result"}),
 		stateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "state_errors_total",
 			Help: "Failed calls to the state store, by operation.",
@@ -107,7 +112,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.monitored, m.locks, m.logouts, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.monitored, m.locks, m.logouts, m.breached, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -166,6 +171,9 @@ func (a *App) CountLock() {
 	a.metrics.locks.Inc()
 	a.tel.Lock()
 }
+
+// CountBreachedCheck counts one attempt's breached-password check by its result.
+func (a *App) CountBreachedCheck(result string) { a.metrics.breached.WithLabelValues(result).Inc() }
 
 // CountLogout counts a logout.
 func (a *App) CountLogout(src event.Source) { a.metrics.logouts.WithLabelValues(string(src)).Inc() }

@@ -29,6 +29,16 @@ const (
 	// remoteAddress.
 	IPBlocked   Type = "IP_BLOCKED"
 	IPUnblocked Type = "IP_UNBLOCKED"
+	// The account steps that set a password, each a success and a failure,
+	// named as in the audit-log API (USER_LOGIN_FAILED's style for the
+	// failures): a registration, a password change and a reset's new
+	// password.
+	UserCreated          Type = "USER_CREATED"
+	UserCreateFailed     Type = "USER_CREATE_FAILED"
+	PasswordChanged      Type = "USER_PASSWORD_CHANGED"
+	PasswordChangeFailed Type = "USER_PASSWORD_CHANGE_FAILED"
+	PasswordReset        Type = "USER_PASSWORD_RESET"
+	PasswordResetFailed  Type = "USER_PASSWORD_RESET_FAILED"
 )
 
 // Source says which kind of login route produced an event.

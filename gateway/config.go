@@ -15,7 +15,8 @@ import (
 // with plain durations. New fills its defaults; Validate checks it. Its JSON
 // form is the handler's, but for durations, which are nanoseconds here.
 type Config struct {
-	// Action is "login" (default) or "logout".
+	// Action is "login" (default), "logout", or a step that sets a password:
+	// "register", "password_change" or "reset_confirm" (see serveStep).
 	Action string `json:"action,omitempty"`
 	// Source is "portal" (default) or "manager".
 	Source string `json:"source,omitempty"`
@@ -59,6 +60,16 @@ type Config struct {
 	// Connectors names the connectors of the route's events. Default (nil):
 	// every connector; empty: none.
 	Connectors *[]string `json:"connectors,omitempty"`
+	// Password says where a login request carries the password, for the
+	// breached-password check. Default: /password and password.
+	Password *policy.PasswordSpec `json:"password,omitempty"`
+	// NewPassword says where a step that sets a password carries the new
+	// one. Default: /password and password for register, /newPassword and
+	// newPassword for password_change and reset_confirm.
+	NewPassword *policy.PasswordSpec `json:"new_password,omitempty"`
+	// Breached is what the route does with a breached password. Default:
+	// log, when the app has a breached-password set.
+	Breached *Breached `json:"breached,omitempty"`
 	// SampleInterval is the rate limits' sample_interval: of the refusals under
 	// one key, one event per interval. Default: 10s.
 	SampleInterval time.Duration `json:"sample_interval,omitempty"`
@@ -114,7 +125,6 @@ func (h *Route) Validate() error {
 		name, value string
 		allowed     [2]string
 	}{
-		{"action", h.Action, [2]string{"login", "logout"}},
 		{"source", h.Source, [2]string{"portal", "manager"}},
 		{"on_ambiguous", h.OnAmbiguous, [2]string{"refuse", "count_all"}},
 		{"on_missing_principal", h.OnMissingPrincipal, [2]string{"refuse", "forward"}},
@@ -125,6 +135,14 @@ func (h *Route) Validate() error {
 		if f.value != f.allowed[0] && f.value != f.allowed[1] {
 			return fmt.Errorf("%s: must be %q or %q, got %q", f.name, f.allowed[0], f.allowed[1], f.value)
 		}
+	}
+	switch h.Action {
+	case "login", "logout", "register", "password_change", "reset_confirm":
+	default:
+		return fmt.Errorf("action: must be login, logout, register, password_change or reset_confirm, got %q", h.Action)
+	}
+	if err := h.validateBreached(); err != nil {
+		return err
 	}
 	if h.PortalID != "" && h.Source != "portal" {
 		return fmt.Errorf("portal_id: only for portal routes (source is %q)", h.Source)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/pwned"
 	"github.com/loginguard/loginguard/state"
 )
 
@@ -21,13 +22,24 @@ type testApp struct {
 	failClosed bool
 	aliases    bool // every realm learns aliases
 	blocked    []netip.Prefix
+	pwned      pwned.Checker
+	checks     map[string]int // CountBreachedCheck's counts, by result
 
 	mu       sync.Mutex
 	cleanups []func()
 	users    int
 }
 
-func (a *testApp) Store() state.Store                            { return a.store }
+func (a *testApp) Store() state.Store   { return a.store }
+func (a *testApp) Pwned() pwned.Checker { return a.pwned }
+func (a *testApp) CountBreachedCheck(result string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.checks == nil {
+		a.checks = map[string]int{}
+	}
+	a.checks[result]++
+}
 func (a *testApp) StateError(string, error)                      {}
 func (a *testApp) StateOK()                                      {}
 func (a *testApp) FailClosed() bool                              { return a.failClosed }

@@ -15,6 +15,7 @@ import (
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/policy"
+	"github.com/loginguard/loginguard/pwned"
 	"github.com/loginguard/loginguard/ratelimit"
 	"github.com/loginguard/loginguard/state"
 	"github.com/loginguard/loginguard/telemetry"
@@ -61,6 +62,13 @@ type App interface {
 	OnCleanup(f func())
 	// Logger is the app's logger.
 	Logger() *slog.Logger
+
+	// Pwned is the breached-password set the routes check passwords
+	// against; nil when there is none.
+	Pwned() pwned.Checker
+	// CountBreachedCheck counts one attempt's breached-password check by its
+	// result (CheckBreached, CheckClean, CheckError).
+	CountBreachedCheck(result string)
 }
 
 // Env is what a route is given to run, besides its app.
@@ -148,6 +156,16 @@ func New(cfg Config) (*Route, error) {
 		l := *cfg.Lockout
 		cfg.Lockout = &l
 	}
+	for _, p := range []**policy.PasswordSpec{&cfg.Password, &cfg.NewPassword} {
+		if *p != nil {
+			ps := **p
+			*p = &ps
+		}
+	}
+	if cfg.Breached != nil {
+		b := *cfg.Breached
+		cfg.Breached = &b
+	}
 	cfg.Methods = slices.Clone(cfg.Methods)
 	h := &Route{Config: cfg}
 	if h.Action == "" {
@@ -178,6 +196,7 @@ func New(cfg Config) (*Route, error) {
 	if h.SessionTTL == 0 {
 		h.SessionTTL = 12 * time.Hour
 	}
+	h.fillBreached()
 	if h.OnAmbiguous == "" {
 		h.OnAmbiguous = "refuse"
 	}
@@ -367,8 +386,11 @@ func (h *Route) Serve(w http.ResponseWriter, r *http.Request, next Handler) erro
 	}
 	h.app.Hold()
 	defer h.app.LetGo()
-	if h.Action == "logout" {
+	switch {
+	case h.Action == "logout":
 		return h.serveLogout(w, r, next)
+	case setsPassword(h.Action):
+		return h.serveStep(w, r, next)
 	}
 	return h.serveLogin(w, r, next)
 }

@@ -68,16 +68,11 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
+	h.dropBreachedHeader(r)
 	body, complete := readPrefix(r)
-	id := policy.Identify(*h.Principal, policy.Request{
-		ContentType:     r.Header.Get("Content-Type"),
-		ContentEncoding: r.Header.Get("Content-Encoding"),
-		Body:            body,
-		Complete:        complete,
-		Query:           r.URL.RawQuery,
-		Authorization:   r.Header.Get("Authorization"),
-		Header:          headerValues(r, h.Principal.Header),
-	})
+	req := passwordRequest(r, body, complete)
+	req.Header = headerValues(r, h.Principal.Header)
+	id := policy.Identify(*h.Principal, req)
 	if id.NotLogin {
 		return next.ServeHTTP(w, r)
 	}
@@ -94,7 +89,7 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 	}
 
 	if a.ip.IsValid() && h.app.IsBlocked(a.ip) {
-		return passed(h.refuseSampled(rw, a, ratelimit.Decision{Scope: "blocked", Key: "blocked:" + a.ip.String()}, http.StatusForbidden))
+		return passed(h.refuseSampled(rw, a, blockedDecision(a.ip), http.StatusForbidden))
 	}
 	if h.limiter != nil {
 		if answered, err := h.checkLimits(rw, r, a); answered {
@@ -119,6 +114,9 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 		for range id.Logins - 1 {
 			named = append(named, named[0])
 		}
+	}
+	if answered, err := h.onBreached(rw, r, a, h.checkPassword(r.Context(), a, req)); answered {
+		return passed(err)
 	}
 	if len(named) > 0 && !h.Lockout.Off {
 		if h.statePol.PerPrefixMaxFailures > 0 || h.statePol.KnownPrefixTTL > 0 {
@@ -501,15 +499,7 @@ func (h *Route) fail(a *attempt, reason event.Reason, failures int) {
 }
 
 func (h *Route) serveLogout(w http.ResponseWriter, r *http.Request, next Handler) error {
-	var hash string
-	if h.SessionCookie != "" {
-		for _, c := range r.Cookies() {
-			if c.Value != "" && CookieNameMatches(h.SessionCookie, c.Name) {
-				hash = HashSession(c.Value)
-				break
-			}
-		}
-	}
+	hash := h.sessionHash(r)
 	r, span := h.tel.StartSpan(r, "loginguard.logout")
 	rec := &recorder{ResponseWriter: w}
 	err := next.ServeHTTP(rec, r)
@@ -538,6 +528,39 @@ func (h *Route) serveLogout(w http.ResponseWriter, r *http.Request, next Handler
 	h.app.CountLogout(ev.Source)
 	h.emit(ev)
 	return nil
+}
+
+// sessionHash returns the hash of the route's session cookie in r, "" when r
+// carries none.
+func (h *Route) sessionHash(r *http.Request) string {
+	if h.SessionCookie == "" {
+		return ""
+	}
+	for _, c := range r.Cookies() {
+		if c.Value != "" && CookieNameMatches(h.SessionCookie, c.Name) {
+			return HashSession(c.Value)
+		}
+	}
+	return ""
+}
+
+// sessionOf returns the session the login route recorded for r's session
+// cookie.
+func (h *Route) sessionOf(r *http.Request) (state.Session, bool) {
+	hash := h.sessionHash(r)
+	if hash == "" {
+		return state.Session{}, false
+	}
+	s, ok, err := h.app.Store().Session(r.Context(), hash)
+	if err != nil {
+		h.app.StateError("session", err)
+	}
+	return s, ok
+}
+
+// blockedDecision is the sampling key of the refusals of an IP an admin blocked.
+func blockedDecision(ip netip.Addr) ratelimit.Decision {
+	return ratelimit.Decision{Scope: "blocked", Key: "blocked:" + ip.String()}
 }
 
 // rememberSession keeps a hash of the session cookie a successful login set, so

@@ -75,6 +75,8 @@ func Describe(r event.Reason, src event.Source, identity string, failures int) (
 		return messageFailedPrefix + string(event.AmbiguousPrincipal), ErrorTypeAuthentication
 	case event.MissingPrincipal:
 		return messageFailedPrefix + string(event.MissingPrincipal), ErrorTypeAuthentication
+	case event.BreachedPassword:
+		return messageFailedPrefix + string(event.BreachedPassword), ErrorTypeBadCredentials
 	default:
 		return messageFailedPrefix + string(event.Unknown), ErrorTypeAuthentication
 	}

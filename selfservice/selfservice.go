@@ -223,6 +223,7 @@ var reasonTexts = map[event.Reason]string{
 	event.UpstreamError:         "The portal could not answer",
 	event.AmbiguousPrincipal:    "Refused: malformed login request",
 	event.MissingPrincipal:      "Refused: malformed login request",
+	event.BreachedPassword:      "Refused: the password appeared in a data breach",
 }
 
 // ReasonText says reason in a few words for the account's owner ("Failed"

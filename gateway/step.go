@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/loginguard/loginguard/event"
+	"github.com/loginguard/loginguard/policy"
+)
+
+// stepTypes are the event types of the account steps that set a password:
+// the success's and the failure's.
+var stepTypes = map[string][2]event.Type{
+	"register":        {event.UserCreated, event.UserCreateFailed},
+	"password_change": {event.PasswordChanged, event.PasswordChangeFailed},
+	"reset_confirm":   {event.PasswordReset, event.PasswordResetFailed},
+}
+
+// serveStep serves a step that sets a password (a registration, a password
+// change, a reset's new password): the new password is checked against the
+// breached-password set, rate limits and the admin's IP blocks apply, and
+// the portal's answer, judged by the route's rules, makes one event of the
+// step's success or failure type. The account is the one the body names
+// (the principal), else the owner of the session cookie the login route
+// recorded. Steps are not counted towards an account's lock.
+func (h *Route) serveStep(w http.ResponseWriter, r *http.Request, next Handler) error {
+	types := stepTypes[h.Action]
+	r, span := h.tel.StartSpan(r, "loginguard."+h.Action)
+	a := &attempt{ev: h.newEvent(r, types[1]), span: span, monitor: h.Mode == "monitor"}
+	rw := http.ResponseWriter(w)
+	if a.monitor {
+		rw = &unanswered{header: http.Header{}}
+	}
+	passed := func(err error) error {
+		if !a.monitor {
+			return err
+		}
+		return next.ServeHTTP(w, r)
+	}
+	defer func() { h.tel.EndSpan(span, &a.ev, a.identity) }()
+	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
+		a.ip = ip.Unmap().WithZone("")
+	}
+	h.dropBreachedHeader(r)
+	body, complete := readPrefix(r)
+	req := passwordRequest(r, body, complete)
+	if named, err := h.accounts(r.Context(), policy.Identify(*h.Principal, req).Candidates); err == nil && len(named) == 1 {
+		h.setIdentity(a, named[0])
+	} else if s, ok := h.sessionOf(r); ok {
+		h.setEventIdentity(&a.ev, s.Principal, "")
+		a.identity = s.Principal
+	}
+
+	if a.ip.IsValid() && h.app.IsBlocked(a.ip) {
+		return passed(h.refuseSampled(rw, a, blockedDecision(a.ip), http.StatusForbidden))
+	}
+	if h.limiter != nil {
+		if answered, err := h.checkLimits(rw, r, a); answered {
+			return passed(err)
+		}
+	}
+	if !complete {
+		return passed(h.refuseUnread(rw, a, event.MissingPrincipal, "the body is over 64 KiB", http.StatusRequestEntityTooLarge))
+	}
+	if answered, err := h.onBreached(rw, r, a, h.checkPassword(r.Context(), a, req)); answered {
+		return passed(err)
+	}
+
+	rec := &recorder{ResponseWriter: w, capture: h.captureRsp}
+	err := next.ServeHTTP(rec, r)
+	if err == nil {
+		_ = http.NewResponseController(rec).Flush()
+	}
+	status := rec.status
+	if err != nil {
+		if h.errorStatus != nil && rec.status == 0 {
+			status = h.errorStatus(err)
+		}
+		if status == 0 {
+			status = http.StatusBadGateway
+		}
+	} else if status == 0 {
+		status = http.StatusOK
+	}
+	v := h.classifier.Classify(policy.Response{Status: status, Header: rec.Header(), Body: rec.body})
+	if v.Success && err == nil {
+		a.ev.EventType = types[0]
+		a.ev.EventDate = time.Now().UTC()
+	} else {
+		h.fail(a, v.Reason, 0)
+		a.ev.EventType = types[1]
+	}
+	h.emit(a.ev)
+	return err
+}
