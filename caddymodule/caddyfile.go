@@ -30,7 +30,7 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
-//	loginguard [<matcher>] [login|logout] {
+//	loginguard [<matcher>] [login|logout|register|password_change|reset_confirm] {
 //	    source      portal|manager
 //	    portal_id   <id>
 //	    realm       <name>
@@ -44,6 +44,9 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	    canonical   <preset|step...>
 //	    multicall   count|refuse
 //	    refusal     own|mimic
+//	    password     json <pointer>|form <field>|basic|xmlrpc
+//	    new_password json <pointer>|form <field>|basic|xmlrpc
+//	    breached     log|off|header <name>|refuse [<status> [<body>]]
 //	    aliases {
 //	        cookie     <name> [<regexp>]
 //	        body       <regexp>
