@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -619,6 +620,9 @@ var (
 
 // StateError counts a failed state call and warns once per outage.
 func (a *App) StateError(op string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // a request's client went away: not the store's failure
+	}
 	a.metrics.stateErrors.WithLabelValues(op).Inc()
 	a.health.lastError.Store(time.Now().UnixNano())
 	if a.health.down.CompareAndSwap(false, true) {

@@ -188,6 +188,11 @@ func (h *Route) admitAll(ctx context.Context, w http.ResponseWriter, a *attempt,
 			adm, err = h.admit(ctx, at)
 		}
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The client went away while its attempt waited: no outage of the
+			// state, and no attempt to record (nothing reached the portal).
+			h.release(a)
+			return true, nil
 		case err != nil:
 			h.app.StateError("admit", err)
 			if h.app.FailClosed() {
