@@ -59,7 +59,7 @@ func TestExampleOwnerKeepsAccess(t *testing.T) {
 		t.Fatalf("portal received %d, want 7", got)
 	}
 	evs := s.waitEvents(11) // 2 successes, 5 failures, the lock, a refusal, 2 alerts
-	rest, alerts := splitAlerts(evs)
+	rest, _ := splitAlerts(evs)
 	if n := len(byType(rest, event.AccountLocked)); n != 1 {
 		t.Errorf("%d ACCOUNT_LOCKED events, want 1", n)
 	}
@@ -71,7 +71,7 @@ func TestExampleOwnerKeepsAccess(t *testing.T) {
 			t.Errorf("a success from %q, want only the owner's ::1", e.RemoteAddress)
 		}
 	}
-	alerts = waitAlerts(t, s.readEvents, 2)
+	alerts := waitAlerts(t, s.readEvents, 2)
 	for i, rule := range []string{"account_locked", "guessed_password"} {
 		if m := str(alerts[i].Message); !strings.HasPrefix(m, "alert rule="+rule+" subject="+user+" ") {
 			t.Errorf("alert %d: %q, want %s for %s", i, m, rule, user)
