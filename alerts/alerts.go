@@ -41,11 +41,15 @@ const (
 	// (attempts with event.Event.PasswordBreached, successful or not) within
 	// Window: credential stuffing from a breach list.
 	BreachedIPs = "breached_ips"
+	// IPConflict fires when a session's cookie is used from another network
+	// than its login's (a SESSION_IP_CONFLICT event: a stolen cookie?),
+	// once per session (its sessionId) and cooldown (default 1h).
+	IPConflict = "ip_conflict"
 )
 
 // ruleNames lists every rule, in the order of Defaults.
 var ruleNames = []string{IPFailures, AccountLocked, CredentialStuffing, DistributedAttack, GuessedPassword, UnattributedSuccess,
-	BreachedSuccess, BreachedIPs}
+	BreachedSuccess, BreachedIPs, IPConflict}
 
 // Rule is one alert rule: it fires when Threshold is reached within Window
 // (account_locked, unattributed_success and breached_success: on every such
@@ -74,6 +78,7 @@ func Defaults() []Rule {
 		{Name: UnattributedSuccess},
 		{Name: BreachedSuccess},
 		{Name: BreachedIPs, Threshold: 10, Window: 10 * time.Minute},
+		{Name: IPConflict},
 	}
 }
 
@@ -81,7 +86,7 @@ func Defaults() []Rule {
 // kind (subject to its cooldown) rather than at a threshold within a window:
 // it takes neither.
 func PerEvent(name string) bool {
-	return name == AccountLocked || name == UnattributedSuccess || name == BreachedSuccess
+	return name == AccountLocked || name == UnattributedSuccess || name == BreachedSuccess || name == IPConflict
 }
 
 // Names returns the names of every rule, in the order of Defaults.
@@ -90,7 +95,7 @@ func Names() []string { return append([]string(nil), ruleNames...) }
 // Validate checks a rule.
 func (r Rule) Validate() error {
 	switch r.Name {
-	case AccountLocked, UnattributedSuccess, BreachedSuccess:
+	case AccountLocked, UnattributedSuccess, BreachedSuccess, IPConflict:
 		if r.Cooldown < 0 {
 			return fmt.Errorf("alert rule %s: cooldown: want a positive duration", r.Name)
 		}
@@ -136,6 +141,9 @@ func (a Alert) Message() string {
 	}
 	if a.Rule == UnattributedSuccess {
 		return head + ": a successful login from IP " + a.Subject + " whose principal the gateway could not read (no lockout counted it)"
+	}
+	if a.Rule == IPConflict {
+		return head + ": session " + a.Subject + " of " + a.Cause.Identity() + " used from IP " + a.Cause.RemoteAddress + ", another network than its login's (a stolen cookie?)"
 	}
 	if a.Rule == BreachedSuccess {
 		return head + ": a successful login to " + a.Subject + " from IP " + a.Cause.RemoteAddress + " with a breached password (known to attackers: have it changed)"
@@ -211,7 +219,7 @@ func prepare(rules []Rule) ([]Rule, error) {
 		named[r.Name] = true
 		if r.Cooldown == 0 {
 			r.Cooldown = r.Window
-			if r.Name == AccountLocked || r.Name == BreachedSuccess {
+			if r.Name == AccountLocked || r.Name == BreachedSuccess || r.Name == IPConflict {
 				r.Cooldown = time.Hour
 			}
 		}
@@ -221,7 +229,7 @@ func prepare(rules []Rule) ([]Rule, error) {
 }
 
 // maxOps bounds the ops of one event: one per rule (ruleNames).
-const maxOps = 8
+const maxOps = 9
 
 // Observe takes one event at now and returns the alerts it fires. ALERT
 // events are ignored. An Engine made by NewFleet returns nil: its alerts come
@@ -278,6 +286,11 @@ func (e *Engine) ops(ev event.Event, now time.Time, out []Op) []Op {
 			if op.Subject == "" {
 				continue
 			}
+		case IPConflict:
+			if ev.EventType != event.SessionIPConflict || ev.SessionID == "" {
+				continue
+			}
+			op.Kind, op.Subject, op.Count = Claim, ev.SessionID, 1
 		case BreachedIPs:
 			if !ev.PasswordBreached || ip == "" || (!failure && ev.EventType != event.LoginSuccess) {
 				continue

@@ -334,3 +334,32 @@ func TestRuleNames(t *testing.T) {
 		t.Errorf("%d ops for one event", len(ops))
 	}
 }
+
+// TestIPConflictAlert: one alert per session and cooldown, whatever the
+// number of its conflicts; another session alerts on its own.
+func TestIPConflictAlert(t *testing.T) {
+	e, err := New([]Rule{{Name: IPConflict}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	conflict := func(id string) event.Event {
+		return event.Event{EventType: event.SessionIPConflict, Source: event.SourcePortal, Email: event.Str("a@x"), RemoteAddress: "203.0.113.9", SessionID: id}
+	}
+	fired := 0
+	for i := range 5 {
+		fired += len(e.Observe(conflict("s1"), now.Add(time.Duration(i)*time.Second)))
+	}
+	if fired != 1 {
+		t.Errorf("5 conflicts of one session: %d alerts, want 1", fired)
+	}
+	if got := e.Observe(conflict("s2"), now); len(got) != 1 || got[0].Subject != "s2" || !strings.Contains(got[0].Message(), "203.0.113.9") {
+		t.Errorf("another session: %+v", got)
+	}
+	if got := e.Observe(conflict("s1"), now.Add(2*time.Hour)); len(got) != 1 {
+		t.Errorf("after the cooldown: %d alerts, want 1", len(got))
+	}
+	if got := e.Observe(event.Event{EventType: event.SessionInvalid, SessionID: "s3"}, now); len(got) != 0 {
+		t.Errorf("an invalid session is no conflict: %+v", got)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/loginguard/loginguard/alerts/geoalerts"
 	"github.com/loginguard/loginguard/connectors"
 	"github.com/loginguard/loginguard/connectors/spool"
+	"github.com/loginguard/loginguard/enrich"
 	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/gateway"
 	"github.com/loginguard/loginguard/logstore"
@@ -147,6 +148,11 @@ type App struct {
 	// aliasRealms holds the realms (string keys) of which some route learns
 	// aliases: every route of such a realm looks its spellings up.
 	aliasRealms sync.Map
+
+	enricher *enrich.Enricher // the pipeline's; nil-safe through asnOf
+	// sweep holds the session timeouts of the config's loginguard_sessions
+	// handlers, for the session sweep Start runs.
+	sweep sessionSweep
 }
 
 // LearnsAliases reports whether some route of realm learns aliases.
@@ -248,6 +254,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.enrichKey = key
+	a.enricher = enricher
 	if a.pwned, a.pwnedKey, err = a.PwnedPasswords.open(a); err != nil {
 		return err
 	}
@@ -390,6 +397,13 @@ func (a *App) Start() error {
 		go func() {
 			defer a.bg.Done()
 			a.retain(ctx)
+		}()
+	}
+	if every, _, _ := a.sweep.get(); every > 0 {
+		a.bg.Add(1)
+		go func() {
+			defer a.bg.Done()
+			a.sweepSessions(ctx, every)
 		}()
 	}
 	return nil

@@ -118,6 +118,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				"source": &h.Source, "portal_id": &h.PortalID, "realm": &h.Realm, "account_id": &h.AccountID,
 				"display_name": &h.DisplayName, "session_cookie": &h.SessionCookie, "action": &h.Action, "mode": &h.Mode,
 			}[opt] = v
+		case "entry":
+			v, err := oneArg(d)
+			if err != nil {
+				return err
+			}
+			e, ok := gateway.ParseEntry(v)
+			if !ok {
+				return d.Errf("entry: must be web, api, mobile or reset (or 1, 6, 7, 8), got %q", v)
+			}
+			h.Entry = e
+		case "single_session":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.SingleSession = true
 		case "session_ttl":
 			v, err := durationArg(d)
 			if err != nil {

@@ -168,6 +168,17 @@ type Handler struct {
 	// never reach the portal. Default: none.
 	Deny []string `json:"deny,omitempty"`
 
+	// Entry is the route's entry method: web (default; entry type 1,
+	// membership login), api (6, an HTTPS request), mobile (7, a mobile
+	// login) or reset (8, a password reset); the number is taken too. Login
+	// events carry it as entryMethod, the sessions a success starts as their
+	// method.
+	Entry string `json:"entry,omitempty"`
+	// SingleSession: a successful login ends the account's older sessions
+	// (status new_login, a SESSION_ENDED event each). Needs session_cookie.
+	// Default: off.
+	SingleSession bool `json:"single_session,omitempty"`
+
 	app        *App
 	logger     *slog.Logger
 	route      *gateway.Route // the route that serves; its Config has the defaults filled
@@ -293,6 +304,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Limiter:     h.provisionLimits,
 		ClientIP:    clientIP,
 		ErrorStatus: handlerErrorStatus,
+		ASN:         h.app.asnOf,
 	})
 }
 
@@ -306,6 +318,7 @@ func (h *Handler) config() gateway.Config {
 		SessionTTL: time.Duration(h.SessionTTL), Refusal: h.Refusal, Mode: h.Mode,
 		SaveToDatabase: h.SaveToDatabase, Connectors: h.Connectors,
 		Password: h.Password, NewPassword: h.NewPassword, Breached: h.Breached,
+		Entry: h.Entry, SingleSession: h.SingleSession,
 	}
 	if al := h.Aliases; al != nil {
 		c.Aliases = &gateway.Aliases{Cookie: al.Cookie, CookieRegexp: al.CookieRegexp, Body: al.Body, AccountID: al.AccountID, TTL: time.Duration(al.TTL)}

@@ -29,6 +29,7 @@ type metrics struct {
 	stateWait   *prometheus.HistogramVec
 	alerts      *prometheus.CounterVec
 	storeLag    prometheus.Histogram
+	sessions    *prometheus.CounterVec
 	// admitWait and finishWait are stateWait's two series, looked up once.
 	admitWait, finishWait prometheus.Observer
 }
@@ -99,6 +100,10 @@ func newMetrics() *metrics {
 			Help:    "Time from an event (its login answered) to its batch written to the login log store.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}),
+		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "session_requests_total",
+			Help: "Requests with a tracked session cookie seen by loginguard_sessions, by result: live, invalid (no live session), ip_conflict.",
+		}, []string{"result"}),
 	}
 	m.admitWait, m.finishWait = m.stateWait.WithLabelValues("admit"), m.stateWait.WithLabelValues("finish")
 	return m
@@ -112,7 +117,7 @@ func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return theMetrics, nil
 	}
 	m := theMetrics
-	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.monitored, m.locks, m.logouts, m.breached, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag} {
+	for _, c := range []prometheus.Collector{m.attempts, m.refusals, m.monitored, m.locks, m.logouts, m.breached, m.stateErrors, m.delivered, m.failed, m.dropped, m.dead, m.stateWait, m.alerts, m.storeLag, m.sessions} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -174,6 +179,9 @@ func (a *App) CountLock() {
 
 // CountBreachedCheck counts one attempt's breached-password check by its result.
 func (a *App) CountBreachedCheck(result string) { a.metrics.breached.WithLabelValues(result).Inc() }
+
+// CountSession counts a request with a tracked session cookie by its result.
+func (a *App) CountSession(result string) { a.metrics.sessions.WithLabelValues(result).Inc() }
 
 // CountLogout counts a logout.
 func (a *App) CountLogout(src event.Source) { a.metrics.logouts.WithLabelValues(string(src)).Inc() }

@@ -39,6 +39,15 @@ const (
 	PasswordChangeFailed Type = "USER_PASSWORD_CHANGE_FAILED"
 	PasswordReset        Type = "USER_PASSWORD_RESET"
 	PasswordResetFailed  Type = "USER_PASSWORD_RESET_FAILED"
+
+	// Sessions followed to their end (the loginguard_sessions handler): a
+	// request whose session cookie has no live session (unknown, or ended:
+	// an invalid user session), a live session's cookie used from another
+	// network than the login's, and a session's end (sessionStatus says
+	// how: idle_timeout, absolute_timeout, new_login, ip_conflict).
+	SessionInvalid    Type = "SESSION_INVALID"
+	SessionIPConflict Type = "SESSION_IP_CONFLICT"
+	SessionEnded      Type = "SESSION_ENDED"
 )
 
 // Source says which kind of login route produced an event.
@@ -156,6 +165,18 @@ type Event struct {
 	// unique in the store and higher for a newer event. Only events read back
 	// from a store have one; zero is not written.
 	Seq int64 `json:"seq,omitempty"`
+
+	// EntryMethod is the login route's entry method (web, api, mobile,
+	// reset) on its LOGIN_SUCCESS and LOGIN_FAILURE events.
+	EntryMethod string `json:"entryMethod,omitempty"`
+	// SessionStatus is how a session ended (completed on a LOGOUT that
+	// ended one; idle_timeout, absolute_timeout, new_login, ip_conflict on
+	// SESSION_ENDED and SESSION_IP_CONFLICT), or on SESSION_INVALID why the
+	// cookie is invalid: unknown, or the status its session ended with.
+	SessionStatus string `json:"sessionStatus,omitempty"`
+	// SessionID is a short hash of a session's cookie hash (never the
+	// cookie), naming one session across its events.
+	SessionID string `json:"sessionId,omitempty"`
 }
 
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
@@ -237,6 +258,12 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Seq != 0 {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendInt(b, e.Seq, 10)
+	}
+	for _, f := range [...]struct{ name, v string }{{`,"entryMethod":`, e.EntryMethod}, {`,"sessionStatus":`, e.SessionStatus}, {`,"sessionId":`, e.SessionID}} {
+		if f.v != "" {
+			b = append(b, f.name...)
+			b = appendString(b, f.v)
+		}
 	}
 	return append(b, '}')
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,32 @@ type Config struct {
 	// SampleInterval is the rate limits' sample_interval: of the refusals under
 	// one key, one event per interval. Default: 10s.
 	SampleInterval time.Duration `json:"sample_interval,omitempty"`
+
+	// Entry is the route's entry method, how its users come in: web
+	// (default; entry type 1, membership login), api (6, an HTTPS request),
+	// mobile (7, a mobile login) or reset (8, a password reset). Login
+	// events carry it as entryMethod and the sessions a success starts as
+	// their Method.
+	Entry string `json:"entry,omitempty"`
+	// SingleSession: a success ends the account's older sessions (status
+	// new_login, a SESSION_ENDED event each). Needs session_cookie. Default:
+	// off.
+	SingleSession bool `json:"single_session,omitempty"`
+}
+
+// EntryMethods are the entry methods a route can name, by the number a
+// portal's security page gives each entry type.
+var EntryMethods = map[string]int{"web": 1, "api": 6, "mobile": 7, "reset": 8}
+
+// ParseEntry returns the entry method named by s, a name of EntryMethods or
+// its number, and whether it is one.
+func ParseEntry(s string) (string, bool) {
+	for name, n := range EntryMethods {
+		if s == name || s == strconv.Itoa(n) {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // Aliases configures how the account behind a spelling is learned from the
@@ -198,6 +225,12 @@ func (h *Route) Validate() error {
 	}
 	if h.SessionTTL < 0 {
 		return fmt.Errorf("session_ttl: must be positive")
+	}
+	if _, ok := EntryMethods[h.Entry]; !ok {
+		return fmt.Errorf("entry: must be web, api, mobile or reset (or 1, 6, 7, 8), got %q", h.Entry)
+	}
+	if h.SingleSession && h.SessionCookie == "" {
+		return fmt.Errorf("single_session: needs session_cookie")
 	}
 	if h.Action == "logout" && h.SessionCookie == "" {
 		h.logger.Warn("logout route without session_cookie: its LOGOUT events will have no principal")

@@ -93,6 +93,10 @@ type Env struct {
 	// ErrorStatus returns the HTTP status an error of the handlers behind the
 	// route carries, 0 when it carries none. Default: none does.
 	ErrorStatus func(error) int
+
+	// ASN returns the autonomous system number of a client address, 0 when
+	// unknown (a GeoIP ASN database). Default: none, always 0.
+	ASN func(addr string) int64
 }
 
 // Handler is the next handler of a route's chain, the one that reaches the
@@ -138,6 +142,7 @@ type Route struct {
 	hold        bool // the portal's answer is held until judged (aliases)
 	basicOnly   bool // every request with Basic credentials is an attempt, whatever its method
 	held        bool // h.app.Hold was called: Close lets go
+	asn         func(string) int64
 }
 
 // New makes the route of cfg: it fills cfg's defaults and compiles what needs
@@ -195,6 +200,11 @@ func New(cfg Config) (*Route, error) {
 	}
 	if h.SessionTTL == 0 {
 		h.SessionTTL = 12 * time.Hour
+	}
+	if h.Entry == "" {
+		h.Entry = "web"
+	} else if e, ok := ParseEntry(h.Entry); ok {
+		h.Entry = e
 	}
 	h.fillBreached()
 	if h.OnAmbiguous == "" {
@@ -336,6 +346,7 @@ func (h *Route) Start(app App, env Env) error {
 		h.clientIP = remoteHost
 	}
 	h.errorStatus = env.ErrorStatus
+	h.asn = env.ASN
 	h.app.Hold()
 	h.held = true
 	if h.Mode == "" {

@@ -519,6 +519,7 @@ func (h *Route) serveLogout(w http.ResponseWriter, r *http.Request, next Handler
 		if serr != nil {
 			h.app.StateError("take_session", serr)
 		} else if ok {
+			ev.SessionStatus, ev.SessionID = state.SessionCompleted, SessionID(hash)
 			if s.Source == string(event.SourceManager) {
 				ev.Source = event.SourceManager
 				ev.Principal = event.Str(s.Principal)
@@ -579,12 +580,71 @@ func (h *Route) rememberSession(ctx context.Context, a *attempt, hdr http.Header
 		if err != nil || !CookieNameMatches(h.SessionCookie, c.Name) || c.Value == "" || c.MaxAge < 0 {
 			continue
 		}
-		s := state.Session{Account: a.account, Source: string(h.source), Principal: a.identity, PortalID: h.PortalID}
-		if err := h.app.Store().PutSession(ctx, HashSession(c.Value), s, h.SessionTTL); err != nil {
+		s := state.Session{Account: a.account, Source: string(h.source), Principal: a.identity, PortalID: h.PortalID,
+			LoginAt: time.Now().UTC(), Prefix: ipPrefix(a.ip, h.Lockout.IPv4Prefix, h.Lockout.IPv6Prefix), Method: h.Entry}
+		if h.asn != nil && a.ip.IsValid() {
+			s.ASN = uint32(h.asn(a.ip.String()))
+		}
+		hash := HashSession(c.Value)
+		if err := h.app.Store().PutSession(ctx, hash, s, h.SessionTTL); err != nil {
 			h.app.StateError("put_session", err)
+			return
+		}
+		if h.SingleSession {
+			h.endOlderSessions(ctx, a.account, hash)
 		}
 		return
 	}
+}
+
+// endOlderSessions ends the account's live sessions but keep (single_session)
+// with status new_login, a SESSION_ENDED event each.
+func (h *Route) endOlderSessions(ctx context.Context, account, keep string) {
+	hashes, err := h.app.Store().AccountSessions(ctx, account)
+	if err != nil {
+		h.app.StateError("account_sessions", err)
+		return
+	}
+	for _, old := range hashes {
+		if old == keep {
+			continue
+		}
+		s, ended, err := h.app.Store().EndSession(ctx, old, state.SessionNewLogin, time.Time{})
+		if err != nil {
+			h.app.StateError("end_session", err)
+			continue
+		}
+		if ended {
+			h.emit(SessionEvent(old, s, event.SessionEnded, "Session ended: a new login of the account"))
+		}
+	}
+}
+
+// SessionEvent is the event of a session (hash, its cookie's hash): its
+// account's source, principal or email and portal, dated s.EndedAt when the
+// session ended, else now; sessionStatus is s.Status.
+func SessionEvent(hash string, s state.Session, t event.Type, msg string) event.Event {
+	ev := event.Event{ID: event.NewID(), EventType: t, EventDate: time.Now().UTC(), Message: event.Str(msg),
+		SessionStatus: s.Status, SessionID: SessionID(hash), EntryMethod: s.Method}
+	if !s.EndedAt.IsZero() {
+		ev.EventDate = s.EndedAt.UTC()
+	}
+	if s.Source == string(event.SourceManager) {
+		ev.Source, ev.Principal = event.SourceManager, event.Str(s.Principal)
+	} else {
+		ev.Source, ev.Email, ev.PortalID = event.SourcePortal, event.Str(s.Principal), event.Str(s.PortalID)
+	}
+	return ev
+}
+
+// SessionID is what a session's events name it by: a prefix of its cookie
+// hash's own hash, so that no event carries what the state is keyed by.
+func SessionID(hash string) string {
+	if hash == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(hash))
+	return hex.EncodeToString(sum[:8])
 }
 
 // CookieNameMatches reports whether name matches pattern: equal, or for a
@@ -621,6 +681,9 @@ func (h *Route) newEvent(r *http.Request, t event.Type) event.Event {
 	}
 	if h.source == event.SourcePortal {
 		ev.PortalID = event.Str(h.PortalID)
+	}
+	if h.Action == "login" {
+		ev.EntryMethod = h.Entry
 	}
 	return ev
 }
