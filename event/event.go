@@ -39,6 +39,18 @@ const (
 	PasswordChangeFailed Type = "USER_PASSWORD_CHANGE_FAILED"
 	PasswordReset        Type = "USER_PASSWORD_RESET"
 	PasswordResetFailed  Type = "USER_PASSWORD_RESET_FAILED"
+	// The second factor: a one-time code's check after a password (its
+	// success carries MFAUsed), an enrolment and a removal of a second
+	// factor (the audit-log API's names for their successes), and a request
+	// for a password reset.
+	MFASuccess                 Type = "MFA_SUCCESS"
+	MFAFailure                 Type = "MFA_FAILURE"
+	UserMFAEnabled             Type = "USER_MFA_ENABLED"
+	UserMFAEnableFailed        Type = "USER_MFA_ENABLE_FAILED"
+	UserMFADisabled            Type = "USER_MFA_DISABLED"
+	UserMFADisableFailed       Type = "USER_MFA_DISABLE_FAILED"
+	PasswordResetRequested     Type = "USER_PASSWORD_RESET_REQUESTED"
+	PasswordResetRequestFailed Type = "USER_PASSWORD_RESET_REQUEST_FAILED"
 )
 
 // Source says which kind of login route produced an event.
@@ -156,6 +168,9 @@ type Event struct {
 	// unique in the store and higher for a newer event. Only events read back
 	// from a store have one; zero is not written.
 	Seq int64 `json:"seq,omitempty"`
+	// MFAUsed is set on MFA_SUCCESS: the login passed a second factor
+	// (a one-time code) after its password; false is not written.
+	MFAUsed bool `json:"mfaUsed,omitempty"`
 }
 
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
@@ -237,6 +252,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Seq != 0 {
 		b = append(b, `,"seq":`...)
 		b = strconv.AppendInt(b, e.Seq, 10)
+	}
+	if e.MFAUsed {
+		b = append(b, `,"mfaUsed":true`...)
 	}
 	return append(b, '}')
 }

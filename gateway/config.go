@@ -73,6 +73,22 @@ type Config struct {
 	// SampleInterval is the rate limits' sample_interval: of the refusals under
 	// one key, one event per interval. Default: 10s.
 	SampleInterval time.Duration `json:"sample_interval,omitempty"`
+
+	// MFAToken is the token of a login waiting for its second factor. On a
+	// login route, its JSONPointer points into the portal's answer: when the
+	// answer carries a token there, the account is remembered behind the
+	// token's hash for MFATTL, so that the mfa route knows whose code it
+	// checks. On an mfa route, it says where the code's request carries the
+	// token back (json, form or header). Default: none on login routes,
+	// /mfaToken and mfaToken on mfa routes.
+	MFAToken *policy.PrincipalSpec `json:"mfa_token,omitempty"`
+	// MFATTL is how long a pending login's token is remembered. Default: 10m.
+	MFATTL time.Duration `json:"mfa_ttl,omitempty"`
+	// Uniform (reset_request routes only) makes the answer for an unknown
+	// account the route's most recent success answer, after a latency drawn
+	// from the successes', so that the answers do not tell whether an
+	// account exists. Default: off.
+	Uniform bool `json:"uniform,omitempty"`
 }
 
 // Aliases configures how the account behind a spelling is learned from the
@@ -137,9 +153,13 @@ func (h *Route) Validate() error {
 		}
 	}
 	switch h.Action {
-	case "login", "logout", "register", "password_change", "reset_confirm":
+	case "login", "logout", "register", "password_change", "reset_confirm",
+		"mfa", "mfa_enroll", "mfa_disable", "reset_request":
 	default:
-		return fmt.Errorf("action: must be login, logout, register, password_change or reset_confirm, got %q", h.Action)
+		return fmt.Errorf("action: must be login, logout, register, password_change, reset_confirm, mfa, mfa_enroll, mfa_disable or reset_request, got %q", h.Action)
+	}
+	if err := h.validateMFA(); err != nil {
+		return err
 	}
 	if err := h.validateBreached(); err != nil {
 		return err

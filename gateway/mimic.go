@@ -32,6 +32,9 @@ import (
 //
 // Until one is seen the route answers with its configured lockout response,
 // at once.
+//
+// The same machinery, fed with success answers instead, makes a uniform
+// reset_request route's answers (see uniform.go).
 
 // mimicLatencies is how many recent wrong-password latencies a route keeps.
 const mimicLatencies = 64
@@ -125,13 +128,19 @@ func (h *Route) answerLocked(ctx context.Context, w http.ResponseWriter, a *atte
 			return
 		}
 	}
+	writeLearned(w, ans, h.Lockout.RemainingHeader)
+}
+
+// writeLearned writes a learned answer on w in place of whatever w's header
+// held: its status, headers and body, and remainingHeader (when set) as 0.
+func writeLearned(w http.ResponseWriter, ans *learnedAnswer, remainingHeader string) {
 	hdr := w.Header()
 	clear(hdr)
 	for k, vs := range ans.header {
 		hdr[k] = append([]string(nil), vs...)
 	}
-	if h.Lockout.RemainingHeader != "" {
-		hdr.Set(h.Lockout.RemainingHeader, "0")
+	if remainingHeader != "" {
+		hdr.Set(remainingHeader, "0")
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(ans.body)))
 	w.WriteHeader(ans.status)
