@@ -174,7 +174,6 @@ func (h *Route) serveMFA(w http.ResponseWriter, r *http.Request, next Handler) e
 	}
 	if h.limiter != nil {
 		if answered, err := h.checkLimits(rw, r, a); answered {
-			a.ev.EventType = event.MFAFailure
 			return passed(err)
 		}
 	}
@@ -208,9 +207,7 @@ func (h *Route) serveMFA(w http.ResponseWriter, r *http.Request, next Handler) e
 			if h.app.FailClosed() {
 				h.release(a)
 				rw.Header().Set("Retry-After", "5")
-				err := h.refuse(rw, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil)
-				a.ev.EventType = event.MFAFailure
-				return passed(err)
+				return passed(h.refuse(rw, a, adm, event.UpstreamError, http.StatusServiceUnavailable, nil))
 			}
 			continue
 		case adm.Locked:
@@ -327,13 +324,11 @@ func (h *Route) endPending(ctx context.Context, token string) {
 // refuseMFAFailed refuses a code for a void pending login: MFA_FAILED, with
 // the lockout response.
 func (h *Route) refuseMFAFailed(w http.ResponseWriter, a *attempt, failures int) error {
-	err := h.refuse(w, a, state.Admission{Failures: failures}, event.MFAFailed, h.Lockout.Status, h.lockBody)
-	return err
+	return h.refuse(w, a, state.Admission{Failures: failures}, event.MFAFailed, h.Lockout.Status, h.lockBody)
 }
 
 // refuseMFALocked refuses a code of an account whose MFA step is locked.
 func (h *Route) refuseMFALocked(ctx context.Context, w http.ResponseWriter, a *attempt, adm state.Admission) error {
-	a.ev.EventType = event.MFAFailure
 	return h.refuseLocked(ctx, w, a, adm, true)
 }
 

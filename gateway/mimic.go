@@ -128,16 +128,20 @@ func (h *Route) answerLocked(ctx context.Context, w http.ResponseWriter, a *atte
 			return
 		}
 	}
-	writeLearned(w, ans, h.Lockout.RemainingHeader)
+	writeLearned(w, ans, h.Lockout.RemainingHeader, nil)
 }
 
 // writeLearned writes a learned answer on w in place of whatever w's header
-// held: its status, headers and body, and remainingHeader (when set) as 0.
-func writeLearned(w http.ResponseWriter, ans *learnedAnswer, remainingHeader string) {
+// held: its status, headers (over them, those of over) and body, and
+// remainingHeader (when set) as 0.
+func writeLearned(w http.ResponseWriter, ans *learnedAnswer, remainingHeader string, over http.Header) {
 	hdr := w.Header()
 	clear(hdr)
 	for k, vs := range ans.header {
 		hdr[k] = append([]string(nil), vs...)
+	}
+	for k, vs := range over {
+		hdr[k] = vs
 	}
 	if remainingHeader != "" {
 		hdr.Set(remainingHeader, "0")

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/loginguard/loginguard/event"
@@ -35,13 +36,14 @@ func (h *Route) uniformAnswer(ctx context.Context, a *attempt, v policy.Verdict,
 		if ans == nil {
 			break
 		}
+		own := ownHeaders(rec.Header())
 		rec.discard()
 		if d, ok := h.uniform.latency(); ok {
 			if !h.uniform.sleepUntil(ctx, sent.Add(d)) {
 				return // the client went away: it gets nothing
 			}
 		}
-		writeLearned(rec.ResponseWriter, ans, "")
+		writeLearned(rec.ResponseWriter, ans, "", own)
 		_ = http.NewResponseController(rec.ResponseWriter).Flush()
 		return
 	}
@@ -49,4 +51,17 @@ func (h *Route) uniformAnswer(ctx context.Context, a *attempt, v policy.Verdict,
 		_ = rec.release()
 		_ = http.NewResponseController(rec.ResponseWriter).Flush()
 	}
+}
+
+// ownHeaders returns the rate limits' headers of this request (the gateway's
+// own, set before forwarding), which the replayed success carries in place
+// of those of the request it was learned from.
+func ownHeaders(h http.Header) http.Header {
+	own := http.Header{}
+	for k, vs := range h {
+		if strings.HasPrefix(k, "X-Ratelimit-") {
+			own[k] = vs
+		}
+	}
+	return own
 }
