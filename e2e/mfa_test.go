@@ -107,6 +107,7 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 		}
 		rate_limit {
 			ip 5-M
+			account 3-M
 		}
 		allow 203.0.113.20 203.0.113.22
 		` + u + `
@@ -298,7 +299,8 @@ func resetRequest(t *testing.T, s *stack, email, ip string) (int, []byte) {
 
 // TestResetRequests: a reset request is an event of its own; with uniform,
 // the answer for an unknown email is byte for byte the known one's (but
-// Date); a flood from one IP stops at its rate limit.
+// Date); a flood from one IP, or for one account from many, stops at its
+// rate limit.
 func TestResetRequests(t *testing.T) {
 	s := newStack(t, stackOptions{Caddyfile: mfaConfig(true)})
 
@@ -335,7 +337,15 @@ func TestResetRequests(t *testing.T) {
 	if limited != 7 {
 		t.Errorf("%d requests of the flood limited, want 7", limited)
 	}
-	evs = waitAttempts(t, s.readEvents, 2+12)
+	// Requests for one account from many IPs: 3 a minute reach the portal.
+	before = s.receivedBy()["/api/password/reset-request"]
+	for i := range 6 {
+		resetRequest(t, s, "Target@example.com", fmt.Sprintf("203.0.113.%d", 30+i))
+	}
+	if got := s.receivedBy()["/api/password/reset-request"] - before; got != 3 {
+		t.Errorf("the portal received %d reset requests for one account, want 3", got)
+	}
+	evs = waitAttempts(t, s.readEvents, 2+12+6)
 	if n := countReason(evs, event.RateLimited); n == 0 {
 		t.Error("no RATE_LIMITED event of the flood")
 	}
