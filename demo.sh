@@ -54,6 +54,7 @@ cat <<MSG
   gateway:           http://localhost:$port   (the demo portal behind it: $PORTAL_UPSTREAM)
   admin API, console: http://localhost:$admin_port/   admin token${generated:-}: $LOGINGUARD_ADMIN_TOKEN
   events file:       $events
+  mode:              ${LOGINGUARD_MODE:-enforce}   (LOGINGUARD_MODE=monitor: decide and record everything, refuse nothing)
 
 In another shell, set the variables the README's commands use:
 

@@ -48,7 +48,7 @@ func TestQueryUnknownParameter(t *testing.T) {
 		badQuery(t, route, a, "foo", "unknown query parameter (this endpoint takes")
 	}
 	cases := []struct{ path, param, part string }{
-		// The example.
+		// An unknown parameter is named, with the list the endpoint takes.
 		{"/api/v1/login-logs?foo=bar", "foo", "unknown query parameter (this endpoint takes: from, to, email, ip, status, eventType, source, portalId, reason, principal, country, asn, deviceType, wouldRefuse, breached, page, size, sort, format)"},
 		{"/api/v1/login-logs?status=FAILURE&foo=bar", "foo", "unknown query parameter"},
 		// Names are case-sensitive; the message says which was meant.
@@ -97,7 +97,7 @@ func TestQueryUnknownParameter(t *testing.T) {
 func TestQueryRepeatedParameter(t *testing.T) {
 	f := admintest.New(t, nil, nil)
 	cases := []struct{ path, param, part string }{
-		// The example.
+		// A repeated parameter is refused, and told how to give several values.
 		{"/api/v1/login-logs?status=SUCCESS&status=FAILURE", "status", "query parameter given more than once; give it once (where a parameter takes several values, give a comma list: eventType)"},
 		{"/api/v1/login-logs?status=&status=FAILURE", "status", "more than once"},
 		{"/api/v1/login-logs?from=2025-03-01&to=2025-03-31&from=2025-01-01", "from", "more than once"},

@@ -76,24 +76,7 @@ $4
 	}
 }
 http://127.0.0.1:$1 {
-	loginguard /api/login {
-		portal_id bench
-		rule success {
-			status 200
-			cookie portal_session
-		}
-		rule failure {
-			status 4xx
-			json /code
-			reasons {
-				BAD_CREDENTIALS BAD_CREDENTIALS
-				USER_NOT_FOUND ACCOUNT_NOT_FOUND
-			}
-		}
-		account_id /account/id
-		display_name /account/displayName
-		session_cookie portal_session
-	}
+$(login_handler)
 	metrics /metrics
 	reverse_proxy 127.0.0.1:$portal_port
 }

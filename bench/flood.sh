@@ -50,19 +50,7 @@ cfg() { # cfg <port> <admin port> <db> <locked_events>
 }
 http://127.0.0.1:$1 {
 	loginguard /api/login {
-		portal_id bench
-		rule success {
-			status 200
-			cookie portal_session
-		}
-		rule failure {
-			status 4xx
-			json /code
-			reasons {
-				BAD_CREDENTIALS BAD_CREDENTIALS
-				USER_NOT_FOUND ACCOUNT_NOT_FOUND
-			}
-		}
+$(login_rules)
 		session_cookie portal_session
 		lockout {
 			max_failures 5

@@ -82,7 +82,9 @@ func (s *stack) metricSum(names ...string) float64 {
 // budget of LOCKED events plus one per sample interval, the counts they carry
 // add up to every refusal, and the metric counts every attempt.
 func TestFloodBudgeted(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	// Alerts off: the stored rows are counted exactly (TestFloodExampleRateLimit
+	// floods the example with its alerts on).
+	s := newStack(t, stackOptions{Env: []string{noAlerts}})
 	began := time.Now()
 	var wg sync.WaitGroup
 	var codesA, codesB map[int]int
@@ -129,9 +131,9 @@ func TestFloodBudgeted(t *testing.T) {
 	}
 }
 
-// TestFloodExampleRateLimit: Caddyfile.example as shipped (30 a minute per IP):
-// the same flood gets 429 past the limit, and the right password sent after it
-// never gets through.
+// TestFloodExampleRateLimit: Caddyfile.example as shipped (30 a minute per IP,
+// alerts on): the same flood gets 429 past the limit, the right password sent
+// after it never gets through, and the lock raises one account_locked alert.
 func TestFloodExampleRateLimit(t *testing.T) {
 	s := newStack(t, stackOptions{Env: []string{"LOGINGUARD_IP_RATE=30-M"}})
 	codes := storm(t, []string{s.url}, "active@example.com", 2000, 32)
@@ -146,13 +148,58 @@ func TestFloodExampleRateLimit(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("the right password after the flood: %d %v %s, want 429 with Retry-After", resp.StatusCode, resp.Header, body)
 	}
-	evs := waitAttempts(t, func() []event.Event { return s.storeEvents("active@example.com") }, 2001)
+	read := func() []event.Event { return s.storeEvents("active@example.com") }
+	evs := waitAttempts(t, func() []event.Event { rest, _ := splitAlerts(read()); return rest }, 2001)
+	alerts := waitAlerts(t, read, 1)
+	if m := str(alerts[0].Message); !strings.HasPrefix(m, "alert rule=account_locked subject=active@example.com ") {
+		t.Fatalf("the flood's alert: %q, want account_locked for active@example.com", m)
+	}
 	if n := countReason(evs, event.RateLimited); n < 1 || n > 6 {
 		t.Fatalf("%d RATE_LIMITED rows, want the sampled few", n)
 	}
 	if len(evs) > 30+6 {
 		t.Fatalf("%d rows for 2,001 attempts", len(evs))
 	}
+}
+
+// splitAlerts separates the ALERT events of evs from the others.
+func splitAlerts(evs []event.Event) (rest, alerts []event.Event) {
+	for _, e := range evs {
+		if e.EventType == event.Alert {
+			alerts = append(alerts, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return rest, alerts
+}
+
+// waitAlerts waits until read's events hold n ALERT events and returns them.
+// It fails t when they hold more, or not n within 30 s.
+func waitAlerts(t testing.TB, read func() []event.Event, n int) []event.Event {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, alerts := splitAlerts(read())
+		if len(alerts) > n {
+			t.Fatalf("%d ALERT events, want %d: %v", len(alerts), n, alertMessages(alerts))
+		}
+		if len(alerts) == n {
+			return alerts
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ALERT events after 30 s, want %d: %v", len(alerts), n, alertMessages(alerts))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func alertMessages(alerts []event.Event) []string {
+	var m []string
+	for _, e := range alerts {
+		m = append(m, str(e.Message))
+	}
+	return m
 }
 
 // TestFloodLockedEventsAll: with locked_events all, every refused attempt is
@@ -166,7 +213,7 @@ func TestFloodLockedEventsAll(t *testing.T) {
 	if cf == string(in) {
 		t.Fatal("Caddyfile.example has no lockout block to change")
 	}
-	s := newStack(t, stackOptions{Caddyfile: cf})
+	s := newStack(t, stackOptions{Caddyfile: cf, Env: []string{noAlerts}}) // rows counted exactly
 	codes := storm(t, []string{s.url}, "active@example.com", 500, 16)
 	evs := waitAttempts(t, func() []event.Event { return s.storeEvents("active@example.com") }, 500)
 	locked := 0

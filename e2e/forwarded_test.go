@@ -5,11 +5,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/loginguard/loginguard/event"
 )
 
 // TestForwardedForIgnored: without trusted_proxies, a client that rotates
 // X-Forwarded-For is still limited by its real address, and its events carry
-// that address, not the header's.
+// that address, not the header's; so does the example's credential_stuffing
+// alert for the five accounts it tried.
 func TestForwardedForIgnored(t *testing.T) {
 	s := newStack(t, stackOptions{Env: []string{"LOGINGUARD_IP_RATE=5-M"}})
 	var statuses []int
@@ -27,9 +30,14 @@ func TestForwardedForIgnored(t *testing.T) {
 			t.Errorf("attempt %d: %d, want %d (all %v)", i+1, st, want, statuses)
 		}
 	}
-	for _, e := range waitAttempts(t, s.readEvents, 6) {
+	evs := waitAttempts(t, func() []event.Event { rest, _ := splitAlerts(s.readEvents()); return rest }, 6)
+	alerts := waitAlerts(t, s.readEvents, 1)
+	for _, e := range append(evs, alerts...) {
 		if e.RemoteAddress != "127.0.0.1" || strings.Contains(e.RemoteAddress, "198.51.100") {
 			t.Errorf("event %s from %q, want the client's real address 127.0.0.1", e.EventType, e.RemoteAddress)
 		}
+	}
+	if m := str(alerts[0].Message); !strings.HasPrefix(m, "alert rule=credential_stuffing subject=127.0.0.1 ") {
+		t.Errorf("the alert: %q, want credential_stuffing for 127.0.0.1", m)
 	}
 }

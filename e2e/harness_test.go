@@ -397,6 +397,13 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 `
 }
 
+// noAlerts turns Caddyfile.example's default alert rules off (an empty
+// LOGINGUARD_ALERTS leaves no alerts line in it), for tests that count exact
+// events: their logins all come from 127.0.0.1, so the rules would add ALERT
+// events (ip_failures, credential_stuffing, account_locked, also for an
+// admin's lock) to the events they count.
+const noAlerts = "LOGINGUARD_ALERTS="
+
 // trustXFF lets the tests choose each request's client IP with X-Forwarded-For.
 const trustXFF = `servers {
 		trusted_proxies static 127.0.0.1/32

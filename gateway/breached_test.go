@@ -4,14 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/loginguard/loginguard/pwned"
-	"github.com/loginguard/loginguard/state"
 )
 
 // fakeSet is a breached-password set of the passwords listed; "fail" makes
@@ -44,15 +42,8 @@ func breachedRoute(t *testing.T, cfg string, set pwned.Checker) (*Route, *testAp
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &testApp{store: state.NewMemory(state.MemoryOptions{}), pwned: set}
-	t.Cleanup(func() { app.store.Close() })
-	if err := h.Start(app, Env{Pipeline: testPipeline(t), Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	if err := h.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	app := &testApp{pwned: set}
+	started(t, h, app)
 	return h, app
 }
 

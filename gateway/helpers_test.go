@@ -75,7 +75,16 @@ func provisioned(t testing.TB, cfg string, outs ...connectors.Named) *Route {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := &testApp{store: state.NewMemory(state.MemoryOptions{}), aliases: h.Aliases != nil}
+	return started(t, h, &testApp{aliases: h.Aliases != nil}, outs...)
+}
+
+// started starts and validates h with app (its store: a new memory store
+// when it has none), its events going to outs.
+func started(t testing.TB, h *Route, app *testApp, outs ...connectors.Named) *Route {
+	t.Helper()
+	if app.store == nil {
+		app.store = state.NewMemory(state.MemoryOptions{})
+	}
 	t.Cleanup(func() { app.store.Close() })
 	if err := h.Start(app, Env{Pipeline: testPipeline(t, outs...), Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)

@@ -30,11 +30,21 @@ import (
 //	latencies the last mimicLatencies spans from just before forwarding to the
 //	          portal's answer of those same attempts
 //
-// Until one is seen the route answers with its configured lockout response,
-// at once.
+// Answers are kept per account (the lockout key), and a locked account's
+// refusal replays its own last wrong-password answer: a portal's error page
+// may name what was typed (WordPress: "The username … is not registered"),
+// so another visitor's answer must never be replayed. A locked account
+// always had wrong passwords; until this instance saw one for it (the lock
+// was an admin's, or another instance of a fleet saw them, or the account
+// fell out of the bounded table) the route answers with its configured
+// lockout response, at once. The latencies are the route's, every account's.
 //
-// The same machinery, fed with success answers instead, makes a uniform
-// reset_request route's answers (see uniform.go).
+// The same machinery, fed with success answers under one key instead, makes
+// a uniform reset_request route's answers (see uniform.go).
+//
+// mimicAccounts bounds the table: past it, an arbitrary account's answer is
+// dropped for each new one.
+const mimicAccounts = 4096
 
 // mimicLatencies is how many recent wrong-password latencies a route keeps.
 const mimicLatencies = 64
@@ -49,7 +59,8 @@ type learnedAnswer struct {
 
 // mimic is what a route with refusal mimic learned of its portal.
 type mimic struct {
-	answer atomic.Pointer[learnedAnswer]
+	answersMu sync.Mutex
+	answers   map[string]*learnedAnswer // by account
 
 	mu  sync.Mutex
 	lat [mimicLatencies]time.Duration
@@ -65,8 +76,16 @@ type mimic struct {
 // regenerates (Date) or recomputes (the length and framing).
 var droppedHeaders = []string{"Set-Cookie", "Date", "Content-Length", "Transfer-Encoding", "Trailer"}
 
-// learn keeps a wrong-password answer and the time the portal took for it.
-func (m *mimic) learn(status int, hdr http.Header, body []byte, took time.Duration, remainingHeader string) {
+// answer returns the answer learned for account, nil when there is none.
+func (m *mimic) answer(account string) *learnedAnswer {
+	m.answersMu.Lock()
+	defer m.answersMu.Unlock()
+	return m.answers[account]
+}
+
+// learn keeps account's wrong-password answer and the time the portal took
+// for it.
+func (m *mimic) learn(account string, status int, hdr http.Header, body []byte, took time.Duration, remainingHeader string) {
 	h := hdr.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -77,7 +96,19 @@ func (m *mimic) learn(status int, hdr http.Header, body []byte, took time.Durati
 	if remainingHeader != "" {
 		h.Del(remainingHeader)
 	}
-	m.answer.Store(&learnedAnswer{status: status, header: h, body: append([]byte(nil), body...)})
+	ans := &learnedAnswer{status: status, header: h, body: append([]byte(nil), body...)}
+	m.answersMu.Lock()
+	if m.answers == nil {
+		m.answers = make(map[string]*learnedAnswer)
+	}
+	if _, ok := m.answers[account]; !ok && len(m.answers) >= mimicAccounts {
+		for k := range m.answers { // an arbitrary one
+			delete(m.answers, k)
+			break
+		}
+	}
+	m.answers[account] = ans
+	m.answersMu.Unlock()
 	m.mu.Lock()
 	m.lat[m.n%mimicLatencies] = took
 	m.n++
@@ -100,13 +131,13 @@ func (m *mimic) latency() (d time.Duration, ok bool) {
 // to a forwarded attempt: status is what the client got, took the upstream
 // span, err the error of the handlers behind.
 func (h *Route) learnRefusal(a *attempt, v policy.Verdict, err error, rec *recorder, took time.Duration) {
-	if h.mimic == nil || err != nil || v.Success || a.calls > 0 || !rec.capture || rec.over || rec.status < 200 {
+	if h.mimic == nil || err != nil || v.Success || a.calls > 0 || a.account == "" || !rec.capture || rec.over || rec.status < 200 {
 		return
 	}
 	if v.Reason != event.BadCredentials && v.Reason != event.AccountNotFound {
 		return
 	}
-	h.mimic.learn(rec.status, rec.Header(), rec.body, took, h.Lockout.RemainingHeader)
+	h.mimic.learn(a.account, rec.status, rec.Header(), rec.body, took, h.Lockout.RemainingHeader)
 }
 
 // answerLocked writes the answer to a locked account's attempt: the learned
@@ -117,7 +148,7 @@ func (h *Route) learnRefusal(a *attempt, v policy.Verdict, err error, rec *recor
 func (h *Route) answerLocked(ctx context.Context, w http.ResponseWriter, a *attempt, from time.Time, wait bool) {
 	var ans *learnedAnswer
 	if h.mimic != nil {
-		ans = h.mimic.answer.Load()
+		ans = h.mimic.answer(a.account)
 	}
 	if ans == nil {
 		h.writeOwnRefusal(w, h.Lockout.Status, h.lockBody)

@@ -79,18 +79,20 @@ func TestRefusalMimicLearnsWrongPasswords(t *testing.T) {
 	if w := mimicLogin(t, h, portal, "ok@example.com", "correct-horse"); w.Code != 200 {
 		t.Fatalf("success: %d", w.Code)
 	}
-	if h.mimic.answer.Load() != nil {
+	if h.mimic.answer(AccountKey("", "ok@example.com")) != nil {
 		t.Fatal("a success was learned")
 	}
 
-	wrong := mimicLogin(t, h, portal, "other@example.com", "wrong")
-	if wrong.Code != 401 || h.mimic.answer.Load() == nil {
-		t.Fatalf("wrong password: %d, learned %v", wrong.Code, h.mimic.answer.Load())
+	// The account's own wrong passwords lock it (max_failures 2).
+	mimicLogin(t, h, portal, "victim@example.com", "wrong")
+	wrong := mimicLogin(t, h, portal, "victim@example.com", "wrong")
+	if wrong.Code != 401 || h.mimic.answer(AccountKey("", "victim@example.com")) == nil {
+		t.Fatalf("wrong password: %d, learned %v", wrong.Code, h.mimic.answer(AccountKey("", "victim@example.com")))
 	}
 	// Another success after it leaves the learned answer alone.
 	mimicLogin(t, h, portal, "ok@example.com", "correct-horse")
 
-	w = mimicLogin(t, h, portal, "locked@example.com", "x")
+	w = mimicLogin(t, h, portal, "victim@example.com", "correct-horse")
 	if w.Code != 401 || w.Body.String() != wrong.Body.String() {
 		t.Fatalf("refusal %d %q, want the portal's 401 %q", w.Code, w.Body, wrong.Body)
 	}
@@ -116,22 +118,23 @@ func TestRefusalMimicLearnsWrongPasswords(t *testing.T) {
 // TestRefusalMimicSizeBound: an answer longer than the recorder keeps is not
 // learned (it could not be replayed whole); the route keeps its previous one.
 func TestRefusalMimicSizeBound(t *testing.T) {
-	h := provisioned(t, mimicConfig)
+	h := provisioned(t, strings.Replace(mimicConfig, `"max_failures":2`, `"max_failures":10`, 1)) // a's wrong passwords all reach the portal
+	a := AccountKey("", "a@example.com")
 	mimicLogin(t, h, mimicPortal{}, "a@example.com", "wrong")
-	first := h.mimic.answer.Load()
+	first := h.mimic.answer(a)
 	if first == nil {
 		t.Fatal("nothing learned")
 	}
 	big := `{"code":"BAD_CREDENTIALS","pad":"` + strings.Repeat("x", policy.MaxBody) + `"}`
-	if w := mimicLogin(t, h, mimicPortal{body: big}, "b@example.com", "wrong"); w.Body.Len() != len(big) {
+	if w := mimicLogin(t, h, mimicPortal{body: big}, "a@example.com", "wrong"); w.Body.Len() != len(big) {
 		t.Fatalf("the client got %d bytes of %d", w.Body.Len(), len(big))
 	}
-	if got := h.mimic.answer.Load(); got != first {
+	if got := h.mimic.answer(a); got != first {
 		t.Fatalf("an answer over %d bytes was learned (%d bytes)", policy.MaxBody, len(got.body))
 	}
 	exact := `{"code":"BAD_CREDENTIALS","pad":"` + strings.Repeat("x", policy.MaxBody-len(`{"code":"BAD_CREDENTIALS","pad":""}`)) + `"}`
-	mimicLogin(t, h, mimicPortal{body: exact}, "c@example.com", "wrong")
-	if got := h.mimic.answer.Load(); got == first || len(got.body) != policy.MaxBody {
+	mimicLogin(t, h, mimicPortal{body: exact}, "a@example.com", "wrong")
+	if got := h.mimic.answer(a); got == first || len(got.body) != policy.MaxBody {
 		t.Fatalf("an answer of exactly %d bytes was not learned", policy.MaxBody)
 	}
 }
@@ -181,5 +184,26 @@ func TestRefusalOwnIsTheDefault(t *testing.T) {
 	w := mimicLogin(t, h, mimicPortal{}, "v@example.com", "wrong")
 	if w.Code != 401 || w.Body.String() != defaultLockBody || w.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("own refusal: %d %q %v", w.Code, w.Body, w.Header())
+	}
+}
+
+// TestRefusalMimicOwnAnswer: a locked account's refusal replays its own last
+// wrong-password answer, never another visitor's: a portal's error page may
+// name what was typed in it (a username, or a password typed in the username
+// field), and replaying it to whoever tries a locked account would show it.
+func TestRefusalMimicOwnAnswer(t *testing.T) {
+	h := provisioned(t, mimicConfig)
+	echo := func(name string) mimicPortal {
+		return mimicPortal{body: `{"code":"BAD_CREDENTIALS","message":"Wrong password for ` + name + `."}`}
+	}
+	mimicLogin(t, h, echo("victim"), "victim@example.com", "wrong")
+	mimicLogin(t, h, echo("victim"), "victim@example.com", "wrong") // locked now
+	other := mimicLogin(t, h, echo("MySecretPw99"), "MySecretPw99", "wrong")
+	if other.Code != 401 {
+		t.Fatalf("another visitor's wrong password: %d", other.Code)
+	}
+	w := mimicLogin(t, h, echo("victim"), "victim@example.com", "correct-horse")
+	if body := w.Body.String(); w.Code != 401 || strings.Contains(body, "MySecretPw99") || !strings.Contains(body, "victim") {
+		t.Fatalf("the locked account's refusal: %d %q; want its own wrong-password answer", w.Code, body)
 	}
 }

@@ -21,6 +21,12 @@ import (
 // portal's own answer goes through. The event keeps the portal's verdict.
 // A route in monitor mode learns but replaces nothing.
 
+// uniformKey is the one key a uniform route keeps its success answer under:
+// the route's most recent, whatever the account. A portal whose success
+// answer names the account cannot be made uniform this way (its answers
+// differ between known accounts already).
+const uniformKey = ""
+
 // uniformAnswer learns from a success, or sends the learned success in place
 // of an unknown account's answer; every other answer is released as it is.
 // rec holds the portal's answer; sent is when the request was forwarded and
@@ -30,9 +36,9 @@ func (h *Route) uniformAnswer(ctx context.Context, a *attempt, v policy.Verdict,
 	switch {
 	case err != nil || !held || rec.over || !rec.capture:
 	case v.Success && rec.status >= 200 && rec.status < 300:
-		h.uniform.learn(rec.status, rec.Header(), rec.body, took, h.Lockout.RemainingHeader)
+		h.uniform.learn(uniformKey, rec.status, rec.Header(), rec.body, took, h.Lockout.RemainingHeader)
 	case v.Reason == event.AccountNotFound && !a.monitor:
-		ans := h.uniform.answer.Load()
+		ans := h.uniform.answer(uniformKey)
 		if ans == nil {
 			break
 		}

@@ -57,17 +57,8 @@ func (p *portal) handleLoginMFA(w http.ResponseWriter, r *http.Request) {
 	var vals [2]string
 	err := readFields(w, r, vals[:], "mfaToken", "code")
 	ticket, code := vals[0], vals[1]
-	email, pending := "", false
-	if ticket != "" {
-		email, pending = p.mfaPending.peek(ticket)
-	}
-	p.received.add(routeLoginMFA, email)
-	notePrincipal(r, email)
-	if !p.delay(r.Context()) {
-		return
-	}
-	if err := required(err, ticket, code); err != nil {
-		writeBadRequest(w, r, err, msgMFACodeRequired)
+	email, pending := p.mfaPending.peek(ticket)
+	if !p.beginWithFields(w, r, routeLoginMFA, email, err, msgMFACodeRequired, ticket, code) {
 		return
 	}
 	acct, ok := p.dir.lookup(email)
@@ -87,14 +78,37 @@ func (p *portal) handleLoginMFA(w http.ResponseWriter, r *http.Request) {
 	p.startSession(w, r, acct)
 }
 
+// begin begins a counted route: it counts the request under principal ("" when
+// not known), notes principal for the request log and waits for -slow. It is false
+// when the client went away meanwhile, leaving the request unanswered.
+func (p *portal) begin(r *http.Request, route, principal string) bool {
+	p.received.add(route, principal)
+	notePrincipal(r, principal)
+	return p.delay(r.Context())
+}
+
+// beginWithFields is begin for a route whose body readFields read into vals, with
+// readErr its error: after the wait it answers 400 with msg when the body could not
+// be read or a value of vals is empty. It is false when the request is answered
+// (or its client gone).
+func (p *portal) beginWithFields(w http.ResponseWriter, r *http.Request, route, principal string,
+	readErr error, msg string, vals ...string) bool {
+	if !p.begin(r, route, principal) {
+		return false
+	}
+	if err := required(readErr, vals...); err != nil {
+		writeBadRequest(w, r, err, msg)
+		return false
+	}
+	return true
+}
+
 // sessionRoute begins a counted route that needs a portal session: it counts the
 // request under the session's email ("" without one), waits for -slow and answers
 // 401 NOT_LOGGED_IN without a session. ok is false when the request is answered.
 func (p *portal) sessionRoute(w http.ResponseWriter, r *http.Request, route string) (email string, ok bool) {
 	email, _, hasSession := p.users.get(r, portalCookie)
-	p.received.add(route, email)
-	notePrincipal(r, email)
-	if !p.delay(r.Context()) {
+	if !p.begin(r, route, email) {
 		return "", false
 	}
 	if !hasSession {

@@ -30,13 +30,7 @@ func (p *portal) handleResetRequest(w http.ResponseWriter, r *http.Request) {
 	var vals [1]string
 	err := readFields(w, r, vals[:], "email")
 	email := vals[0]
-	p.received.add(routeResetRequest, email)
-	notePrincipal(r, strings.ToLower(email))
-	if !p.delay(r.Context()) {
-		return
-	}
-	if err := required(err, email); err != nil {
-		writeBadRequest(w, r, err, msgEmailRequired)
+	if !p.beginWithFields(w, r, routeResetRequest, strings.ToLower(email), err, msgEmailRequired, email) {
 		return
 	}
 	acct, ok := p.dir.lookup(email)
@@ -61,17 +55,8 @@ func (p *portal) handleReset(w http.ResponseWriter, r *http.Request) {
 	var vals [2]string
 	err := readFields(w, r, vals[:], "token", "newPassword")
 	token, password := vals[0], vals[1]
-	email, valid := "", false
-	if token != "" {
-		email, valid = p.resets.peek(token)
-	}
-	p.received.add(routeReset, email)
-	notePrincipal(r, email)
-	if !p.delay(r.Context()) {
-		return
-	}
-	if err := required(err, token, password); err != nil {
-		writeBadRequest(w, r, err, msgResetFieldsRequired)
+	email, valid := p.resets.peek(token)
+	if !p.beginWithFields(w, r, routeReset, email, err, msgResetFieldsRequired, token, password) {
 		return
 	}
 	if !valid {

@@ -30,13 +30,7 @@ func (p *portal) handleRegister(w http.ResponseWriter, r *http.Request) {
 	var vals [3]string
 	err := readFields(w, r, vals[:], "email", "password", "displayName")
 	email, password, displayName := strings.ToLower(vals[0]), vals[1], vals[2]
-	p.received.add(routeRegister, email)
-	notePrincipal(r, email)
-	if !p.delay(r.Context()) {
-		return
-	}
-	if err := required(err, email, password); err != nil {
-		writeBadRequest(w, r, err, msgRegisterFieldsRequired)
+	if !p.beginWithFields(w, r, routeRegister, email, err, msgRegisterFieldsRequired, email, password) {
 		return
 	}
 	if !validEmail(email) {

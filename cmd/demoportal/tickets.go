@@ -72,40 +72,36 @@ func (s *ticketStore) expired(tk ticket, now time.Time) bool {
 
 // peek returns the account of a valid token, leaving it valid.
 func (s *ticketStore) peek(token string) (email string, ok bool) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tk, ok := s.tickets[token]
-	if !ok {
-		return "", false
-	}
-	if s.expired(tk, now) {
-		delete(s.tickets, token)
-		return "", false
-	}
-	return tk.email, true
+	return s.redeem(token, keepTicket)
 }
 
 // take returns the account of a valid token and ends the token, so that of two
 // requests redeeming one token only one succeeds.
 func (s *ticketStore) take(token string) (email string, ok bool) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tk, ok := s.tickets[token]
-	if !ok {
-		return "", false
-	}
-	delete(s.tickets, token)
-	if s.expired(tk, now) {
-		return "", false
-	}
-	return tk.email, true
+	return s.redeem(token, endTicket)
 }
 
 // takeAll is take that also ends every other token of the same account, all at
 // once: a password reset voids the account's older reset links.
 func (s *ticketStore) takeAll(token string) (email string, ok bool) {
+	return s.redeem(token, endAccountTickets)
+}
+
+// ending is which tokens a redemption ends.
+type ending int
+
+const (
+	keepTicket        ending = iota // none: an expired token is dropped all the same
+	endTicket                       // the token redeemed, valid or not
+	endAccountTickets               // every token of the redeemed token's account
+)
+
+// redeem returns the account of a valid token, after ending the tokens that end
+// says, all under one lock. An empty token (a field left out) is never valid.
+func (s *ticketStore) redeem(token string, end ending) (email string, ok bool) {
+	if token == "" {
+		return "", false
+	}
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,12 +109,18 @@ func (s *ticketStore) takeAll(token string) (email string, ok bool) {
 	if !ok {
 		return "", false
 	}
-	for t, other := range s.tickets {
-		if other.email == tk.email {
-			delete(s.tickets, t)
+	expired := s.expired(tk, now)
+	switch {
+	case end == endAccountTickets:
+		for t, other := range s.tickets {
+			if other.email == tk.email {
+				delete(s.tickets, t)
+			}
 		}
+	case end == endTicket || expired:
+		delete(s.tickets, token)
 	}
-	if s.expired(tk, now) {
+	if expired {
 		return "", false
 	}
 	return tk.email, true
