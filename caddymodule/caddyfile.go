@@ -79,6 +79,9 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //	        ipv6_prefix <bits>
 //	        sample_interval <duration>
 //	    }
+//	    mfa_token      [json|form|header] <pointer|field|name>
+//	    mfa_ttl        <duration>
+//	    uniform
 //	    lockout off
 //	    lockout {
 //	        max_failures     <n>
@@ -219,9 +222,48 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				h.Deny = append(h.Deny, list...)
 			}
+		case "mfa_token":
+			if err := h.parseMFAToken(d); err != nil {
+				return err
+			}
+		case "mfa_ttl":
+			v, err := durationArg(d)
+			if err != nil {
+				return err
+			}
+			h.MFATTL = v
+		case "uniform":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Uniform = true
 		default:
 			return d.Errf("loginguard: unknown option %q", opt)
 		}
+	}
+	return nil
+}
+
+// parseMFAToken reads `mfa_token <pointer>` (a JSON pointer: a login route's
+// answer) or `mfa_token json|form|header <value>`.
+func (h *Handler) parseMFAToken(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	const want = "mfa_token: want `mfa_token <pointer>`, `mfa_token json <pointer>`, `mfa_token form <field>` or `mfa_token header <name>`"
+	if h.MFAToken == nil {
+		h.MFAToken = new(policy.PrincipalSpec)
+	}
+	t := h.MFAToken
+	switch {
+	case len(args) == 1 && strings.HasPrefix(args[0], "/"):
+		t.JSONPointer = args[0]
+	case len(args) == 2 && args[0] == "json":
+		t.JSONPointer = args[1]
+	case len(args) == 2 && args[0] == "form":
+		t.FormField = args[1]
+	case len(args) == 2 && args[0] == "header":
+		t.Header = args[1]
+	default:
+		return d.Err(want)
 	}
 	return nil
 }

@@ -146,6 +146,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"loginguard /login {\n connectors\n}", "connectors: want one or more connector names, or none"},
 		{"loginguard /login {\n connectors a none\n}", "connectors: none stands alone"},
 		{"loginguard /login {\n connectors a b a\n}", "connectors: a named twice"},
+		{"loginguard /login {\n mfa_token mfaToken\n}", "mfa_token: want"},
+		{"loginguard /login {\n mfa_token yaml /t\n}", "mfa_token: want"},
+		{"loginguard /login {\n mfa_ttl soon\n}", "mfa_ttl: want a positive duration"},
+		{"loginguard /login {\n uniform yes\n}", "wrong argument count"},
 	} {
 		body := ":8080 {\n" + tc.body + "\nreverse_proxy 127.0.0.1:9\n}\n"
 		_, err := adapt(t, "Caddyfile", []byte(body))

@@ -37,7 +37,8 @@ const everyOption = `{
 	"allow": ["192.0.2.0/24"], "deny": ["198.51.100.0/24"],
 	"password": {"form": "pwd"}, "new_password": {"json": "/new"},
 	"breached": {"action": "header", "header": "X-Breached", "status": 403, "body": "b"},
-	"entry": "mobile", "single_session": true
+	"entry": "mobile", "single_session": true,
+	"mfa_token": {"json": "/t"}, "mfa_ttl": 300000000000, "uniform": true
 }`
 
 // TestHandlerConfig: every option of the handler reaches the gateway's Config

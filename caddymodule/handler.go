@@ -27,7 +27,13 @@ type Handler struct {
 	// whose new password is checked and whose portal answer makes one event
 	// of the step's type: "register" (USER_CREATED, USER_CREATE_FAILED),
 	// "password_change" (USER_PASSWORD_CHANGED, USER_PASSWORD_CHANGE_FAILED)
-	// or "reset_confirm" (USER_PASSWORD_RESET, USER_PASSWORD_RESET_FAILED).
+	// or "reset_confirm" (USER_PASSWORD_RESET, USER_PASSWORD_RESET_FAILED);
+	// or "mfa", a one-time code's check after a password (MFA_SUCCESS,
+	// MFA_FAILURE; wrong codes are counted per pending login and per account
+	// with the route's lockout), or an account step: "mfa_enroll"
+	// (USER_MFA_ENABLED, USER_MFA_ENABLE_FAILED), "mfa_disable"
+	// (USER_MFA_DISABLED, USER_MFA_DISABLE_FAILED) or "reset_request"
+	// (USER_PASSWORD_RESET_REQUESTED, USER_PASSWORD_RESET_REQUEST_FAILED).
 	Action string `json:"action,omitempty"`
 
 	// Source is "portal" (default; events carry email and portalId) or
@@ -178,6 +184,19 @@ type Handler struct {
 	// (status new_login, a SESSION_ENDED event each). Needs session_cookie.
 	// Default: off.
 	SingleSession bool `json:"single_session,omitempty"`
+	// MFAToken is the token of a login waiting for its second factor. On a
+	// login route: a JSON pointer ("json") into the portal's answer; when the
+	// answer carries a token there, its account is remembered for the mfa
+	// route (the answer is held until then). On an mfa route: where the
+	// code's request carries the token back (json, form or header). Default:
+	// none on login routes; json /mfaToken and form mfaToken on mfa routes.
+	MFAToken *policy.PrincipalSpec `json:"mfa_token,omitempty"`
+	// MFATTL is how long a pending login's token is remembered. Default: 10m.
+	MFATTL caddy.Duration `json:"mfa_ttl,omitempty"`
+	// Uniform (action reset_request only) answers a request for an unknown
+	// account (the rules' ACCOUNT_NOT_FOUND) with the route's most recent
+	// success answer, after a latency drawn from the successes'. Default: off.
+	Uniform bool `json:"uniform,omitempty"`
 
 	app        *App
 	logger     *slog.Logger
@@ -319,6 +338,7 @@ func (h *Handler) config() gateway.Config {
 		SaveToDatabase: h.SaveToDatabase, Connectors: h.Connectors,
 		Password: h.Password, NewPassword: h.NewPassword, Breached: h.Breached,
 		Entry: h.Entry, SingleSession: h.SingleSession,
+		MFAToken: h.MFAToken, MFATTL: time.Duration(h.MFATTL), Uniform: h.Uniform,
 	}
 	if al := h.Aliases; al != nil {
 		c.Aliases = &gateway.Aliases{Cookie: al.Cookie, CookieRegexp: al.CookieRegexp, Body: al.Body, AccountID: al.AccountID, TTL: time.Duration(al.TTL)}

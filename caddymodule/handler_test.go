@@ -40,7 +40,7 @@ func TestJSONConfigErrors(t *testing.T) {
 		t.Fatalf("the default config is refused: %v", err)
 	}
 	for _, tc := range []struct{ handler, app, want string }{
-		{`{"handler":"loginguard","action":"signin"}`, "", `action: must be login, logout, register, password_change or reset_confirm, got "signin"`},
+		{`{"handler":"loginguard","action":"signin"}`, "", `action: must be login, logout, register, password_change, reset_confirm, mfa, mfa_enroll, mfa_disable or reset_request, got "signin"`},
 		{`{"handler":"loginguard","source":"intranet"}`, "", `source: must be "portal" or "manager"`},
 		{`{"handler":"loginguard","refusal":"copy"}`, "", `refusal: must be "own" or "mimic"`},
 		{`{"handler":"loginguard","source":"manager","portal_id":"p"}`, "", "portal_id: only for portal routes"},

@@ -48,6 +48,18 @@ const (
 	SessionInvalid    Type = "SESSION_INVALID"
 	SessionIPConflict Type = "SESSION_IP_CONFLICT"
 	SessionEnded      Type = "SESSION_ENDED"
+	// The second factor: a one-time code's check after a password (its
+	// success carries MFAUsed), an enrolment and a removal of a second
+	// factor (the audit-log API's names for their successes), and a request
+	// for a password reset.
+	MFASuccess                 Type = "MFA_SUCCESS"
+	MFAFailure                 Type = "MFA_FAILURE"
+	UserMFAEnabled             Type = "USER_MFA_ENABLED"
+	UserMFAEnableFailed        Type = "USER_MFA_ENABLE_FAILED"
+	UserMFADisabled            Type = "USER_MFA_DISABLED"
+	UserMFADisableFailed       Type = "USER_MFA_DISABLE_FAILED"
+	PasswordResetRequested     Type = "USER_PASSWORD_RESET_REQUESTED"
+	PasswordResetRequestFailed Type = "USER_PASSWORD_RESET_REQUEST_FAILED"
 )
 
 // Source says which kind of login route produced an event.
@@ -177,6 +189,9 @@ type Event struct {
 	// SessionID is a short hash of a session's cookie hash (never the
 	// cookie), naming one session across its events.
 	SessionID string `json:"sessionId,omitempty"`
+	// MFAUsed is set on MFA_SUCCESS: the login passed a second factor
+	// (a one-time code) after its password; false is not written.
+	MFAUsed bool `json:"mfaUsed,omitempty"`
 }
 
 // DateLayout is the layout of eventDate: RFC 3339 in UTC with milliseconds.
@@ -264,6 +279,9 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = append(b, f.name...)
 			b = appendString(b, f.v)
 		}
+	}
+	if e.MFAUsed {
+		b = append(b, `,"mfaUsed":true`...)
 	}
 	return append(b, '}')
 }

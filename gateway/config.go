@@ -85,6 +85,21 @@ type Config struct {
 	// new_login, a SESSION_ENDED event each). Needs session_cookie. Default:
 	// off.
 	SingleSession bool `json:"single_session,omitempty"`
+	// MFAToken is the token of a login waiting for its second factor. On a
+	// login route, its JSONPointer points into the portal's answer: when the
+	// answer carries a token there, the account is remembered behind the
+	// token's hash for MFATTL, so that the mfa route knows whose code it
+	// checks. On an mfa route, it says where the code's request carries the
+	// token back (json, form or header). Default: none on login routes,
+	// /mfaToken and mfaToken on mfa routes.
+	MFAToken *policy.PrincipalSpec `json:"mfa_token,omitempty"`
+	// MFATTL is how long a pending login's token is remembered. Default: 10m.
+	MFATTL time.Duration `json:"mfa_ttl,omitempty"`
+	// Uniform (reset_request routes only) makes the answer for an unknown
+	// account the route's most recent success answer, after a latency drawn
+	// from the successes', so that the answers do not tell whether an
+	// account exists. Default: off.
+	Uniform bool `json:"uniform,omitempty"`
 }
 
 // EntryMethods are the entry methods a route can name, by the number a
@@ -164,9 +179,13 @@ func (h *Route) Validate() error {
 		}
 	}
 	switch h.Action {
-	case "login", "logout", "register", "password_change", "reset_confirm":
+	case "login", "logout", "register", "password_change", "reset_confirm",
+		"mfa", "mfa_enroll", "mfa_disable", "reset_request":
 	default:
-		return fmt.Errorf("action: must be login, logout, register, password_change or reset_confirm, got %q", h.Action)
+		return fmt.Errorf("action: must be login, logout, register, password_change, reset_confirm, mfa, mfa_enroll, mfa_disable or reset_request, got %q", h.Action)
+	}
+	if err := h.validateMFA(); err != nil {
+		return err
 	}
 	if err := h.validateBreached(); err != nil {
 		return err

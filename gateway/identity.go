@@ -127,7 +127,7 @@ func (h *Route) refuseUnread(w http.ResponseWriter, a *attempt, r event.Reason, 
 	h.app.CountRefusal(h.source, r, a.monitor)
 	msg, errType := policy.Describe(r, h.source, a.identity, 0)
 	msg += " (" + why + ")"
-	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType = event.LoginFailure, r, &msg, &errType
+	a.ev.EventType, a.ev.Reason, a.ev.Message, a.ev.ErrorType = h.failureType(), r, &msg, &errType
 	h.emitRefusal(a)
 	return writeRefusal(w, status, "invalid_request", "The login request cannot be read as naming exactly one account: "+why+".")
 }

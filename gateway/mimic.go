@@ -39,6 +39,9 @@ import (
 // fell out of the bounded table) the route answers with its configured
 // lockout response, at once. The latencies are the route's, every account's.
 //
+// The same machinery, fed with success answers under one key instead, makes
+// a uniform reset_request route's answers (see uniform.go).
+//
 // mimicAccounts bounds the table: past it, an arbitrary account's answer is
 // dropped for each new one.
 const mimicAccounts = 4096
@@ -156,13 +159,23 @@ func (h *Route) answerLocked(ctx context.Context, w http.ResponseWriter, a *atte
 			return
 		}
 	}
+	writeLearned(w, ans, h.Lockout.RemainingHeader, nil)
+}
+
+// writeLearned writes a learned answer on w in place of whatever w's header
+// held: its status, headers (over them, those of over) and body, and
+// remainingHeader (when set) as 0.
+func writeLearned(w http.ResponseWriter, ans *learnedAnswer, remainingHeader string, over http.Header) {
 	hdr := w.Header()
 	clear(hdr)
 	for k, vs := range ans.header {
 		hdr[k] = append([]string(nil), vs...)
 	}
-	if h.Lockout.RemainingHeader != "" {
-		hdr.Set(h.Lockout.RemainingHeader, "0")
+	for k, vs := range over {
+		hdr[k] = vs
+	}
+	if remainingHeader != "" {
+		hdr.Set(remainingHeader, "0")
 	}
 	hdr.Set("Content-Length", strconv.Itoa(len(ans.body)))
 	w.WriteHeader(ans.status)

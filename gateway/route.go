@@ -143,6 +143,8 @@ type Route struct {
 	basicOnly   bool // every request with Basic credentials is an attempt, whatever its method
 	held        bool // h.app.Hold was called: Close lets go
 	asn         func(string) int64
+
+	uniform *mimic // the success answers a uniform reset_request replays; nil when off
 }
 
 // New makes the route of cfg: it fills cfg's defaults and compiles what needs
@@ -160,6 +162,10 @@ func New(cfg Config) (*Route, error) {
 	if cfg.Lockout != nil {
 		l := *cfg.Lockout
 		cfg.Lockout = &l
+	}
+	if cfg.MFAToken != nil {
+		t := *cfg.MFAToken
+		cfg.MFAToken = &t
 	}
 	for _, p := range []**policy.PasswordSpec{&cfg.Password, &cfg.NewPassword} {
 		if *p != nil {
@@ -308,7 +314,11 @@ func New(cfg Config) (*Route, error) {
 	if h.Refusal == "mimic" {
 		h.mimic = new(mimic)
 	}
-	h.captureRsp = h.mimic != nil || c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
+	h.fillMFA()
+	if h.Action == "login" && h.MFAToken != nil {
+		h.hold = true // the pending login is remembered before its token reaches the client
+	}
+	h.captureRsp = h.uniform != nil || (h.Action == "login" && h.MFAToken != nil) || h.mimic != nil || c.NeedsBody() || h.AccountID != "" || h.DisplayName != "" || h.hold || h.Principal.XMLRPC != nil
 
 	h.finishDone = func(err error) {
 		if err != nil {
@@ -400,7 +410,9 @@ func (h *Route) Serve(w http.ResponseWriter, r *http.Request, next Handler) erro
 	switch {
 	case h.Action == "logout":
 		return h.serveLogout(w, r, next)
-	case setsPassword(h.Action):
+	case h.Action == "mfa":
+		return h.serveMFA(w, r, next)
+	case stepTypes[h.Action] != [2]event.Type{}:
 		return h.serveStep(w, r, next)
 	}
 	return h.serveLogin(w, r, next)

@@ -158,6 +158,9 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 		v = policy.Verdict{Reason: event.UpstreamError, Rule: -1}
 	}
 	h.learnRefusal(a, v, err, rec, took)
+	if err == nil {
+		h.rememberMFA(context.WithoutCancel(r.Context()), a, v, rec) // before the client has the token
+	}
 	h.judged(r.Context(), a, v, rec)
 	if rec.holding {
 		rec.release()
@@ -497,7 +500,7 @@ func lockMessage(identity string, failures int, res state.Result) string {
 // fail fills the failure fields of an attempt's event.
 func (h *Route) fail(a *attempt, reason event.Reason, failures int) {
 	msg, errType := policy.Describe(reason, h.source, a.identity, failures)
-	a.ev.EventType = event.LoginFailure
+	a.ev.EventType = h.failureType()
 	a.ev.Reason = reason
 	a.ev.Message = &msg
 	a.ev.ErrorType = &errType

@@ -9,17 +9,22 @@ import (
 	"github.com/loginguard/loginguard/policy"
 )
 
-// stepTypes are the event types of the account steps that set a password:
-// the success's and the failure's.
+// stepTypes are the event types of the account steps (besides the login, the
+// logout and the mfa code): the success's and the failure's. Only the steps
+// that set a password (setsPassword) check one.
 var stepTypes = map[string][2]event.Type{
 	"register":        {event.UserCreated, event.UserCreateFailed},
 	"password_change": {event.PasswordChanged, event.PasswordChangeFailed},
 	"reset_confirm":   {event.PasswordReset, event.PasswordResetFailed},
+	"mfa_enroll":      {event.UserMFAEnabled, event.UserMFAEnableFailed},
+	"mfa_disable":     {event.UserMFADisabled, event.UserMFADisableFailed},
+	"reset_request":   {event.PasswordResetRequested, event.PasswordResetRequestFailed},
 }
 
-// serveStep serves a step that sets a password (a registration, a password
-// change, a reset's new password): the new password is checked against the
-// breached-password set, rate limits and the admin's IP blocks apply, and
+// serveStep serves an account step (stepTypes): a registration, a password
+// change, a reset's new password (these three set a password: the new one is
+// checked against the breached-password set), an enrolment or removal of a
+// second factor, a reset request; rate limits and the admin's IP blocks apply, and
 // the portal's answer, judged by the route's rules, makes one event of the
 // step's success or failure type. The account is the one the body names
 // (the principal), else the owner of the session cookie the login route
@@ -63,12 +68,16 @@ func (h *Route) serveStep(w http.ResponseWriter, r *http.Request, next Handler) 
 	if !complete {
 		return passed(h.refuseUnread(rw, a, event.MissingPrincipal, "the body is over 64 KiB", http.StatusRequestEntityTooLarge))
 	}
-	if answered, err := h.onBreached(rw, r, a, h.checkPassword(r.Context(), a, req)); answered {
-		return passed(err)
+	if setsPassword(h.Action) {
+		if answered, err := h.onBreached(rw, r, a, h.checkPassword(r.Context(), a, req)); answered {
+			return passed(err)
+		}
 	}
 
-	rec := &recorder{ResponseWriter: w, capture: h.captureRsp}
+	rec := &recorder{ResponseWriter: w, capture: h.captureRsp, holding: h.uniform != nil}
+	sent := time.Now()
 	err := next.ServeHTTP(rec, r)
+	took := time.Since(sent)
 	if err == nil {
 		_ = http.NewResponseController(rec).Flush()
 	}
@@ -84,6 +93,9 @@ func (h *Route) serveStep(w http.ResponseWriter, r *http.Request, next Handler) 
 		status = http.StatusOK
 	}
 	v := h.classifier.Classify(policy.Response{Status: status, Header: rec.Header(), Body: rec.body})
+	if h.uniform != nil {
+		h.uniformAnswer(r.Context(), a, v, err, rec, sent, took)
+	}
 	if v.Success && err == nil {
 		a.ev.EventType = types[0]
 		a.ev.EventDate = time.Now().UTC()
