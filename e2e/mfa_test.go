@@ -237,7 +237,7 @@ func TestMFACodes(t *testing.T) {
 	if got := s.receivedBy()["/api/login/mfa"] - before; got != 5 {
 		t.Errorf("the portal received %d codes of the brute force, want exactly 5", got)
 	}
-	evs = waitAttempts(t, s.readEvents, n+1+9) // the login and 9 codes (the lock is not an attempt)
+	waitAttempts(t, s.readEvents, n+1+9) // the login and 9 codes (the lock is not an attempt)
 	s.waitEvents(n + 1 + 9 + 1)
 	evs = s.readEvents()
 	mfa = eventsOf(evs[n:], event.MFAFailure, event.MFASuccess)
