@@ -152,7 +152,7 @@ type App struct {
 	enricher *enrich.Enricher // the pipeline's; nil-safe through asnOf
 	// sweep holds the session timeouts of the config's loginguard_sessions
 	// handlers, for the session sweep Start runs.
-	sweep sessionSweep
+	sweep gateway.SessionSweep
 }
 
 // LearnsAliases reports whether some route of realm learns aliases.
@@ -399,11 +399,11 @@ func (a *App) Start() error {
 			a.retain(ctx)
 		}()
 	}
-	if every, _, _ := a.sweep.get(); every > 0 {
+	if a.sweep.Every() > 0 {
 		a.bg.Add(1)
 		go func() {
 			defer a.bg.Done()
-			a.sweepSessions(ctx, every)
+			a.sweep.Run(ctx, a.store, a.Emit, a.StateError)
 		}()
 	}
 	return nil

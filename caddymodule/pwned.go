@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -79,7 +80,7 @@ func (c *Pwned) open(a *App) (pwned.Checker, string, error) {
 			return pooledChecker{rc, func() error { return nil }}, nil
 		}
 	} else {
-		poll := cmpDuration(time.Duration(c.Poll), time.Minute)
+		poll := cmp.Or(time.Duration(c.Poll), time.Minute)
 		key = fmt.Sprintf("file:%q %v", file, poll)
 		newChecker = func() (caddy.Destructor, error) {
 			f, err := pwned.Open(file, pwned.Options{PollInterval: poll, Logger: a.logger})
@@ -94,13 +95,6 @@ func (c *Pwned) open(a *App) (pwned.Checker, string, error) {
 		return nil, "", err
 	}
 	return v.(pooledChecker).Checker, key, nil
-}
-
-func cmpDuration(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // parsePwned reads

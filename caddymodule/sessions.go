@@ -1,11 +1,9 @@
 package caddymodule
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/loginguard/loginguard/event"
 	"github.com/loginguard/loginguard/gateway"
 )
 
@@ -89,70 +86,13 @@ func (m *SessionsHandler) Provision(ctx caddy.Context) error {
 	}
 	m.w = w
 	if m.IdleTimeout > 0 || m.AbsoluteTimeout > 0 {
-		m.app.sweep.add(time.Duration(m.SweepInterval), time.Duration(m.IdleTimeout), time.Duration(m.AbsoluteTimeout))
+		m.app.sweep.Add(time.Duration(m.SweepInterval), time.Duration(m.IdleTimeout), time.Duration(m.AbsoluteTimeout))
 	}
 	return nil
 }
 
 func (m *SessionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	return m.w.ServeHTTP(w, r, next)
-}
-
-// sessionSweep is the tightest of the timeouts of a config's
-// loginguard_sessions handlers (the state's sessions are one pool).
-type sessionSweep struct {
-	mu                    sync.Mutex
-	every, idle, absolute time.Duration
-}
-
-func tighter(a, b time.Duration) time.Duration {
-	if a <= 0 || (b > 0 && b < a) {
-		return b
-	}
-	return a
-}
-
-func (s *sessionSweep) add(every, idle, absolute time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.every, s.idle, s.absolute = tighter(s.every, every), tighter(s.idle, idle), tighter(s.absolute, absolute)
-}
-
-func (s *sessionSweep) get() (every, idle, absolute time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.every, s.idle, s.absolute
-}
-
-// sweepSessions ends the sessions past a timeout every interval until ctx
-// ends, a SESSION_ENDED event each; the state hands each end to one caller,
-// so a fleet announces it once.
-func (a *App) sweepSessions(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		_, idle, absolute := a.sweep.get()
-		for range 100 { // a store may answer in batches
-			cctx, cancel := context.WithTimeout(ctx, every)
-			ended, err := a.store.ExpiredSessions(cctx, time.Time{}, idle, absolute)
-			cancel()
-			if err != nil {
-				a.StateError("expired_sessions", err)
-				break
-			}
-			for _, e := range ended {
-				a.Emit(gateway.SessionEvent(e.Hash, e.Session, event.SessionEnded, "Session ended: "+e.Status))
-			}
-			if len(ended) == 0 {
-				break
-			}
-		}
-	}
 }
 
 // asnOf is the autonomous system of addr from the enricher's ASN database, 0
