@@ -235,21 +235,7 @@ func (h *Route) serveMFA(w http.ResponseWriter, r *http.Request, next Handler) e
 	if err == nil {
 		_ = http.NewResponseController(rec).Flush()
 	}
-	status := rec.status
-	if err != nil {
-		if h.errorStatus != nil && rec.status == 0 {
-			status = h.errorStatus(err)
-		}
-		if status == 0 {
-			status = http.StatusBadGateway
-		}
-	} else if status == 0 {
-		status = http.StatusOK
-	}
-	v := h.classifier.Classify(policy.Response{Status: status, Header: rec.Header(), Body: rec.body})
-	if err != nil && status < 500 {
-		v = policy.Verdict{Reason: event.UpstreamError, Rule: -1}
-	}
+	v := h.verdict(rec, err)
 	h.judgedMFA(context.WithoutCancel(r.Context()), a, v, err, rec, token)
 	return err
 }

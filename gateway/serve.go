@@ -142,6 +142,23 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 		_ = http.NewResponseController(rec).Flush()
 	}
 
+	v := h.verdict(rec, err)
+	h.learnRefusal(a, v, err, rec, took)
+	if err == nil {
+		h.rememberMFA(context.WithoutCancel(r.Context()), a, v, rec) // before the client has the token
+	}
+	h.judged(r.Context(), a, v, rec)
+	if rec.holding {
+		rec.release()
+	}
+	return err
+}
+
+// verdict judges the portal's answer to a forwarded request by the route's
+// rules: the status the client got (with err, the handlers' error, the
+// status it carries, else 502). An error below 500 (the client went away,
+// say) is UPSTREAM_ERROR, whatever the rules say.
+func (h *Route) verdict(rec *recorder, err error) policy.Verdict {
 	status := rec.status
 	if err != nil {
 		if h.errorStatus != nil && rec.status == 0 {
@@ -157,15 +174,7 @@ func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler)
 	if err != nil && status < 500 {
 		v = policy.Verdict{Reason: event.UpstreamError, Rule: -1}
 	}
-	h.learnRefusal(a, v, err, rec, took)
-	if err == nil {
-		h.rememberMFA(context.WithoutCancel(r.Context()), a, v, rec) // before the client has the token
-	}
-	h.judged(r.Context(), a, v, rec)
-	if rec.holding {
-		rec.release()
-	}
-	return err
+	return v
 }
 
 // headerValues returns the values of the request header name ("" for none).

@@ -81,18 +81,7 @@ func (h *Route) serveStep(w http.ResponseWriter, r *http.Request, next Handler) 
 	if err == nil {
 		_ = http.NewResponseController(rec).Flush()
 	}
-	status := rec.status
-	if err != nil {
-		if h.errorStatus != nil && rec.status == 0 {
-			status = h.errorStatus(err)
-		}
-		if status == 0 {
-			status = http.StatusBadGateway
-		}
-	} else if status == 0 {
-		status = http.StatusOK
-	}
-	v := h.classifier.Classify(policy.Response{Status: status, Header: rec.Header(), Body: rec.body})
+	v := h.verdict(rec, err)
 	if h.uniform != nil {
 		h.uniformAnswer(r.Context(), a, v, err, rec, sent, took)
 	}
