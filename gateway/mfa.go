@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -129,22 +128,8 @@ func (h *Route) rememberMFA(ctx context.Context, a *attempt, v policy.Verdict, r
 // the portal's answer, judged by the route's rules, makes one MFA_SUCCESS
 // (with mfaUsed) or MFA_FAILURE event.
 func (h *Route) serveMFA(w http.ResponseWriter, r *http.Request, next Handler) error {
-	r, span := h.tel.StartSpan(r, "loginguard.mfa")
-	a := &attempt{ev: h.newEvent(r, event.MFAFailure), span: span, monitor: h.Mode == "monitor"}
-	rw := http.ResponseWriter(w)
-	if a.monitor {
-		rw = &unanswered{header: http.Header{}}
-	}
-	passed := func(err error) error {
-		if !a.monitor {
-			return err
-		}
-		return next.ServeHTTP(w, r)
-	}
-	defer func() { h.tel.EndSpan(span, &a.ev, a.identity) }()
-	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
-		a.ip = ip.Unmap().WithZone("")
-	}
+	a, r, rw, passed := h.begin(w, r, next, "loginguard.mfa", event.MFAFailure)
+	defer h.endSpan(a)
 	body, complete := readPrefix(r)
 	req := passwordRequest(r, body, complete)
 	req.Header = headerValues(r, h.MFAToken.Header)

@@ -49,25 +49,36 @@ func (a *attempt) failuresBefore() int {
 	return a.claims[0].adm.Failures
 }
 
-func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler) error {
-	r, span := h.tel.StartSpan(r, "loginguard.login")
-	a := &attempt{ev: h.newEvent(r, event.LoginFailure), span: span, monitor: h.Mode == "monitor"}
-	// Refusals answer on rw: the client in enforce mode; in monitor mode
-	// nobody, and the attempt goes on to the portal (passed).
-	rw, client := w, w
+// begin starts an attempt on r: its span (name) and its event (of type t,
+// until a verdict says otherwise), with the client IP parsed. Refusals
+// answer on rw: the client in enforce mode; in monitor mode nobody, and
+// passed, which finishes every refusal, lets the attempt go on to the
+// portal. r2 is r with the span. The caller ends the span (endSpan).
+func (h *Route) begin(w http.ResponseWriter, r *http.Request, next Handler, name string, t event.Type) (a *attempt, r2 *http.Request, rw http.ResponseWriter, passed func(error) error) {
+	r, span := h.tel.StartSpan(r, name)
+	a = &attempt{ev: h.newEvent(r, t), span: span, monitor: h.Mode == "monitor"}
+	rw = w
 	if a.monitor {
 		rw = &unanswered{header: http.Header{}}
 	}
-	passed := func(err error) error {
+	passed = func(err error) error {
 		if !a.monitor {
 			return err
 		}
-		return next.ServeHTTP(client, r)
+		return next.ServeHTTP(w, r)
 	}
-	defer func() { h.tel.EndSpan(span, &a.ev, a.identity) }()
 	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
 		a.ip = ip.Unmap().WithZone("")
 	}
+	return a, r, rw, passed
+}
+
+// endSpan ends an attempt's span with its outcome.
+func (h *Route) endSpan(a *attempt) { h.tel.EndSpan(a.span, &a.ev, a.identity) }
+
+func (h *Route) serveLogin(w http.ResponseWriter, r *http.Request, next Handler) error {
+	a, r, rw, passed := h.begin(w, r, next, "loginguard.login", event.LoginFailure)
+	defer h.endSpan(a)
 	h.dropBreachedHeader(r)
 	body, complete := readPrefix(r)
 	req := passwordRequest(r, body, complete)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/loginguard/loginguard/event"
@@ -31,22 +30,8 @@ var stepTypes = map[string][2]event.Type{
 // recorded. Steps are not counted towards an account's lock.
 func (h *Route) serveStep(w http.ResponseWriter, r *http.Request, next Handler) error {
 	types := stepTypes[h.Action]
-	r, span := h.tel.StartSpan(r, "loginguard."+h.Action)
-	a := &attempt{ev: h.newEvent(r, types[1]), span: span, monitor: h.Mode == "monitor"}
-	rw := http.ResponseWriter(w)
-	if a.monitor {
-		rw = &unanswered{header: http.Header{}}
-	}
-	passed := func(err error) error {
-		if !a.monitor {
-			return err
-		}
-		return next.ServeHTTP(w, r)
-	}
-	defer func() { h.tel.EndSpan(span, &a.ev, a.identity) }()
-	if ip, err := netip.ParseAddr(a.ev.RemoteAddress); err == nil {
-		a.ip = ip.Unmap().WithZone("")
-	}
+	a, r, rw, passed := h.begin(w, r, next, "loginguard."+h.Action, types[1])
+	defer h.endSpan(a)
 	h.dropBreachedHeader(r)
 	body, complete := readPrefix(r)
 	req := passwordRequest(r, body, complete)
