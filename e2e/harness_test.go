@@ -271,7 +271,13 @@ func (s *stack) login(email, password string) (*http.Response, string) {
 // received returns how many login requests the demo portal received per principal.
 func (s *stack) received() map[string]int {
 	s.t.Helper()
-	resp, err := http.Get(s.portal + "/api/_received")
+	return s.receivedAt("/api/_received")
+}
+
+// receivedAt reads one of the demo portal's request counts (path and query).
+func (s *stack) receivedAt(path string) map[string]int {
+	s.t.Helper()
+	resp, err := http.Get(s.portal + path)
 	if err != nil {
 		s.t.Fatal(err)
 	}

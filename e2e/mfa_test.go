@@ -120,16 +120,7 @@ http://127.0.0.1:{$LOGINGUARD_PORT} {
 // receivedBy returns the demo portal's counts of requests by route.
 func (s *stack) receivedBy() map[string]int {
 	s.t.Helper()
-	resp, err := http.Get(s.portal + "/api/_received?by=route")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	m := map[string]int{}
-	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-		s.t.Fatal(err)
-	}
-	return m
+	return s.receivedAt("/api/_received?by=route")
 }
 
 // mfaLogin logs mfa@example.com in with its password and returns the token
